@@ -1,0 +1,111 @@
+//! What every command's `main` does the same way: parse flags with clap,
+//! run, print an error once with the program's name, and turn the outcome
+//! into an exit status (DESIGN.md §4). A closed stdout is no error: a
+//! reader that has seen enough (`| head`) ends the command quietly.
+
+use crate::error::{Error, Result};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use std::io;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+static PROGRAM: OnceLock<&'static str> = OnceLock::new();
+
+/// The running command's name (`sd-bark`), for messages.
+pub fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("sheepdog")
+}
+
+/// A warning on stderr in the house style.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!("{}: warning: {message}", program());
+}
+
+/// A note on stderr (progress, reconnects) in the house style.
+pub fn note(message: impl std::fmt::Display) {
+    eprintln!("{}: {message}", program());
+}
+
+/// Runs one command: the whole body of a `bins/sd-*.rs` file.
+pub fn main<A, R>(name: &'static str, run: fn(A, &ArgMatches) -> Result<R>) -> ExitCode
+where
+    A: CommandFactory + FromArgMatches,
+    R: Into<ExitCode>,
+{
+    let _ = PROGRAM.set(name);
+    let parsed = A::command()
+        .try_get_matches()
+        .and_then(|matches| A::from_arg_matches(&matches).map(|args| (args, matches)));
+    let (args, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            // --help and --version are no errors; clap says which.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(args, &matches) {
+        Ok(outcome) => outcome.into(),
+        Err(err) => {
+            if !err.message.is_empty() {
+                eprintln!("{name}: {err}");
+            }
+            err.exit.into()
+        }
+    }
+}
+
+/// Whether writing failed because the reader went away.
+pub fn is_broken_pipe(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// The error for a failed write to stdout: silent success when the reader
+/// went away, an I/O error otherwise.
+pub fn stdout_error(err: io::Error) -> Error {
+    if is_broken_pipe(&err) {
+        Error::new(crate::exit::Exit::Ok, "")
+    } else {
+        Error::local_io("writing to standard output", err)
+    }
+}
+
+/// For clap and the configuration file: `30s`, `5m`, `24h`, `30d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|_| format!("`{text}` is not a duration (try 30s, 5m, 24h or 30d)"))
+}
+
+/// Splits a command given as one string into words like a shell would,
+/// without running one.
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    let words = shell_words::split(line)
+        .map_err(|_| format!("cannot split `{line}` into words: a quote is not closed"))?;
+    if words.is_empty() {
+        return Err("the command must not be empty".to_string());
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
+        assert!(parse_duration("soon").unwrap_err().contains("try 30s"));
+    }
+
+    #[test]
+    fn commands_split_like_a_shell() {
+        assert_eq!(
+            split_command("herd restart 'my mpd'").unwrap(),
+            ["herd", "restart", "my mpd"]
+        );
+        assert!(split_command("echo 'open").is_err());
+        assert!(split_command("  ").is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! The configuration file (DESIGN.md §6): TOML, every key optional, an
+//! unknown key or a wrong type an error naming the file, line and key.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    pub broker: BrokerSection,
+    pub spool: SpoolSection,
+    pub store: StoreSection,
+    pub mail: MailSection,
+    pub heartbeat: HeartbeatSection,
+    pub check: Vec<CheckSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSection {
+    pub url: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub stream: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Option<HumanDuration>,
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolSection {
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    pub path: Option<PathBuf>,
+    pub retain: Option<HumanDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSection {
+    pub smtp: Option<String>,
+    pub smtp_ca: Option<PathBuf>,
+    pub sendmail: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub notify: Option<Vec<String>>,
+    pub repeat: Option<HumanDuration>,
+    pub group_wait: Option<HumanDuration>,
+    pub digest: Option<HumanDuration>,
+    pub max_age: Option<HumanDuration>,
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatSection {
+    pub user: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// One `[[check]]` table: a service for `sd-heartbeat --checks FILE`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckSection {
+    pub tag: Option<String>,
+    pub http: Option<String>,
+    pub tcp: Option<String>,
+    pub exec: Option<CommandLine>,
+    pub method: Option<String>,
+    pub expect: Option<String>,
+    pub body_match: Option<String>,
+    pub ca: Option<PathBuf>,
+    pub timeout: Option<HumanDuration>,
+    pub restart: Option<CommandLine>,
+    pub shepherd: Option<String>,
+    pub systemd: Option<String>,
+    pub if_running: Option<CommandLine>,
+    pub after: Option<u32>,
+    pub max_restarts: Option<String>,
+}
+
+/// A duration written for people (`30s`, `5m`, `24h`, `30d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::cli::parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A command given as one string (split into words like a shell would,
+/// without running one) or as an array of words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for CommandLine {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Line(String),
+            Words(Vec<String>),
+        }
+        match Form::deserialize(deserializer)? {
+            Form::Line(line) => crate::cli::split_command(&line)
+                .map(CommandLine)
+                .map_err(serde::de::Error::custom),
+            Form::Words(words) if words.is_empty() => {
+                Err(serde::de::Error::custom("the command must not be empty"))
+            }
+            Form::Words(words) => Ok(CommandLine(words)),
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<ConfigFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!(
+                "reading configuration file {}: {}",
+                path.display(),
+                crate::error::describe_io(&e)
+            ))
+        })?;
+        ConfigFile::parse(&text)
+            .map_err(|why| Error::usage(format!("configuration file {}{why}", path.display())))
+    }
+
+    /// Parses configuration text; the error starts with `, line N` when
+    /// the place is known (for [`ConfigFile::load`] to put a path before).
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        toml::from_str(text).map_err(|e| describe_toml_error(text, &e))
+    }
+}
+
+/// `, line 7, key `after`: invalid type: string "2", expected u32`.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim_end().to_string();
+    let Some(span) = err.span() else {
+        return format!(": {message}");
+    };
+    let line_number = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let line = text.lines().nth(line_number - 1).unwrap_or_default();
+    match key_on_line(line) {
+        Some(key) => format!(", line {line_number}, key `{key}`: {message}"),
+        None => format!(", line {line_number}: {message}"),
+    }
+}
+
+/// The key a `key = value` line sets, if it is one.
+fn key_on_line(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if line.starts_with('[') || line.starts_with('#') {
+        return None;
+    }
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty()).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_design_example_loads() {
+        let text = r#"
+[broker]
+url = "redis://sheepdog.example.org:6379/0"
+password_file = "/etc/sheepdog/redis.pass"
+stream = "sheepdog:events"
+ca_file = "/etc/sheepdog/ca.pem"
+timeout = "5s"
+key_file = "/etc/sheepdog/host.key"
+
+[spool]
+path = "/var/lib/sheepdog/spool.db"
+
+[store]
+path = "/var/lib/sheepdog/events.db"
+retain = "400d"
+
+[mail]
+smtp = "smtp://mail.example.org:587"
+user = "sheepdog"
+password_file = "/etc/sheepdog/smtp.pass"
+from = "sheepdog@example.org"
+to = ["admin@example.org"]
+notify = ["fail", "error"]
+repeat = "24h"
+group_wait = "30s"
+
+[heartbeat]
+user = "sheepdog"
+
+[[check]]
+tag = "mympd"
+http = "http://localhost/browse/"
+timeout = "5s"
+shepherd = "mympd"
+after = 2
+restart = ["sv", "restart", "mympd"]
+if_running = "pgrep -x 'my mpd'"
+"#;
+        let config = ConfigFile::parse(text).unwrap();
+        assert_eq!(
+            config.store.retain,
+            Some(HumanDuration(Duration::from_secs(400 * 86400)))
+        );
+        assert_eq!(config.check[0].after, Some(2));
+        assert_eq!(
+            config.check[0].restart.as_ref().unwrap().0,
+            ["sv", "restart", "mympd"]
+        );
+        assert_eq!(
+            config.check[0].if_running.as_ref().unwrap().0,
+            ["pgrep", "-x", "my mpd"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_key() {
+        let err = ConfigFile::parse("[broker]\nurl = \"redis://x\"\nurll = \"y\"\n").unwrap_err();
+        assert!(
+            err.starts_with(", line 3, key `urll`: unknown field `urll`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_line_and_key() {
+        let err = ConfigFile::parse("[[check]]\ntag = \"x\"\nafter = \"two\"\n").unwrap_err();
+        assert!(
+            err.starts_with(", line 3, key `after`: invalid type: string"),
+            "{err}"
+        );
+        let err = ConfigFile::parse("[mail]\nrepeat = \"often\"\n").unwrap_err();
+        assert!(err.starts_with(", line 2, key `repeat`:"), "{err}");
+    }
+
+    #[test]
+    fn broken_toml_names_the_line() {
+        let err = ConfigFile::parse("[broker\n").unwrap_err();
+        assert!(err.starts_with(", line 1"), "{err}");
+    }
+}

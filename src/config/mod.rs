@@ -1,0 +1,236 @@
+//! Settings every command shares, and where each one comes from.
+//!
+//! Precedence (DESIGN.md §4): flag > environment (`SD_…`) > configuration
+//! file > default. clap resolves the first two from one definition
+//! ([`CommonArgs`]); [`Settings::resolve`] adds the file and the defaults.
+//! Secrets come from `password_file` or a URL; one in a URL on the command
+//! line draws a warning, since every user sees argv through `ps`.
+
+mod file;
+
+pub use file::{BrokerSection, CheckSection, HeartbeatSection, MailSection, StoreSection};
+pub use file::{CommandLine, ConfigFile, HumanDuration};
+
+use crate::error::{Error, Result};
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_STREAM: &str = "sheepdog:events";
+pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Flags common to the commands that move or keep events.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[command(next_help_heading = "Common options")]
+pub struct CommonArgs {
+    /// Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…
+    /// (TLS) or unix:///PATH. Without one, events stay in the local spool.
+    /// Prefer password_file in the configuration file to a password here,
+    /// which `ps` shows to every user.
+    #[arg(long, env = "SD_BROKER", value_name = "URL", global = true)]
+    pub broker: Option<String>,
+
+    /// CA certificate (PEM) to trust for a rediss:// broker.
+    #[arg(long, env = "SD_BROKER_CA", value_name = "FILE", global = true)]
+    pub broker_ca: Option<PathBuf>,
+
+    /// Redis stream key events travel on [default: sheepdog:events].
+    #[arg(long, env = "SD_STREAM", value_name = "KEY", global = true)]
+    pub stream: Option<String>,
+
+    /// Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db,
+    /// /var/lib/sheepdog/spool.db for root].
+    #[arg(long, env = "SD_SPOOL", value_name = "PATH", global = true)]
+    pub spool: Option<PathBuf>,
+
+    /// Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then
+    /// /etc/sheepdog/sheepdog.toml].
+    #[arg(long, env = "SD_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// A password or other secret: never printed, never in a message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads a secret from a file of its own; the trailing newline an
+    /// editor adds is not part of it.
+    pub fn from_file(path: &Path) -> Result<Secret> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!(
+                "reading password file {}: {}",
+                path.display(),
+                crate::error::describe_io(&e)
+            ))
+        })?;
+        Ok(Secret(text.trim_end_matches(['\n', '\r']).to_string()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Where to find the broker and how to talk to it.
+#[derive(Clone, Debug)]
+pub struct BrokerSettings {
+    /// The URL as given, password included if it had one: pass it to the
+    /// client, never to a message (use [`redact_url`]).
+    pub url: String,
+    /// A password from `password_file`, which wins over one in the URL.
+    pub password: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Everything common flags, environment and configuration file decided.
+#[derive(Debug)]
+pub struct Settings {
+    pub config: ConfigFile,
+    pub config_path: Option<PathBuf>,
+    pub broker: Option<BrokerSettings>,
+    pub stream: String,
+    pub spool: PathBuf,
+    pub quiet: bool,
+}
+
+impl Settings {
+    /// Applies the precedence rule. `matches` tells whether `--broker`
+    /// came from the command line, for the password warning.
+    pub fn resolve(args: &CommonArgs, matches: &ArgMatches) -> Result<Settings> {
+        let (config, config_path) = load_config(args.config.as_deref())?;
+        let broker_section = &config.broker;
+        let url = args.broker.clone().or_else(|| broker_section.url.clone());
+        let broker = match url.filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(url) => {
+                let from_argv = args.broker.is_some()
+                    && matches.value_source("broker") == Some(ValueSource::CommandLine);
+                if from_argv && url_password(&url).is_some() && !args.quiet {
+                    crate::cli::warn(
+                        "the password in --broker is visible to every user through ps; \
+                         put it in password_file in the configuration file or in SD_BROKER",
+                    );
+                }
+                let password = match &broker_section.password_file {
+                    Some(path) => Some(Secret::from_file(path)?),
+                    None => None,
+                };
+                Some(BrokerSettings {
+                    url,
+                    password,
+                    ca_file: args
+                        .broker_ca
+                        .clone()
+                        .or_else(|| broker_section.ca_file.clone()),
+                    timeout: broker_section
+                        .timeout
+                        .map_or(DEFAULT_BROKER_TIMEOUT, |d| d.0),
+                    key_file: broker_section.key_file.clone(),
+                })
+            }
+        };
+        let stream = args
+            .stream
+            .clone()
+            .or_else(|| broker_section.stream.clone())
+            .unwrap_or_else(|| DEFAULT_STREAM.to_string());
+        let spool = args
+            .spool
+            .clone()
+            .or_else(|| config.spool.path.clone())
+            .unwrap_or_else(|| crate::paths::state_dir().join("spool.db"));
+        Ok(Settings {
+            config,
+            config_path,
+            broker,
+            stream,
+            spool,
+            quiet: args.quiet,
+        })
+    }
+}
+
+/// The named file, or the first default one that exists, or none.
+fn load_config(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>)> {
+    if let Some(path) = named {
+        return Ok((ConfigFile::load(path)?, Some(path.to_path_buf())));
+    }
+    for candidate in crate::paths::config_candidates() {
+        if candidate.exists() {
+            let config = ConfigFile::load(&candidate)?;
+            return Ok((config, Some(candidate)));
+        }
+    }
+    Ok((ConfigFile::default(), None))
+}
+
+/// The password part of a URL's user information, if any.
+fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// A URL fit for a message: its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url_password(url) {
+        Some(password) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let at = rest.find('@').unwrap_or(0);
+            let userinfo = &rest[..at];
+            let user = userinfo.strip_suffix(password).unwrap_or(userinfo);
+            format!("{scheme}://{user}***{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_found_and_redacted() {
+        assert_eq!(url_password("redis://:s3cret@host:6379/0"), Some("s3cret"));
+        assert_eq!(url_password("redis://user:pw@host"), Some("pw"));
+        assert_eq!(url_password("redis://host:6379"), None);
+        assert_eq!(url_password("redis://user@host"), None);
+        assert_eq!(
+            redact_url("redis://user:pw@host:1/0"),
+            "redis://user:***@host:1/0"
+        );
+        assert_eq!(redact_url("rediss://:pw@host"), "rediss://:***@host");
+        assert_eq!(
+            redact_url("unix:///run/redis.sock"),
+            "unix:///run/redis.sock"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = Secret::new("hunter2".into());
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}

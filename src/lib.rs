@@ -1,0 +1,21 @@
+//! sheepdog: keep a herd of machines sane.
+//!
+//! Small commands report what happened as JSON lines (`sd-run`,
+//! `sd-heartbeat`, `sd-facts`), carry them between machines (`sd-bark`,
+//! `sd-recv`), keep them (`sd-store`), answer questions (`sd-query`) and
+//! tell a person (`sd-mail`). This library holds all of their logic; each
+//! `bins/sd-*.rs` only calls into it. DESIGN.md is the contract.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod exit;
+pub mod ident;
+pub mod legacy;
+pub mod lines;
+pub mod man;
+pub mod paths;
+pub mod run;
+pub mod size;
+pub mod time;

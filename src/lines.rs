@@ -1,0 +1,195 @@
+//! Reading JSON lines safely: every line numbered, none allowed to grow
+//! memory without bound, a bad one reported and skipped, the stream going
+//! on (STYLE.md: never abort a stream on one bad record).
+
+use crate::event::{Event, Rejection};
+use crate::exit::Exit;
+use std::io::{self, BufRead};
+
+/// Splits input into lines of at most `max` bytes. A longer line is not
+/// kept: its bytes are counted and skipped up to the next newline, so a
+/// 100 MB line costs no more memory than a short one.
+pub struct LineReader<R> {
+    input: R,
+    max: usize,
+    number: u64,
+    line: Vec<u8>,
+}
+
+/// One line of input.
+pub enum Line<'a> {
+    /// The line's bytes, without the newline (or a CR before it).
+    Text(&'a [u8]),
+    /// The line was longer than the limit; its length in bytes.
+    TooLong(usize),
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(input: R, max: usize) -> Self {
+        LineReader {
+            input,
+            max,
+            number: 0,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next line and its number (from 1), or `None` at the end.
+    pub fn next_line(&mut self) -> io::Result<Option<(u64, Line<'_>)>> {
+        self.line.clear();
+        let mut length = 0usize;
+        let mut saw_any = false;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            saw_any = true;
+            let (chunk, found_newline) = match memchr(b'\n', available) {
+                Some(at) => (&available[..at], true),
+                None => (available, false),
+            };
+            length += chunk.len();
+            if length <= self.max + 1 {
+                self.line.extend_from_slice(chunk);
+            }
+            let used = chunk.len() + usize::from(found_newline);
+            self.input.consume(used);
+            if found_newline {
+                break;
+            }
+        }
+        if !saw_any {
+            return Ok(None);
+        }
+        self.number += 1;
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+            length -= 1;
+        }
+        if length > self.max {
+            return Ok(Some((self.number, Line::TooLong(length))));
+        }
+        Ok(Some((self.number, Line::Text(&self.line))))
+    }
+
+    /// The number of the last line read.
+    pub fn line_number(&self) -> u64 {
+        self.number
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// What one line of input turned out to be.
+pub enum Item {
+    Event(Event),
+    Rejected(Rejection),
+    /// Only white space: skipped silently, as empty input is no events.
+    Blank,
+}
+
+/// Reads events from lines, with the event size limit.
+pub struct EventReader<R> {
+    lines: LineReader<R>,
+    max_event: usize,
+}
+
+impl<R: BufRead> EventReader<R> {
+    pub fn new(input: R, max_event: usize) -> Self {
+        EventReader {
+            lines: LineReader::new(input, max_event),
+            max_event,
+        }
+    }
+
+    /// The next line as an event (or why it is not one) with its number.
+    pub fn next_item(&mut self) -> io::Result<Option<(u64, Item)>> {
+        let max_event = self.max_event;
+        let Some((number, line)) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let item = match line {
+            Line::TooLong(length) => Item::Rejected(Rejection::too_large(length, max_event)),
+            Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Item::Blank,
+            Line::Text(bytes) => match Event::parse(bytes, max_event) {
+                Ok(event) => Item::Event(event),
+                Err(why) => Item::Rejected(why),
+            },
+        };
+        Ok(Some((number, item)))
+    }
+}
+
+/// Counts and reports rejected lines as `sd-TOOL: line N: why`, and turns
+/// the count into the exit status at the end.
+#[derive(Default)]
+pub struct Rejections {
+    count: u64,
+}
+
+impl Rejections {
+    pub fn report(&mut self, line: u64, why: &Rejection) {
+        self.count += 1;
+        eprintln!("{}: line {line}: {why}", crate::cli::program());
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// `DataErr` (65) when any line was rejected.
+    pub fn exit(&self) -> Exit {
+        if self.count > 0 {
+            Exit::DataErr
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<String> {
+        let mut reader = LineReader::new(input, max);
+        let mut out = Vec::new();
+        while let Some((n, line)) = reader.next_line().unwrap() {
+            out.push(match line {
+                Line::Text(t) => format!("{n}:{}", String::from_utf8_lossy(t)),
+                Line::TooLong(len) => format!("{n}:too long {len}"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_and_numbers_lines() {
+        assert_eq!(lines(b"a\nbb\r\n\nc", 10), ["1:a", "2:bb", "3:", "4:c"]);
+        assert!(lines(b"", 10).is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_skipped_not_kept() {
+        let mut input = vec![b'x'; 5000];
+        input.extend_from_slice(b"\nok\n");
+        let reader = std::io::BufReader::with_capacity(64, &input[..]);
+        let mut reader = LineReader::new(reader, 100);
+        match reader.next_line().unwrap().unwrap() {
+            (1, Line::TooLong(5000)) => {}
+            _ => panic!("expected a too-long line"),
+        }
+        assert!(reader.line.capacity() < 1000);
+        match reader.next_line().unwrap().unwrap() {
+            (2, Line::Text(b"ok")) => {}
+            _ => panic!("expected the next line"),
+        }
+    }
+}

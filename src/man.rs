@@ -1,0 +1,129 @@
+//! Manual pages, generated from each command's clap definition so `--help`
+//! and `man` never drift apart. clap_mangen writes the NAME, SYNOPSIS,
+//! DESCRIPTION and OPTIONS sections; the sections a clap definition has no
+//! place for (ENVIRONMENT, FILES, EXIT STATUS, EXAMPLES, SEE ALSO) are
+//! written here from each command's [`Page`]. The pages are checked into
+//! `man/`, and a test fails when one is stale.
+
+use crate::exit::Exit;
+use roff::{Roff, bold, italic, roman};
+
+/// What one command's page says beyond its clap definition.
+pub struct Page {
+    pub name: &'static str,
+    pub command: fn() -> clap::Command,
+    /// Variables the command reads besides those of its flags.
+    pub environment: &'static [(&'static str, &'static str)],
+    pub files: &'static [(&'static str, &'static str)],
+    /// The statuses this command can end with, besides its own notes.
+    pub exits: &'static [Exit],
+    /// Extra paragraphs for EXIT STATUS (sd-run passes its job's code).
+    pub exit_notes: &'static [&'static str],
+    /// (what it does, the command line)
+    pub examples: &'static [(&'static str, &'static str)],
+    pub see_also: &'static [&'static str],
+}
+
+/// Every command's page, in the order a reader would meet them.
+pub fn pages() -> Vec<Page> {
+    vec![crate::run::man_page()]
+}
+
+/// The complete page in roff.
+pub fn render(page: &Page) -> String {
+    let mut command = (page.command)();
+    command.build();
+    let man = clap_mangen::Man::new(command.clone())
+        .section("1")
+        .source(format!("sheepdog {}", env!("CARGO_PKG_VERSION")))
+        .manual("sheepdog manual");
+    let preamble = Roff::new().render();
+    let mut out = String::new();
+    let mut section = |render: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut buf = Vec::new();
+        render(&mut buf).expect("writing to memory");
+        let text = String::from_utf8(buf).expect("roff is UTF-8");
+        if out.is_empty() {
+            out.push_str(&text);
+        } else {
+            out.push_str(text.strip_prefix(&preamble).unwrap_or(&text));
+        }
+    };
+    section(&|w| man.render_title(w));
+    section(&|w| man.render_name_section(w));
+    section(&|w| man.render_synopsis_section(w));
+    section(&|w| man.render_description_section(w));
+    section(&|w| man.render_options_section(w));
+    if command.get_subcommands().any(|s| !s.is_hide_set()) {
+        section(&|w| man.render_subcommands_section(w));
+    }
+    out.push_str(&extra_sections(page, &command).to_roff());
+    out
+}
+
+fn extra_sections(page: &Page, command: &clap::Command) -> Roff {
+    let mut roff = Roff::new();
+
+    let from_flags: Vec<(String, String)> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let variable = arg.get_env()?.to_string_lossy().into_owned();
+            let flag = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
+            Some((variable, format!("Default for {flag}.")))
+        })
+        .collect();
+    if !from_flags.is_empty() || !page.environment.is_empty() {
+        roff.control("SH", ["ENVIRONMENT"]);
+        let extra = page
+            .environment
+            .iter()
+            .map(|(v, d)| (v.to_string(), d.to_string()));
+        for (variable, what) in from_flags.into_iter().chain(extra) {
+            roff.control("TP", [])
+                .text([bold(variable)])
+                .text([roman(what)]);
+        }
+    }
+
+    if !page.files.is_empty() {
+        roff.control("SH", ["FILES"]);
+        for (path, what) in page.files {
+            roff.control("TP", [])
+                .text([italic(*path)])
+                .text([roman(*what)]);
+        }
+    }
+
+    roff.control("SH", ["EXIT STATUS"]);
+    for exit in page.exits {
+        roff.control("TP", [])
+            .text([bold(exit.code().to_string())])
+            .text([roman(exit.meaning())]);
+    }
+    for note in page.exit_notes {
+        roff.control("PP", []).text([roman(*note)]);
+    }
+    roff.control("PP", []).text([roman(
+        "Every sheepdog command uses the same statuses; sheepdog(7) lists them all.",
+    )]);
+
+    if !page.examples.is_empty() {
+        roff.control("SH", ["EXAMPLES"]);
+        for (what, line) in page.examples {
+            roff.control("PP", []).text([roman(*what)]);
+            roff.control("RS", ["4"]).control("nf", []);
+            roff.text([bold(*line)]);
+            roff.control("fi", []).control("RE", []);
+        }
+    }
+
+    roff.control("SH", ["SEE ALSO"]);
+    let names: Vec<&str> = page
+        .see_also
+        .iter()
+        .copied()
+        .chain(["sheepdog(7)"])
+        .collect();
+    roff.text([roman(names.join(", "))]);
+    roff
+}

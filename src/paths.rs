@@ -1,0 +1,51 @@
+//! Where sheepdog keeps things when nobody said.
+//!
+//! A user's files live under the XDG directories; root's under
+//! `/var/lib/sheepdog`. An XDG variable set explicitly wins even for root,
+//! so a test (or an admin) can move everything aside.
+
+use std::env;
+use std::path::PathBuf;
+
+/// Directory for state: the spool, locks, heartbeat counters.
+pub fn state_dir() -> PathBuf {
+    xdg_or_system("XDG_STATE_HOME", ".local/state")
+}
+
+/// Directory for data: the event store.
+pub fn data_dir() -> PathBuf {
+    xdg_or_system("XDG_DATA_HOME", ".local/share")
+}
+
+/// Configuration files to try, in order, when none was named.
+pub fn config_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = explicit_env("XDG_CONFIG_HOME") {
+        candidates.push(dir.join("sheepdog/sheepdog.toml"));
+    } else if let Some(home) = explicit_env("HOME") {
+        candidates.push(home.join(".config/sheepdog/sheepdog.toml"));
+    }
+    candidates.push(PathBuf::from("/etc/sheepdog/sheepdog.toml"));
+    candidates
+}
+
+fn xdg_or_system(variable: &str, under_home: &str) -> PathBuf {
+    if let Some(dir) = explicit_env(variable) {
+        return dir.join("sheepdog");
+    }
+    if crate::ident::is_root() {
+        return PathBuf::from("/var/lib/sheepdog");
+    }
+    match explicit_env("HOME") {
+        Some(home) => home.join(under_home).join("sheepdog"),
+        None => PathBuf::from("/tmp").join(format!("sheepdog-{}", crate::ident::user_name())),
+    }
+}
+
+/// An environment variable holding an absolute path; XDG says relative
+/// ones are to be ignored.
+fn explicit_env(variable: &str) -> Option<PathBuf> {
+    env::var_os(variable)
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+}

@@ -1,0 +1,62 @@
+//! Time as events carry it: RFC 3339, UTC, milliseconds
+//! (`2026-11-20T02:00:01.000Z`), and milliseconds since the Unix epoch
+//! inside the store.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// The canonical text of an instant given in milliseconds.
+pub fn format_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Milliseconds since the epoch of any RFC 3339 time, whatever its offset.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// The canonical form of an RFC 3339 time: UTC, milliseconds.
+pub fn canonical(text: &str) -> Option<String> {
+    parse_rfc3339_ms(text).map(format_ms)
+}
+
+/// Milliseconds since the epoch of the local time Ruby's `Time#to_s`
+/// writes (`2026-11-20 03:00:01 +0100`), as the earlier sheepdog did.
+pub fn parse_ruby_ms(text: &str) -> Option<i64> {
+    DateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S %z")
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_form_is_utc_with_milliseconds() {
+        assert_eq!(
+            canonical("2026-11-20T03:00:01+01:00").as_deref(),
+            Some("2026-11-20T02:00:01.000Z")
+        );
+        assert_eq!(
+            canonical("2026-11-20T02:00:01.123456Z").as_deref(),
+            Some("2026-11-20T02:00:01.123Z")
+        );
+        assert_eq!(canonical("yesterday"), None);
+    }
+
+    #[test]
+    fn ruby_time_to_s_is_understood() {
+        let ms = parse_ruby_ms("2026-11-20 03:00:01 +0100").unwrap();
+        assert_eq!(format_ms(ms), "2026-11-20T02:00:01.000Z");
+        assert_eq!(parse_ruby_ms("2026-11-20T03:00:01Z"), None);
+    }
+}
