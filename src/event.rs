@@ -154,7 +154,7 @@ impl Event {
         }
         let mut stamped = Map::with_capacity(self.fields.len() + 4);
         let mut take = |key: &str, make: &dyn Fn() -> Value| {
-            let value = self.fields.remove(key).unwrap_or_else(make);
+            let value = self.fields.shift_remove(key).unwrap_or_else(make);
             stamped.insert(key.to_string(), value);
         };
         take("v", &|| Value::from(SCHEMA_VERSION));
@@ -336,7 +336,7 @@ mod tests {
         assert_eq!(keys, ["zeta", "tag", "alpha"]);
         assert_eq!(
             event.to_line(),
-            r#"{"zeta":1,"tag":"x","alpha":{"b":2,"a":[1.5,"é"]}}"#
+            r#"{"zeta":1,"tag":"x","alpha":{"b":2,"a":[1.50,"é"]}}"#
         );
     }
 

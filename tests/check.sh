@@ -1,0 +1,29 @@
+#!/bin/sh
+# The whole test suite, on a fresh Debian machine with Rust: installs what
+# the tests need when it is missing (as root; otherwise it says what to
+# install), then runs every test. The README's test command; .ci/run calls it.
+set -eu
+cd "$(dirname "$0")/.."
+
+missing=""
+need() { # need COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
+}
+need cc gcc                  # bundled SQLite is C
+need redis-server redis-server
+need redis-cli redis-tools
+need groff groff-base        # man pages are checked for warnings
+need seq coreutils
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "tests/check.sh: installing$missing" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else
+        echo "tests/check.sh: missing$missing; install them (apt-get install$missing) or run this as root" >&2
+        exit 1
+    fi
+fi
+
+exec cargo test --locked

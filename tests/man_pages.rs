@@ -1,0 +1,67 @@
+//! The man pages in man/ are generated from the clap definitions; this
+//! test fails when one is stale. Regenerate with
+//! `SD_UPDATE_MAN=1 cargo test man_pages`.
+
+use std::path::Path;
+
+#[test]
+fn man_pages_are_current() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let update = std::env::var_os("SD_UPDATE_MAN").is_some();
+    let mut stale = Vec::new();
+    for page in sheepdog::man::pages() {
+        let path = dir.join(format!("{}.1", page.name));
+        let fresh = sheepdog::man::render(&page);
+        if update {
+            std::fs::write(&path, &fresh).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(fresh.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale man pages: {stale:?}; run `SD_UPDATE_MAN=1 cargo test man_pages` and commit man/"
+    );
+}
+
+#[test]
+fn man_pages_have_no_groff_warnings() {
+    assert!(
+        crate::util::have("groff"),
+        "groff is not installed; the README's test command installs it"
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let output = std::process::Command::new("groff")
+            .args(["-man", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let warnings = String::from_utf8_lossy(&output.stderr);
+        assert!(warnings.is_empty(), "{}: {warnings}", path.display());
+    }
+}
+
+#[test]
+fn every_page_has_the_required_sections() {
+    for page in sheepdog::man::pages() {
+        let text = sheepdog::man::render(&page);
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "EXIT STATUS",
+            "EXAMPLES",
+            "SEE ALSO",
+        ] {
+            assert!(
+                text.contains(&format!(".SH {section}"))
+                    || text.contains(&format!(".SH \"{section}\"")),
+                "{} has no {section} section",
+                page.name
+            );
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real binaries, run as a user would run them,
+//! each test in its own temporary directory, against real servers the
+//! tests start on free loopback ports (DESIGN.md §9).
+
+mod util;
+
+mod events;
+mod man_pages;
+mod run;

@@ -1,0 +1,321 @@
+//! The test harness: run a real binary in a private environment and, when
+//! it does not do what was expected, say exactly what ran and what came
+//! out.
+
+#![allow(dead_code)]
+
+pub mod redis;
+
+use serde::Deserialize;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The path of one of the project's binaries.
+pub fn bin(name: &str) -> &'static str {
+    match name {
+        "sd-run" => env!("CARGO_BIN_EXE_sd-run"),
+        other => panic!("no binary called {other}"),
+    }
+}
+
+/// A private world for one test: its own spool, configuration, state and
+/// data directories, so nothing touches the machine's (even as root).
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    vars: Vec<(OsString, OsString)>,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sheepdog-test-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path();
+        for sub in ["config/sheepdog", "state", "data", "runtime", "home"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        let config = root.join("config/sheepdog/sheepdog.toml");
+        std::fs::write(&config, "# empty: every test starts from the defaults\n").unwrap();
+        let vars = vec![
+            ("SD_SPOOL".into(), root.join("state/spool.db").into()),
+            ("SD_CONFIG".into(), config.into()),
+            ("XDG_CONFIG_HOME".into(), root.join("config").into()),
+            ("XDG_STATE_HOME".into(), root.join("state").into()),
+            ("XDG_DATA_HOME".into(), root.join("data").into()),
+            ("XDG_RUNTIME_DIR".into(), root.join("runtime").into()),
+            ("HOME".into(), root.join("home").into()),
+        ];
+        TestEnv { dir, vars }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Sets (or overrides) a variable for every command this test runs.
+    pub fn set(&mut self, name: &str, value: impl AsRef<OsStr>) {
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.into(), value.as_ref().to_owned()));
+    }
+
+    /// Writes the test's configuration file.
+    pub fn write_config(&self, text: &str) -> PathBuf {
+        let path = self.path("config/sheepdog/sheepdog.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn cmd(&self, program: &str) -> Cmd {
+        let mut command = Command::new(bin(program));
+        for name in [
+            "SD_BROKER",
+            "SD_STREAM",
+            "SD_BROKER_CA",
+            "SD_LOCK_DIR",
+            "NO_COLOR",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(self.vars.iter().map(|(n, v)| (n, v)));
+        command.current_dir(self.dir.path());
+        Cmd {
+            command,
+            stdin: None,
+            shown: program.to_string(),
+        }
+    }
+}
+
+/// A command about to run, remembered for the failure report.
+pub struct Cmd {
+    command: Command,
+    stdin: Option<Vec<u8>>,
+    shown: String,
+}
+
+impl Cmd {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.shown.push(' ');
+        self.shown
+            .push_str(&shell_quote(&arg.as_ref().to_string_lossy()));
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for arg in args {
+            self = self.arg(arg);
+        }
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(name, value);
+        self
+    }
+
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// Runs to the end and returns what came out.
+    pub fn run(mut self) -> Run {
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = self
+            .command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown));
+        if let Some(input) = self.stdin.take() {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
+        }
+        let output = child.wait_with_output().expect("waiting for the command");
+        Run {
+            shown: self.shown,
+            output,
+        }
+    }
+
+    /// Runs and insists on an exit status.
+    pub fn expect_code(self, code: i32) -> Run {
+        let run = self.run();
+        run.assert_code(code);
+        run
+    }
+
+    /// Starts it and leaves it running, stdout piped, stderr kept.
+    pub fn spawn(mut self) -> Child {
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        self.command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown))
+    }
+}
+
+/// A finished command.
+pub struct Run {
+    pub shown: String,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn assert_code(&self, code: i32) {
+        if self.code() != Some(code) {
+            panic!("expected exit status {code}\n{}", self.report());
+        }
+    }
+
+    /// Everything a reader of a failed test needs.
+    pub fn report(&self) -> String {
+        format!(
+            "command: {}\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n---",
+            self.shown,
+            self.output.status,
+            truncate(&self.stdout()),
+            truncate(&self.stderr())
+        )
+    }
+
+    /// Every stdout line parsed as `T`; a line that does not parse fails
+    /// the test with the report.
+    pub fn lines<T: for<'de> Deserialize<'de>>(&self) -> Vec<T> {
+        self.stdout()
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!(
+                        "stdout line is not the expected JSON ({e}): {line}\n{}",
+                        self.report()
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The one event the command printed.
+    pub fn event<T: for<'de> Deserialize<'de>>(&self) -> T {
+        let mut lines = self.lines::<T>();
+        if lines.len() != 1 {
+            panic!(
+                "expected exactly one line on stdout, got {}\n{}",
+                lines.len(),
+                self.report()
+            );
+        }
+        lines.remove(0)
+    }
+}
+
+fn truncate(text: &str) -> String {
+    if text.len() <= 4000 {
+        return text.to_string();
+    }
+    let mut cut = 4000;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}... ({} bytes in all)", &text[..cut], text.len())
+}
+
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// An event as sheepdog writes it, for checking output field by field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub v: u32,
+    pub id: String,
+    pub time: String,
+    pub host: String,
+    pub tag: String,
+    pub kind: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub code: Option<i64>,
+    pub signal: Option<String>,
+    pub elapsed_ms: Option<u64>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub msg: Option<String>,
+    pub facts: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
+    listener.local_addr().unwrap().port()
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether a process still exists.
+pub fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// Waits until `check` is true, for at most `seconds`.
+pub fn wait_until(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    check()
+}

@@ -1,0 +1,122 @@
+//! A real redis-server for one test, on a free loopback port, stopped when
+//! the test ends however it ends (and killed by the kernel if the test
+//! process itself dies, through PR_SET_PDEATHSIG).
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl RedisServer {
+    /// Starts redis-server with persistence off.
+    pub fn start(dir: PathBuf) -> RedisServer {
+        RedisServer::start_with(dir, &["--save", "", "--appendonly", "no"])
+    }
+
+    /// Starts redis-server with `appendonly yes` and `appendfsync always`,
+    /// the configuration under which an acknowledged event survives a
+    /// crash of Redis (DESIGN.md §2).
+    pub fn start_durable(dir: PathBuf) -> RedisServer {
+        RedisServer::start_with(
+            dir,
+            &[
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+        )
+    }
+
+    pub fn start_with(dir: PathBuf, extra: &[&str]) -> RedisServer {
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = RedisServer {
+            port: super::free_port(),
+            dir,
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.launch();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn launch(&mut self) {
+        assert!(
+            super::have("redis-server"),
+            "redis-server is not installed (run the README's test command)"
+        );
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        self.child = Some(command.spawn().expect("starting redis-server"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not answer PING", self.port);
+    }
+
+    pub fn ping(&self) -> bool {
+        self.cli(&["PING"]).is_some_and(|out| out.trim() == "PONG")
+    }
+
+    /// Runs redis-cli against this server; its stdout, or None.
+    pub fn cli(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Kills the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
