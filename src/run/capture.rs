@@ -2,8 +2,6 @@
 //! stream are kept, the middle is counted and dropped, so sd-run's memory
 //! stays the same whether a job prints a line or a terabyte.
 
-use std::io::{self, Read, Write};
-
 /// Head and tail of one stream, at most `limit` bytes together.
 pub struct Capture {
     head: Vec<u8>,
@@ -76,37 +74,6 @@ impl Capture {
         bytes.extend_from_slice(&self.tail[self.tail_start..]);
         bytes.extend_from_slice(&self.tail[..self.tail_start]);
         String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-/// Where [`copy`] puts what it reads.
-pub trait Sink {
-    fn push(&mut self, bytes: &[u8]);
-}
-
-impl Sink for Capture {
-    fn push(&mut self, bytes: &[u8]) {
-        Capture::push(self, bytes)
-    }
-}
-
-/// Reads a pipe to its end into `sink`, copying every chunk to `tee` as
-/// it arrives when there is one.
-pub fn copy(mut pipe: impl Read, mut sink: impl Sink, mut tee: Option<&mut dyn Write>) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                sink.push(&buf[..n]);
-                if let Some(out) = tee.as_mut() {
-                    // A closed stderr must not stop the capture.
-                    let _ = out.write_all(&buf[..n]).and_then(|_| out.flush());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
     }
 }
 

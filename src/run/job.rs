@@ -1,24 +1,35 @@
 //! Running one job: its own process group (so a timeout or a forwarded
 //! signal reaches everything it started), its output captured through
-//! pipes by one thread each, its end awaited with an optional timeout.
+//! pipes, its end awaited with an optional timeout.
+//!
+//! One thread does it all with poll(2): the two output pipes and a
+//! self-pipe that the signal handlers write to (SIGCHLD for the job's end,
+//! SIGINT/SIGTERM/SIGHUP/SIGQUIT to forward). No helper threads, so
+//! wrapping a job costs little more than starting it.
 
-use super::capture::{self, Capture};
+use super::capture::Capture;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-use signal_hook::iterator::Signals;
+use signal_hook::SigId;
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// After the job itself exited, how long processes it left behind may
 /// keep its output pipes open before sd-run reports without them.
 const DRAIN: Duration = Duration::from_secs(2);
+
+/// Signals sent to sd-run that go on to the job's process group.
+const FORWARDED: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
 
 pub struct Job {
     pub argv: Vec<OsString>,
@@ -51,11 +62,9 @@ pub enum Outcome {
 
 impl Job {
     pub fn run(&self) -> io::Result<Outcome> {
-        // Registered before the job exists so a signal arriving during the
-        // spawn is queued, then forwarded once there is a group to reach.
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
-        let signal_handle = signals.handle();
-
+        // Installed before the job exists, so a signal arriving during the
+        // spawn is remembered and forwarded once there is a group to reach.
+        let signals = SignalPipe::install()?;
         let started = Instant::now();
         let spawned = Command::new(&self.argv[0])
             .args(&self.argv[1..])
@@ -66,116 +75,209 @@ impl Job {
             .spawn();
         let mut child = match spawned {
             Ok(child) => child,
-            Err(err) => {
-                signal_handle.close();
-                return Ok(Outcome::NotStarted(err));
-            }
+            Err(err) => return Ok(Outcome::NotStarted(err)),
         };
         let group = Pid::from_raw(child.id() as i32);
+        let mut outputs = [
+            Output::new(
+                child.stdout.take().map(|p| Box::new(p) as Pipe),
+                self.max_output,
+            )?,
+            Output::new(
+                child.stderr.take().map(|p| Box::new(p) as Pipe),
+                self.max_output,
+            )?,
+        ];
+        let mut tee = self.tee.then(io::stderr);
 
-        let forwarder = thread::spawn(move || {
-            for signal in signals.forever() {
-                if let Ok(signal) = Signal::try_from(signal) {
-                    let _ = killpg(group, signal);
-                }
-            }
-        });
-
-        let stdout = self.reader(
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn io::Read + Send>),
-        );
-        let stderr = self.reader(
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn io::Read + Send>),
-        );
-
-        let (exited_tx, exited) = mpsc::channel::<io::Result<ExitStatus>>();
-        thread::spawn(move || {
-            let _ = exited_tx.send(child.wait());
-        });
-
+        let timeout_at = self.timeout.map(|t| started + t);
+        let mut kill_at = None;
         let mut timed_out = false;
-        let status = match self.timeout {
-            None => exited.recv().map_err(io::Error::other)??,
-            Some(limit) => match exited.recv_timeout(limit) {
-                Ok(status) => status?,
-                Err(_) => {
+        let mut ended: Option<(ExitStatus, Duration)> = None;
+        let mut drain_until = None;
+        loop {
+            let now = Instant::now();
+            if ended.is_none()
+                && let Some(status) = child.try_wait()?
+            {
+                ended = Some((status, started.elapsed()));
+                drain_until = Some(now + DRAIN);
+            }
+            if ended.is_some()
+                && (outputs.iter().all(Output::is_closed) || drain_until.is_some_and(|d| now >= d))
+            {
+                break;
+            }
+            if ended.is_none() {
+                if !timed_out && timeout_at.is_some_and(|t| now >= t) {
                     timed_out = true;
                     let _ = killpg(group, Signal::SIGTERM);
-                    match exited.recv_timeout(self.kill_after) {
-                        Ok(status) => status?,
-                        Err(_) => {
-                            let _ = killpg(group, Signal::SIGKILL);
-                            exited.recv().map_err(io::Error::other)??
-                        }
-                    }
+                    kill_at = Some(now + self.kill_after);
                 }
-            },
-        };
-        let elapsed = started.elapsed();
-        signal_handle.close();
-        let _ = forwarder.join();
+                if kill_at.is_some_and(|k| now >= k) {
+                    let _ = killpg(group, Signal::SIGKILL);
+                    kill_at = None;
+                }
+            }
 
-        let deadline = Instant::now() + DRAIN;
-        let stdout = stdout.finish(deadline);
-        let stderr = stderr.finish(deadline);
+            let next = [timeout_at.filter(|_| !timed_out), kill_at, drain_until]
+                .into_iter()
+                .flatten()
+                .min();
+            let wait = match next {
+                Some(at) => PollTimeout::try_from(at.saturating_duration_since(now))
+                    .unwrap_or(PollTimeout::MAX),
+                None => PollTimeout::NONE,
+            };
+            signals.wait(&outputs, wait)?;
+
+            for output in outputs.iter_mut() {
+                output.read_available(tee.as_mut().map(|t| t as &mut dyn Write));
+            }
+            for signal in signals.take_pending() {
+                let _ = killpg(group, signal);
+            }
+        }
+        signals.uninstall();
+
+        let (status, elapsed) = ended.expect("the loop ends only once the job has ended");
         let ending = match (status.code(), status.signal()) {
             (Some(code), _) => Ending::Exited(code),
             (None, Some(signal)) => Ending::Signaled(signal),
             (None, None) => Ending::Exited(-1),
         };
+        let [stdout, stderr] = outputs;
         Ok(Outcome::Finished(Finished {
             ending,
             timed_out,
             elapsed,
-            stdout,
-            stderr,
+            stdout: stdout.capture.into_text(),
+            stderr: stderr.capture.into_text(),
         }))
     }
+}
 
-    fn reader(&self, pipe: Option<Box<dyn io::Read + Send>>) -> Reader {
-        let capture = Arc::new(Mutex::new(Capture::new(self.max_output)));
-        let (done_tx, done) = mpsc::channel();
-        if let Some(pipe) = pipe {
-            let shared = Arc::clone(&capture);
-            let tee = self.tee;
-            thread::spawn(move || {
-                let mut stderr = io::stderr();
-                let sink = SharedCapture(shared);
-                capture::copy(pipe, sink, tee.then_some(&mut stderr as &mut dyn io::Write));
-                let _ = done_tx.send(());
-            });
+type Pipe = Box<dyn ReadFd>;
+
+trait ReadFd: Read + AsFd {}
+impl<T: Read + AsFd> ReadFd for T {}
+
+/// One of the job's output pipes and what was kept of it.
+struct Output {
+    pipe: Option<Pipe>,
+    capture: Capture,
+}
+
+impl Output {
+    fn new(pipe: Option<Pipe>, limit: usize) -> io::Result<Output> {
+        if let Some(pipe) = &pipe {
+            let flags = fcntl(pipe.as_fd(), FcntlArg::F_GETFL)?;
+            let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+            fcntl(pipe.as_fd(), FcntlArg::F_SETFL(flags))?;
         }
-        Reader { capture, done }
+        Ok(Output {
+            pipe,
+            capture: Capture::new(limit),
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.pipe.is_none()
+    }
+
+    /// Reads whatever is there without blocking; closes at end of file.
+    fn read_available(&mut self, mut tee: Option<&mut dyn Write>) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => {
+                    self.pipe = None;
+                    return;
+                }
+                Ok(n) => {
+                    self.capture.push(&buf[..n]);
+                    if let Some(out) = tee.as_mut() {
+                        // A closed stderr must not stop the capture.
+                        let _ = out.write_all(&buf[..n]).and_then(|_| out.flush());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.pipe = None;
+                    return;
+                }
+            }
+        }
     }
 }
 
-struct Reader {
-    capture: Arc<Mutex<Capture>>,
-    done: mpsc::Receiver<()>,
+/// The self-pipe trick: signal handlers write a byte to a socket that
+/// poll(2) watches, and raise a flag saying which signal came.
+struct SignalPipe {
+    wake: UnixStream,
+    flags: Vec<(Signal, Arc<AtomicBool>)>,
+    ids: Vec<SigId>,
 }
 
-impl Reader {
-    /// The captured text, once the pipe closed or the deadline passed.
-    fn finish(self, deadline: Instant) -> String {
-        let _ = self
-            .done
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
-        let mut guard = self.capture.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *guard, Capture::new(0)).into_text()
+impl SignalPipe {
+    fn install() -> io::Result<SignalPipe> {
+        let (wake, writer) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        let mut ids = Vec::new();
+        let mut flags = Vec::new();
+        for raw in FORWARDED {
+            let flag = Arc::new(AtomicBool::new(false));
+            ids.push(signal_hook::flag::register(raw, Arc::clone(&flag))?);
+            if let Ok(signal) = Signal::try_from(raw) {
+                flags.push((signal, flag));
+            }
+        }
+        for raw in FORWARDED.into_iter().chain([SIGCHLD]) {
+            ids.push(signal_hook::low_level::pipe::register(
+                raw,
+                writer.try_clone()?,
+            )?);
+        }
+        Ok(SignalPipe { wake, flags, ids })
     }
-}
 
-/// A capture the reading thread fills while the main thread may take it.
-struct SharedCapture(Arc<Mutex<Capture>>);
+    /// Sleeps until output arrives, a signal comes, or `timeout` passes.
+    fn wait(&self, outputs: &[Output], timeout: PollTimeout) -> io::Result<()> {
+        let mut fds: Vec<PollFd> = outputs
+            .iter()
+            .filter_map(|o| o.pipe.as_ref())
+            .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN))
+            .collect();
+        fds.push(PollFd::new(self.fd(), PollFlags::POLLIN));
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 
-impl capture::Sink for SharedCapture {
-    fn push(&mut self, bytes: &[u8]) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(bytes);
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// The signals to forward that arrived since the last call.
+    fn take_pending(&self) -> Vec<Signal> {
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
+        self.flags
+            .iter()
+            .filter(|(_, flag)| flag.swap(false, Ordering::SeqCst))
+            .map(|(signal, _)| *signal)
+            .collect()
+    }
+
+    fn uninstall(self) {
+        for id in self.ids {
+            signal_hook::low_level::unregister(id);
+        }
     }
 }
