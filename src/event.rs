@@ -146,23 +146,39 @@ impl Event {
     /// (now) and `host`. They go first, in that order; every other field
     /// keeps its place.
     pub fn stamp(&mut self, host: &str) {
-        if ["v", "id", "time", "host"]
-            .iter()
-            .all(|k| self.fields.contains_key(*k))
-        {
+        self.fill_front(|| ulid::Ulid::new().to_string(), time::now_ms, Some(host));
+    }
+
+    /// Puts `v`, `id`, `time` (and `host` when given) first, making the
+    /// missing ones with `id` and `time_ms`; used by [`Event::stamp`] and
+    /// by receivers deriving them from a stream entry.
+    pub fn fill_front(
+        &mut self,
+        id: impl FnOnce() -> String,
+        time_ms: impl FnOnce() -> i64,
+        host: Option<&str>,
+    ) {
+        let keys: &[&str] = if host.is_some() {
+            &["v", "id", "time", "host"]
+        } else {
+            &["v", "id", "time"]
+        };
+        if keys.iter().all(|k| self.fields.contains_key(*k)) {
             return;
         }
-        let mut stamped = Map::with_capacity(self.fields.len() + 4);
-        let mut take = |key: &str, make: &dyn Fn() -> Value| {
+        let mut front = Map::with_capacity(self.fields.len() + 4);
+        let mut take = |key: &str, make: Box<dyn FnOnce() -> Value + '_>| {
             let value = self.fields.shift_remove(key).unwrap_or_else(make);
-            stamped.insert(key.to_string(), value);
+            front.insert(key.to_string(), value);
         };
-        take("v", &|| Value::from(SCHEMA_VERSION));
-        take("id", &|| Value::from(ulid::Ulid::new().to_string()));
-        take("time", &|| Value::from(time::format_ms(time::now_ms())));
-        take("host", &|| Value::from(host));
-        stamped.extend(std::mem::take(&mut self.fields));
-        self.fields = stamped;
+        take("v", Box::new(|| Value::from(SCHEMA_VERSION)));
+        take("id", Box::new(|| Value::from(id())));
+        take("time", Box::new(|| Value::from(time::format_ms(time_ms()))));
+        if let Some(host) = host {
+            take("host", Box::new(|| Value::from(host)));
+        }
+        front.extend(std::mem::take(&mut self.fields));
+        self.fields = front;
     }
 
     /// Sets a field; a field already there keeps its place.

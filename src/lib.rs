@@ -6,6 +6,8 @@
 //! tell a person (`sd-mail`). This library holds all of their logic; each
 //! `bins/sd-*.rs` only calls into it. DESIGN.md is the contract.
 
+pub mod bark;
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -15,7 +17,10 @@ pub mod ident;
 pub mod legacy;
 pub mod lines;
 pub mod man;
+pub mod outbox;
 pub mod paths;
+pub mod recv;
 pub mod run;
 pub mod size;
+pub mod spool;
 pub mod time;

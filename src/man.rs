@@ -26,7 +26,11 @@ pub struct Page {
 
 /// Every command's page, in the order a reader would meet them.
 pub fn pages() -> Vec<Page> {
-    vec![crate::run::man_page()]
+    vec![
+        crate::run::man_page(),
+        crate::bark::man_page(),
+        crate::recv::man_page(),
+    ]
 }
 
 /// The complete page in roff.
@@ -58,6 +62,20 @@ pub fn render(page: &Page) -> String {
         section(&|w| man.render_subcommands_section(w));
     }
     out.push_str(&extra_sections(page, &command).to_roff());
+    ascii_only(&out)
+}
+
+/// groff reads its input as Latin-1 unless told otherwise, so every
+/// character outside ASCII is written as a groff escape (`\[u2026]`).
+fn ascii_only(roff: &str) -> String {
+    let mut out = String::with_capacity(roff.len());
+    for c in roff.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", c as u32));
+        }
+    }
     out
 }
 

@@ -7,3 +7,4 @@ mod util;
 mod events;
 mod man_pages;
 mod run;
+mod transport;

@@ -16,6 +16,8 @@ use std::process::{Child, Command, Output, Stdio};
 pub fn bin(name: &str) -> &'static str {
     match name {
         "sd-run" => env!("CARGO_BIN_EXE_sd-run"),
+        "sd-bark" => env!("CARGO_BIN_EXE_sd-bark"),
+        "sd-recv" => env!("CARGO_BIN_EXE_sd-recv"),
         other => panic!("no binary called {other}"),
     }
 }
@@ -158,14 +160,30 @@ impl Cmd {
         run
     }
 
-    /// Starts it and leaves it running, stdout piped, stderr kept.
+    /// Starts it and leaves it running, stdout and stderr piped; input
+    /// given with `stdin` is written, and stdin left open otherwise.
     pub fn spawn(mut self) -> Child {
         self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        self.command.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+        self.command.stdin(Stdio::piped());
+        let mut child = self
+            .command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown));
+        if let Some(input) = self.stdin.take() {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
+        }
+        child
+    }
+
+    /// Starts it with stdout and stderr going to files (for long runs
+    /// whose output nobody reads until the end).
+    pub fn spawn_to(mut self, stdout: &Path, stderr: &Path) -> Child {
+        self.command.stdout(std::fs::File::create(stdout).unwrap());
+        self.command.stderr(std::fs::File::create(stderr).unwrap());
+        self.command.stdin(Stdio::null());
         self.command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown))

@@ -84,7 +84,9 @@ impl RedisServer {
     }
 
     pub fn ping(&self) -> bool {
-        self.cli(&["PING"]).is_some_and(|out| out.trim() == "PONG")
+        // A server with a password answers NOAUTH: it is up all the same.
+        self.cli(&["PING"])
+            .is_some_and(|out| out.trim() == "PONG" || out.contains("NOAUTH"))
     }
 
     /// Runs redis-cli against this server; its stdout, or None.

@@ -1,0 +1,260 @@
+//! `sd-bark`: read events (or compose one), validate and stamp them, keep
+//! them in the spool and send them to the broker (DESIGN.md §2).
+//!
+//! Input may never end (`sd-heartbeat --every 30s | sd-bark`), so lines
+//! are read on their own thread and gathered into batches that close at
+//! 1,000 lines or after 50 ms without input, whichever comes first.
+
+use crate::config::{CommonArgs, Settings};
+use crate::error::{Error, Result};
+use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
+use crate::exit::Exit;
+use crate::lines::{EventReader, Item, Rejections};
+use crate::outbox::Outbox;
+use crate::{ident, man};
+use clap::{ArgMatches, CommandFactory, Parser};
+use std::io::{self, BufRead};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
+
+/// A batch closes at this many lines…
+pub const BATCH_LINES: usize = 1000;
+/// …or after this long without input.
+pub const BATCH_IDLE: Duration = Duration::from_millis(50);
+
+const LONG_ABOUT: &str = "\
+Read events as JSON lines on standard input (or compose one from flags), \
+check and stamp them, commit them to the local spool, and publish them to \
+the broker.
+
+Each line must be a JSON object; missing v, id, time and host are filled \
+in, unknown fields are kept as they are, and events from the earlier \
+sheepdog are converted. A line that is not an event is reported with its \
+number on stderr and skipped; the rest still go through, and sd-bark \
+exits 65 at the end.
+
+Without a broker the spool is the destination: sd-recv reads it on the \
+same machine. With --broker (or SD_BROKER, or [broker] url), the spool is \
+the outbox: each batch is committed to it before it is published, and \
+whatever is left over from earlier runs goes out first, in order. A broker \
+that cannot be reached within its timeout (5 s) delays events but never \
+loses them: sd-bark exits 69 and the next sd-bark run, or `sd-bark \
+--flush`, sends them.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-run --tag BORG -- borg create ::'{now}' /home | sd-bark
+  sd-bark --tag deploy --status ok --msg 'deployed v2.3'
+  sd-bark --ping --tag tux01-alive          # keepalive for a dead man's switch
+  sd-bark --flush                           # send what is waiting in the spool";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-bark", version, about = "Stamp, spool and publish events", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Compose one event with this tag instead of reading stdin.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Status of the composed event: ok, warn, fail, error or info
+    /// [default: info; ok with --ping].
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<Status>,
+
+    /// One human sentence for the composed event.
+    #[arg(long, value_name = "TEXT")]
+    pub msg: Option<String>,
+
+    /// Kind of the composed event [default: note; ping with --ping].
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+
+    /// Compose a keepalive: kind ping, status ok (tag: --tag or `ping`).
+    #[arg(long)]
+    pub ping: bool,
+
+    /// Only publish what waits in the spool; read nothing.
+    #[arg(long, conflicts_with_all = ["tag", "status", "msg", "kind", "ping"])]
+    pub flush: bool,
+
+    /// Largest event accepted (1MiB, 64KiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
+    pub max_event_size: u64,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-bark",
+        command,
+        environment: &[(
+            "XDG_STATE_HOME",
+            "The spool is $XDG_STATE_HOME/sheepdog/spool.db unless --spool says otherwise.",
+        )],
+        files: &[
+            (
+                "$XDG_STATE_HOME/sheepdog/spool.db",
+                "The spool (/var/lib/sheepdog/spool.db for root).",
+            ),
+            (
+                "SPOOL.publish.lock",
+                "Taken by the sd-bark that is publishing the spool's backlog.",
+            ),
+            (
+                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                "Configuration ([broker], [spool]).",
+            ),
+        ],
+        exits: &[
+            Exit::Ok,
+            Exit::Usage,
+            Exit::DataErr,
+            Exit::Unavailable,
+            Exit::IoErr,
+        ],
+        exit_notes: &[],
+        examples: &[
+            (
+                "Report a backup run:",
+                "sd-run --tag BORG -- borg create ::'{now}' /home | sd-bark",
+            ),
+            (
+                "Note a deployment:",
+                "sd-bark --tag deploy --status ok --msg 'deployed v2.3'",
+            ),
+            (
+                "A keepalive every five minutes from cron:",
+                "*/5 * * * * sd-bark --ping --tag alive",
+            ),
+            (
+                "Send the backlog after an outage:",
+                "sd-bark --flush --broker redis://sheepdog.example.org",
+            ),
+        ],
+        see_also: &[
+            "sd-run(1)",
+            "sd-recv(1)",
+            "sd-heartbeat(1)",
+            "redis-server(1)",
+        ],
+    }
+}
+
+pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
+    let settings = Settings::resolve(&args.common, matches)?;
+    let host = ident::short_hostname();
+    let mut outbox = Outbox::open(&settings);
+    let composing = args.ping
+        || args.tag.is_some()
+        || args.status.is_some()
+        || args.msg.is_some()
+        || args.kind.is_some();
+    let mut rejected = Exit::Ok;
+    if composing {
+        outbox.commit(&[compose(&args, &host).to_line()]);
+    } else if args.flush {
+        if settings.broker.is_none() {
+            return Err(Error::usage(
+                "--flush needs a broker (--broker, SD_BROKER or [broker] url); \
+                 without one the spool is where sd-recv reads events",
+            ));
+        }
+        outbox.publish_backlog();
+    } else {
+        let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+        rejected = read_batches(
+            io::BufReader::with_capacity(256 * 1024, io::stdin()),
+            max,
+            &host,
+            |batch| outbox.commit(batch),
+        )?;
+    }
+    Ok(outbox.finish().worst(rejected))
+}
+
+fn compose(args: &Args, host: &str) -> Event {
+    let mut event = Event::new();
+    event.stamp(host);
+    let tag = args.tag.clone().unwrap_or_else(|| "ping".into());
+    let kind = args
+        .kind
+        .clone()
+        .unwrap_or_else(|| if args.ping { "ping" } else { "note" }.into());
+    let status = args
+        .status
+        .unwrap_or(if args.ping { Status::Ok } else { Status::Info });
+    event
+        .set("tag", tag)
+        .set("kind", kind)
+        .set("status", status.as_str());
+    if let Some(msg) = &args.msg {
+        event.set("msg", msg.as_str());
+    }
+    event
+}
+
+/// Reads stdin on its own thread and hands `commit` batches of stamped
+/// lines; returns `DataErr` when lines were rejected.
+pub fn read_batches(
+    input: impl BufRead + Send,
+    max_event: usize,
+    host: &str,
+    mut commit: impl FnMut(&[String]),
+) -> Result<Exit> {
+    let (tx, rx) = mpsc::sync_channel::<String>(4 * BATCH_LINES);
+    thread::scope(|scope| {
+        let reader = scope.spawn(move || -> io::Result<Rejections> {
+            let mut rejections = Rejections::default();
+            let mut events = EventReader::new(input, max_event);
+            while let Some((number, item)) = events.next_item()? {
+                match item {
+                    Item::Event(mut event) => {
+                        event.stamp(host);
+                        if tx.send(event.to_line()).is_err() {
+                            break;
+                        }
+                    }
+                    Item::Rejected(why) => rejections.report(number, &why),
+                    Item::Blank => {}
+                }
+            }
+            Ok(rejections)
+        });
+        let mut batch = Vec::with_capacity(BATCH_LINES);
+        loop {
+            let next = if batch.is_empty() {
+                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                rx.recv_timeout(BATCH_IDLE)
+            };
+            match next {
+                Ok(line) => {
+                    batch.push(line);
+                    if batch.len() >= BATCH_LINES {
+                        commit(&batch);
+                        batch.clear();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    commit(&batch);
+                    batch.clear();
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    commit(&batch);
+                    break;
+                }
+            }
+        }
+        let rejections = reader
+            .join()
+            .map_err(|_| Error::io("the input reader stopped unexpectedly"))?
+            .map_err(|e| Error::local_io("reading standard input", e))?;
+        Ok(rejections.exit())
+    })
+}

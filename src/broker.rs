@@ -1,0 +1,391 @@
+//! The Redis side of the wire format (DESIGN.md §2, sheepdog(7)): one
+//! stream, one entry per event, the JSON text in the entry field `event`;
+//! consumer groups give each role every event once.
+//!
+//! Every call has a bounded timeout, so a cron job never hangs on a broker
+//! that is away; every failure is an [`Exit::Unavailable`] error whose
+//! message names the broker without its password.
+
+use crate::config::{BrokerSettings, redact_url};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply, StreamReadReply};
+use redis::{Client, Connection, IntoConnectionInfo, RedisError, Value};
+use std::time::Duration;
+
+/// The entry field that holds the event's JSON text.
+pub const EVENT_FIELD: &str = "event";
+/// Where events no handler finished with end up, with the reason.
+pub const DEAD_STREAM: &str = "sheepdog:dead";
+/// The safety cap on the stream's length (`XADD … MAXLEN ~`).
+pub const MAXLEN_CAP: u64 = 10_000_000;
+
+pub struct Broker {
+    conn: Connection,
+    /// The URL without its password, for messages.
+    pub shown: String,
+    pub stream: String,
+    timeout: Duration,
+}
+
+/// One stream entry as read.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: String,
+    /// The `event` field, when the entry has one and it is text.
+    pub event: Option<String>,
+    /// Times delivered to the group, this time included (1 when unknown).
+    pub deliveries: u64,
+}
+
+/// How far a group is behind.
+#[derive(Clone, Debug)]
+pub struct GroupState {
+    pub name: String,
+    pub pending: u64,
+    pub lag: Option<u64>,
+}
+
+impl Broker {
+    /// Connects within the configured timeout.
+    pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Broker> {
+        let shown = redact_url(&settings.url);
+        let mut info = settings.url.as_str().into_connection_info().map_err(|e| {
+            Error::usage(format!(
+                "invalid broker URL {shown}: {} (expected redis://HOST:PORT, rediss://… or unix:///PATH)",
+                describe(&e)
+            ))
+        })?;
+        if let Some(password) = &settings.password {
+            let redis = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose());
+            info = info.set_redis_settings(redis);
+        }
+        let client = match &settings.ca_file {
+            Some(ca) => {
+                let pem = std::fs::read(ca).map_err(|e| {
+                    Error::usage(format!(
+                        "reading broker CA {}: {}",
+                        ca.display(),
+                        crate::error::describe_io(&e)
+                    ))
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                Client::build_with_tls(info, certs)
+            }
+            None => Client::open(info),
+        }
+        .map_err(|e| unavailable(&shown, "connecting to", &e))?;
+        let conn = client
+            .get_connection_with_timeout(settings.timeout)
+            .map_err(|e| unavailable(&shown, "connecting to", &e))?;
+        let broker = Broker {
+            conn,
+            shown,
+            stream: stream.to_string(),
+            timeout: settings.timeout,
+        };
+        broker.set_timeout(Duration::ZERO)?;
+        Ok(broker)
+    }
+
+    /// Socket timeouts: the command timeout plus however long the command
+    /// itself may block.
+    fn set_timeout(&self, blocking: Duration) -> Result<()> {
+        let limit = Some(self.timeout + blocking);
+        self.conn
+            .set_read_timeout(limit)
+            .and_then(|_| self.conn.set_write_timeout(limit))
+            .map_err(|e| self.error("talking to", &e))
+    }
+
+    pub fn error(&self, what: &str, err: &RedisError) -> Error {
+        unavailable(&self.shown, what, err)
+    }
+
+    /// Appends events in order, pipelined, capped by `MAXLEN ~`.
+    pub fn publish<'a>(&mut self, lines: impl IntoIterator<Item = &'a str>) -> Result<usize> {
+        let mut pipe = redis::pipe();
+        let mut count = 0;
+        for line in lines {
+            pipe.cmd("XADD")
+                .arg(&self.stream)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(MAXLEN_CAP)
+                .arg("*")
+                .arg(EVENT_FIELD)
+                .arg(line)
+                .ignore();
+            count += 1;
+        }
+        if count > 0 {
+            pipe.query::<()>(&mut self.conn)
+                .map_err(|e| self.error("publishing to", &e))?;
+        }
+        Ok(count)
+    }
+
+    /// Creates the group if it does not exist: from the start of the
+    /// stream, or only for what arrives from now on.
+    pub fn ensure_group(&mut self, group: &str, from_now: bool) -> Result<()> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(if from_now { "$" } else { "0" })
+            .arg("MKSTREAM")
+            .query(&mut self.conn);
+        match created {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(self.error("creating the consumer group on", &e)),
+        }
+    }
+
+    /// New entries for `consumer` of `group`, waiting at most `block`.
+    pub fn read_group(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.set_timeout(block).map_err(|_| io_error())?;
+        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(">")
+            .query(&mut self.conn)?;
+        Ok(entries(reply))
+    }
+
+    /// New entries after `last` (an entry ID, or `$` for from now),
+    /// without a group, waiting at most `block`.
+    pub fn read_after(
+        &mut self,
+        last: &str,
+        count: usize,
+        block: Duration,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.set_timeout(block).map_err(|_| io_error())?;
+        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(last)
+            .query(&mut self.conn)?;
+        Ok(entries(reply))
+    }
+
+    /// The ID of the newest entry, for following from now.
+    pub fn last_id(&mut self) -> std::result::Result<String, RedisError> {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(&self.stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query(&mut self.conn)?;
+        Ok(reply
+            .ids
+            .first()
+            .map_or_else(|| "0-0".to_string(), |e| e.id.clone()))
+    }
+
+    /// Takes over entries other consumers of `group` left pending for at
+    /// least `idle` (a consumer that died), with their delivery counts.
+    pub fn claim_idle(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        idle: Duration,
+        count: usize,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.set_timeout(Duration::ZERO).map_err(|_| io_error())?;
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(consumer)
+            .arg(idle.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .query(&mut self.conn)?;
+        let mut claimed: Vec<Entry> = reply.claimed.into_iter().map(entry).collect();
+        if !claimed.is_empty() {
+            let mut pipe = redis::pipe();
+            for e in &claimed {
+                pipe.cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(group)
+                    .arg(&e.id)
+                    .arg(&e.id)
+                    .arg(1);
+            }
+            let counts: Vec<Vec<(String, String, u64, u64)>> = pipe.query(&mut self.conn)?;
+            for (e, pending) in claimed.iter_mut().zip(counts) {
+                e.deliveries = pending.first().map_or(1, |p| p.3);
+            }
+        }
+        Ok(claimed)
+    }
+
+    pub fn ack(&mut self, group: &str, ids: &[String]) -> std::result::Result<(), RedisError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        redis::cmd("XACK")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(ids)
+            .query::<()>(&mut self.conn)
+    }
+
+    /// Moves an entry to the dead-letter stream with the reason, and
+    /// acknowledges it.
+    pub fn dead_letter(
+        &mut self,
+        group: &str,
+        entry: &Entry,
+        reason: &str,
+    ) -> std::result::Result<(), RedisError> {
+        redis::pipe()
+            .atomic()
+            .cmd("XADD")
+            .arg(DEAD_STREAM)
+            .arg("*")
+            .arg(EVENT_FIELD)
+            .arg(entry.event.as_deref().unwrap_or(""))
+            .arg("reason")
+            .arg(reason)
+            .arg("stream")
+            .arg(&self.stream)
+            .arg("entry")
+            .arg(&entry.id)
+            .arg("group")
+            .arg(group)
+            .ignore()
+            .cmd("XACK")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(&entry.id)
+            .ignore()
+            .query::<()>(&mut self.conn)
+    }
+
+    /// Trims entries every group is done with (`XTRIM MINID`), and says
+    /// how far each group is behind.
+    pub fn trim(&mut self) -> std::result::Result<Vec<GroupState>, RedisError> {
+        let info: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&self.stream)
+            .query(&mut self.conn)?;
+        if info.groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut needed: Option<(u64, u64)> = None;
+        let mut states = Vec::new();
+        for group in &info.groups {
+            let oldest = if group.pending > 0 {
+                let summary: (u64, Option<String>, Option<String>, Value) = redis::cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(&group.name)
+                    .query(&mut self.conn)?;
+                summary.1.as_deref().and_then(parse_id)
+            } else {
+                parse_id(&group.last_delivered_id).map(|(ms, seq)| (ms, seq + 1))
+            };
+            if let Some(id) = oldest {
+                needed = Some(needed.map_or(id, |n| n.min(id)));
+            }
+            states.push(GroupState {
+                name: group.name.clone(),
+                pending: group.pending as u64,
+                lag: group.lag.map(|l| l as u64),
+            });
+        }
+        if let Some((ms, seq)) = needed {
+            redis::cmd("XTRIM")
+                .arg(&self.stream)
+                .arg("MINID")
+                .arg(format!("{ms}-{seq}"))
+                .query::<()>(&mut self.conn)?;
+        }
+        Ok(states)
+    }
+}
+
+fn entries(reply: Option<StreamReadReply>) -> Vec<Entry> {
+    reply
+        .map(|r| r.keys.into_iter().flat_map(|k| k.ids).map(entry).collect())
+        .unwrap_or_default()
+}
+
+fn entry(id: StreamId) -> Entry {
+    let event = id.map.get(EVENT_FIELD).and_then(|v| match v {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(text) => Some(text.clone()),
+        _ => None,
+    });
+    Entry {
+        id: id.id,
+        event,
+        deliveries: id.delivered_count.unwrap_or(1) as u64,
+    }
+}
+
+/// `1700000000000-3` as numbers.
+pub fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+fn io_error() -> RedisError {
+    RedisError::from(std::io::Error::other("setting the socket timeout"))
+}
+
+/// A broker failure as an exit-69 error: `connecting to redis://…: why`.
+pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
+    Error::new(
+        Exit::Unavailable,
+        format!("{what} {shown}: {}", describe(err)),
+    )
+}
+
+/// A Redis error in plain words; passwords never appear in them.
+pub fn describe(err: &RedisError) -> String {
+    if err.is_timeout() {
+        return "timed out (is the broker overloaded or unreachable?)".to_string();
+    }
+    if err.is_connection_refusal() {
+        return "connection refused (is redis-server running there?)".to_string();
+    }
+    match err.kind() {
+        redis::ErrorKind::AuthenticationFailed => {
+            "authentication failed (check the user and password_file)".to_string()
+        }
+        _ => {
+            let text = err.to_string();
+            match text.find(" (os error") {
+                Some(cut) => text[..cut].to_lowercase(),
+                None => text,
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The handler protocol (DESIGN.md §2): sd-recv writes events to the
+//! handler's stdin from one thread and reads its stdout from another; an
+//! event is acknowledged once the handler echoes its `id` (the event's
+//! line, or any JSON object with that id). At most `window` events are in
+//! flight. A handler that dies is started again with backoff and gets again
+//! what it had not echoed; an event delivered `max_deliveries` times without
+//! an echo goes to the dead letters.
+
+use super::source::{Delivery, Received, Source};
+use crate::cli;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub argv: Vec<String>,
+    pub window: usize,
+    pub max_deliveries: u64,
+    pub count: Option<u64>,
+    pub once: bool,
+    pub block: Duration,
+}
+
+enum FromHandler {
+    Echo(String),
+    /// Its stdout closed: it exited or is about to.
+    Closed,
+}
+
+/// An event sent to the handler and not yet echoed.
+struct InFlight {
+    /// Entries carrying this id (a duplicate publish is one event).
+    entries: Vec<String>,
+    line: String,
+    deliveries: u64,
+    sent_order: u64,
+}
+
+struct Running {
+    child: Child,
+    to_handler: Option<Sender<String>>,
+}
+
+pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -> Result<Exit> {
+    let (echo_tx, echo_rx) = mpsc::channel::<FromHandler>();
+    let mut handler = start(&options.argv, &echo_tx)?;
+    let mut in_flight: HashMap<String, InFlight> = HashMap::new();
+    let mut order = 0u64;
+    let mut received = 0u64;
+    let mut backoff = Duration::from_millis(100);
+    let mut draining = false;
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let done_receiving = stopping || draining || options.count.is_some_and(|n| received >= n);
+        if done_receiving && in_flight.is_empty() {
+            break;
+        }
+        // Take more while there is room in the window.
+        if !done_receiving && in_flight.len() < options.window {
+            let room = options.window - in_flight.len();
+            let room = options
+                .count
+                .map_or(room, |n| room.min((n - received) as usize));
+            let block = if in_flight.is_empty() {
+                options.block
+            } else {
+                Duration::from_millis(5)
+            };
+            let batch = source.receive(room, block)?;
+            if batch.is_empty() && options.once && in_flight.is_empty() {
+                draining = true;
+            }
+            for item in batch {
+                match item {
+                    Received::Bad(bad) => {
+                        cli::note(format!(
+                            "entry {}: {} (moved to the dead letters)",
+                            bad.entry, bad.why
+                        ));
+                        source.dead_letter(&bad.entry, &bad.raw, &bad.why)?;
+                    }
+                    Received::Event(delivery) => {
+                        received += 1;
+                        admit(
+                            source,
+                            &mut handler,
+                            &mut in_flight,
+                            &mut order,
+                            delivery,
+                            options,
+                        )?;
+                    }
+                }
+            }
+        }
+        // Acknowledge what came back.
+        let wait = if in_flight.len() >= options.window || done_receiving {
+            Duration::from_millis(100)
+        } else {
+            Duration::ZERO
+        };
+        let (acked, closed) = collect_echoes(&echo_rx, &mut in_flight, wait);
+        if !acked.is_empty() {
+            source.ack(&acked)?;
+            backoff = Duration::from_millis(100);
+        }
+        source.housekeeping();
+        if closed || handler.child.try_wait().ok().flatten().is_some() {
+            let status = handler.child.wait().ok();
+            // Whatever it echoed before dying still counts.
+            while let Ok(FromHandler::Echo(id)) = echo_rx.try_recv() {
+                if let Some(done) = in_flight.remove(&id) {
+                    source.ack(&done.entries)?;
+                }
+            }
+            if done_receiving && in_flight.is_empty() {
+                break;
+            }
+            cli::note(format!(
+                "handler {} exited ({}); starting it again in {} ms with the {} event(s) it had not finished",
+                options.argv[0],
+                status.map_or("unknown status".into(), |s| s.to_string()),
+                backoff.as_millis(),
+                in_flight.len()
+            ));
+            thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+            handler = start(&options.argv, &echo_tx)?;
+            resend(source, &mut handler, &mut in_flight, options)?;
+        }
+    }
+    // Let the handler see the end of its input and finish.
+    handler.to_handler = None;
+    let _ = handler.child.wait();
+    Ok(Exit::Ok)
+}
+
+/// Echoes that arrive within `wait` (returning as soon as some came): the
+/// entries they acknowledge, and whether the handler's stdout closed.
+fn collect_echoes(
+    echoes: &Receiver<FromHandler>,
+    in_flight: &mut HashMap<String, InFlight>,
+    wait: Duration,
+) -> (Vec<String>, bool) {
+    let mut acked = Vec::new();
+    let mut closed = false;
+    let deadline = Instant::now() + wait;
+    let mut take = |message: FromHandler, acked: &mut Vec<String>| match message {
+        FromHandler::Echo(id) => {
+            if let Some(done) = in_flight.remove(&id) {
+                acked.extend(done.entries);
+            }
+        }
+        FromHandler::Closed => closed = true,
+    };
+    while let Ok(message) = echoes.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        take(message, &mut acked);
+        if !acked.is_empty() {
+            // Take everything already waiting, but wait no longer.
+            while let Ok(more) = echoes.try_recv() {
+                take(more, &mut acked);
+            }
+            break;
+        }
+    }
+    (acked, closed)
+}
+
+fn admit(
+    source: &mut dyn Source,
+    handler: &mut Running,
+    in_flight: &mut HashMap<String, InFlight>,
+    order: &mut u64,
+    delivery: Delivery,
+    options: &Options,
+) -> Result<()> {
+    if let Some(existing) = in_flight.get_mut(&delivery.id) {
+        // The same event again (republished, or reclaimed from ourselves):
+        // one echo acknowledges both.
+        if !existing.entries.contains(&delivery.entry) {
+            existing.entries.push(delivery.entry);
+        }
+        return Ok(());
+    }
+    if delivery.deliveries > options.max_deliveries {
+        return dead(
+            source,
+            &delivery.entry,
+            &delivery.line,
+            delivery.deliveries - 1,
+        );
+    }
+    *order += 1;
+    send(handler, &delivery.line);
+    in_flight.insert(
+        delivery.id,
+        InFlight {
+            entries: vec![delivery.entry],
+            line: delivery.line,
+            deliveries: delivery.deliveries,
+            sent_order: *order,
+        },
+    );
+    Ok(())
+}
+
+fn resend(
+    source: &mut dyn Source,
+    handler: &mut Running,
+    in_flight: &mut HashMap<String, InFlight>,
+    options: &Options,
+) -> Result<()> {
+    let mut again: Vec<(&String, &mut InFlight)> = in_flight.iter_mut().collect();
+    again.sort_by_key(|(_, f)| f.sent_order);
+    let mut dead_ids = Vec::new();
+    for (id, flight) in again {
+        flight.deliveries += 1;
+        if flight.deliveries > options.max_deliveries {
+            dead_ids.push(id.clone());
+        } else {
+            send(handler, &flight.line);
+        }
+    }
+    for id in dead_ids {
+        if let Some(flight) = in_flight.remove(&id) {
+            for entry in &flight.entries {
+                dead(source, entry, &flight.line, flight.deliveries - 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dead(source: &mut dyn Source, entry: &str, line: &str, deliveries: u64) -> Result<()> {
+    let reason = format!("not echoed by the handler after {deliveries} deliveries");
+    cli::note(format!(
+        "entry {entry}: {reason} (moved to the dead letters)"
+    ));
+    source.dead_letter(entry, line, &reason)
+}
+
+fn send(handler: &mut Running, line: &str) {
+    if let Some(tx) = &handler.to_handler {
+        // A handler that died is noticed through its stdout closing.
+        let _ = tx.send(line.to_string());
+    }
+}
+
+fn start(argv: &[String], echoes: &Sender<FromHandler>) -> Result<Running> {
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| {
+            Error::new(
+                Exit::Usage,
+                format!(
+                    "starting handler {}: {}",
+                    argv[0],
+                    crate::error::describe_io(&e)
+                ),
+            )
+        })?;
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel::<String>();
+    thread::spawn(move || write_events(stdin, rx));
+    let echoes = echoes.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            match echoed_id(&line) {
+                Some(id) => {
+                    if echoes.send(FromHandler::Echo(id)).is_err() {
+                        return;
+                    }
+                }
+                None => cli::warn(format!(
+                    "the handler printed a line with no event id; ignored: {}",
+                    short(&line)
+                )),
+            }
+        }
+        let _ = echoes.send(FromHandler::Closed);
+    });
+    Ok(Running {
+        child,
+        to_handler: Some(tx),
+    })
+}
+
+/// Writes events to the handler, flushing whenever no more are waiting.
+fn write_events(stdin: ChildStdin, lines: Receiver<String>) {
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdin);
+    while let Ok(line) = lines.recv() {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+        while let Ok(more) = lines.try_recv() {
+            if writeln!(out, "{more}").is_err() {
+                return;
+            }
+        }
+        if out.flush().is_err() {
+            return;
+        }
+    }
+}
+
+/// The `id` of a JSON object line, which is what an echo is.
+fn echoed_id(line: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct WithId {
+        id: String,
+    }
+    serde_json::from_str::<WithId>(line).ok().map(|w| w.id)
+}
+
+fn short(line: &str) -> &str {
+    let mut cut = line.len().min(80);
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &line[..cut]
+}

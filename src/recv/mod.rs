@@ -1,0 +1,260 @@
+//! `sd-recv`: receive events from the broker (or the local spool) and
+//! print them, or feed a handler and acknowledge what it echoes
+//! (DESIGN.md §2).
+
+mod handler;
+pub mod source;
+
+use crate::config::{CommonArgs, Settings};
+use crate::error::{Error, Result};
+use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::exit::Exit;
+use crate::spool::Spool;
+use crate::{cli, ident, man};
+use clap::{ArgMatches, CommandFactory, Parser};
+use source::{Received, RedisSource, Source, SpoolSource};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const LONG_ABOUT: &str = "\
+Receive events and print them as JSON lines, or hand them to a handler \
+and acknowledge each one the handler echoes back.
+
+Without --group, sd-recv follows the stream like `tail -f`: for watching; \
+nothing is acknowledged or guaranteed. With --group, every role (store, \
+mail) gets every event once, at least once: the group is created if \
+missing (from the beginning of the stream unless --from-now), several \
+sd-recv in one group share the events, and entries a dead consumer left \
+pending are taken over after --claim-idle.
+
+Printing to a pipe, a batch is acknowledged once it was written and \
+flushed. With a handler (`sd-recv --group store -- sd-store --echo`), an \
+event is acknowledged when the handler prints its line (or any JSON \
+object with the same id) back; at most --window are in flight. A handler \
+that dies is restarted with backoff and gets again what it had not \
+echoed; an event delivered --max-deliveries times without an echo is \
+moved to the dead-letter stream sheepdog:dead. On SIGTERM sd-recv stops \
+reading, lets in-flight events finish, acknowledges them and exits 0.
+
+A broker that goes away is waited for: sd-recv reconnects with backoff \
+and carries on where it was. Without a broker, the local spool is read \
+with the same group semantics.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-recv                                            # watch events arrive
+  sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db
+  sd-recv --group mail -- sd-mail --echo --to admin@example.org";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-recv", version, about = "Receive events, print them or feed a handler", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Consumer group: every group gets every event; consumers of one
+    /// group share them. Without it, follow the stream (no guarantees).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// This consumer's name within the group [default: HOST-PID].
+    #[arg(long, value_name = "NAME", requires = "group")]
+    pub consumer: Option<String>,
+
+    /// Deliver what is there now, then exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Stop after N events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// A new group starts with what arrives from now on, not at the
+    /// beginning of the stream.
+    #[arg(long)]
+    pub from_now: bool,
+
+    /// Take over entries another consumer left unacknowledged this long.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "60s")]
+    pub claim_idle: Duration,
+
+    /// Events in flight to the handler at most.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub window: usize,
+
+    /// Deliveries without an echo before an event goes to sheepdog:dead.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_deliveries: u64,
+
+    /// Largest event accepted (1MiB, 64KiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
+    pub max_event_size: u64,
+
+    /// Handler to feed, after `--`: it reads events on stdin and prints
+    /// each one back once it is durably done with it.
+    #[arg(
+        value_name = "HANDLER",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub handler: Vec<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-recv",
+        command,
+        environment: &[],
+        files: &[
+            (
+                "$XDG_STATE_HOME/sheepdog/spool.db",
+                "The spool read when no broker is configured.",
+            ),
+            (
+                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                "Configuration ([broker]).",
+            ),
+        ],
+        exits: &[
+            Exit::Ok,
+            Exit::Usage,
+            Exit::DataErr,
+            Exit::Unavailable,
+            Exit::IoErr,
+        ],
+        exit_notes: &["On SIGTERM or SIGINT sd-recv finishes what is in flight and exits 0."],
+        examples: &[
+            ("Watch events arrive:", "sd-recv"),
+            (
+                "Store everything, acknowledging what is committed:",
+                "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
+            ),
+            (
+                "Mail on failures:",
+                "sd-recv --group mail -- sd-mail --echo --to admin@example.org",
+            ),
+            (
+                "Drain the backlog into a file, then stop:",
+                "sd-recv --group archive --once >> archive.jsonl",
+            ),
+        ],
+        see_also: &["sd-bark(1)", "sd-store(1)", "sd-mail(1)"],
+    }
+}
+
+pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
+    let settings = Settings::resolve(&args.common, matches)?;
+    if args.window == 0 {
+        return Err(Error::usage("--window must be at least 1"));
+    }
+    let max_event = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+    let group = args.group.clone().map(|g| {
+        let consumer = args
+            .consumer
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", ident::short_hostname(), std::process::id()));
+        (g, consumer)
+    });
+    if !args.handler.is_empty() && group.is_none() {
+        return Err(Error::usage(
+            "a handler needs --group: acknowledging what it echoes is what a group is for",
+        ));
+    }
+    let mut source: Box<dyn Source> = match &settings.broker {
+        Some(broker) => Box::new(RedisSource::new(
+            broker.clone(),
+            settings.stream.clone(),
+            group,
+            args.from_now,
+            args.claim_idle,
+            max_event,
+            settings.quiet,
+        )?),
+        None => Box::new(SpoolSource::new(
+            Spool::open(&settings.spool)?,
+            group,
+            args.from_now,
+            args.claim_idle,
+            max_event,
+        )?),
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::local_io("installing signal handlers", e))?;
+    }
+    let block = if args.once {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(1)
+    };
+    if args.handler.is_empty() {
+        print_events(source.as_mut(), &args, &stop, block)
+    } else {
+        let options = handler::Options {
+            argv: args.handler.clone(),
+            window: args.window,
+            max_deliveries: args.max_deliveries,
+            count: args.count,
+            once: args.once,
+            block,
+        };
+        handler::run(source.as_mut(), &options, &stop)
+    }
+}
+
+/// Prints events; with a group, acknowledges each batch once it was
+/// written and flushed. A reader that went away ends the run without
+/// acknowledging what it did not get.
+fn print_events(
+    source: &mut dyn Source,
+    args: &Args,
+    stop: &AtomicBool,
+    block: Duration,
+) -> Result<Exit> {
+    let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+    let mut delivered = 0u64;
+    let mut rejected = Exit::Ok;
+    while !stop.load(Ordering::SeqCst) && args.count.is_none_or(|n| delivered < n) {
+        let room = args
+            .count
+            .map_or(args.window, |n| args.window.min((n - delivered) as usize));
+        let batch = source.receive(room, block)?;
+        if batch.is_empty() {
+            if args.once {
+                break;
+            }
+            continue;
+        }
+        let mut written = Vec::with_capacity(batch.len());
+        for item in batch {
+            match item {
+                Received::Event(delivery) => {
+                    writeln!(out, "{}", delivery.line).map_err(cli::stdout_error)?;
+                    written.push(delivery.entry);
+                    delivered += 1;
+                }
+                Received::Bad(bad) => {
+                    cli::note(format!(
+                        "entry {}: {} (moved to the dead letters)",
+                        bad.entry, bad.why
+                    ));
+                    source.dead_letter(&bad.entry, &bad.raw, &bad.why)?;
+                    rejected = Exit::DataErr;
+                }
+            }
+        }
+        out.flush().map_err(cli::stdout_error)?;
+        source.ack(&written)?;
+        source.housekeeping();
+    }
+    out.flush().map_err(cli::stdout_error)?;
+    Ok(rejected)
+}

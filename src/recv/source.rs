@@ -1,0 +1,397 @@
+//! Where sd-recv gets events: a Redis stream through a consumer group (or
+//! followed without one), or the local spool with the same semantics.
+//! A broker that goes away is waited for: the source reconnects with
+//! backoff, says so on stderr, and carries on from where it was.
+
+use crate::broker::{Broker, Entry, MAXLEN_CAP};
+use crate::cli;
+use crate::config::{BrokerSettings, redact_url};
+use crate::error::Result;
+use crate::event::Event;
+use crate::spool::Spool;
+use std::time::{Duration, Instant};
+
+/// One event handed out, with what is needed to acknowledge it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The stream entry ID (or spool sequence number).
+    pub entry: String,
+    /// The event's `id`.
+    pub id: String,
+    /// The event as one line, with `id` and `time` derived from the entry
+    /// when the producer left them out.
+    pub line: String,
+    pub deliveries: u64,
+}
+
+/// An entry that is not an event; it goes to the dead letters.
+#[derive(Clone, Debug)]
+pub struct BadEntry {
+    pub entry: String,
+    pub raw: String,
+    pub why: String,
+}
+
+pub enum Received {
+    Event(Delivery),
+    Bad(BadEntry),
+}
+
+pub trait Source {
+    /// Up to `count` events, waiting at most `block` when there are none.
+    fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>>;
+    fn ack(&mut self, entries: &[String]) -> Result<()>;
+    fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()>;
+    /// Trimming and lag warnings, now and then.
+    fn housekeeping(&mut self) {}
+    /// Whether events are acknowledged (a group) or just followed.
+    fn acknowledges(&self) -> bool;
+}
+
+/// Turns an entry's text into a delivery, deriving `id` (`redis-<entry>`)
+/// and `time` (the entry's milliseconds) when they are missing, so a
+/// redelivery carries the same id.
+pub fn derive(
+    entry: &str,
+    prefix: &str,
+    raw: &str,
+    ms: Option<i64>,
+    max: usize,
+) -> std::result::Result<(String, String), String> {
+    let mut event = Event::parse(raw.as_bytes(), max).map_err(|r| r.0)?;
+    event.fill_front(
+        || format!("{prefix}-{entry}"),
+        || ms.unwrap_or_else(crate::time::now_ms),
+        None,
+    );
+    let id = event.id().unwrap_or_default().to_string();
+    Ok((event.to_line(), id))
+}
+
+pub struct RedisSource {
+    settings: BrokerSettings,
+    stream: String,
+    /// The group and consumer; `None` follows the stream without one.
+    group: Option<(String, String)>,
+    from_now: bool,
+    claim_idle: Duration,
+    max_event: usize,
+    broker: Option<Broker>,
+    /// Following without a group: the last entry seen.
+    last_id: Option<String>,
+    next_claim: Instant,
+    next_housekeeping: Instant,
+    warned_lag: bool,
+    quiet: bool,
+}
+
+impl RedisSource {
+    pub fn new(
+        settings: BrokerSettings,
+        stream: String,
+        group: Option<(String, String)>,
+        from_now: bool,
+        claim_idle: Duration,
+        max_event: usize,
+        quiet: bool,
+    ) -> Result<RedisSource> {
+        let mut source = RedisSource {
+            settings,
+            stream,
+            group,
+            from_now,
+            claim_idle,
+            max_event,
+            broker: None,
+            last_id: None,
+            next_claim: Instant::now(),
+            next_housekeeping: Instant::now(),
+            warned_lag: false,
+            quiet,
+        };
+        // The first connection must work: a wrong URL or password is an
+        // error to report, not an outage to wait out.
+        source.connect()?;
+        Ok(source)
+    }
+
+    fn shown(&self) -> String {
+        redact_url(&self.settings.url)
+    }
+
+    fn connect(&mut self) -> Result<&mut Broker> {
+        if self.broker.is_none() {
+            let mut broker = Broker::connect(&self.settings, &self.stream)?;
+            match &self.group {
+                Some((group, _)) => broker.ensure_group(group, self.from_now)?,
+                None if self.last_id.is_none() => {
+                    let last = broker.last_id().map_err(|e| broker.error("reading", &e))?;
+                    // Following is `tail -f`: from what arrives next.
+                    self.last_id = Some(last);
+                }
+                None => {}
+            }
+            self.broker = Some(broker);
+        }
+        Ok(self.broker.as_mut().expect("just connected"))
+    }
+
+    /// Runs `op` on a connection, reconnecting with backoff for as long as
+    /// the broker is away.
+    fn with_broker<T>(
+        &mut self,
+        mut op: impl FnMut(&mut Broker, &RedisSource) -> std::result::Result<T, redis::RedisError>,
+    ) -> Result<T> {
+        let mut backoff = Duration::from_millis(100);
+        let mut announced = false;
+        loop {
+            let attempt = match self.connect() {
+                Ok(_) => {
+                    let mut broker = self.broker.take().expect("connected");
+                    let result = op(&mut broker, self);
+                    self.broker = Some(broker);
+                    match result {
+                        Ok(value) => Ok(value),
+                        Err(e) if e.code() == Some("NOGROUP") => {
+                            // Redis lost the group (restarted without
+                            // persistence): create it again.
+                            self.broker = None;
+                            Err(format!(
+                                "the consumer group is gone ({}); creating it again",
+                                crate::broker::describe(&e)
+                            ))
+                        }
+                        Err(e) => {
+                            self.broker = None;
+                            Err(crate::broker::describe(&e))
+                        }
+                    }
+                }
+                Err(e) => Err(e.message),
+            };
+            match attempt {
+                Ok(value) => {
+                    if announced && !self.quiet {
+                        cli::note(format!("reconnected to {}", self.shown()));
+                    }
+                    return Ok(value);
+                }
+                Err(why) => {
+                    if !announced {
+                        cli::note(format!("lost {}: {why}; reconnecting", self.shown()));
+                        announced = true;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn deliveries(&self, entries: Vec<Entry>) -> Vec<Received> {
+        entries
+            .into_iter()
+            .map(|entry| {
+                let ms = crate::broker::parse_id(&entry.id).map(|(ms, _)| ms as i64);
+                let raw = entry.event.clone().unwrap_or_default();
+                if entry.event.is_none() {
+                    return Received::Bad(BadEntry {
+                        entry: entry.id,
+                        raw,
+                        why: "the entry has no `event` field".into(),
+                    });
+                }
+                match derive(&entry.id, "redis", &raw, ms, self.max_event) {
+                    Ok((line, id)) => Received::Event(Delivery {
+                        entry: entry.id,
+                        id,
+                        line,
+                        deliveries: entry.deliveries,
+                    }),
+                    Err(why) => Received::Bad(BadEntry {
+                        entry: entry.id,
+                        raw,
+                        why,
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Source for RedisSource {
+    fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>> {
+        let entries = match self.group.clone() {
+            Some((group, consumer)) => {
+                let mut claimed = Vec::new();
+                if Instant::now() >= self.next_claim {
+                    let idle = self.claim_idle;
+                    claimed =
+                        self.with_broker(|b, _| b.claim_idle(&group, &consumer, idle, count))?;
+                    self.next_claim = Instant::now() + (idle / 4).max(Duration::from_millis(250));
+                }
+                if claimed.is_empty() {
+                    self.with_broker(|b, _| b.read_group(&group, &consumer, count, block))?
+                } else {
+                    claimed
+                }
+            }
+            None => {
+                let entries = self.with_broker(|b, source| {
+                    let last = source.last_id.clone().unwrap_or_else(|| "$".into());
+                    b.read_after(&last, count, block)
+                })?;
+                if let Some(last) = entries.last() {
+                    self.last_id = Some(last.id.clone());
+                }
+                entries
+            }
+        };
+        Ok(self.deliveries(entries))
+    }
+
+    fn ack(&mut self, entries: &[String]) -> Result<()> {
+        let Some((group, _)) = self.group.clone() else {
+            return Ok(());
+        };
+        self.with_broker(|b, _| b.ack(&group, entries))
+    }
+
+    fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        let Some((group, _)) = self.group.clone() else {
+            return Ok(());
+        };
+        let entry = Entry {
+            id: entry.to_string(),
+            event: Some(raw.to_string()),
+            deliveries: 0,
+        };
+        self.with_broker(|b, _| b.dead_letter(&group, &entry, reason))
+    }
+
+    fn housekeeping(&mut self) {
+        if self.group.is_none() || Instant::now() < self.next_housekeeping {
+            return;
+        }
+        self.next_housekeeping = Instant::now() + Duration::from_secs(1);
+        let Some(broker) = self.broker.as_mut() else {
+            return;
+        };
+        match broker.trim() {
+            Ok(states) => {
+                let warn_at = MAXLEN_CAP * 8 / 10;
+                for state in states {
+                    let behind = state.lag.unwrap_or(0) + state.pending;
+                    if behind >= warn_at && !self.warned_lag {
+                        cli::warn(format!(
+                            "group {} is {behind} events behind; the stream keeps only about {MAXLEN_CAP} \
+                             (XADD MAXLEN ~), so events it has not read will be trimmed unless it catches up \
+                             (add consumers: another `sd-recv --group {}`)",
+                            state.name, state.name
+                        ));
+                        self.warned_lag = true;
+                    }
+                }
+            }
+            // The next receive reconnects and says so.
+            Err(_) => self.broker = None,
+        }
+    }
+
+    fn acknowledges(&self) -> bool {
+        self.group.is_some()
+    }
+}
+
+/// The local spool as a source (no broker configured).
+pub struct SpoolSource {
+    spool: Spool,
+    group: Option<(String, String)>,
+    claim_idle: Duration,
+    max_event: usize,
+    last_seq: i64,
+}
+
+impl SpoolSource {
+    pub fn new(
+        mut spool: Spool,
+        group: Option<(String, String)>,
+        from_now: bool,
+        claim_idle: Duration,
+        max_event: usize,
+    ) -> Result<SpoolSource> {
+        let last_seq = spool.last_seq()?;
+        if let Some((group, _)) = &group {
+            spool.create_group(group, from_now)?;
+        }
+        Ok(SpoolSource {
+            spool,
+            group,
+            claim_idle,
+            max_event,
+            last_seq,
+        })
+    }
+}
+
+impl Source for SpoolSource {
+    fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>> {
+        let deadline = Instant::now() + block;
+        loop {
+            let entries = match &self.group {
+                Some((group, consumer)) => {
+                    self.spool
+                        .read_group(group, consumer, count, self.claim_idle)?
+                }
+                None => self.spool.after(self.last_seq, count)?,
+            };
+            if let Some(last) = entries.last() {
+                self.last_seq = self.last_seq.max(last.seq);
+            }
+            if !entries.is_empty() || Instant::now() >= deadline {
+                return Ok(entries
+                    .into_iter()
+                    .map(|e| {
+                        let entry = e.seq.to_string();
+                        match derive(&entry, "spool", &e.line, Some(e.added_ms), self.max_event) {
+                            Ok((line, id)) => Received::Event(Delivery {
+                                entry,
+                                id,
+                                line,
+                                deliveries: e.deliveries,
+                            }),
+                            Err(why) => Received::Bad(BadEntry {
+                                entry,
+                                raw: e.line,
+                                why,
+                            }),
+                        }
+                    })
+                    .collect());
+            }
+            std::thread::sleep(
+                Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())),
+            );
+        }
+    }
+
+    fn ack(&mut self, entries: &[String]) -> Result<()> {
+        let Some((group, _)) = &self.group else {
+            return Ok(());
+        };
+        let seqs: Vec<i64> = entries.iter().filter_map(|e| e.parse().ok()).collect();
+        self.spool.ack(group, &seqs)
+    }
+
+    fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        let Some((group, _)) = &self.group else {
+            return Ok(());
+        };
+        let seq = entry.parse().unwrap_or(0);
+        self.spool.dead_letter(group, seq, raw, reason)
+    }
+
+    fn acknowledges(&self) -> bool {
+        self.group.is_some()
+    }
+}

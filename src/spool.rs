@@ -1,0 +1,469 @@
+//! The local spool (DESIGN.md §2): a SQLite log of events on this machine,
+//! with a cursor per reader.
+//!
+//! Without a broker it is where events live, and `sd-recv` reads it with
+//! the same group semantics as Redis. With a broker it is the outbox:
+//! sd-bark commits each batch here before publishing, and "forward to
+//! Redis" is one more reader whose cursor only moves once Redis accepted
+//! the events. Entries every reader is done with are deleted.
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The reader that publishes to the broker.
+pub const FORWARD: &str = "forward";
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    line  TEXT NOT NULL,
+    added_ms INTEGER NOT NULL
+);
+-- How far each reader got: forward (the outbox) and each local group.
+CREATE TABLE IF NOT EXISTS cursors (
+    reader TEXT PRIMARY KEY,
+    seq    INTEGER NOT NULL
+);
+-- Entries delivered to a local group's consumer and not acknowledged yet.
+CREATE TABLE IF NOT EXISTS pending (
+    reader       TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    consumer     TEXT NOT NULL,
+    delivered_ms INTEGER NOT NULL,
+    deliveries   INTEGER NOT NULL,
+    PRIMARY KEY (reader, seq)
+) WITHOUT ROWID;
+-- Events a local group's handler never finished with (sheepdog:dead).
+CREATE TABLE IF NOT EXISTS dead (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    line    TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    reader  TEXT NOT NULL,
+    added_ms INTEGER NOT NULL
+);
+";
+
+pub struct Spool {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// One spooled event.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub seq: i64,
+    pub line: String,
+    pub added_ms: i64,
+    /// How many times it was delivered to its group, this time included.
+    pub deliveries: u64,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool at `path`.
+    pub fn open(path: &Path) -> Result<Spool> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            Error::io(format!("{what} spool {}: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                fail(
+                    "creating the directory of the",
+                    &crate::error::describe_io(&e),
+                )
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| fail("opening", &e))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| fail("opening", &e))?;
+        // WAL with synchronous=NORMAL: a committed batch survives the
+        // process being killed; FULL would add an fsync per batch for the
+        // power-loss case.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail("opening", &e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| fail("opening", &e))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| fail("reading", &e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::io(format!(
+                "spool {} was written by a newer sheepdog (schema {version}); upgrade sheepdog",
+                path.display()
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(SCHEMA)
+                .map_err(|e| fail("creating", &e))?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| fail("creating", &e))?;
+        }
+        Ok(Spool {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, what: &str, e: rusqlite::Error) -> Error {
+        Error::io(format!("{what} spool {}: {e}", self.path.display()))
+    }
+
+    /// Commits a batch of event lines in one transaction.
+    pub fn append(&mut self, lines: &[String]) -> Result<()> {
+        let now = crate::time::now_ms();
+        let path = self.path.clone();
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
+        let tx = self.conn.transaction().map_err(fail)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO entries (line, added_ms) VALUES (?1, ?2)")
+                .map_err(fail)?;
+            for line in lines {
+                insert.execute(params![line, now]).map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Where a reader stands: the last sequence number it is done with.
+    pub fn cursor(&self, reader: &str) -> Result<i64> {
+        self.conn
+            .query_row("SELECT seq FROM cursors WHERE reader = ?1", [reader], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(|seq| seq.unwrap_or(0))
+            .map_err(|e| self.error("reading", e))
+    }
+
+    /// Entries after `seq`, oldest first, at most `limit`.
+    pub fn after(&self, seq: i64, limit: usize) -> Result<Vec<Entry>> {
+        let mut select = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, line, added_ms FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(|e| self.error("reading", e))?;
+        let rows = select
+            .query_map(params![seq, limit as i64], |r| {
+                Ok(Entry {
+                    seq: r.get(0)?,
+                    line: r.get(1)?,
+                    added_ms: r.get(2)?,
+                    deliveries: 1,
+                })
+            })
+            .map_err(|e| self.error("reading", e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.error("reading", e))
+    }
+
+    /// Moves a reader's cursor forward to `seq`, and deletes what every
+    /// reader is done with.
+    pub fn advance(&mut self, reader: &str, seq: i64) -> Result<()> {
+        let path = self.path.clone();
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
+        let tx = self.conn.transaction().map_err(fail)?;
+        tx.execute(
+            "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
+             ON CONFLICT (reader) DO UPDATE SET seq = max(seq, excluded.seq)",
+            params![reader, seq],
+        )
+        .map_err(fail)?;
+        trim(&tx).map_err(fail)?;
+        tx.commit().map_err(fail)
+    }
+
+    /// How many entries a reader has not yet got past.
+    pub fn backlog(&self, reader: &str) -> Result<i64> {
+        let cursor = self.cursor(reader)?;
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM entries WHERE seq > ?1",
+                [cursor],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.error("reading", e))
+    }
+
+    /// Registers a local group: from the start, or from now.
+    pub fn create_group(&mut self, group: &str, from_now: bool) -> Result<()> {
+        let reader = group_reader(group);
+        let start: i64 = if from_now {
+            self.conn
+                .query_row("SELECT coalesce(max(seq), 0) FROM entries", [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| self.error("reading", e))?
+        } else {
+            0
+        };
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO cursors (reader, seq) VALUES (?1, ?2)",
+                params![reader, start],
+            )
+            .map_err(|e| self.error("writing to", e))?;
+        Ok(())
+    }
+
+    /// Delivers to `consumer` of `group`: first entries other consumers
+    /// left pending for longer than `claim_idle`, then new ones; at most
+    /// `count`. Each is pending until acknowledged.
+    pub fn read_group(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        claim_idle: Duration,
+    ) -> Result<Vec<Entry>> {
+        let reader = group_reader(group);
+        let now = crate::time::now_ms();
+        let idle_before = now - claim_idle.as_millis() as i64;
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| Error::io(format!("reading spool {}: {e}", path.display()));
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let mut delivered = Vec::new();
+        {
+            let mut stale = tx
+                .prepare_cached(
+                    "SELECT p.seq, e.line, e.added_ms, p.deliveries + 1 FROM pending p
+                     JOIN entries e ON e.seq = p.seq
+                     WHERE p.reader = ?1 AND p.delivered_ms <= ?2 ORDER BY p.seq LIMIT ?3",
+                )
+                .map_err(fail)?;
+            let rows = stale
+                .query_map(params![reader, idle_before, count as i64], |r| {
+                    Ok(Entry {
+                        seq: r.get(0)?,
+                        line: r.get(1)?,
+                        added_ms: r.get(2)?,
+                        deliveries: r.get::<_, i64>(3)? as u64,
+                    })
+                })
+                .map_err(fail)?;
+            for row in rows {
+                delivered.push(row.map_err(fail)?);
+            }
+            let mut claim = tx
+                .prepare_cached(
+                    "UPDATE pending SET consumer = ?3, delivered_ms = ?4, deliveries = deliveries + 1
+                     WHERE reader = ?1 AND seq = ?2",
+                )
+                .map_err(fail)?;
+            for entry in &delivered {
+                claim
+                    .execute(params![reader, entry.seq, consumer, now])
+                    .map_err(fail)?;
+            }
+        }
+        if delivered.len() < count {
+            let cursor: i64 = tx
+                .query_row(
+                    "SELECT seq FROM cursors WHERE reader = ?1",
+                    [&reader],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(fail)?
+                .unwrap_or(0);
+            let mut fresh = Vec::new();
+            {
+                let mut select = tx
+                    .prepare_cached(
+                        "SELECT seq, line, added_ms FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    )
+                    .map_err(fail)?;
+                let rows = select
+                    .query_map(params![cursor, (count - delivered.len()) as i64], |r| {
+                        Ok(Entry {
+                            seq: r.get(0)?,
+                            line: r.get(1)?,
+                            added_ms: r.get(2)?,
+                            deliveries: 1,
+                        })
+                    })
+                    .map_err(fail)?;
+                for row in rows {
+                    fresh.push(row.map_err(fail)?);
+                }
+                let mut pend = tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO pending (reader, seq, consumer, delivered_ms, deliveries)
+                         VALUES (?1, ?2, ?3, ?4, 1)",
+                    )
+                    .map_err(fail)?;
+                for entry in &fresh {
+                    pend.execute(params![reader, entry.seq, consumer, now])
+                        .map_err(fail)?;
+                }
+            }
+            if let Some(last) = fresh.last() {
+                tx.execute(
+                    "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
+                     ON CONFLICT (reader) DO UPDATE SET seq = excluded.seq",
+                    params![reader, last.seq],
+                )
+                .map_err(fail)?;
+            }
+            delivered.extend(fresh);
+        }
+        tx.commit().map_err(fail)?;
+        Ok(delivered)
+    }
+
+    /// Acknowledges entries of a group; what no reader needs is deleted.
+    pub fn ack(&mut self, group: &str, seqs: &[i64]) -> Result<()> {
+        let reader = group_reader(group);
+        let path = self.path.clone();
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
+        let tx = self.conn.transaction().map_err(fail)?;
+        {
+            let mut delete = tx
+                .prepare_cached("DELETE FROM pending WHERE reader = ?1 AND seq = ?2")
+                .map_err(fail)?;
+            for seq in seqs {
+                delete.execute(params![reader, seq]).map_err(fail)?;
+            }
+        }
+        trim(&tx).map_err(fail)?;
+        tx.commit().map_err(fail)
+    }
+
+    /// Moves an entry a group's handler never finished with to the dead
+    /// letters, and acknowledges it.
+    pub fn dead_letter(&mut self, group: &str, seq: i64, line: &str, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO dead (line, reason, reader, added_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![line, reason, group_reader(group), crate::time::now_ms()],
+            )
+            .map_err(|e| self.error("writing to", e))?;
+        self.ack(group, &[seq])
+    }
+
+    /// The newest sequence number, for following without a group.
+    pub fn last_seq(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM entries", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.error("reading", e))
+    }
+}
+
+fn group_reader(group: &str) -> String {
+    format!("group:{group}")
+}
+
+/// Deletes entries every reader is past (and no group still has pending).
+/// With no reader at all nothing is deleted: the spool is the only copy.
+fn trim(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM entries WHERE
+           (SELECT count(*) FROM cursors) > 0
+           AND seq <= (SELECT min(seq) FROM cursors)
+           AND seq < coalesce((SELECT min(seq) FROM pending), 9223372036854775807)",
+        [],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spool() -> (tempfile::TempDir, Spool) {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("spool.db")).unwrap();
+        (dir, spool)
+    }
+
+    fn lines(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("{{\"n\":{i}}}")).collect()
+    }
+
+    #[test]
+    fn the_outbox_keeps_order_and_trims_after_forwarding() {
+        let (_dir, mut spool) = spool();
+        spool.append(&lines(5)).unwrap();
+        let out = spool.after(spool.cursor(FORWARD).unwrap(), 3).unwrap();
+        assert_eq!(
+            out.iter().map(|e| e.line.as_str()).collect::<Vec<_>>(),
+            ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]
+        );
+        spool.advance(FORWARD, out[2].seq).unwrap();
+        assert_eq!(spool.backlog(FORWARD).unwrap(), 2);
+        let rest = spool.after(spool.cursor(FORWARD).unwrap(), 10).unwrap();
+        assert_eq!(rest.len(), 2);
+        assert_eq!(rest[0].line, "{\"n\":4}");
+    }
+
+    #[test]
+    fn groups_share_and_redeliver_what_was_not_acknowledged() {
+        let (_dir, mut spool) = spool();
+        spool.append(&lines(4)).unwrap();
+        spool.create_group("store", false).unwrap();
+        let a = spool
+            .read_group("store", "a", 2, Duration::from_secs(60))
+            .unwrap();
+        let b = spool
+            .read_group("store", "b", 10, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(b.len(), 2);
+        assert!(
+            a.iter().all(|x| b.iter().all(|y| x.seq != y.seq)),
+            "no overlap"
+        );
+        spool.ack("store", &[b[0].seq, b[1].seq]).unwrap();
+        // a died without acknowledging: after the idle time c gets them.
+        let c = spool.read_group("store", "c", 10, Duration::ZERO).unwrap();
+        assert_eq!(
+            c.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            a.iter().map(|e| e.seq).collect::<Vec<_>>()
+        );
+        assert_eq!(c[0].deliveries, 2);
+        spool.ack("store", &[c[0].seq, c[1].seq]).unwrap();
+        assert!(
+            spool
+                .read_group("store", "c", 10, Duration::ZERO)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_new_group_from_now_skips_the_past() {
+        let (_dir, mut spool) = spool();
+        spool.append(&lines(3)).unwrap();
+        spool.create_group("mail", true).unwrap();
+        assert!(
+            spool
+                .read_group("mail", "m", 10, Duration::from_secs(60))
+                .unwrap()
+                .is_empty()
+        );
+        spool.append(&lines(1)).unwrap();
+        assert_eq!(
+            spool
+                .read_group("mail", "m", 10, Duration::from_secs(60))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
