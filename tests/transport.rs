@@ -652,3 +652,150 @@ fn a_password_comes_from_password_file_and_is_never_printed() {
         run.report()
     );
 }
+
+#[test]
+fn a_broker_that_hangs_costs_at_most_the_timeout() {
+    let env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.write_config(&format!(
+        "[broker]\nurl = \"{}\"\ntimeout = \"1s\"\n",
+        redis.url()
+    ));
+    // A frozen server accepts connections but never answers.
+    let pid = nix::unistd::Pid::from_raw(redis.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let run = env.cmd("sd-bark").args(["--tag", "slow"]).run();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    run.assert_code(69);
+    assert!(run.stderr().contains("timed out"), "{}", run.report());
+    env.cmd("sd-bark").arg("--flush").expect_code(0);
+    assert_eq!(stream_len(&redis, "sheepdog:events"), 1);
+}
+
+#[test]
+fn unix_socket_brokers_work() {
+    let mut env = TestEnv::new();
+    let socket = env.path("redis.sock");
+    let socket_arg = socket.display().to_string();
+    let redis = RedisServer::start_with(
+        env.path("redis"),
+        &[
+            "--save",
+            "",
+            "--unixsocket",
+            &socket_arg,
+            "--unixsocketperm",
+            "700",
+        ],
+    );
+    env.set("SD_BROKER", format!("unix://{}", socket.display()));
+    env.cmd("sd-bark")
+        .args(["--tag", "via-socket"])
+        .expect_code(0);
+    assert_eq!(stream_len(&redis, "sheepdog:events"), 1);
+    let events: Vec<Event> = env
+        .cmd("sd-recv")
+        .args(["--group", "g", "--once"])
+        .expect_code(0)
+        .lines();
+    assert_eq!(events[0].tag, "via-socket");
+}
+
+#[test]
+fn an_unwritable_spool_publishes_directly_or_writes_events_to_stderr() {
+    let mut env = TestEnv::new();
+    // A spool under a regular file can never be created.
+    std::fs::write(env.path("not-a-dir"), "").unwrap();
+    env.set("SD_SPOOL", env.path("not-a-dir/spool.db"));
+    let run = env
+        .cmd("sd-bark")
+        .stdin(events_input(3, "NOSPOOL"))
+        .expect_code(74);
+    assert!(run.stderr().contains("spool"), "{}", run.report());
+    let kept = run
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("NOSPOOL"))
+        .count();
+    assert_eq!(
+        kept,
+        3,
+        "each event is on stderr for cron to mail: {}",
+        run.report()
+    );
+
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let run = env
+        .cmd("sd-bark")
+        .stdin(events_input(3, "DIRECT"))
+        .expect_code(0);
+    assert!(
+        run.stderr().contains("publishing directly"),
+        "{}",
+        run.report()
+    );
+    assert_eq!(stream_len(&redis, "sheepdog:events"), 3);
+}
+
+#[test]
+fn sigterm_lets_in_flight_events_finish_and_acknowledges_them() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    env.cmd("sd-bark")
+        .stdin(events_input(50, "T"))
+        .expect_code(0);
+    // A slow handler: each event takes 20 ms.
+    let handler = format!(
+        "import json, sys, time\nseen = open({:?}, 'a')\nfor line in sys.stdin:\n    time.sleep(0.02)\n    seen.write(json.loads(line)['id'] + '\\n'); seen.flush()\n    sys.stdout.write(line); sys.stdout.flush()\n",
+        env.path("seen.txt")
+    );
+    std::fs::write(env.path("slow.py"), handler).unwrap();
+    let out = env.path("out");
+    let err = env.path("err");
+    let mut recv = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--window", "10", "--", "python3"])
+        .arg(env.path("slow.py"))
+        .spawn_to(&out, &err);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(recv.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(wait_until(10, || recv.try_wait().unwrap().is_some()));
+    assert_eq!(
+        recv.wait().unwrap().code(),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(&err).unwrap()
+    );
+    let pending = redis
+        .cli(&["XPENDING", "sheepdog:events", "store"])
+        .unwrap();
+    assert!(
+        pending.starts_with("0\n"),
+        "nothing left unacknowledged: {pending}"
+    );
+    // What was not taken yet is still there for the next run.
+    let handled = std::fs::read_to_string(env.path("seen.txt")).unwrap();
+    let handled: HashSet<String> = handled.lines().map(String::from).collect();
+    assert!(handled.len() < 50, "SIGTERM came before the end");
+    let rest = lines_of(
+        &env.cmd("sd-recv")
+            .args(["--group", "store", "--once"])
+            .expect_code(0)
+            .stdout(),
+    );
+    let rest: HashSet<String> = rest
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        handled.is_disjoint(&rest),
+        "what was acknowledged is not delivered again"
+    );
+    assert_eq!(handled.len() + rest.len(), 50);
+}

@@ -83,6 +83,11 @@ impl RedisServer {
         panic!("redis-server on port {} did not answer PING", self.port);
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn ping(&self) -> bool {
         // A server with a password answers NOAUTH: it is up all the same.
         self.cli(&["PING"])
