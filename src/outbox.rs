@@ -78,17 +78,16 @@ impl<'a> Outbox<'a> {
             return;
         }
         let spooled = match self.spool.as_mut().map(|s| s.append(lines)) {
-            Some(Ok(())) => true,
+            Some(Ok(last)) => Some(last),
             Some(Err(err)) => {
                 self.spool_broken(&err);
-                false
+                None
             }
-            None => false,
+            None => None,
         };
-        if spooled {
-            self.publish_backlog();
-        } else {
-            self.publish_directly(lines);
+        match spooled {
+            Some(last) => self.publish(Some((lines, last))),
+            None => self.publish_directly(lines),
         }
     }
 
@@ -96,6 +95,13 @@ impl<'a> Outbox<'a> {
     /// process can take the publisher lock; another process holding it
     /// publishes until the outbox is empty, ours included.
     pub fn publish_backlog(&mut self) {
+        self.publish(None);
+    }
+
+    /// As [`Outbox::publish_backlog`]; `fresh` is the batch just spooled
+    /// (its lines and last sequence number), sent from memory instead of
+    /// being read back when nothing older is waiting.
+    fn publish(&mut self, fresh: Option<(&[String], i64)>) {
         if self.settings.broker.is_none() || self.spool.is_none() {
             return;
         }
@@ -112,12 +118,21 @@ impl<'a> Outbox<'a> {
         let Some(_lock) = self.publisher_lock(timeout) else {
             return;
         };
-        let result = self.drain_spool();
+        let result = self.drain_spool(fresh);
         self.after_attempt(result);
     }
 
-    fn drain_spool(&mut self) -> Result<(), Error> {
+    fn drain_spool(&mut self, fresh: Option<(&[String], i64)>) -> Result<(), Error> {
         let spool = self.spool.as_mut().expect("checked by the caller");
+        if let Some((lines, last)) = fresh {
+            let first = last - lines.len() as i64 + 1;
+            if spool.cursor(FORWARD)? == first - 1 {
+                let broker = connect(&mut self.broker, self.settings)?;
+                let sent = broker.publish(lines.iter().map(String::as_str))?;
+                spool.advance(FORWARD, last)?;
+                self.published += sent as u64;
+            }
+        }
         loop {
             let cursor = spool.cursor(FORWARD)?;
             let entries = spool.after(cursor, PUBLISH_BATCH)?;

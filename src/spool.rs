@@ -115,8 +115,9 @@ impl Spool {
         Error::io(format!("{what} spool {}: {e}", self.path.display()))
     }
 
-    /// Commits a batch of event lines in one transaction.
-    pub fn append(&mut self, lines: &[String]) -> Result<()> {
+    /// Commits a batch of event lines in one transaction; returns the
+    /// sequence number of the last one (they are consecutive).
+    pub fn append(&mut self, lines: &[String]) -> Result<i64> {
         let now = crate::time::now_ms();
         let path = self.path.clone();
         let fail =
@@ -130,7 +131,9 @@ impl Spool {
                 insert.execute(params![line, now]).map_err(fail)?;
             }
         }
-        tx.commit().map_err(fail)
+        let last = tx.last_insert_rowid();
+        tx.commit().map_err(fail)?;
+        Ok(last)
     }
 
     /// Where a reader stands: the last sequence number it is done with.
