@@ -156,20 +156,9 @@ impl Broker {
         count: usize,
         block: Duration,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        self.set_timeout(block).map_err(|_| io_error())?;
-        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(group)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(block.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(&self.stream)
-            .arg(">")
-            .query(&mut self.conn)?;
-        Ok(entries(reply))
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(group).arg(consumer);
+        self.read(cmd, count, block, ">")
     }
 
     /// New entries after `last` (an entry ID, or `$` for from now),
@@ -180,16 +169,27 @@ impl Broker {
         count: usize,
         block: Duration,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.read(redis::cmd("XREAD"), count, block, last)
+    }
+
+    /// XREAD or XREADGROUP with what both take: a count, a time to block,
+    /// the stream and where to start.
+    fn read(
+        &mut self,
+        mut cmd: redis::Cmd,
+        count: usize,
+        block: Duration,
+        after: &str,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
         self.set_timeout(block).map_err(|_| io_error())?;
-        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
-            .arg("COUNT")
+        cmd.arg("COUNT")
             .arg(count)
             .arg("BLOCK")
             .arg(block.as_millis() as u64)
             .arg("STREAMS")
             .arg(&self.stream)
-            .arg(last)
-            .query(&mut self.conn)?;
+            .arg(after);
+        let reply: Option<StreamReadReply> = cmd.query(&mut self.conn)?;
         Ok(entries(reply))
     }
 

@@ -130,22 +130,7 @@ impl Cmd {
 
     /// Runs to the end and returns what came out.
     pub fn run(mut self) -> Run {
-        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        self.command.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let mut child = self
-            .command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown));
-        if let Some(input) = self.stdin.take() {
-            let mut pipe = child.stdin.take().unwrap();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&input);
-            });
-        }
+        let child = self.start(false);
         let output = child.wait_with_output().expect("waiting for the command");
         Run {
             shown: self.shown,
@@ -163,8 +148,14 @@ impl Cmd {
     /// Starts it and leaves it running, stdout and stderr piped; input
     /// given with `stdin` is written, and stdin left open otherwise.
     pub fn spawn(mut self) -> Child {
+        self.start(true)
+    }
+
+    fn start(&mut self, keep_stdin_open: bool) -> Child {
         self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        self.command.stdin(Stdio::piped());
+        let piped = keep_stdin_open || self.stdin.is_some();
+        self.command
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() });
         let mut child = self
             .command
             .spawn()
