@@ -17,8 +17,6 @@ use std::time::Duration;
 pub const EVENT_FIELD: &str = "event";
 /// Where events no handler finished with end up, with the reason.
 pub const DEAD_STREAM: &str = "sheepdog:dead";
-/// The safety cap on the stream's length (`XADD … MAXLEN ~`).
-pub const MAXLEN_CAP: u64 = 10_000_000;
 
 pub struct Broker {
     conn: Connection,
@@ -26,6 +24,8 @@ pub struct Broker {
     pub shown: String,
     pub stream: String,
     timeout: Duration,
+    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
+    pub max_len: u64,
 }
 
 /// One stream entry as read.
@@ -89,6 +89,7 @@ impl Broker {
             shown,
             stream: stream.to_string(),
             timeout: settings.timeout,
+            max_len: settings.max_len,
         };
         broker.set_timeout(Duration::ZERO)?;
         Ok(broker)
@@ -117,7 +118,7 @@ impl Broker {
                 .arg(&self.stream)
                 .arg("MAXLEN")
                 .arg("~")
-                .arg(MAXLEN_CAP)
+                .arg(self.max_len)
                 .arg("*")
                 .arg(EVENT_FIELD)
                 .arg(line)

@@ -15,6 +15,7 @@ need redis-cli redis-tools
 need groff groff-base        # man pages are checked for warnings
 need seq coreutils
 need python3 python3         # test handlers and example scripts
+need openssl openssl         # a throwaway CA for the TLS tests
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

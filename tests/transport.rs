@@ -799,3 +799,73 @@ fn sigterm_lets_in_flight_events_finish_and_acknowledges_them() {
     );
     assert_eq!(handled.len() + rest.len(), 50);
 }
+
+#[test]
+fn rediss_with_a_private_ca_works_and_fails_clearly_without_it() {
+    let mut env = TestEnv::new();
+    let ca = crate::util::tls::make(&env.path("tls"));
+    let redis = RedisServer::start_tls(env.path("redis"), &ca);
+    env.set("SD_BROKER", format!("rediss://127.0.0.1:{}", redis.port));
+    let run = env
+        .cmd("sd-bark")
+        .args(["--tag", "untrusted"])
+        .expect_code(69);
+    assert!(
+        run.stderr()
+            .contains(&format!("rediss://127.0.0.1:{}", redis.port)),
+        "{}",
+        run.report()
+    );
+    assert!(
+        run.stderr().to_lowercase().contains("certificate"),
+        "{}",
+        run.report()
+    );
+
+    env.set("SD_BROKER_CA", &ca.ca);
+    env.cmd("sd-bark").args(["--tag", "trusted"]).expect_code(0);
+    let events: Vec<Event> = env
+        .cmd("sd-recv")
+        .args(["--group", "g", "--once"])
+        .expect_code(0)
+        .lines();
+    let tags: Vec<&str> = events.iter().map(|e| e.tag.as_str()).collect();
+    assert_eq!(
+        tags,
+        ["untrusted", "trusted"],
+        "the first waited in the spool"
+    );
+}
+
+#[test]
+fn a_group_falling_behind_the_length_cap_is_warned_about_with_numbers() {
+    let env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.write_config(&format!(
+        "[broker]\nurl = \"{}\"\nmax_len = 1000\n",
+        redis.url()
+    ));
+    redis
+        .cli(&[
+            "XGROUP",
+            "CREATE",
+            "sheepdog:events",
+            "slow",
+            "0",
+            "MKSTREAM",
+        ])
+        .unwrap();
+    env.cmd("sd-bark")
+        .stdin(events_input(900, "LAG"))
+        .expect_code(0);
+    let run = env
+        .cmd("sd-recv")
+        .args(["--group", "fast", "--once"])
+        .expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("group slow is 900 events behind; the stream keeps only about 1000"),
+        "{}",
+        run.report()
+    );
+}

@@ -26,6 +26,8 @@ pub struct BrokerSection {
     pub ca_file: Option<PathBuf>,
     pub timeout: Option<HumanDuration>,
     pub key_file: Option<PathBuf>,
+    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
+    pub max_len: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

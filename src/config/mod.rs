@@ -20,6 +20,8 @@ use std::time::Duration;
 
 pub const DEFAULT_STREAM: &str = "sheepdog:events";
 pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default safety cap on the stream's length: ten million entries.
+pub const DEFAULT_MAX_LEN: u64 = 10_000_000;
 
 /// Flags common to the commands that move or keep events.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -100,6 +102,8 @@ pub struct BrokerSettings {
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
     pub key_file: Option<PathBuf>,
+    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
+    pub max_len: u64,
 }
 
 /// Everything common flags, environment and configuration file decided.
@@ -146,6 +150,7 @@ impl Settings {
                         .timeout
                         .map_or(DEFAULT_BROKER_TIMEOUT, |d| d.0),
                     key_file: broker_section.key_file.clone(),
+                    max_len: broker_section.max_len.unwrap_or(DEFAULT_MAX_LEN),
                 })
             }
         };

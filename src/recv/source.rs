@@ -3,7 +3,7 @@
 //! A broker that goes away is waited for: the source reconnects with
 //! backoff, says so on stderr, and carries on from where it was.
 
-use crate::broker::{Broker, Entry, MAXLEN_CAP};
+use crate::broker::{Broker, Entry};
 use crate::cli;
 use crate::config::{BrokerSettings, redact_url};
 use crate::error::Result;
@@ -277,16 +277,17 @@ impl Source for RedisSource {
         let Some(broker) = self.broker.as_mut() else {
             return;
         };
+        let cap = broker.max_len;
         match broker.trim() {
             Ok(states) => {
-                let warn_at = MAXLEN_CAP * 8 / 10;
+                let warn_at = cap * 8 / 10;
                 for state in states {
                     let behind = state.lag.unwrap_or(0) + state.pending;
                     if behind >= warn_at && !self.warned_lag {
                         cli::warn(format!(
-                            "group {} is {behind} events behind; the stream keeps only about {MAXLEN_CAP} \
-                             (XADD MAXLEN ~), so events it has not read will be trimmed unless it catches up \
-                             (add consumers: another `sd-recv --group {}`)",
+                            "group {} is {behind} events behind; the stream keeps only about {cap} \
+                             (XADD MAXLEN ~, [broker] max_len), so events it has not read will be trimmed \
+                             unless it catches up (add consumers: another `sd-recv --group {}`)",
                             state.name, state.name
                         ));
                         self.warned_lag = true;

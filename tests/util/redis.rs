@@ -12,6 +12,8 @@ pub struct RedisServer {
     pub dir: PathBuf,
     child: Option<Child>,
     extra: Vec<String>,
+    /// Extra redis-cli arguments (TLS).
+    cli_extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -44,6 +46,39 @@ impl RedisServer {
             dir,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            cli_extra: Vec::new(),
+        };
+        server.launch();
+        server
+    }
+
+    /// Starts redis-server speaking only TLS, with a certificate from
+    /// `ca` for 127.0.0.1.
+    pub fn start_tls(dir: PathBuf, ca: &super::tls::TestCa) -> RedisServer {
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = super::free_port();
+        let show = |p: &std::path::Path| p.display().to_string();
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+            extra: vec![
+                "--save".into(),
+                "".into(),
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port.to_string(),
+                "--tls-cert-file".into(),
+                show(&ca.cert),
+                "--tls-key-file".into(),
+                show(&ca.key),
+                "--tls-ca-cert-file".into(),
+                show(&ca.ca),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+            cli_extra: vec!["--tls".into(), "--cacert".into(), show(&ca.ca)],
         };
         server.launch();
         server
@@ -98,6 +133,7 @@ impl RedisServer {
     pub fn cli(&self, args: &[&str]) -> Option<String> {
         let output = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(&self.cli_extra)
             .args(args)
             .output()
             .ok()?;
