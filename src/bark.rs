@@ -1,27 +1,16 @@
 //! `sd-bark`: read events (or compose one), validate and stamp them, keep
 //! them in the spool and send them to the broker (DESIGN.md §2).
-//!
-//! Input may never end (`sd-heartbeat --every 30s | sd-bark`), so lines
-//! are read on their own thread and gathered into batches that close at
-//! 1,000 lines or after 50 ms without input, whichever comes first.
+//! Batches close at 1,000 lines or 50 ms without input (see `batch`).
 
+use crate::batch::read_batches;
 use crate::config::{CommonArgs, Settings};
 use crate::error::{Error, Result};
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
-use crate::lines::{EventReader, Item, Rejections};
 use crate::outbox::Outbox;
 use crate::{ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
-use std::io::{self, BufRead};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
-use std::time::Duration;
-
-/// A batch closes at this many lines…
-pub const BATCH_LINES: usize = 1000;
-/// …or after this long without input.
-pub const BATCH_IDLE: Duration = Duration::from_millis(50);
+use std::io;
 
 const LONG_ABOUT: &str = "\
 Read events as JSON lines on standard input (or compose one from flags), \
@@ -168,12 +157,15 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         outbox.publish_backlog();
     } else {
         let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
-        rejected = read_batches(
-            io::BufReader::with_capacity(256 * 1024, io::stdin()),
-            max,
-            &host,
-            |batch| outbox.commit(batch),
-        )?;
+        let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
+        let stamp = |mut event: Event| {
+            event.stamp(&host);
+            event.to_line()
+        };
+        rejected = read_batches(input, max, stamp, |batch| {
+            outbox.commit(&batch);
+            Ok(())
+        })?;
     }
     Ok(outbox.finish().worst(rejected))
 }
@@ -197,64 +189,4 @@ fn compose(args: &Args, host: &str) -> Event {
         event.set("msg", msg.as_str());
     }
     event
-}
-
-/// Reads stdin on its own thread and hands `commit` batches of stamped
-/// lines; returns `DataErr` when lines were rejected.
-pub fn read_batches(
-    input: impl BufRead + Send,
-    max_event: usize,
-    host: &str,
-    mut commit: impl FnMut(&[String]),
-) -> Result<Exit> {
-    let (tx, rx) = mpsc::sync_channel::<String>(4 * BATCH_LINES);
-    thread::scope(|scope| {
-        let reader = scope.spawn(move || -> io::Result<Rejections> {
-            let mut rejections = Rejections::default();
-            let mut events = EventReader::new(input, max_event);
-            while let Some((number, item)) = events.next_item()? {
-                match item {
-                    Item::Event(mut event) => {
-                        event.stamp(host);
-                        if tx.send(event.to_line()).is_err() {
-                            break;
-                        }
-                    }
-                    Item::Rejected(why) => rejections.report(number, &why),
-                    Item::Blank => {}
-                }
-            }
-            Ok(rejections)
-        });
-        let mut batch = Vec::with_capacity(BATCH_LINES);
-        loop {
-            let next = if batch.is_empty() {
-                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-            } else {
-                rx.recv_timeout(BATCH_IDLE)
-            };
-            match next {
-                Ok(line) => {
-                    batch.push(line);
-                    if batch.len() >= BATCH_LINES {
-                        commit(&batch);
-                        batch.clear();
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    commit(&batch);
-                    batch.clear();
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    commit(&batch);
-                    break;
-                }
-            }
-        }
-        let rejections = reader
-            .join()
-            .map_err(|_| Error::io("the input reader stopped unexpectedly"))?
-            .map_err(|e| Error::local_io("reading standard input", e))?;
-        Ok(rejections.exit())
-    })
 }

@@ -7,6 +7,7 @@
 //! `bins/sd-*.rs` only calls into it. DESIGN.md is the contract.
 
 pub mod bark;
+pub mod batch;
 pub mod broker;
 pub mod cli;
 pub mod config;
@@ -23,4 +24,5 @@ pub mod recv;
 pub mod run;
 pub mod size;
 pub mod spool;
+pub mod store;
 pub mod time;

@@ -7,4 +7,5 @@ mod util;
 mod events;
 mod man_pages;
 mod run;
+mod store;
 mod transport;

@@ -47,6 +47,14 @@ pub struct CommonArgs {
     #[arg(long, env = "SD_SPOOL", value_name = "PATH", global = true)]
     pub spool: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub base: ConfigArgs,
+}
+
+/// The flags every command that reads the configuration file takes.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[command(next_help_heading = "Common options")]
+pub struct ConfigArgs {
     /// Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then
     /// /etc/sheepdog/sheepdog.toml].
     #[arg(long, env = "SD_CONFIG", value_name = "FILE", global = true)]
@@ -55,6 +63,14 @@ pub struct CommonArgs {
     /// Print nothing on stderr but errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+impl ConfigArgs {
+    /// The configuration file named, or the first default one that
+    /// exists, or an empty one.
+    pub fn load(&self) -> Result<(ConfigFile, Option<PathBuf>)> {
+        load_config(self.config.as_deref())
+    }
 }
 
 /// A password or other secret: never printed, never in a message.
@@ -121,7 +137,7 @@ impl Settings {
     /// Applies the precedence rule. `matches` tells whether `--broker`
     /// came from the command line, for the password warning.
     pub fn resolve(args: &CommonArgs, matches: &ArgMatches) -> Result<Settings> {
-        let (config, config_path) = load_config(args.config.as_deref())?;
+        let (config, config_path) = args.base.load()?;
         let broker_section = &config.broker;
         let url = args.broker.clone().or_else(|| broker_section.url.clone());
         let broker = match url.filter(|u| !u.trim().is_empty()) {
@@ -129,7 +145,7 @@ impl Settings {
             Some(url) => {
                 let from_argv = args.broker.is_some()
                     && matches.value_source("broker") == Some(ValueSource::CommandLine);
-                if from_argv && url_password(&url).is_some() && !args.quiet {
+                if from_argv && url_password(&url).is_some() && !args.base.quiet {
                     crate::cli::warn(
                         "the password in --broker is visible to every user through ps; \
                          put it in password_file in the configuration file or in SD_BROKER",
@@ -170,7 +186,7 @@ impl Settings {
             broker,
             stream,
             spool,
-            quiet: args.quiet,
+            quiet: args.base.quiet,
         })
     }
 }

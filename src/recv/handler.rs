@@ -139,6 +139,7 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
     // Let the handler see the end of its input and finish.
     handler.to_handler = None;
     let _ = handler.child.wait();
+    source.finish();
     Ok(Exit::Ok)
 }
 

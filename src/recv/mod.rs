@@ -256,5 +256,6 @@ fn print_events(
         source.housekeeping();
     }
     out.flush().map_err(cli::stdout_error)?;
+    source.finish();
     Ok(rejected)
 }

@@ -44,6 +44,8 @@ pub trait Source {
     fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()>;
     /// Trimming and lag warnings, now and then.
     fn housekeeping(&mut self) {}
+    /// Trimming once more before exiting, whenever it last ran.
+    fn finish(&mut self) {}
     /// Whether events are acknowledged (a group) or just followed.
     fn acknowledges(&self) -> bool;
 }
@@ -297,6 +299,11 @@ impl Source for RedisSource {
             // The next receive reconnects and says so.
             Err(_) => self.broker = None,
         }
+    }
+
+    fn finish(&mut self) {
+        self.next_housekeeping = Instant::now();
+        self.housekeeping();
     }
 
     fn acknowledges(&self) -> bool {

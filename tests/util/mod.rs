@@ -19,6 +19,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-run" => env!("CARGO_BIN_EXE_sd-run"),
         "sd-bark" => env!("CARGO_BIN_EXE_sd-bark"),
         "sd-recv" => env!("CARGO_BIN_EXE_sd-recv"),
+        "sd-store" => env!("CARGO_BIN_EXE_sd-store"),
         other => panic!("no binary called {other}"),
     }
 }

@@ -1,0 +1,159 @@
+//! `sd-store`: keep events in SQLite, idempotently, and with `--echo` say
+//! which ones are safely kept (the handler protocol of DESIGN.md §2).
+
+use super::Store;
+use crate::batch::read_batches;
+use crate::config::ConfigArgs;
+use crate::error::Result;
+use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event};
+use crate::exit::Exit;
+use crate::{cli, ident, man, paths};
+use clap::{ArgMatches, CommandFactory, Parser};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const LONG_ABOUT: &str = "\
+Store events read as JSON lines on standard input in a SQLite database.
+
+Events are committed in batches (every 1,000 events, or 50 ms after the \
+input goes quiet), with INSERT OR IGNORE on their id: storing an event twice \
+is harmless, so sd-store can sit behind an at-least-once receiver. Facts \
+(from sd-facts) are kept as each host's latest value and as history; \
+interruption periods (from a fail or error to the next ok, per host and \
+tag) are kept up to date as events arrive, in any order.
+
+With --echo, each event's line is printed once the transaction holding it \
+has committed, which is what `sd-recv --group store -- sd-store --echo` \
+acknowledges. Killed at any moment, the database stays intact and every \
+echoed event is in it.
+
+SCHEMA (PRAGMA user_version 1; query it with sqlite3 -readonly):
+  events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
+         elapsed_ms, received_ms, body)  -- body is the whole event JSON;
+         received_ms is when the store got it
+  facts(host, name, value, time_ms)          -- latest value per host and name
+  facts_history(host, name, value, time_ms)  -- every change
+  interruptions(host, tag, start_ms, end_ms, first_id, last_status)
+         -- end_ms is NULL while the period is open
+Times are milliseconds since the epoch, UTC. Back up with SQLite's own \
+online backup: sqlite3 events.db \".backup /backup/events.db\".";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db
+  sd-store --retain 400d < old-events.jsonl
+  sqlite3 -readonly events.db 'SELECT host, tag, count(*) FROM interruptions GROUP BY 1, 2'";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-store", version, about = "Store events in SQLite, idempotently", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// The database [default: [store] path, $XDG_DATA_HOME/sheepdog/events.db,
+    /// /var/lib/sheepdog/events.db for root].
+    #[arg(value_name = "DB")]
+    pub db: Option<PathBuf>,
+
+    /// Print each event once its transaction has committed.
+    #[arg(long)]
+    pub echo: bool,
+
+    /// Delete events older than this (400d), at start and every hour.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub retain: Option<Duration>,
+
+    /// Largest event accepted (1MiB, 64KiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
+    pub max_event_size: u64,
+
+    #[command(flatten)]
+    pub base: ConfigArgs,
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-store",
+        command,
+        environment: &[(
+            "XDG_DATA_HOME",
+            "The default database is $XDG_DATA_HOME/sheepdog/events.db.",
+        )],
+        files: &[
+            (
+                "$XDG_DATA_HOME/sheepdog/events.db",
+                "The store (/var/lib/sheepdog/events.db for root).",
+            ),
+            (
+                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                "Configuration ([store] path and retain).",
+            ),
+        ],
+        exits: &[Exit::Ok, Exit::Usage, Exit::DataErr, Exit::IoErr],
+        exit_notes: &[],
+        examples: &[
+            (
+                "Store everything the broker carries, acknowledging what is committed:",
+                "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
+            ),
+            (
+                "Import a file of events, keeping 400 days:",
+                "sd-store --retain 400d < old-events.jsonl",
+            ),
+            (
+                "Back up the store while it runs:",
+                "sqlite3 /var/lib/sheepdog/events.db '.backup /backup/events.db'",
+            ),
+        ],
+        see_also: &["sd-recv(1)", "sd-query(1)", "sqlite3(1)"],
+    }
+}
+
+pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
+    let (config, _) = args.base.load()?;
+    let path = args
+        .db
+        .clone()
+        .or_else(|| config.store.path.clone())
+        .unwrap_or_else(|| paths::data_dir().join("events.db"));
+    let retain = args.retain.or(config.store.retain.map(|d| d.0));
+    let mut store = Store::open(&path)?;
+    let mut next_prune = Instant::now();
+    let mut prune = |store: &mut Store| -> Result<()> {
+        if let Some(keep) = retain
+            && Instant::now() >= next_prune
+        {
+            let gone = store.prune(crate::time::now_ms() - keep.as_millis() as i64)?;
+            if gone > 0 && !args.base.quiet {
+                cli::note(format!(
+                    "pruned {gone} event(s) older than {}",
+                    humantime::format_duration(keep)
+                ));
+            }
+            next_prune = Instant::now() + Duration::from_secs(3600);
+        }
+        Ok(())
+    };
+    prune(&mut store)?;
+
+    let host = ident::short_hostname();
+    let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+    let stamp = |mut event: Event| {
+        event.stamp(&host);
+        event
+    };
+    let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+    let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
+    read_batches(input, max, stamp, |batch| {
+        store.insert(&batch)?;
+        if args.echo {
+            for event in &batch {
+                writeln!(out, "{event}").map_err(cli::stdout_error)?;
+            }
+            out.flush().map_err(cli::stdout_error)?;
+        }
+        prune(&mut store)
+    })
+}

@@ -1,0 +1,282 @@
+//! Interruption periods, kept up to date as each event is stored, so that
+//! questions over millions of events read a small table.
+//!
+//! For one host and tag, the state events (`ok`, `fail`, `error`; `warn`
+//! and `info` carry no period) in time order define the periods: one opens
+//! at a `fail` or `error` that follows an `ok` (or nothing), and closes at
+//! the next `ok`. Events may arrive in any order, so each new one is placed
+//! by looking at its neighbours in time, not at the last one stored:
+//! - a `fail`/`error` inside a period changes nothing but `last_status`;
+//!   outside one, it opens a period that ends at the next `ok` after it;
+//! - an `ok` inside a period ends it there; a `fail`/`error` between that
+//!   `ok` and the period's old end opens the rest again.
+
+use crate::event::Status;
+use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::HashMap;
+
+/// A state event just inserted.
+pub struct StateEvent<'a> {
+    pub host: &'a str,
+    pub tag: &'a str,
+    pub time_ms: i64,
+    pub id: &'a str,
+    pub status: Status,
+}
+
+/// What this process knows of each host and tag, so that the common case
+/// — an event newer than every state event before it — costs one indexed
+/// write instead of a search. Older events take the general path. The
+/// memory is dropped whenever another connection wrote to the database.
+#[derive(Default)]
+pub struct Tracker {
+    known: HashMap<(String, String), Latest>,
+    data_version: Option<i64>,
+}
+
+#[derive(Clone, Copy)]
+struct Latest {
+    /// Time of the newest ok/fail/error event.
+    last_state_ms: i64,
+    /// Start of the open period, if one is open.
+    open_since: Option<i64>,
+}
+
+impl Tracker {
+    /// Called at the start of each transaction: forgets everything if
+    /// another process committed since this one last did.
+    pub fn begin(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.data_version != Some(version) {
+            self.known.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+
+    /// Records a state event just inserted into `events`.
+    pub fn record(&mut self, tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<()> {
+        if !matches!(event.status, Status::Ok | Status::Fail | Status::Error) {
+            return Ok(());
+        }
+        let key = (event.host.to_string(), event.tag.to_string());
+        let latest = match self.known.get(&key) {
+            Some(latest) => *latest,
+            None => load(tx, event)?,
+        };
+        if event.time_ms < latest.last_state_ms {
+            self.known.remove(&key);
+            return record(tx, event);
+        }
+        let open_since = match (event.status, latest.open_since) {
+            (Status::Ok, Some(start)) => {
+                tx.prepare_cached(
+                    "UPDATE interruptions SET end_ms = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+                )?
+                .execute(params![event.host, event.tag, start, event.time_ms])?;
+                None
+            }
+            (Status::Ok, None) => None,
+            (_, Some(start)) => {
+                tx.prepare_cached(
+                    "UPDATE interruptions SET last_status = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+                )?
+                .execute(params![event.host, event.tag, start, event.status.as_str()])?;
+                Some(start)
+            }
+            (_, None) => {
+                tx.prepare_cached(
+                    "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+                )?
+                .execute(params![
+                    event.host,
+                    event.tag,
+                    event.time_ms,
+                    event.id,
+                    event.status.as_str()
+                ])?;
+                Some(event.time_ms)
+            }
+        };
+        self.known.insert(
+            key,
+            Latest {
+                last_state_ms: event.time_ms,
+                open_since,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The newest state event before this one, and the open period.
+fn load(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<Latest> {
+    let last_state_ms: Option<i64> = tx
+        .prepare_cached(
+            "SELECT time_ms FROM events WHERE host = ?1 AND tag = ?2 AND id != ?3
+               AND status IN ('ok', 'fail', 'error')
+             ORDER BY time_ms DESC LIMIT 1",
+        )?
+        .query_row(params![event.host, event.tag, event.id], |r| r.get(0))
+        .optional()?;
+    let open_since: Option<i64> = tx
+        .prepare_cached(
+            "SELECT start_ms FROM interruptions WHERE host = ?1 AND tag = ?2 AND end_ms IS NULL
+             ORDER BY start_ms DESC LIMIT 1",
+        )?
+        .query_row(params![event.host, event.tag], |r| r.get(0))
+        .optional()?;
+    Ok(Latest {
+        last_state_ms: last_state_ms.unwrap_or(i64::MIN),
+        open_since,
+    })
+}
+
+/// The general path: places an event of any age among its neighbours.
+pub fn record(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<()> {
+    match event.status {
+        Status::Fail | Status::Error => record_failure(tx, event),
+        Status::Ok => record_recovery(tx, event),
+        Status::Warn | Status::Info => Ok(()),
+    }
+}
+
+/// The period containing `time_ms` (start ≤ t < end, or still open).
+/// Periods never overlap, so only the last one starting at or before `t`
+/// can contain it: one index step, however long the history.
+fn period_at(
+    tx: &Transaction<'_>,
+    host: &str,
+    tag: &str,
+    time_ms: i64,
+) -> rusqlite::Result<Option<(i64, Option<i64>)>> {
+    let latest: Option<(i64, Option<i64>)> = tx
+        .prepare_cached(
+            "SELECT start_ms, end_ms FROM interruptions
+             WHERE host = ?1 AND tag = ?2 AND start_ms <= ?3
+             ORDER BY start_ms DESC LIMIT 1",
+        )?
+        .query_row(params![host, tag, time_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(latest.filter(|(_, end)| end.is_none_or(|end| end > time_ms)))
+}
+
+fn record_failure(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<()> {
+    if let Some((start, end)) = period_at(tx, e.host, e.tag, e.time_ms)? {
+        return refresh_last_status(tx, e.host, e.tag, start, end);
+    }
+    // A period starting later with no ok in between starts here instead.
+    let next_ok = next_ok_after(tx, e.host, e.tag, e.time_ms)?;
+    let later = tx
+        .prepare_cached(
+            "SELECT start_ms, end_ms FROM interruptions
+             WHERE host = ?1 AND tag = ?2 AND start_ms > ?3 AND (?4 IS NULL OR start_ms < ?4)
+             ORDER BY start_ms LIMIT 1",
+        )?
+        .query_row(params![e.host, e.tag, e.time_ms, next_ok], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
+        })
+        .optional()?;
+    let end = match later {
+        Some((later_start, later_end)) => {
+            tx.prepare_cached(
+                "DELETE FROM interruptions WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+            )?
+            .execute(params![e.host, e.tag, later_start])?;
+            later_end
+        }
+        None => next_ok,
+    };
+    tx.prepare_cached(
+        "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        e.host,
+        e.tag,
+        e.time_ms,
+        end,
+        e.id,
+        e.status.as_str()
+    ])?;
+    refresh_last_status(tx, e.host, e.tag, e.time_ms, end)
+}
+
+fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<()> {
+    let Some((start, old_end)) = period_at(tx, e.host, e.tag, e.time_ms)? else {
+        return Ok(());
+    };
+    if start == e.time_ms {
+        // An ok at the very instant a failure opened: the ok wins the tie
+        // only if it sorts after; keep the period, it is one instant long.
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "UPDATE interruptions SET end_ms = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+    )?
+    .execute(params![e.host, e.tag, start, e.time_ms])?;
+    refresh_last_status(tx, e.host, e.tag, start, Some(e.time_ms))?;
+    // A failure after this ok and before the old end opens the rest again.
+    let reopened: Option<(i64, String, String)> = tx
+        .prepare_cached(
+            "SELECT time_ms, id, status FROM events
+             WHERE host = ?1 AND tag = ?2 AND time_ms > ?3 AND (?4 IS NULL OR time_ms < ?4)
+               AND status IN ('fail', 'error')
+             ORDER BY time_ms, id LIMIT 1",
+        )?
+        .query_row(params![e.host, e.tag, e.time_ms, old_end], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    if let Some((time_ms, id, _)) = reopened {
+        let end = next_ok_after(tx, e.host, e.tag, time_ms)?.or(old_end);
+        let end = match (end, old_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        tx.prepare_cached(
+            "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'fail')",
+        )?
+        .execute(params![e.host, e.tag, time_ms, end, id])?;
+        refresh_last_status(tx, e.host, e.tag, time_ms, end)?;
+    }
+    Ok(())
+}
+
+fn next_ok_after(
+    tx: &Transaction<'_>,
+    host: &str,
+    tag: &str,
+    time_ms: i64,
+) -> rusqlite::Result<Option<i64>> {
+    // ORDER BY … LIMIT 1 stops at the first ok; min() would scan them all.
+    tx.prepare_cached(
+        "SELECT time_ms FROM events WHERE host = ?1 AND tag = ?2 AND time_ms > ?3 AND status = 'ok'
+         ORDER BY time_ms LIMIT 1",
+    )?
+    .query_row(params![host, tag, time_ms], |r| r.get(0))
+    .optional()
+}
+
+/// `last_status` is the status of the latest failure within the period.
+fn refresh_last_status(
+    tx: &Transaction<'_>,
+    host: &str,
+    tag: &str,
+    start: i64,
+    end: Option<i64>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE interruptions SET last_status = coalesce((
+             SELECT status FROM events
+             WHERE host = ?1 AND tag = ?2 AND time_ms >= ?3 AND (?4 IS NULL OR time_ms < ?4)
+               AND status IN ('fail', 'error')
+             ORDER BY time_ms DESC, id DESC LIMIT 1), last_status)
+         WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+    )?
+    .execute(params![host, tag, start, end])?;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The event store (DESIGN.md §3): SQLite, WAL, batched transactions,
+//! `INSERT OR IGNORE` on `id`, so storing an event twice is harmless.
+//! Facts and interruption periods are kept up to date in the same
+//! transaction as the events they come from.
+
+pub mod cli;
+mod interruptions;
+pub mod schema;
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use interruptions::StateEvent;
+use rusqlite::{Connection, OpenFlags, params};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    periods: interruptions::Tracker,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store for writing.
+    pub fn open(path: &Path) -> Result<Store> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            Error::io(format!("{what} store {}: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                fail(
+                    "creating the directory of the",
+                    &crate::error::describe_io(&e),
+                )
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| fail("opening", &e))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| fail("opening", &e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail("opening", &e))?;
+        // FULL: an event echoed (and so acknowledged upstream) is on disk,
+        // even across a power loss. One fsync per batch, not per event.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| fail("opening", &e))?;
+        schema::migrate(&mut conn).map_err(|e| fail("migrating", &e))?;
+        // Every statement of the insert path stays compiled.
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            periods: interruptions::Tracker::default(),
+        })
+    }
+
+    /// Opens an existing store read-only (for questions).
+    pub fn open_read_only(path: &Path) -> Result<Connection> {
+        if !path.exists() {
+            return Err(Error::usage(format!(
+                "no store at {} (sd-store creates it; give the path as DB or set [store] path)",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::io(format!("opening store {}: {e}", path.display())))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| Error::io(format!("opening store {}: {e}", path.display())))?;
+        Ok(conn)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a batch in one transaction; an event whose id is already
+    /// there is ignored. Returns how many were new.
+    pub fn insert(&mut self, events: &[Event]) -> Result<usize> {
+        let path = self.path.clone();
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
+        let received = crate::time::now_ms();
+        let tx = self.conn.transaction().map_err(fail)?;
+        self.periods.begin(&tx).map_err(fail)?;
+        let mut new = 0;
+        for event in events {
+            let row = Row::of(event);
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO events
+                     (id, time_ms, host, tag, kind, status, code, elapsed_ms, received_ms, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .and_then(|mut insert| {
+                    insert.execute(params![
+                        row.id,
+                        row.time_ms,
+                        row.host,
+                        row.tag,
+                        event.kind(),
+                        event.str("status"),
+                        event.int("code"),
+                        event.int("elapsed_ms"),
+                        received,
+                        event.to_line()
+                    ])
+                })
+                .map_err(fail)?;
+            if inserted == 0 {
+                continue;
+            }
+            new += 1;
+            if let Some(status) = event.status() {
+                let state = StateEvent {
+                    host: row.host,
+                    tag: row.tag,
+                    time_ms: row.time_ms,
+                    id: row.id,
+                    status,
+                };
+                self.periods.record(&tx, &state).map_err(fail)?;
+            }
+            if let Some(Value::Object(facts)) = event.get("facts") {
+                record_facts(&tx, row.host, row.time_ms, facts).map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)?;
+        Ok(new)
+    }
+
+    /// Deletes events, facts history and closed periods older than
+    /// `older_than_ms`; returns how many events went.
+    pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
+        let tx = self.conn.transaction().map_err(fail)?;
+        let gone = tx
+            .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
+            .map_err(fail)?;
+        tx.execute(
+            "DELETE FROM facts_history WHERE time_ms < ?1",
+            [older_than_ms],
+        )
+        .map_err(fail)?;
+        tx.execute(
+            "DELETE FROM interruptions WHERE end_ms IS NOT NULL AND end_ms < ?1",
+            [older_than_ms],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(gone)
+    }
+}
+
+/// The columns an event is indexed by. Missing ones are stored empty so
+/// no event is refused for lacking them.
+struct Row<'a> {
+    id: &'a str,
+    time_ms: i64,
+    host: &'a str,
+    tag: &'a str,
+}
+
+impl<'a> Row<'a> {
+    fn of(event: &'a Event) -> Row<'a> {
+        Row {
+            id: event.id().unwrap_or_default(),
+            time_ms: event.time_ms().unwrap_or_default(),
+            host: event.host().unwrap_or_default(),
+            tag: event.tag().unwrap_or_default(),
+        }
+    }
+}
+
+/// A fact's value as text: strings as they are, other JSON as JSON.
+pub fn fact_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn record_facts(
+    tx: &rusqlite::Transaction<'_>,
+    host: &str,
+    time_ms: i64,
+    facts: &serde_json::Map<String, Value>,
+) -> rusqlite::Result<()> {
+    let mut latest = tx.prepare_cached(
+        "INSERT INTO facts (host, name, value, time_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (host, name) DO UPDATE SET value = excluded.value, time_ms = excluded.time_ms
+         WHERE excluded.time_ms >= facts.time_ms",
+    )?;
+    let mut previous = tx.prepare_cached(
+        "SELECT value FROM facts_history WHERE host = ?1 AND name = ?2 AND time_ms <= ?3
+         ORDER BY time_ms DESC LIMIT 1",
+    )?;
+    let mut history = tx.prepare_cached(
+        "INSERT INTO facts_history (host, name, value, time_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (name, value) in facts {
+        let text = fact_text(value);
+        latest.execute(params![host, name, text, time_ms])?;
+        let before: Option<String> = previous
+            .query_row(params![host, name, time_ms], |r| r.get(0))
+            .ok();
+        if before.as_deref() != Some(text.as_str()) {
+            history.execute(params![host, name, text, time_ms])?;
+        }
+    }
+    Ok(())
+}

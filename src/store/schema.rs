@@ -1,0 +1,76 @@
+//! The store's schema (DESIGN.md §3), versioned with `PRAGMA user_version`
+//! so a newer sheepdog migrates an older database in place. Documented in
+//! sd-store(1) for people who query it with sqlite3.
+
+use rusqlite::Connection;
+
+/// Each migration takes the database from version N to N+1.
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1
+    "
+    CREATE TABLE events (
+        id          TEXT PRIMARY KEY,
+        time_ms     INTEGER NOT NULL,
+        host        TEXT NOT NULL,
+        tag         TEXT NOT NULL,
+        kind        TEXT,
+        status      TEXT,
+        code        INTEGER,
+        elapsed_ms  INTEGER,
+        received_ms INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX events_host_tag_time ON events (host, tag, time_ms);
+    CREATE INDEX events_status_time ON events (status, time_ms);
+    CREATE INDEX events_tag_time ON events (tag, time_ms);
+    CREATE INDEX events_time ON events (time_ms);
+
+    CREATE TABLE facts (
+        host    TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        value   TEXT,
+        time_ms INTEGER NOT NULL,
+        PRIMARY KEY (host, name)
+    );
+    CREATE TABLE facts_history (
+        host    TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        value   TEXT,
+        time_ms INTEGER NOT NULL
+    );
+    CREATE INDEX facts_history_host_name_time ON facts_history (host, name, time_ms);
+
+    CREATE TABLE interruptions (
+        host        TEXT NOT NULL,
+        tag         TEXT NOT NULL,
+        start_ms    INTEGER NOT NULL,
+        end_ms      INTEGER,
+        first_id    TEXT NOT NULL,
+        last_status TEXT NOT NULL,
+        PRIMARY KEY (host, tag, start_ms)
+    );
+    CREATE INDEX interruptions_end ON interruptions (end_ms);
+    ",
+];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`VERSION`]; fails on a newer one.
+pub fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if current > VERSION {
+        return Err(format!(
+            "it was written by a newer sheepdog (schema version {current}, this one knows {VERSION}); upgrade sheepdog"
+        ));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! sd-store on a real SQLite database, read back with rusqlite.
+
+use crate::util::redis::RedisServer;
+use crate::util::{TestEnv, wait_until};
+use rusqlite::Connection;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+
+fn event(id: &str, time_s: i64, host: &str, tag: &str, status: &str) -> String {
+    format!(
+        r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","kind":"run","status":"{status}"}}"#,
+        sheepdog::time::format_ms(time_s * 1000)
+    )
+}
+
+fn db(path: &std::path::Path) -> Connection {
+    Connection::open(path).unwrap()
+}
+
+fn periods(conn: &Connection, host: &str, tag: &str) -> Vec<(i64, Option<i64>, String, String)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT start_ms / 1000, end_ms / 1000, first_id, last_status FROM interruptions
+             WHERE host = ?1 AND tag = ?2 ORDER BY start_ms",
+        )
+        .unwrap();
+    stmt.query_map([host, tag], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn storing_twice_is_harmless_and_echo_prints_each_event() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let input: String = (0..500)
+        .map(|i| event(&format!("e{i}"), 1000 + i, "h", "t", "ok") + "\n")
+        .collect();
+    let run = env
+        .cmd("sd-store")
+        .arg("--echo")
+        .arg(&path)
+        .stdin(input.clone())
+        .expect_code(0);
+    assert_eq!(run.stdout().lines().count(), 500);
+    env.cmd("sd-store")
+        .arg("--echo")
+        .arg(&path)
+        .stdin(input)
+        .expect_code(0);
+    let count: i64 = db(&path)
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 500);
+    let version: i64 = db(&path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+}
+
+#[test]
+fn interruptions_are_right_whatever_the_order_of_arrival() {
+    let timeline = [
+        event("a", 10, "h", "web", "ok"),
+        event("b", 20, "h", "web", "fail"),
+        event("c", 25, "h", "web", "warn"),
+        event("d", 30, "h", "web", "error"),
+        event("e", 40, "h", "web", "info"),
+        event("f", 50, "h", "web", "ok"),
+        event("g", 60, "h", "web", "ok"),
+        event("i", 70, "h", "web", "error"),
+        event("j", 80, "h", "web", "fail"),
+        event("k", 90, "h", "web", "ok"),
+        event("l", 100, "h", "web", "fail"),
+    ];
+    let expected = vec![
+        (20, Some(50), "b".to_string(), "error".to_string()),
+        (70, Some(90), "i".to_string(), "fail".to_string()),
+        (100, None, "l".to_string(), "fail".to_string()),
+    ];
+    let env = TestEnv::new();
+    // In order, reversed, and a few fixed shuffles, each in its own store
+    // and delivered one event per batch.
+    let mut orders: Vec<Vec<usize>> = vec![(0..11).collect(), (0..11).rev().collect()];
+    orders.push(vec![5, 1, 9, 0, 10, 3, 7, 2, 8, 4, 6]);
+    orders.push(vec![10, 8, 6, 4, 2, 0, 1, 3, 5, 7, 9]);
+    orders.push(vec![3, 10, 0, 7, 5, 9, 1, 6, 2, 8, 4]);
+    for (n, order) in orders.iter().enumerate() {
+        let path = env.path(&format!("order{n}.db"));
+        for &i in order {
+            env.cmd("sd-store")
+                .arg(&path)
+                .stdin(timeline[i].clone() + "\n")
+                .expect_code(0);
+        }
+        assert_eq!(
+            periods(&db(&path), "h", "web"),
+            expected,
+            "arrival order {order:?}"
+        );
+        // The same order in one run and one transaction.
+        let path = env.path(&format!("order{n}-one-run.db"));
+        let input: String = order.iter().map(|&i| timeline[i].clone() + "\n").collect();
+        env.cmd("sd-store").arg(&path).stdin(input).expect_code(0);
+        assert_eq!(
+            periods(&db(&path), "h", "web"),
+            expected,
+            "arrival order {order:?} in one run"
+        );
+    }
+}
+
+#[test]
+fn facts_keep_the_latest_value_and_every_change() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let facts = |id: &str, t: i64, nginx: &str, mem: u64| {
+        format!(
+            r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"facts","kind":"facts","status":"info","facts":{{"pkg.nginx":"{nginx}","mem_total_bytes":{mem}}}}}"#,
+            sheepdog::time::format_ms(t * 1000)
+        ) + "\n"
+    };
+    let input = facts("f1", 100, "1.22.1-9", 2 << 30)
+        + &facts("f2", 200, "1.22.1-9", 2 << 30)
+        + &facts("f3", 300, "1.24.0-2", 2 << 30);
+    env.cmd("sd-store").arg(&path).stdin(input).expect_code(0);
+    // An older report arriving late does not win.
+    env.cmd("sd-store")
+        .arg(&path)
+        .stdin(facts("f0", 50, "1.18.0-6", 1 << 30))
+        .expect_code(0);
+    let conn = db(&path);
+    let latest: String = conn
+        .query_row(
+            "SELECT value FROM facts WHERE host='tux01' AND name='pkg.nginx'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(latest, "1.24.0-2");
+    let mem: String = conn
+        .query_row(
+            "SELECT value FROM facts WHERE host='tux01' AND name='mem_total_bytes'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mem, (2u64 << 30).to_string());
+    let history: Vec<(String, i64)> = conn
+        .prepare("SELECT value, time_ms / 1000 FROM facts_history WHERE name='pkg.nginx' ORDER BY time_ms")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("1.18.0-6".to_string(), 50),
+            ("1.22.1-9".to_string(), 100),
+            ("1.24.0-2".to_string(), 300)
+        ]
+    );
+}
+
+#[test]
+fn rejected_lines_are_named_and_the_rest_stored() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let input = format!(
+        "{}\nnonsense\n{}\n",
+        event("a", 1, "h", "t", "ok"),
+        event("b", 2, "h", "t", "fail")
+    );
+    let run = env
+        .cmd("sd-store")
+        .arg("--echo")
+        .arg(&path)
+        .stdin(input)
+        .expect_code(65);
+    assert_eq!(
+        run.stderr(),
+        "sd-store: line 2: invalid JSON at column 2: expected ident\n"
+    );
+    assert_eq!(run.stdout().lines().count(), 2);
+}
+
+#[test]
+fn retain_prunes_old_events() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let now = sheepdog::time::now_ms() / 1000;
+    let input = format!(
+        "{}\n{}\n",
+        event("old", now - 500 * 86400, "h", "t", "ok"),
+        event("new", now - 10, "h", "t", "ok")
+    );
+    env.cmd("sd-store").arg(&path).stdin(input).expect_code(0);
+    let run = env
+        .cmd("sd-store")
+        .args(["--retain", "400d"])
+        .arg(&path)
+        .stdin("")
+        .expect_code(0);
+    assert!(
+        run.stderr().contains("pruned 1 event(s)"),
+        "{}",
+        run.report()
+    );
+    let ids: Vec<String> = db(&path)
+        .prepare("SELECT id FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ids, ["new"]);
+}
+
+#[test]
+fn killed_mid_import_every_echoed_event_is_there_once() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let total = 200_000;
+    let input: String = (0..total)
+        .map(|i| {
+            event(
+                &format!("k{i}"),
+                1_000_000 + i,
+                "h",
+                &format!("t{}", i % 50),
+                if i % 7 == 0 { "fail" } else { "ok" },
+            ) + "\n"
+        })
+        .collect();
+    let mut child = env.cmd("sd-store").arg("--echo").arg(&path).spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = {
+        let input = input.clone();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        })
+    };
+    let mut echoed = HashSet::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while echoed.len() < 50_000 {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "sd-store stopped early"
+        );
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        echoed.insert(event["id"].as_str().unwrap().to_string());
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let _ = feeder.join();
+    {
+        let conn = db(&path);
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        let mut stmt = conn.prepare("SELECT 1 FROM events WHERE id = ?1").unwrap();
+        for id in &echoed {
+            assert!(
+                stmt.exists([id]).unwrap(),
+                "echoed {id} is not in the store"
+            );
+        }
+    }
+    // Restart and send everything again: each event exactly once.
+    env.cmd("sd-store").arg(&path).stdin(input).expect_code(0);
+    let count: i64 = db(&path)
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, total);
+}
+
+#[test]
+fn through_redis_into_the_store_end_to_end() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let path = env.path("events.db");
+    let input: String = (0..3000)
+        .map(|i| format!("{{\"tag\":\"e2e\",\"status\":\"ok\",\"n\":{i}}}\n"))
+        .collect();
+    env.cmd("sd-bark").stdin(input).expect_code(0);
+    let run = env
+        .cmd("sd-recv")
+        .args([
+            "--group",
+            "store",
+            "--once",
+            "--",
+            crate::util::bin("sd-store"),
+            "--echo",
+        ])
+        .arg(&path)
+        .expect_code(0);
+    let count: i64 = db(&path)
+        .query_row("SELECT count(*) FROM events WHERE tag='e2e'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(count, 3000, "{}", run.report());
+    assert!(wait_until(5, || redis
+        .cli(&["XLEN", "sheepdog:events"])
+        .unwrap()
+        .trim()
+        == "0"));
+}
