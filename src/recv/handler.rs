@@ -30,8 +30,10 @@ pub struct Options {
 
 enum FromHandler {
     Echo(String),
-    /// Its stdout closed: it exited or is about to.
-    Closed,
+    /// The stdout of the handler started as this generation closed: it
+    /// exited or is about to. (An earlier handler's news must not be
+    /// taken for the running one's.)
+    Closed(u64),
 }
 
 /// An event sent to the handler and not yet echoed.
@@ -46,11 +48,12 @@ struct InFlight {
 struct Running {
     child: Child,
     to_handler: Option<Sender<String>>,
+    generation: u64,
 }
 
 pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -> Result<Exit> {
     let (echo_tx, echo_rx) = mpsc::channel::<FromHandler>();
-    let mut handler = start(&options.argv, &echo_tx)?;
+    let mut handler = start(&options.argv, &echo_tx, 0)?;
     let mut in_flight: HashMap<String, InFlight> = HashMap::new();
     let mut order = 0u64;
     let mut received = 0u64;
@@ -107,19 +110,17 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
             Duration::ZERO
         };
         let (acked, closed) = collect_echoes(&echo_rx, &mut in_flight, wait);
+        let closed = closed.contains(&handler.generation);
         if !acked.is_empty() {
             source.ack(&acked)?;
             backoff = Duration::from_millis(100);
         }
         source.housekeeping();
         if closed || handler.child.try_wait().ok().flatten().is_some() {
-            let status = handler.child.wait().ok();
+            let status = reap(&mut handler.child);
             // Whatever it echoed before dying still counts.
-            while let Ok(FromHandler::Echo(id)) = echo_rx.try_recv() {
-                if let Some(done) = in_flight.remove(&id) {
-                    source.ack(&done.entries)?;
-                }
-            }
+            let (late, _) = collect_echoes(&echo_rx, &mut in_flight, Duration::from_millis(50));
+            source.ack(&late)?;
             if done_receiving && in_flight.is_empty() {
                 break;
             }
@@ -132,7 +133,7 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
             ));
             thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(10));
-            handler = start(&options.argv, &echo_tx)?;
+            handler = start(&options.argv, &echo_tx, handler.generation + 1)?;
             resend(source, &mut handler, &mut in_flight, options)?;
         }
     }
@@ -143,15 +144,29 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
     Ok(Exit::Ok)
 }
 
+/// Waits for a handler whose stdout closed; one that lingers without it
+/// is of no use and is killed.
+fn reap(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}
+
 /// Echoes that arrive within `wait` (returning as soon as some came): the
-/// entries they acknowledge, and whether the handler's stdout closed.
+/// entries they acknowledge, and the generations whose stdout closed.
 fn collect_echoes(
     echoes: &Receiver<FromHandler>,
     in_flight: &mut HashMap<String, InFlight>,
     wait: Duration,
-) -> (Vec<String>, bool) {
+) -> (Vec<String>, Vec<u64>) {
     let mut acked = Vec::new();
-    let mut closed = false;
+    let mut closed = Vec::new();
     let deadline = Instant::now() + wait;
     let mut take = |message: FromHandler, acked: &mut Vec<String>| match message {
         FromHandler::Echo(id) => {
@@ -159,7 +174,7 @@ fn collect_echoes(
                 acked.extend(done.entries);
             }
         }
-        FromHandler::Closed => closed = true,
+        FromHandler::Closed(generation) => closed.push(generation),
     };
     while let Ok(message) = echoes.recv_timeout(deadline.saturating_duration_since(Instant::now()))
     {
@@ -255,7 +270,7 @@ fn send(handler: &mut Running, line: &str) {
     }
 }
 
-fn start(argv: &[String], echoes: &Sender<FromHandler>) -> Result<Running> {
+fn start(argv: &[String], echoes: &Sender<FromHandler>, generation: u64) -> Result<Running> {
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::piped())
@@ -292,11 +307,12 @@ fn start(argv: &[String], echoes: &Sender<FromHandler>) -> Result<Running> {
                 )),
             }
         }
-        let _ = echoes.send(FromHandler::Closed);
+        let _ = echoes.send(FromHandler::Closed(generation));
     });
     Ok(Running {
         child,
         to_handler: Some(tx),
+        generation,
     })
 }
 

@@ -130,14 +130,47 @@ impl Cmd {
         self
     }
 
-    /// Runs to the end and returns what came out.
+    /// Runs to the end and returns what came out. A command still running
+    /// after two minutes is killed and fails the test, so a hang shows as
+    /// a failure with its output, not as a stuck test run.
     pub fn run(mut self) -> Run {
-        let child = self.start(false);
-        let output = child.wait_with_output().expect("waiting for the command");
-        Run {
+        let mut child = self.start(false);
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let out = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+            buf
+        });
+        let err = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+            buf
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let (status, hung) = loop {
+            if let Some(status) = child.try_wait().expect("waiting for the command") {
+                break (status, false);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                break (child.wait().unwrap(), true);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let output = Output {
+            status,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        };
+        let run = Run {
             shown: self.shown,
             output,
+        };
+        if hung {
+            panic!("still running after 120 s; killed\n{}", run.report());
         }
+        run
     }
 
     /// Runs and insists on an exit status.
