@@ -20,6 +20,7 @@ pub mod lines;
 pub mod man;
 pub mod outbox;
 pub mod paths;
+pub mod query;
 pub mod recv;
 pub mod run;
 pub mod size;

@@ -6,6 +6,7 @@ mod util;
 
 mod events;
 mod man_pages;
+mod query;
 mod run;
 mod store;
 mod transport;

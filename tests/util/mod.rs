@@ -20,6 +20,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-bark" => env!("CARGO_BIN_EXE_sd-bark"),
         "sd-recv" => env!("CARGO_BIN_EXE_sd-recv"),
         "sd-store" => env!("CARGO_BIN_EXE_sd-store"),
+        "sd-query" => env!("CARGO_BIN_EXE_sd-query"),
         other => panic!("no binary called {other}"),
     }
 }

@@ -1,0 +1,207 @@
+//! Fact expressions (DESIGN.md §3): `NAME OP VALUE` with `= != < <= > >=`
+//! and `~` (glob), checked against a host's latest facts.
+//!
+//! How two values compare depends on the fact: `pkg.*` compare as Debian
+//! versions (epoch, upstream, revision), and a wanted version without a
+//! revision is compared with the upstream part only, so `pkg.nginx=1.24.0`
+//! matches `1.24.0-2+deb12u1`; values that are numbers or sizes (`4GiB`)
+//! compare as numbers; anything else as text.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Glob,
+}
+
+#[derive(Clone, Debug)]
+pub struct FactExpr {
+    pub name: String,
+    pub op: Op,
+    pub value: String,
+    glob: Option<glob::Pattern>,
+}
+
+const OPERATORS: [(&str, Op); 7] = [
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("!=", Op::Ne),
+    ("=", Op::Eq),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+    ("~", Op::Glob),
+];
+
+impl FactExpr {
+    pub fn parse(text: &str) -> Result<FactExpr, String> {
+        let hint = "expected NAME OP VALUE, like 'mem_total_bytes<4GiB' or 'pkg.nginx=1.24.0' \
+                    (operators: = != < <= > >= ~)";
+        let at = text
+            .find(['=', '!', '<', '>', '~'])
+            .ok_or_else(|| format!("`{text}`: no operator; {hint}"))?;
+        let name = text[..at].trim();
+        let rest = &text[at..];
+        let (symbol, op) = OPERATORS
+            .iter()
+            .find(|(symbol, _)| rest.starts_with(symbol))
+            .ok_or_else(|| format!("`{text}`: unknown operator; {hint}"))?;
+        let value = rest[symbol.len()..].trim();
+        if name.is_empty() || value.is_empty() {
+            return Err(format!("`{text}`: {hint}"));
+        }
+        let glob = match op {
+            Op::Glob => {
+                Some(glob::Pattern::new(value).map_err(|e| format!("`{text}`: bad pattern: {e}"))?)
+            }
+            _ => None,
+        };
+        Ok(FactExpr {
+            name: name.to_string(),
+            op: *op,
+            value: value.to_string(),
+            glob,
+        })
+    }
+
+    /// For clap.
+    pub fn parse_arg(text: &str) -> Result<FactExpr, String> {
+        FactExpr::parse(text)
+    }
+
+    /// Whether a host whose fact has this value (`None`: no such fact)
+    /// matches. A missing fact matches nothing, not even `!=`.
+    pub fn matches(&self, actual: Option<&str>) -> bool {
+        let Some(actual) = actual else { return false };
+        if let Some(pattern) = &self.glob {
+            return pattern.matches(actual);
+        }
+        let Some(ordering) = self.compare(actual) else {
+            return matches!(self.op, Op::Ne);
+        };
+        match self.op {
+            Op::Eq => ordering == Ordering::Equal,
+            Op::Ne => ordering != Ordering::Equal,
+            Op::Lt => ordering == Ordering::Less,
+            Op::Le => ordering != Ordering::Greater,
+            Op::Gt => ordering == Ordering::Greater,
+            Op::Ge => ordering != Ordering::Less,
+            Op::Glob => false,
+        }
+    }
+
+    /// How `actual` compares with the wanted value.
+    fn compare(&self, actual: &str) -> Option<Ordering> {
+        if self.name.starts_with("pkg.") {
+            return compare_versions(actual, &self.value);
+        }
+        match (number(actual), number(&self.value)) {
+            (Some(a), Some(b)) => a.partial_cmp(&b),
+            _ => Some(actual.cmp(&self.value)),
+        }
+    }
+}
+
+impl fmt::Display for FactExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let symbol = OPERATORS
+            .iter()
+            .find(|(_, op)| *op == self.op)
+            .map_or("?", |(s, _)| s);
+        write!(f, "{}{symbol}{}", self.name, self.value)
+    }
+}
+
+/// A number, or a size with a unit (`4GiB`, `512MB`).
+fn number(text: &str) -> Option<f64> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .or_else(|| crate::size::parse(text).map(|b| b as f64))
+}
+
+/// Debian ordering; a wanted version without a revision is compared with
+/// the installed one's epoch and upstream part only.
+fn compare_versions(installed: &str, wanted: &str) -> Option<Ordering> {
+    let installed: debversion::Version = installed.trim().parse().ok()?;
+    let wanted: debversion::Version = wanted.trim().parse().ok()?;
+    if wanted.debian_revision.is_none() {
+        let upstream = debversion::Version {
+            epoch: installed.epoch,
+            upstream_version: installed.upstream_version.clone(),
+            debian_revision: None,
+        };
+        return Some(upstream.cmp(&wanted));
+    }
+    Some(installed.cmp(&wanted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(expr: &str, actual: &str) -> bool {
+        FactExpr::parse(expr).unwrap().matches(Some(actual))
+    }
+
+    #[test]
+    fn sizes_and_numbers() {
+        assert!(check("mem_total_bytes<4GiB", "2147483648"));
+        assert!(!check("mem_total_bytes<4GiB", "8589934592"));
+        assert!(check("mem_total_bytes>=4GiB", "4294967296"));
+        assert!(check("load1>2.5", "3.1"));
+        assert!(check("cpus=4", "4"));
+        assert!(!check("cpus!=4", "4"));
+    }
+
+    #[test]
+    fn debian_versions() {
+        assert!(check("pkg.nginx=1.24.0", "1.24.0-2+deb12u1"));
+        assert!(!check("pkg.nginx=1.24.0", "1.22.1-9"));
+        assert!(check("pkg.nginx=1.24.0-2+deb12u1", "1.24.0-2+deb12u1"));
+        assert!(!check("pkg.nginx=1.24.0-1", "1.24.0-2+deb12u1"));
+        assert!(check("pkg.nginx<1.24", "1.22.1-9"));
+        assert!(check("pkg.openssl>=3.0.11", "3.0.11-1~deb12u2"));
+        assert!(
+            check("pkg.bash<1:5.0", "5.2.15-2"),
+            "no epoch sorts before epoch 1"
+        );
+        assert!(
+            check("pkg.x<1.0", "1.0~rc1-1"),
+            "~ sorts before the release"
+        );
+    }
+
+    #[test]
+    fn globs_and_text() {
+        assert!(check("os~Debian*", "Debian GNU/Linux 12 (bookworm)"));
+        assert!(!check("os~Ubuntu*", "Debian GNU/Linux 12 (bookworm)"));
+        assert!(check("hostname=tux01", "tux01"));
+    }
+
+    #[test]
+    fn a_missing_fact_matches_nothing() {
+        assert!(!FactExpr::parse("pkg.nginx!=1.0").unwrap().matches(None));
+    }
+
+    #[test]
+    fn bad_expressions_say_what_is_expected() {
+        assert!(
+            FactExpr::parse("nginx")
+                .unwrap_err()
+                .contains("expected NAME OP VALUE")
+        );
+        assert!(FactExpr::parse("=3").is_err());
+        assert!(FactExpr::parse("a=").is_err());
+        assert_eq!(
+            FactExpr::parse("disk./var.used_pct>=90").unwrap().name,
+            "disk./var.used_pct"
+        );
+    }
+}

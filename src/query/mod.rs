@@ -1,0 +1,459 @@
+//! `sd-query`: answer questions from the store — the board, events,
+//! interruptions on machines with given facts, or read-only SQL.
+
+pub mod fact_expr;
+mod output;
+
+use crate::config::ConfigArgs;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::store::Store;
+use crate::{cli, man, paths, time};
+use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
+use fact_expr::FactExpr;
+use output::{Answer, Format, human_ms};
+use rusqlite::{Connection, params_from_iter, types::ValueRef};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const LONG_ABOUT: &str = "\
+Answer questions from the store sd-store keeps.
+
+  status         the board: the latest state of every host and tag, with age
+  events         events, newest last, filtered by --since/--host/--tag/--status/--kind
+  interruptions  per host and tag, the periods from a fail or error to the next ok that
+                 overlap the window (clipped to it; an open period counts up to now):
+                 count, first start, last end (or open), total duration
+
+--fact EXPR keeps only hosts whose latest facts match (all of them, if given \
+several): NAME OP VALUE with = != < <= > >= and ~ (glob); sizes take KiB MiB \
+GiB TiB; pkg.* compare as Debian versions, and a version without a revision \
+matches on the upstream part (pkg.nginx=1.24.0 matches 1.24.0-2+deb12u1).
+
+--sql runs a query of your own on the store, opened read-only.
+
+Output is a table on a terminal (coloured unless NO_COLOR is set) and JSON \
+lines otherwise, or as --format says.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-query status
+  sd-query events --since 2h --status fail
+  sd-query interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0'
+  sd-query --sql 'SELECT host, count(*) FROM events GROUP BY host'";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-query", version, about = "Answer questions from the store", long_about = LONG_ABOUT,
+          after_help = AFTER_HELP)]
+pub struct Args {
+    /// The store [default: [store] path, $XDG_DATA_HOME/sheepdog/events.db,
+    /// /var/lib/sheepdog/events.db for root].
+    #[arg(value_name = "DB")]
+    pub db: Option<PathBuf>,
+
+    /// Run this SQL on the store, opened read-only; rows print as JSON
+    /// objects (or a table).
+    #[arg(long, value_name = "QUERY")]
+    pub sql: Option<String>,
+
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<Format>,
+
+    #[command(subcommand)]
+    pub question: Option<Question>,
+
+    #[command(flatten)]
+    pub base: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Question {
+    /// The latest state of every host and tag, with its age.
+    Status(Filters),
+    /// Events in the window, oldest first.
+    Events(Filters),
+    /// Interruption periods per host and tag in the window.
+    Interruptions(Filters),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Filters {
+    /// Only what happened within this long before now [default: 24h for
+    /// events, 30d for interruptions, everything for status].
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub since: Option<Duration>,
+    /// Only this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only this status (ok, warn, fail, error, info).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<crate::event::Status>,
+    /// Only this kind (run, heartbeat, facts, …).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only hosts whose latest facts match (repeatable).
+    #[arg(long, value_name = "EXPR", value_parser = FactExpr::parse_arg)]
+    pub fact: Vec<FactExpr>,
+    /// At most this many rows (events: the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-query",
+        command,
+        environment: &[(
+            "NO_COLOR",
+            "When set and not empty, tables are not coloured.",
+        )],
+        files: &[(
+            "$XDG_DATA_HOME/sheepdog/events.db",
+            "The store (/var/lib/sheepdog/events.db for root).",
+        )],
+        exits: &[Exit::Ok, Exit::Usage, Exit::IoErr],
+        exit_notes: &[],
+        examples: &[
+            ("The board:", "sd-query status"),
+            (
+                "Failures in the last two hours:",
+                "sd-query events --since 2h --status fail",
+            ),
+            (
+                "Which services showed interruptions in the last month, on machines with little RAM that also run nginx 1.24.0?",
+                "sd-query interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0'",
+            ),
+            (
+                "Your own question:",
+                "sd-query --sql 'SELECT host, count(*) FROM events GROUP BY host'",
+            ),
+        ],
+        see_also: &["sd-store(1)", "sd-expect(1)", "sqlite3(1)"],
+    }
+}
+
+pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
+    let (config, _) = args.base.load()?;
+    let path = args
+        .db
+        .clone()
+        .or_else(|| config.store.path.clone())
+        .unwrap_or_else(|| paths::data_dir().join("events.db"));
+    let conn = Store::open_read_only(&path)?;
+    let answer = match (&args.sql, &args.question) {
+        (Some(sql), _) => sql_answer(&conn, sql)?,
+        (None, Some(Question::Status(f))) => status(&conn, f)?,
+        (None, Some(Question::Events(f))) => events(&conn, f)?,
+        (None, Some(Question::Interruptions(f))) => interruptions(&conn, f)?,
+        (None, None) => {
+            return Err(Error::usage(
+                "what is the question? `sd-query status`, `events`, `interruptions` or `--sql QUERY` (see --help)",
+            ));
+        }
+    };
+    answer.print(args.format)?;
+    Ok(Exit::Ok)
+}
+
+fn db_error(e: rusqlite::Error) -> Error {
+    Error::io(format!("reading the store: {e}"))
+}
+
+/// Hosts whose latest facts match every expression; `None` when there are
+/// no expressions (every host).
+fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Vec<String>>> {
+    if exprs.is_empty() {
+        return Ok(None);
+    }
+    let mut facts: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut stmt = conn
+        .prepare("SELECT host, name, value FROM facts WHERE name = ?1")
+        .map_err(db_error)?;
+    for expr in exprs {
+        let rows = stmt
+            .query_map([&expr.name], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(db_error)?;
+        for row in rows {
+            let (host, name, value) = row.map_err(db_error)?;
+            facts
+                .entry(host)
+                .or_default()
+                .insert(name, value.unwrap_or_default());
+        }
+    }
+    let mut hosts: Vec<String> = facts
+        .iter()
+        .filter(|(_, values)| {
+            exprs
+                .iter()
+                .all(|e| e.matches(values.get(&e.name).map(String::as_str)))
+        })
+        .map(|(host, _)| host.clone())
+        .collect();
+    hosts.sort();
+    Ok(Some(hosts))
+}
+
+/// WHERE clauses and their parameters for the common filters.
+fn conditions(
+    f: &Filters,
+    since_ms: Option<i64>,
+    hosts: &Option<Vec<String>>,
+    time_column: &str,
+) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as Sql;
+    let mut clauses = vec!["1".to_string()];
+    let mut params: Vec<Sql> = Vec::new();
+    let mut add = |clause: String, value: Sql| {
+        params.push(value);
+        clauses.push(clause.replace('?', &format!("?{}", params.len())));
+    };
+    if let Some(since) = since_ms {
+        add(format!("{time_column} >= ?"), Sql::Integer(since));
+    }
+    if let Some(host) = &f.host {
+        add("host = ?".into(), Sql::Text(host.clone()));
+    }
+    if let Some(tag) = &f.tag {
+        add("tag = ?".into(), Sql::Text(tag.clone()));
+    }
+    if let Some(status) = f.status {
+        add("status = ?".into(), Sql::Text(status.as_str().into()));
+    }
+    if let Some(kind) = &f.kind {
+        add("kind = ?".into(), Sql::Text(kind.clone()));
+    }
+    let mut sql = clauses.join(" AND ");
+    if let Some(hosts) = hosts {
+        let start = params.len();
+        let marks: Vec<String> = (1..=hosts.len())
+            .map(|i| format!("?{}", start + i))
+            .collect();
+        params.extend(hosts.iter().map(|h| Sql::Text(h.clone())));
+        sql.push_str(&format!(" AND host IN ({})", marks.join(", ")));
+    }
+    (sql, params)
+}
+
+fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
+    f.since
+        .or(default)
+        .map(|d| time::now_ms() - d.as_millis() as i64)
+}
+
+fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
+    let hosts = hosts_matching(conn, &f.fact)?;
+    let (filter, params) = conditions(f, since(f, None), &hosts, "time_ms");
+    // The newest state-carrying event of each host and tag.
+    let sql = format!(
+        "SELECT host, tag, status, time_ms, body FROM (
+             SELECT host, tag, status, time_ms, body,
+                    row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
+             FROM events WHERE status IN ('ok', 'warn', 'fail', 'error') AND {filter})
+         WHERE n = 1 ORDER BY host, tag"
+    );
+    let now = time::now_ms();
+    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .map_err(db_error)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (host, tag, status, time_ms, body) = row.map_err(db_error)?;
+        let event: Map<String, Value> = serde_json::from_str(&body).unwrap_or_default();
+        let mut m = Map::new();
+        m.insert("host".into(), host.into());
+        m.insert("tag".into(), tag.into());
+        m.insert("status".into(), status.into());
+        m.insert("time".into(), time::format_ms(time_ms).into());
+        m.insert("age".into(), human_ms(now - time_ms).into());
+        m.insert("age_s".into(), ((now - time_ms) / 1000).into());
+        m.insert(
+            "reason".into(),
+            event.get("reason").cloned().unwrap_or(Value::Null),
+        );
+        m.insert(
+            "msg".into(),
+            event.get("msg").cloned().unwrap_or(Value::Null),
+        );
+        out.push(m);
+    }
+    Ok(Answer {
+        columns: vec!["host", "tag", "status", "age", "reason", "msg"],
+        rows: out,
+    })
+}
+
+fn events(conn: &Connection, f: &Filters) -> Result<Answer> {
+    let hosts = hosts_matching(conn, &f.fact)?;
+    let (filter, params) = conditions(
+        f,
+        since(f, Some(Duration::from_secs(86400))),
+        &hosts,
+        "time_ms",
+    );
+    let limit = f.limit.map_or(i64::MAX, |l| l as i64);
+    let sql = format!(
+        "SELECT body FROM (SELECT body, time_ms, id FROM events WHERE {filter}
+         ORDER BY time_ms DESC, id DESC LIMIT {limit}) ORDER BY time_ms, id"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| r.get::<_, String>(0))
+        .map_err(db_error)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let body = row.map_err(db_error)?;
+        out.push(serde_json::from_str(&body).unwrap_or_default());
+    }
+    Ok(Answer {
+        columns: vec!["time", "host", "tag", "status", "reason", "msg"],
+        rows: out,
+    })
+}
+
+/// Per host and tag: periods overlapping [since, now], clipped to it.
+fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
+    let hosts = hosts_matching(conn, &f.fact)?;
+    let now = time::now_ms();
+    let from = since(f, Some(Duration::from_secs(30 * 86400))).unwrap_or(i64::MIN);
+    let unfiltered = Filters {
+        since: None,
+        status: None,
+        kind: None,
+        ..f.clone()
+    };
+    let (filter, mut params) = conditions(&unfiltered, None, &hosts, "start_ms");
+    params.push(rusqlite::types::Value::Integer(from));
+    let from_mark = params.len();
+    let sql = format!(
+        "SELECT host, tag, start_ms, end_ms FROM interruptions
+         WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})
+         ORDER BY host, tag, start_ms"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })
+        .map_err(db_error)?;
+    #[derive(Default)]
+    struct Summary {
+        count: u64,
+        first_start: i64,
+        last_end: Option<i64>,
+        open: bool,
+        total_ms: i64,
+    }
+    let mut summaries: BTreeMap<(String, String), Summary> = BTreeMap::new();
+    for row in rows {
+        let (host, tag, start, end) = row.map_err(db_error)?;
+        let clipped_start = start.max(from);
+        let clipped_end = end.unwrap_or(now).min(now);
+        if clipped_end <= clipped_start && end.is_some() {
+            continue;
+        }
+        let s = summaries.entry((host, tag)).or_insert_with(|| Summary {
+            first_start: clipped_start,
+            ..Summary::default()
+        });
+        s.count += 1;
+        s.total_ms += (clipped_end - clipped_start).max(0);
+        s.open = end.is_none();
+        s.last_end = end.map(|e| e.min(now));
+    }
+    let out = summaries
+        .into_iter()
+        .map(|((host, tag), s)| {
+            let mut m = Map::new();
+            m.insert("host".into(), host.into());
+            m.insert("tag".into(), tag.into());
+            m.insert("count".into(), s.count.into());
+            m.insert("first_start".into(), time::format_ms(s.first_start).into());
+            m.insert(
+                "last_end".into(),
+                if s.open {
+                    Value::from("open")
+                } else {
+                    s.last_end.map(time::format_ms).into()
+                },
+            );
+            m.insert("open".into(), s.open.into());
+            m.insert("total".into(), human_ms(s.total_ms).into());
+            m.insert("total_ms".into(), s.total_ms.into());
+            m
+        })
+        .collect();
+    Ok(Answer {
+        columns: vec!["host", "tag", "count", "first_start", "last_end", "total"],
+        rows: out,
+    })
+}
+
+fn sql_answer(conn: &Connection, sql: &str) -> Result<Answer> {
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|e| Error::usage(format!("--sql: {e}")))?;
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    let mut rows = stmt.query([]).map_err(|e| sql_error(&e))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
+        let mut m = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = match row.get_ref(i).map_err(db_error)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => n.into(),
+                ValueRef::Real(x) => x.into(),
+                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
+            };
+            m.insert(name.clone(), value);
+        }
+        out.push(m);
+    }
+    let columns: Vec<&'static str> = names
+        .into_iter()
+        .map(|n| &*Box::leak(n.into_boxed_str()))
+        .collect();
+    Ok(Answer { columns, rows: out })
+}
+
+fn sql_error(e: &rusqlite::Error) -> Error {
+    let text = e.to_string();
+    if text.contains("readonly") || text.contains("read-only") {
+        Error::usage(format!(
+            "--sql: the store is opened read-only, so queries cannot change it ({text}); use sqlite3 for maintenance"
+        ))
+    } else {
+        Error::usage(format!("--sql: {text}"))
+    }
+}

@@ -1,0 +1,253 @@
+//! sd-query on a store filled through sd-store: the board, events, and
+//! the question the project was started for, on a fixture herd whose right
+//! answer is stated here.
+
+use crate::util::TestEnv;
+use serde::Deserialize;
+
+const MIN: i64 = 60_000;
+const DAY: i64 = 86_400_000;
+
+fn ev(id: &str, at: i64, host: &str, tag: &str, status: &str) -> String {
+    format!(
+        r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","kind":"heartbeat","status":"{status}","msg":"{tag} is {status}"}}"#,
+        sheepdog::time::format_ms(at)
+    ) + "\n"
+}
+
+fn facts(host: &str, at: i64, mem: u64, nginx: &str) -> String {
+    format!(
+        r#"{{"v":1,"id":"facts-{host}","time":"{}","host":"{host}","tag":"facts","kind":"facts","status":"info","facts":{{"mem_total_bytes":{mem},"pkg.nginx":"{nginx}","os":"Debian GNU/Linux 12 (bookworm)"}}}}"#,
+        sheepdog::time::format_ms(at)
+    ) + "\n"
+}
+
+/// Five hosts; the comments say which belong in the answer.
+fn herd(now: i64) -> String {
+    const GIB: u64 = 1 << 30;
+    let mut s = String::new();
+    // tux01: 2 GiB, nginx 1.24.0-2+deb12u1 — in the answer.
+    s += &facts("tux01", now - DAY, 2 * GIB, "1.24.0-2+deb12u1");
+    s += &ev("a1", now - 5 * DAY, "tux01", "web", "ok");
+    s += &ev("a2", now - 4 * DAY, "tux01", "web", "fail");
+    s += &ev("a3", now - 4 * DAY + 5 * MIN, "tux01", "web", "error");
+    s += &ev("a4", now - 4 * DAY + 10 * MIN, "tux01", "web", "ok");
+    s += &ev("a5", now - 3 * DAY, "tux01", "web", "fail");
+    s += &ev("a6", now - 3 * DAY + 10 * MIN, "tux01", "web", "ok");
+    s += &ev("a7", now - 40 * DAY, "tux01", "db", "fail"); // outside the window
+    s += &ev("a8", now - 39 * DAY, "tux01", "db", "ok");
+    s += &ev("a9", now - 2 * DAY, "tux01", "cron", "fail"); // still open
+    // tux02: 2 GiB but nginx 1.22 — not in the answer.
+    s += &facts("tux02", now - DAY, 2 * GIB, "1.22.1-9");
+    s += &ev("b1", now - 2 * DAY, "tux02", "web", "fail");
+    s += &ev("b2", now - 2 * DAY + MIN, "tux02", "web", "ok");
+    // tux03: nginx 1.24.0 but 16 GiB — not in the answer.
+    s += &facts("tux03", now - DAY, 16 * GIB, "1.24.0-2+deb12u1");
+    s += &ev("c1", now - 2 * DAY, "tux03", "web", "fail");
+    s += &ev("c2", now - 2 * DAY + MIN, "tux03", "web", "ok");
+    // tux04: matches the facts, but nothing went wrong.
+    s += &facts("tux04", now - DAY, GIB, "1.24.0-1");
+    s += &ev("d1", now - DAY, "tux04", "web", "ok");
+    // tux05: matches; a period from 35 to 29 days ago, clipped to the window.
+    s += &facts("tux05", now - DAY, 3 * GIB, "1.24.0-2+deb12u1");
+    s += &ev("e1", now - 35 * DAY, "tux05", "mail", "fail");
+    s += &ev("e2", now - 29 * DAY, "tux05", "mail", "ok");
+    s
+}
+
+#[derive(Debug, Deserialize)]
+struct Interruption {
+    host: String,
+    tag: String,
+    count: u64,
+    open: bool,
+    total_ms: i64,
+}
+
+#[test]
+fn the_question_the_project_was_started_for() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::time::now_ms();
+    env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
+    let run = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args([
+            "interruptions",
+            "--since",
+            "30d",
+            "--fact",
+            "mem_total_bytes<4GiB",
+            "--fact",
+            "pkg.nginx=1.24.0",
+        ])
+        .expect_code(0);
+    let rows: Vec<Interruption> = run.lines();
+    let keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.host.as_str(), r.tag.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("tux01", "cron"), ("tux01", "web"), ("tux05", "mail")],
+        "{}",
+        run.report()
+    );
+    let near = |got: i64, want: i64| (got - want).abs() < 10_000;
+    assert!(
+        rows[0].open && rows[0].count == 1 && near(rows[0].total_ms, 2 * DAY),
+        "{:?}",
+        rows[0]
+    );
+    assert!(
+        !rows[1].open && rows[1].count == 2 && rows[1].total_ms == 20 * MIN,
+        "{:?}",
+        rows[1]
+    );
+    assert!(
+        !rows[2].open && rows[2].count == 1 && near(rows[2].total_ms, DAY),
+        "clipped: {:?}",
+        rows[2]
+    );
+}
+
+#[test]
+fn status_is_the_latest_state_of_every_host_and_tag() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::time::now_ms();
+    env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
+    #[derive(Deserialize)]
+    struct Row {
+        host: String,
+        tag: String,
+        status: String,
+    }
+    let rows: Vec<Row> = env
+        .cmd("sd-query")
+        .arg(&db)
+        .arg("status")
+        .expect_code(0)
+        .lines();
+    let board: Vec<(String, String, String)> = rows
+        .into_iter()
+        .map(|r| (r.host, r.tag, r.status))
+        .collect();
+    let want = [
+        ("tux01", "cron", "fail"),
+        ("tux01", "db", "ok"),
+        ("tux01", "web", "ok"),
+        ("tux02", "web", "ok"),
+        ("tux03", "web", "ok"),
+        ("tux04", "web", "ok"),
+        ("tux05", "mail", "ok"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(h, t, s)| (h.to_string(), t.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(board, want);
+    // A table for people, without colour codes when NO_COLOR is set.
+    let table = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["status", "--format", "table"])
+        .env("NO_COLOR", "1")
+        .expect_code(0);
+    assert!(table.stdout().starts_with("HOST "), "{}", table.report());
+    assert!(!table.stdout().contains('\x1b'));
+}
+
+#[test]
+fn events_are_filtered() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::time::now_ms();
+    env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let rows: Vec<serde_json::Value> = env
+            .cmd("sd-query")
+            .arg(&db)
+            .arg("events")
+            .args(args)
+            .expect_code(0)
+            .lines();
+        rows.iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&["--since", "3d", "--status", "fail"]),
+        ["a9", "b1", "c1"]
+    );
+    assert_eq!(
+        ids(&["--since", "50d", "--host", "tux01", "--tag", "db"]),
+        ["a7", "a8"]
+    );
+    assert_eq!(
+        ids(&["--since", "2d", "--kind", "facts"]),
+        [
+            "facts-tux01",
+            "facts-tux02",
+            "facts-tux03",
+            "facts-tux04",
+            "facts-tux05"
+        ]
+    );
+    assert_eq!(
+        ids(&["--since", "50d", "--fact", "mem_total_bytes>8GiB"]),
+        ["c1", "c2", "facts-tux03"]
+    );
+    assert_eq!(
+        ids(&["--since", "50d", "--status", "fail", "--limit", "2"]),
+        ["b1", "c1"],
+        "the newest two"
+    );
+}
+
+#[test]
+fn sql_is_read_only() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    env.cmd("sd-store")
+        .arg(&db)
+        .stdin(herd(sheepdog::time::now_ms()))
+        .expect_code(0);
+    let rows: Vec<serde_json::Value> = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args([
+            "--sql",
+            "SELECT host, count(*) AS n FROM events GROUP BY host ORDER BY host",
+        ])
+        .expect_code(0)
+        .lines();
+    assert_eq!(rows[0]["host"], "tux01");
+    assert_eq!(rows[0]["n"], 10);
+    let run = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["--sql", "DELETE FROM events"])
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("opened read-only"),
+        "{}",
+        run.report()
+    );
+    let count: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 21);
+    let run = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["interruptions", "--fact", "nginx"])
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("expected NAME OP VALUE"),
+        "{}",
+        run.report()
+    );
+}
