@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod exit;
+pub mod expect;
 pub mod ident;
 pub mod legacy;
 pub mod lines;

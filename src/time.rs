@@ -36,6 +36,22 @@ pub fn parse_ruby_ms(text: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// `3d 4h`, `12m 5s`, `800ms`: a duration for people, to two units.
+pub fn human_ms(ms: i64) -> String {
+    let ms = ms.max(0) as u64;
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let secs = ms / 1000;
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +67,13 @@ mod tests {
             Some("2026-11-20T02:00:01.123Z")
         );
         assert_eq!(canonical("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(human_ms(800), "800ms");
+        assert_eq!(human_ms(65_000), "1m 5s");
+        assert_eq!(human_ms(26 * 3_600_000), "1d 2h");
     }
 
     #[test]

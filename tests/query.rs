@@ -251,3 +251,55 @@ fn sql_is_read_only() {
         run.report()
     );
 }
+
+#[test]
+fn the_dead_mans_switch_fails_when_an_ok_is_overdue() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::time::now_ms();
+    let mut input = String::new();
+    input += &ev("k1", now - 30 * 3_600_000, "tux01", "BORG", "ok"); // 30 h ago: overdue
+    input += &ev("k2", now - 2 * 3_600_000, "tux02", "BORG", "ok"); // fresh
+    input += &ev("k3", now - 3_600_000, "tux01", "BORG", "info"); // a start marker: does not count
+    env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+    let run = env
+        .cmd("sd-expect")
+        .arg(&db)
+        .args(["--tag", "BORG", "--within", "26h"])
+        .expect_code(1);
+    let events: Vec<crate::util::Event> = run.lines();
+    let verdicts: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| (e.host.as_str(), e.status.as_str(), e.tag.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("tux01", "fail", "BORG"), ("tux02", "ok", "BORG")]
+    );
+    assert_eq!(events[0].kind, "expect");
+    assert!(
+        events[0]
+            .msg
+            .as_deref()
+            .unwrap()
+            .contains("has not succeeded for 1d 6h (expected within 1d 2h)"),
+        "{:?}",
+        events[0].msg
+    );
+
+    let run = env
+        .cmd("sd-expect")
+        .arg(&db)
+        .args(["--tag", "BORG", "--host", "tux02", "--within", "26h"])
+        .expect_code(0);
+    let event: crate::util::Event = run.event();
+    assert_eq!(event.status, "ok");
+
+    let run = env
+        .cmd("sd-expect")
+        .arg(&db)
+        .args(["--tag", "NEVER", "--within", "1h"])
+        .expect_code(1);
+    let event: crate::util::Event = run.event();
+    assert_eq!(event.reason.as_deref(), Some("never-seen"));
+}

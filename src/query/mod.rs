@@ -11,12 +11,13 @@ use crate::store::Store;
 use crate::{cli, man, paths, time};
 use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
 use fact_expr::FactExpr;
-use output::{Answer, Format, human_ms};
+use output::{Answer, Format};
 use rusqlite::{Connection, params_from_iter, types::ValueRef};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
+use time::human_ms;
 
 const LONG_ABOUT: &str = "\
 Answer questions from the store sd-store keeps.

@@ -21,6 +21,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-recv" => env!("CARGO_BIN_EXE_sd-recv"),
         "sd-store" => env!("CARGO_BIN_EXE_sd-store"),
         "sd-query" => env!("CARGO_BIN_EXE_sd-query"),
+        "sd-expect" => env!("CARGO_BIN_EXE_sd-expect"),
         other => panic!("no binary called {other}"),
     }
 }
@@ -327,6 +328,7 @@ pub struct Event {
     pub stderr: Option<String>,
     pub msg: Option<String>,
     pub facts: Option<serde_json::Map<String, serde_json::Value>>,
+    pub last_ok: Option<String>,
 }
 
 /// A free TCP port on the loopback interface.
