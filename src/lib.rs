@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod exit;
 pub mod expect;
+pub mod facts;
 pub mod ident;
 pub mod legacy;
 pub mod lines;

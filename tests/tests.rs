@@ -5,6 +5,7 @@
 mod util;
 
 mod events;
+mod facts;
 mod man_pages;
 mod query;
 mod run;

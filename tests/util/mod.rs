@@ -22,6 +22,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-store" => env!("CARGO_BIN_EXE_sd-store"),
         "sd-query" => env!("CARGO_BIN_EXE_sd-query"),
         "sd-expect" => env!("CARGO_BIN_EXE_sd-expect"),
+        "sd-facts" => env!("CARGO_BIN_EXE_sd-facts"),
         other => panic!("no binary called {other}"),
     }
 }

@@ -1,0 +1,198 @@
+//! `sd-facts`: one `facts` event with the machine's indicators, and a
+//! `warn` event for each threshold it is past (what the earlier
+//! sheepdog's storage check did), so `sd-query --fact` can pick machines
+//! by what they are and what they run.
+
+mod gather;
+
+use crate::error::Result;
+use crate::event::{Event, Status};
+use crate::exit::Exit;
+use crate::{cli, ident, man};
+use clap::{ArgMatches, CommandFactory, Parser};
+use serde_json::{Map, Value};
+use std::io::{self, Write};
+
+const LONG_ABOUT: &str = "\
+Print one event (kind facts, status info) with the machine's indicators: \
+hostname, os, kernel, uptime_s, load1, load5, load15, cpus, \
+mem_total_bytes, mem_available_bytes, swap_total_bytes, swap_free_bytes, \
+disk.MOUNT.size_bytes and disk.MOUNT.used_pct for every real filesystem, and \
+pkg.NAME for installed packages (the version as the package manager prints \
+it: dpkg, rpm, apk or Guix, whichever exists).
+
+With thresholds, a `warn` event follows for each one passed, naming the \
+mount or the value. Pipe into sd-bark; sd-store keeps each host's latest \
+facts for `sd-query --fact`.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-facts --packages nginx,postgresql | sd-bark
+  sd-facts --disk-warn 90% --mem-warn 95% --load-warn 8 | sd-bark";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-facts", version, about = "Report the machine's indicators as a facts event", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Only these packages (comma-separated); all of them without it.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub packages: Option<Vec<String>>,
+
+    /// Report no packages at all.
+    #[arg(long, conflicts_with = "packages")]
+    pub no_packages: bool,
+
+    /// Warn for each filesystem used more than this (90%).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
+    pub disk_warn: Option<f64>,
+
+    /// Warn when more than this much memory is in use (95%).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
+    pub mem_warn: Option<f64>,
+
+    /// Warn when the one-minute load is above this (8).
+    #[arg(long, value_name = "LOAD")]
+    pub load_warn: Option<f64>,
+
+    /// The tag of the facts event.
+    #[arg(long, value_name = "TAG", default_value = "facts")]
+    pub tag: String,
+}
+
+fn parse_pct(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%');
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a percentage (try 90%)")),
+    }
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-facts",
+        command,
+        environment: &[],
+        files: &[
+            (
+                "/proc/meminfo, /proc/loadavg, /proc/uptime, /proc/self/mounts",
+                "Where memory, load, uptime and filesystems are read.",
+            ),
+            ("/etc/os-release", "The os fact (PRETTY_NAME)."),
+        ],
+        exits: &[Exit::Ok, Exit::Usage],
+        exit_notes: &[
+            "Thresholds passed are reported as warn events, not through the exit status.",
+        ],
+        examples: &[
+            (
+                "Every hour, from cron:",
+                "0 * * * * sd-facts --packages nginx,postgresql,openssl | sd-bark",
+            ),
+            (
+                "Watch disks, memory and load:",
+                "*/10 * * * * sd-facts --no-packages --disk-warn 90% --mem-warn 95% --load-warn 8 | sd-bark",
+            ),
+        ],
+        see_also: &["sd-query(1)", "sd-bark(1)", "df(1)"],
+    }
+}
+
+pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
+    let host = ident::short_hostname();
+    let mut facts = Map::new();
+    gather::system(&mut facts);
+    let disks = gather::disks();
+    for disk in &disks {
+        facts.insert(
+            format!("disk.{}.size_bytes", disk.mount),
+            disk.size_bytes.into(),
+        );
+        facts.insert(
+            format!("disk.{}.used_pct", disk.mount),
+            disk.used_pct.into(),
+        );
+    }
+    if !args.no_packages {
+        for (name, version) in gather::packages(args.packages.as_deref()) {
+            facts.insert(format!("pkg.{name}"), version.into());
+        }
+    }
+
+    let mut events = Vec::new();
+    let mut report = Event::new();
+    report.stamp(&host);
+    report
+        .set("tag", args.tag.as_str())
+        .set("kind", "facts")
+        .set("status", Status::Info.as_str())
+        .set("msg", format!("facts of {host}: {} values", facts.len()));
+    let warnings = thresholds(&args, &facts, &disks);
+    report.set("facts", Value::Object(facts));
+    events.push(report);
+    for (tag, reason, msg) in warnings {
+        let mut warn = Event::new();
+        warn.stamp(&host);
+        warn.set("tag", tag)
+            .set("kind", "facts")
+            .set("status", Status::Warn.as_str())
+            .set("reason", reason)
+            .set("msg", msg);
+        events.push(warn);
+    }
+    let mut out = io::stdout().lock();
+    for event in &events {
+        writeln!(out, "{event}").map_err(cli::stdout_error)?;
+    }
+    out.flush().map_err(cli::stdout_error)?;
+    Ok(Exit::Ok)
+}
+
+/// (tag, reason, message) for each threshold passed.
+fn thresholds(
+    args: &Args,
+    facts: &Map<String, Value>,
+    disks: &[gather::Disk],
+) -> Vec<(String, String, String)> {
+    let number = |name: &str| facts.get(name).and_then(Value::as_f64);
+    let mut warnings = Vec::new();
+    if let Some(limit) = args.disk_warn {
+        for disk in disks.iter().filter(|d| d.used_pct > limit) {
+            warnings.push((
+                format!("disk:{}", disk.mount),
+                "disk-full".to_string(),
+                format!(
+                    "{} is {:.1}% full (more than {limit}%)",
+                    disk.mount, disk.used_pct
+                ),
+            ));
+        }
+    }
+    if let (Some(limit), Some(total), Some(available)) = (
+        args.mem_warn,
+        number("mem_total_bytes"),
+        number("mem_available_bytes"),
+    ) && total > 0.0
+    {
+        let used = 100.0 * (total - available) / total;
+        if used > limit {
+            warnings.push((
+                "mem".to_string(),
+                "memory-low".to_string(),
+                format!("{used:.1}% of memory is in use (more than {limit}%)"),
+            ));
+        }
+    }
+    if let (Some(limit), Some(load)) = (args.load_warn, number("load1"))
+        && load > limit
+    {
+        warnings.push((
+            "load".to_string(),
+            "load-high".to_string(),
+            format!("load is {load} (more than {limit})"),
+        ));
+    }
+    warnings
+}

@@ -1,0 +1,162 @@
+//! sd-facts on this machine, checked against what the system itself says.
+
+use crate::util::{Event, TestEnv, have};
+use std::process::Command;
+
+fn stdout_of(program: &str, args: &[&str]) -> String {
+    String::from_utf8(Command::new(program).args(args).output().unwrap().stdout).unwrap()
+}
+
+#[test]
+fn facts_match_what_the_system_says() {
+    let env = TestEnv::new();
+    let run = env
+        .cmd("sd-facts")
+        .args(["--packages", "bash,coreutils,no-such-package"])
+        .expect_code(0);
+    let event: Event = run.event();
+    assert_eq!(
+        (
+            event.kind.as_str(),
+            event.status.as_str(),
+            event.tag.as_str()
+        ),
+        ("facts", "info", "facts")
+    );
+    let facts = event.facts.unwrap();
+    for name in [
+        "hostname",
+        "os",
+        "kernel",
+        "uptime_s",
+        "load1",
+        "load5",
+        "load15",
+        "cpus",
+        "mem_total_bytes",
+        "mem_available_bytes",
+        "swap_total_bytes",
+        "swap_free_bytes",
+    ] {
+        assert!(facts.contains_key(name), "no {name} in {facts:?}");
+    }
+    let kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(facts["mem_total_bytes"], kib * 1024);
+    assert_eq!(facts["kernel"], stdout_of("uname", &["-r"]).trim());
+    assert_eq!(
+        facts["cpus"].as_u64().unwrap() as usize,
+        std::thread::available_parallelism().unwrap().get()
+    );
+    let root_size = facts
+        .get("disk./.size_bytes")
+        .and_then(|v| v.as_u64())
+        .expect("the root filesystem");
+    assert!(root_size > 0);
+    let used = facts["disk./.used_pct"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&used));
+    if have("dpkg-query") {
+        let bash = stdout_of("dpkg-query", &["-W", "-f", "${Version}", "bash"]);
+        assert_eq!(facts["pkg.bash"], bash.as_str());
+        let packages: Vec<&String> = facts.keys().filter(|k| k.starts_with("pkg.")).collect();
+        assert_eq!(
+            packages,
+            ["pkg.bash", "pkg.coreutils"],
+            "--packages limits the list"
+        );
+    }
+}
+
+#[test]
+fn thresholds_add_a_warn_event_per_breach() {
+    let env = TestEnv::new();
+    let quiet: Vec<Event> = env
+        .cmd("sd-facts")
+        .arg("--no-packages")
+        .expect_code(0)
+        .lines();
+    assert_eq!(quiet.len(), 1, "no thresholds, no warnings");
+    assert!(
+        !quiet[0]
+            .facts
+            .as_ref()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("pkg."))
+    );
+
+    let events: Vec<Event> = env
+        .cmd("sd-facts")
+        .args([
+            "--no-packages",
+            "--disk-warn",
+            "0%",
+            "--mem-warn",
+            "0",
+            "--load-warn=-1",
+        ])
+        .expect_code(0)
+        .lines();
+    let warn_tags: Vec<&str> = events[1..].iter().map(|e| e.tag.as_str()).collect();
+    assert!(warn_tags.contains(&"disk:/"), "{warn_tags:?}");
+    assert!(
+        warn_tags.contains(&"mem") && warn_tags.contains(&"load"),
+        "{warn_tags:?}"
+    );
+    for warn in &events[1..] {
+        assert_eq!(warn.status, "warn");
+        assert!(
+            warn.msg.as_deref().unwrap().contains("more than"),
+            "{:?}",
+            warn.msg
+        );
+    }
+    let none: Vec<Event> = env
+        .cmd("sd-facts")
+        .args(["--no-packages", "--disk-warn", "100%"])
+        .expect_code(0)
+        .lines();
+    assert_eq!(none.len(), 1);
+    env.cmd("sd-facts")
+        .args(["--disk-warn", "120%"])
+        .expect_code(2);
+}
+
+#[test]
+fn facts_feed_the_fact_filter_of_sd_query() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let facts = env
+        .cmd("sd-facts")
+        .args(["--packages", "bash"])
+        .expect_code(0)
+        .stdout();
+    env.cmd("sd-store")
+        .arg(&db)
+        .stdin(facts.clone())
+        .expect_code(0);
+    let event: Event = serde_json::from_str(facts.lines().next().unwrap()).unwrap();
+    let kernel = event.facts.as_ref().unwrap()["kernel"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sql = format!(
+        "SELECT value FROM facts WHERE host = '{}' AND name = 'kernel'",
+        event.host
+    );
+    let rows: Vec<serde_json::Value> = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["--sql", &sql])
+        .expect_code(0)
+        .lines();
+    assert_eq!(rows[0]["value"], kernel.as_str());
+}
