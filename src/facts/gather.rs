@@ -135,13 +135,13 @@ pub fn disks() -> Vec<Disk> {
         let Ok(stat) = nix::sys::statvfs::statvfs(mount.as_str()) else {
             continue;
         };
-        let block = stat.fragment_size() as u64;
-        let size = stat.blocks() as u64 * block;
+        let block = u64::from(stat.fragment_size());
+        let size = u64::from(stat.blocks()) * block;
         if size == 0 {
             continue;
         }
-        let free = stat.blocks_free() as u64 * block;
-        let available = stat.blocks_available() as u64 * block;
+        let free = u64::from(stat.blocks_free()) * block;
+        let available = u64::from(stat.blocks_available()) * block;
         let used = size - free;
         // As df(1) counts it: used of what non-root users could have.
         let used_pct = if used + available == 0 {
