@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::exit::Exit;
 use crate::store::Store;
-use crate::{cli, ident, man, paths, time};
+use crate::{cli, ident, man, time};
 use clap::{ArgMatches, CommandFactory, Parser};
 use rusqlite::{OptionalExtension, params};
 use std::io::{self, Write};
@@ -86,11 +86,7 @@ pub fn man_page() -> man::Page {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
-    let path = args
-        .db
-        .clone()
-        .or_else(|| config.store.path.clone())
-        .unwrap_or_else(|| paths::data_dir().join("events.db"));
+    let path = Store::locate(args.db.as_deref(), &config);
     let conn = Store::open_read_only(&path)?;
     let db_error =
         |e: rusqlite::Error| Error::io(format!("reading the store {}: {e}", path.display()));

@@ -27,5 +27,6 @@ pub mod recv;
 pub mod run;
 pub mod size;
 pub mod spool;
+pub mod sqlite;
 pub mod store;
 pub mod time;

@@ -68,24 +68,9 @@ impl Spool {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             Error::io(format!("{what} spool {}: {e}", path.display()))
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                fail(
-                    "creating the directory of the",
-                    &crate::error::describe_io(&e),
-                )
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|e| fail("opening", &e))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(|e| fail("opening", &e))?;
-        // WAL with synchronous=NORMAL: a committed batch survives the
-        // process being killed; FULL would add an fsync per batch for the
-        // power-loss case.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("opening", &e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| fail("opening", &e))?;
+        // synchronous=NORMAL: a committed batch survives the process being
+        // killed; FULL would add an fsync per batch for the power-loss case.
+        let conn = crate::sqlite::open_wal(path, "spool", "NORMAL")?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| fail("reading", &e))?;

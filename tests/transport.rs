@@ -869,3 +869,76 @@ fn a_group_falling_behind_the_length_cap_is_warned_about_with_numbers() {
         run.report()
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_leaves_the_rest_unacknowledged() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    env.cmd("sd-bark")
+        .stdin(events_input(5000, "PIPE"))
+        .expect_code(0);
+    // `head -1` reads one line and exits; sd-recv's next write fails.
+    let script = format!(
+        "{} --group g --window 100 | head -n 1",
+        crate::util::bin("sd-recv")
+    );
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env("SD_BROKER", redis.url())
+        .env("SD_CONFIG", env.path("config/sheepdog/sheepdog.toml"))
+        .env("SD_SPOOL", env.path("state/spool.db"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).lines().count(), 1);
+    // What head did not take is delivered again, to a consumer that claims it.
+    let rest = env
+        .cmd("sd-recv")
+        .args(["--group", "g", "--once", "--claim-idle", "0s"])
+        .expect_code(0);
+    let got = lines_of(&rest.stdout()).len();
+    assert!(got >= 4900, "only {got} of the 5000 events came again");
+}
+
+#[test]
+fn without_a_group_sd_recv_follows_like_tail_f() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    env.cmd("sd-bark")
+        .stdin(events_input(3, "BEFORE"))
+        .expect_code(0);
+    let out = env.path("follow.out");
+    let err = env.path("follow.err");
+    let mut follower = env.cmd("sd-recv").spawn_to(&out, &err);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    env.cmd("sd-bark")
+        .stdin(events_input(4, "AFTER"))
+        .expect_code(0);
+    let arrived = wait_until(10, || {
+        std::fs::read_to_string(&out).unwrap().lines().count() >= 4
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follower.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(follower.wait().unwrap().code(), Some(0));
+    assert!(arrived, "{}", std::fs::read_to_string(&err).unwrap());
+    let tags: Vec<String> = lines_of(&std::fs::read_to_string(&out).unwrap())
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tags, ["AFTER"; 4], "only what arrived after it started");
+    let groups = redis.cli(&["XINFO", "GROUPS", "sheepdog:events"]).unwrap();
+    assert!(
+        groups.trim().is_empty(),
+        "following creates no group: {groups}"
+    );
+    assert_eq!(
+        stream_len(&redis, "sheepdog:events"),
+        7,
+        "and trims nothing"
+    );
+}

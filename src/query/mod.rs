@@ -8,7 +8,7 @@ use crate::config::ConfigArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::store::Store;
-use crate::{cli, man, paths, time};
+use crate::{cli, man, time};
 use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
 use fact_expr::FactExpr;
 use output::{Answer, Format};
@@ -145,11 +145,7 @@ pub fn man_page() -> man::Page {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
-    let path = args
-        .db
-        .clone()
-        .or_else(|| config.store.path.clone())
-        .unwrap_or_else(|| paths::data_dir().join("events.db"));
+    let path = Store::locate(args.db.as_deref(), &config);
     let conn = Store::open_read_only(&path)?;
     let answer = match (&args.sql, &args.question) {
         (Some(sql), _) => sql_answer(&conn, sql)?,

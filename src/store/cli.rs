@@ -7,7 +7,7 @@ use crate::config::ConfigArgs;
 use crate::error::Result;
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event};
 use crate::exit::Exit;
-use crate::{cli, ident, man, paths};
+use crate::{cli, ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -113,11 +113,7 @@ pub fn man_page() -> man::Page {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
-    let path = args
-        .db
-        .clone()
-        .or_else(|| config.store.path.clone())
-        .unwrap_or_else(|| paths::data_dir().join("events.db"));
+    let path = Store::locate(args.db.as_deref(), &config);
     let retain = args.retain.or(config.store.retain.map(|d| d.0));
     let mut store = Store::open(&path)?;
     let mut next_prune = Instant::now();

@@ -27,22 +27,11 @@ impl Store {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             Error::io(format!("{what} store {}: {e}", path.display()))
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                fail(
-                    "creating the directory of the",
-                    &crate::error::describe_io(&e),
-                )
-            })?;
-        }
-        let mut conn = Connection::open(path).map_err(|e| fail("opening", &e))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(|e| fail("opening", &e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("opening", &e))?;
         // FULL: an event echoed (and so acknowledged upstream) is on disk,
         // even across a power loss. One fsync per batch, not per event.
-        conn.pragma_update(None, "synchronous", "FULL")
+        let mut conn = crate::sqlite::open_wal(path, "store", "FULL")?;
+        // Index pages of a large store stay in memory (64 MiB at most).
+        conn.pragma_update(None, "cache_size", -65536)
             .map_err(|e| fail("opening", &e))?;
         schema::migrate(&mut conn).map_err(|e| fail("migrating", &e))?;
         // Every statement of the insert path stays compiled.
@@ -52,6 +41,15 @@ impl Store {
             path: path.to_path_buf(),
             periods: interruptions::Tracker::default(),
         })
+    }
+
+    /// Where the store is: the path given, else `[store] path`, else the
+    /// default under the data directory.
+    pub fn locate(given: Option<&Path>, config: &crate::config::ConfigFile) -> PathBuf {
+        given
+            .map(Path::to_path_buf)
+            .or_else(|| config.store.path.clone())
+            .unwrap_or_else(|| crate::paths::data_dir().join("events.db"))
     }
 
     /// Opens an existing store read-only (for questions).

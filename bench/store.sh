@@ -1,0 +1,95 @@
+#!/bin/sh
+# The store, measured side by side in one run (issue: store benchmarks):
+#  1. sd-store importing N events against a short Python sqlite3 script
+#     doing the same inserts into the same schema;
+#  2. sd-bark → redis → sd-recv --group store -- sd-store --echo, end to end;
+#  3. the question of the README on the store that holds them (hyperfine).
+# Run from the repository: sh bench/store.sh [EVENTS]   (default 1000000)
+set -eu
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+cargo build --release --quiet
+bin=$PWD/target/release
+out=$PWD/bench/out/store-$N
+rm -rf "$out"; mkdir -p "$out"
+
+echo "== generating $N events: 500 hosts with facts, 20 services each, 1% failures"
+python3 - "$N" > "$out/events.jsonl" <<'PY'
+import json, random, sys, time
+rnd = random.Random(42)
+n = int(sys.argv[1]); now = time.time(); start = now - 40 * 86400; step = 40 * 86400 / n
+GIB = 1 << 30
+for h in range(500):
+    print(json.dumps({"v": 1, "id": f"facts-{h}", "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 3600)),
+                      "host": f"tux{h:03d}", "tag": "facts", "kind": "facts", "status": "info",
+                      "facts": {"mem_total_bytes": (2 + h % 8) * GIB, "pkg.nginx": ["1.22.1-9", "1.24.0-2+deb12u1"][h % 2]}},
+                     separators=(",", ":")))
+for i in range(n - 500):
+    t = start + i * step
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+    print(json.dumps({"v": 1, "id": f"ev{i:09d}", "time": stamp, "host": f"tux{i % 500:03d}", "tag": f"svc{(i // 500) % 20}",
+                      "kind": "heartbeat", "status": "fail" if rnd.random() < 0.01 else "ok", "reason": "http-200",
+                      "elapsed_ms": i % 300, "msg": "checked http://localhost/ in 12 ms"}, separators=(",", ":")))
+PY
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rate() { python3 -c "print(f'{$N/$1:,.0f}')"; }
+
+echo "== sd-store import, 3 runs"
+for i in 1 2 3; do
+    rm -f "$out"/store.db*
+    /usr/bin/time -f '%e %M' -o "$out/store.$i" "$bin/sd-store" "$out/store.db" < "$out/events.jsonl"
+    cat "$out/store.$i"
+done > "$out/store.all"
+s=$(cut -d' ' -f1 "$out/store.all" | median); rss=$(cut -d' ' -f2 "$out/store.all" | median)
+echo "  $(rate "$s") events/s (median ${s}s), peak RSS ${rss} KiB"
+
+echo "== Python sqlite3, the same inserts into the same schema, 3 runs"
+cat > "$out/insert.py" <<'PY'
+import json, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
+src = sqlite3.connect(sys.argv[2])
+db.executescript("".join(line + "\n" for line in src.iterdump() if line.startswith("CREATE")))
+batch = []
+def flush():
+    db.execute("BEGIN")
+    db.executemany("INSERT OR IGNORE INTO events (id, time_ms, host, tag, kind, status, code, elapsed_ms, received_ms, body)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+    db.execute("COMMIT"); batch.clear()
+from datetime import datetime
+for line in sys.stdin:
+    e = json.loads(line)
+    ms = int(datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() * 1000)
+    batch.append((e["id"], ms, e["host"], e["tag"], e.get("kind"), e.get("status"), e.get("code"),
+                  e.get("elapsed_ms"), int(time.time() * 1000), line.rstrip("\n")))
+    if len(batch) == 1000: flush()
+if batch: flush()
+PY
+for i in 1 2 3; do
+    rm -f "$out"/py.db*
+    /usr/bin/time -f '%e %M' -o "$out/py.$i" python3 "$out/insert.py" "$out/py.db" "$out/store.db" < "$out/events.jsonl"
+    cat "$out/py.$i"
+done > "$out/py.all"
+p=$(cut -d' ' -f1 "$out/py.all" | median); prss=$(cut -d' ' -f2 "$out/py.all" | median)
+echo "  $(rate "$p") events/s (median ${p}s), peak RSS ${prss} KiB (events table only: no facts, no periods)"
+
+echo "== sd-bark -> redis -> sd-recv --group store -- sd-store --echo (1 run)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" --daemonize yes \
+    --pidfile "$out/redis.pid" --logfile "$out/redis.log"
+trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
+sleep 0.5
+"$bin/sd-bark" --broker "redis://127.0.0.1:$port" --spool "$out/spool.db" < "$out/events.jsonl"
+rm -f "$out"/e2e.db*
+/usr/bin/time -f '%e %M' -o "$out/e2e" "$bin/sd-recv" --broker "redis://127.0.0.1:$port" --group store --once \
+    -- "$bin/sd-store" --echo "$out/e2e.db"
+e=$(cut -d' ' -f1 "$out/e2e")
+echo "  $(rate "$e") events/s (${e}s for the receiving side)"
+
+echo "== the question, on $N stored events (hyperfine, 20 runs)"
+hyperfine -N --warmup 3 --runs 20 --export-json "$out/question.json" \
+    "$bin/sd-query $out/store.db interruptions --since 30d --fact mem_total_bytes<4GiB --fact pkg.nginx=1.24.0 --format json" \
+    >/dev/null 2>&1
+python3 -c "import json; r=json.load(open('$out/question.json'))['results'][0]; print(f'  median {r[\"median\"]*1000:.1f} ms')"
+"$bin/sd-query" "$out/store.db" interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0' --format json | wc -l | sed 's/^/  rows in the answer: /'
