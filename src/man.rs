@@ -30,6 +30,10 @@ pub fn pages() -> Vec<Page> {
         crate::run::man_page(),
         crate::bark::man_page(),
         crate::recv::man_page(),
+        crate::store::cli::man_page(),
+        crate::query::man_page(),
+        crate::expect::man_page(),
+        crate::facts::man_page(),
     ]
 }
 
@@ -58,8 +62,33 @@ pub fn render(page: &Page) -> String {
     section(&|w| man.render_synopsis_section(w));
     section(&|w| man.render_description_section(w));
     section(&|w| man.render_options_section(w));
-    if command.get_subcommands().any(|s| !s.is_hide_set()) {
-        section(&|w| man.render_subcommands_section(w));
+    // Subcommands are described here, options and all, rather than in
+    // pages of their own.
+    let subcommands: Vec<&clap::Command> = command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .collect();
+    if !subcommands.is_empty() {
+        let mut roff = Roff::new();
+        roff.control("SH", ["COMMANDS"]);
+        for sub in &subcommands {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            roff.control("TP", [])
+                .text([bold(sub.get_name())])
+                .text([roman(about)]);
+        }
+        out.push_str(&roff.to_roff());
+        for sub in &subcommands {
+            let sub_man = clap_mangen::Man::new((*sub).clone());
+            let mut buf = Vec::new();
+            sub_man
+                .render_options_section(&mut buf)
+                .expect("writing to memory");
+            let text = String::from_utf8(buf).expect("roff is UTF-8");
+            let text = text.strip_prefix(&preamble).unwrap_or(&text);
+            let heading = format!(".SH \"OPTIONS OF {}\"", sub.get_name().to_uppercase());
+            out.push_str(&text.replacen(".SH OPTIONS", &heading, 1));
+        }
     }
     out.push_str(&extra_sections(page, &command).to_roff());
     ascii_only(&out)

@@ -65,3 +65,25 @@ fn every_page_has_the_required_sections() {
         }
     }
 }
+
+#[test]
+fn every_command_has_a_page() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let binaries: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \"sd-"))
+        .map(|rest| rest.trim_end_matches('"'))
+        .collect();
+    let pages: Vec<String> = sheepdog::man::pages()
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    assert!(binaries.len() >= 7, "{binaries:?}");
+    for binary in binaries {
+        assert!(
+            pages.contains(&format!("sd-{binary}")),
+            "sd-{binary} has no man page in man::pages()"
+        );
+    }
+}

@@ -20,13 +20,12 @@ use std::time::Duration;
 use time::human_ms;
 
 const LONG_ABOUT: &str = "\
-Answer questions from the store sd-store keeps.
-
-  status         the board: the latest state of every host and tag, with age
-  events         events, newest last, filtered by --since/--host/--tag/--status/--kind
-  interruptions  per host and tag, the periods from a fail or error to the next ok that
-                 overlap the window (clipped to it; an open period counts up to now):
-                 count, first start, last end (or open), total duration
+Answer questions from the store sd-store keeps. `status` is the board: the \
+latest state of every host and tag, with its age. `events` lists events, \
+oldest first, filtered by --since, --host, --tag, --status and --kind. \
+`interruptions` gives, per host and tag, the periods from a fail or error to \
+the next ok that overlap the window (clipped to it; an open period counts up \
+to now): their count, first start, last end (or open) and total duration.
 
 --fact EXPR keeps only hosts whose latest facts match (all of them, if given \
 several): NAME OP VALUE with = != < <= > >= and ~ (glob); sizes take KiB MiB \
@@ -47,7 +46,7 @@ Examples:
 
 #[derive(Debug, Parser)]
 #[command(name = "sd-query", version, about = "Answer questions from the store", long_about = LONG_ABOUT,
-          after_help = AFTER_HELP)]
+          after_help = AFTER_HELP, disable_help_subcommand = true)]
 pub struct Args {
     /// The store [default: [store] path, $XDG_DATA_HOME/sheepdog/events.db,
     /// /var/lib/sheepdog/events.db for root].
