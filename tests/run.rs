@@ -276,7 +276,8 @@ fn sigint_to_sd_run_reaches_the_job() {
 fn lock_refuses_a_second_run_of_the_same_tag() {
     let env = TestEnv::new();
     let marker = env.path("first-started");
-    let line = format!("touch {}; sleep 60", marker.display());
+    // The marker holds the job's pid, which is also its process group.
+    let line = format!("echo $$ > {}; sleep 60", marker.display());
     let mut first = env
         .cmd("sd-run")
         .args(["--lock", "--tag", "SYNC", "--timeout", "30s", "-c", &line])
@@ -305,7 +306,16 @@ fn lock_refuses_a_second_run_of_the_same_tag() {
         .args(["--lock", "--tag", "OTHER", "--", "true"])
         .expect_code(0);
 
+    let job: i32 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     first.kill().unwrap();
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(job),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     first.wait().unwrap();
 }
 
@@ -314,7 +324,11 @@ fn a_lock_left_by_a_crashed_run_does_not_block_the_next() {
     let env = TestEnv::new();
     let mut crashed = env
         .cmd("sd-run")
-        .args(["--lock", "--start", "--tag", "SYNC", "--", "sleep", "60"])
+        .args(["--lock", "--start", "--tag", "SYNC", "-c"])
+        .arg(format!(
+            "echo $$ > {}; exec sleep 60",
+            env.path("job.pid").display()
+        ))
         .spawn();
     let mut first = String::new();
     BufReader::new(crashed.stdout.take().unwrap())
@@ -328,9 +342,17 @@ fn a_lock_left_by_a_crashed_run_does_not_block_the_next() {
         .expect_code(0)
         .event();
     assert_eq!(event.status, "ok");
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 60"])
-        .status();
+    // The orphaned job, and only it.
+    assert!(wait_until(5, || env.path("job.pid").exists()));
+    let job: i32 = std::fs::read_to_string(env.path("job.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(job),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 #[test]
