@@ -282,7 +282,8 @@ fn lock_refuses_a_second_run_of_the_same_tag() {
         .cmd("sd-run")
         .args(["--lock", "--tag", "SYNC", "--timeout", "30s", "-c", &line])
         .spawn();
-    assert!(wait_until(10, || marker.exists()));
+    assert!(wait_until(10, || std::fs::read_to_string(&marker)
+        .is_ok_and(|p| p.ends_with('\n'))));
 
     let run = env
         .cmd("sd-run")
@@ -334,6 +335,10 @@ fn a_lock_left_by_a_crashed_run_does_not_block_the_next() {
     BufReader::new(crashed.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
+    assert!(wait_until(10, || std::fs::read_to_string(
+        env.path("job.pid")
+    )
+    .is_ok_and(|p| p.ends_with('\n'))));
     crashed.kill().unwrap(); // SIGKILL: no chance to clean up
     crashed.wait().unwrap();
     let event: Event = env
@@ -343,7 +348,6 @@ fn a_lock_left_by_a_crashed_run_does_not_block_the_next() {
         .event();
     assert_eq!(event.status, "ok");
     // The orphaned job, and only it.
-    assert!(wait_until(5, || env.path("job.pid").exists()));
     let job: i32 = std::fs::read_to_string(env.path("job.pid"))
         .unwrap()
         .trim()
