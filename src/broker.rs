@@ -381,12 +381,6 @@ pub fn describe(err: &RedisError) -> String {
         redis::ErrorKind::AuthenticationFailed => {
             "authentication failed (check the user and password_file)".to_string()
         }
-        _ => {
-            let text = err.to_string();
-            match text.find(" (os error") {
-                Some(cut) => text[..cut].to_lowercase(),
-                None => text,
-            }
-        }
+        _ => crate::error::plain(err.to_string()),
     }
 }

@@ -50,7 +50,12 @@ impl std::error::Error for Error {}
 
 /// An I/O error in plain words, without Rust's `(os error N)` suffix.
 pub fn describe_io(err: &std::io::Error) -> String {
-    let text = err.to_string();
+    plain(err.to_string())
+}
+
+/// An error's text as it goes inside a sentence: without Rust's
+/// `(os error N)` suffix, and not capitalised.
+pub fn plain(text: String) -> String {
     match text.find(" (os error") {
         Some(cut) => {
             let mut plain = text[..cut].to_string();
