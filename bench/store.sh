@@ -4,10 +4,13 @@
 #     doing the same inserts into the same schema;
 #  2. sd-bark → redis → sd-recv --group store -- sd-store --echo, end to end;
 #  3. the question of the README on the store that holds them (hyperfine).
-# Run from the repository: sh bench/store.sh [EVENTS]   (default 1000000)
+# Run from the repository: sh bench/store.sh [EVENTS [question]]
+# (default 1000000; with "question", only one import and the question:
+# the way to measure 10,000,000 events without an hour of Python).
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
+ONLY=${2:-all}
 cargo build --release --quiet
 bin=$PWD/target/release
 out=$PWD/bench/out/store-$N
@@ -35,8 +38,9 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rate() { python3 -c "print(f'{$N/$1:,.0f}')"; }
 
-echo "== sd-store import, 3 runs"
-for i in 1 2 3; do
+runs=3; [ "$ONLY" = question ] && runs=1
+echo "== sd-store import, $runs run(s)"
+for i in $(seq "$runs"); do
     rm -f "$out"/store.db*
     /usr/bin/time -f '%e %M' -o "$out/store.$i" "$bin/sd-store" "$out/store.db" < "$out/events.jsonl"
     cat "$out/store.$i"
@@ -44,6 +48,7 @@ done > "$out/store.all"
 s=$(cut -d' ' -f1 "$out/store.all" | median); rss=$(cut -d' ' -f2 "$out/store.all" | median)
 echo "  $(rate "$s") events/s (median ${s}s), peak RSS ${rss} KiB"
 
+if [ "$ONLY" != question ]; then
 echo "== Python sqlite3, the same inserts into the same schema, 3 runs"
 cat > "$out/insert.py" <<'PY'
 import json, sqlite3, sys, time
@@ -86,6 +91,17 @@ rm -f "$out"/e2e.db*
     -- "$bin/sd-store" --echo "$out/e2e.db"
 e=$(cut -d' ' -f1 "$out/e2e")
 echo "  $(rate "$e") events/s (${e}s for the receiving side)"
+
+echo "== the same with --window 10000 (1 run)"
+# The first run's acknowledgements let the stream be trimmed: publish again.
+redis-cli -p "$port" xgroup destroy sheepdog:events store >/dev/null
+"$bin/sd-bark" --broker "redis://127.0.0.1:$port" --spool "$out/spool2.db" < "$out/events.jsonl"
+rm -f "$out"/e2e.db*
+/usr/bin/time -f '%e %M' -o "$out/e2e-w" "$bin/sd-recv" --broker "redis://127.0.0.1:$port" --group store --once \
+    --window 10000 -- "$bin/sd-store" --echo "$out/e2e.db"
+e=$(cut -d' ' -f1 "$out/e2e-w")
+echo "  $(rate "$e") events/s (${e}s for the receiving side)"
+fi
 
 echo "== the question, on $N stored events (hyperfine, 20 runs)"
 hyperfine -N --warmup 3 --runs 20 --export-json "$out/question.json" \

@@ -58,7 +58,7 @@ fn storing_twice_is_harmless_and_echo_prints_each_event() {
     let version: i64 = db(&path)
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, sheepdog::store::schema::VERSION);
 }
 
 #[test]
@@ -355,4 +355,67 @@ fn hostile_input_is_named_and_the_good_lines_kept() {
         .args(["--group", "g", "--once"])
         .expect_code(0);
     assert_eq!(spooled.stdout().lines().count(), 2);
+}
+
+#[test]
+fn a_store_of_an_older_schema_is_migrated_in_place() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    // A version 1 store, as the first sd-store left it: events only.
+    {
+        let conn = db(&path);
+        conn.execute_batch(sheepdog::store::schema::MIGRATIONS[0])
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO events (id, time_ms, host, tag, kind, status, received_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, 'run', ?5, 0, ?6)",
+            )
+            .unwrap();
+        for (id, t, host, tag, status) in [
+            ("a", 10, "h1", "web", "ok"),
+            ("b", 20, "h1", "web", "fail"),
+            ("c", 30, "h1", "web", "info"),
+            ("d", 15, "h2", "web", "ok"),
+        ] {
+            let body = event(id, t, host, tag, status);
+            insert
+                .execute(rusqlite::params![id, t * 1000, host, tag, status, body])
+                .unwrap();
+        }
+    }
+    // The current sd-store migrates it, then keeps the board up to date.
+    env.cmd("sd-store")
+        .arg(&path)
+        .stdin(event("e", 40, "h2", "web", "fail") + "\n")
+        .expect_code(0);
+    let conn = db(&path);
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, sheepdog::store::schema::VERSION);
+    let mut stmt = conn
+        .prepare("SELECT host, status, time_ms / 1000, last_ok_ms / 1000 FROM latest ORDER BY host")
+        .unwrap();
+    let board: Vec<(String, String, i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        board,
+        [
+            ("h1".to_string(), "fail".to_string(), 20, 10),
+            ("h2".to_string(), "fail".to_string(), 40, 15),
+        ]
+    );
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'events_host_tag_time'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0);
 }

@@ -256,13 +256,13 @@ fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
 fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
     let hosts = hosts_matching(conn, &f.fact)?;
     let (filter, params) = conditions(f, since(f, None), &hosts, "time_ms");
-    // The newest state-carrying event of each host and tag.
+    // `latest` holds the newest state-carrying event of each host and tag;
+    // the event itself (for its reason and message) may have been pruned.
     let sql = format!(
         "SELECT host, tag, status, time_ms, body FROM (
-             SELECT host, tag, status, time_ms, body,
-                    row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
-             FROM events WHERE status IN ('ok', 'warn', 'fail', 'error') AND {filter})
-         WHERE n = 1 ORDER BY host, tag"
+             SELECT l.host, l.tag, l.status, l.time_ms, e.body, e.kind
+             FROM latest l LEFT JOIN events e ON e.id = l.id)
+         WHERE {filter} ORDER BY host, tag"
     );
     let now = time::now_ms();
     let mut stmt = conn.prepare(&sql).map_err(db_error)?;
@@ -273,14 +273,16 @@ fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .map_err(db_error)?;
     let mut out = Vec::new();
     for row in rows {
         let (host, tag, status, time_ms, body) = row.map_err(db_error)?;
-        let event: Map<String, Value> = serde_json::from_str(&body).unwrap_or_default();
+        let event: Map<String, Value> = body
+            .and_then(|body| serde_json::from_str(&body).ok())
+            .unwrap_or_default();
         let mut m = Map::new();
         m.insert("host".into(), host.into());
         m.insert("tag".into(), tag.into());

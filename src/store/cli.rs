@@ -1,7 +1,7 @@
 //! `sd-store`: keep events in SQLite, idempotently, and with `--echo` say
 //! which ones are safely kept (the handler protocol of DESIGN.md §2).
 
-use super::Store;
+use super::{Serialized, Store};
 use crate::batch::read_batches;
 use crate::config::ConfigArgs;
 use crate::error::Result;
@@ -28,7 +28,7 @@ has committed, which is what `sd-recv --group store -- sd-store --echo` \
 acknowledges. Killed at any moment, the database stays intact and every \
 echoed event is in it.
 
-SCHEMA (PRAGMA user_version 1; query it with sqlite3 -readonly):
+SCHEMA (PRAGMA user_version 2; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
          elapsed_ms, received_ms, body)  -- body is the whole event JSON;
          received_ms is when the store got it
@@ -36,6 +36,9 @@ SCHEMA (PRAGMA user_version 1; query it with sqlite3 -readonly):
   facts_history(host, name, value, time_ms)  -- every change
   interruptions(host, tag, start_ms, end_ms, first_id, last_status)
          -- end_ms is NULL while the period is open
+  latest(host, tag, status, time_ms, id, last_ok_ms)
+         -- the newest ok/warn/fail/error event of each host and tag
+Events are indexed by id, (tag, time_ms), (status, time_ms) and time_ms.
 Times are milliseconds since the epoch, UTC. Back up with SQLite's own \
 online backup: sqlite3 events.db \".backup /backup/events.db\".";
 
@@ -136,17 +139,17 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
 
     let host = ident::short_hostname();
     let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
-    let stamp = |mut event: Event| {
+    let stamp = move |mut event: Event| {
         event.stamp(&host);
-        event
+        Serialized::new(event)
     };
     let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
     let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
     read_batches(input, max, stamp, |batch| {
         store.insert(&batch)?;
         if args.echo {
-            for event in &batch {
-                writeln!(out, "{event}").map_err(cli::stdout_error)?;
+            for stored in &batch {
+                writeln!(out, "{}", stored.line).map_err(cli::stdout_error)?;
             }
             out.flush().map_err(cli::stdout_error)?;
         }

@@ -12,7 +12,7 @@
 //!   `ok` and the period's old end opens the rest again.
 
 use crate::event::Status;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Statement, Transaction, params};
 use std::collections::HashMap;
 
 /// A state event just inserted.
@@ -30,7 +30,8 @@ pub struct StateEvent<'a> {
 /// memory is dropped whenever another connection wrote to the database.
 #[derive(Default)]
 pub struct Tracker {
-    known: HashMap<(String, String), Latest>,
+    /// By host, then tag: looked up with borrowed names, no allocation.
+    known: HashMap<String, HashMap<String, Latest>>,
     data_version: Option<i64>,
 }
 
@@ -59,13 +60,18 @@ impl Tracker {
         if !matches!(event.status, Status::Ok | Status::Fail | Status::Error) {
             return Ok(());
         }
-        let key = (event.host.to_string(), event.tag.to_string());
-        let latest = match self.known.get(&key) {
+        let known = self
+            .known
+            .get(event.host)
+            .and_then(|tags| tags.get(event.tag));
+        let latest = match known {
             Some(latest) => *latest,
             None => load(tx, event)?,
         };
         if event.time_ms < latest.last_state_ms {
-            self.known.remove(&key);
+            if let Some(tags) = self.known.get_mut(event.host) {
+                tags.remove(event.tag);
+            }
             return record(tx, event);
         }
         let open_since = match (event.status, latest.open_since) {
@@ -99,26 +105,32 @@ impl Tracker {
                 Some(event.time_ms)
             }
         };
-        self.known.insert(
-            key,
-            Latest {
-                last_state_ms: event.time_ms,
-                open_since,
+        let latest = Latest {
+            last_state_ms: event.time_ms,
+            open_since,
+        };
+        match self.known.get_mut(event.host) {
+            Some(tags) => match tags.get_mut(event.tag) {
+                Some(known) => *known = latest,
+                None => {
+                    tags.insert(event.tag.to_string(), latest);
+                }
             },
-        );
+            None => {
+                let tags = HashMap::from([(event.tag.to_string(), latest)]);
+                self.known.insert(event.host.to_string(), tags);
+            }
+        }
         Ok(())
     }
 }
 
-/// The newest state event before this one, and the open period.
+/// The newest state event stored so far (from `latest`, which this event
+/// has not updated yet), and the open period.
 fn load(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<Latest> {
     let last_state_ms: Option<i64> = tx
-        .prepare_cached(
-            "SELECT time_ms FROM events WHERE host = ?1 AND tag = ?2 AND id != ?3
-               AND status IN ('ok', 'fail', 'error')
-             ORDER BY time_ms DESC LIMIT 1",
-        )?
-        .query_row(params![event.host, event.tag, event.id], |r| r.get(0))
+        .prepare_cached("SELECT time_ms FROM latest WHERE host = ?1 AND tag = ?2")?
+        .query_row(params![event.host, event.tag], |r| r.get(0))
         .optional()?;
     let open_since: Option<i64> = tx
         .prepare_cached(
@@ -131,6 +143,43 @@ fn load(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<Latest
         last_state_ms: last_state_ms.unwrap_or(i64::MIN),
         open_since,
     })
+}
+
+/// Keeps `latest` (the board) up to date with state events just inserted.
+/// In SET, `latest.*` is the row before the update: an older event changes
+/// nothing but, for an ok, possibly `last_ok_ms`.
+pub const UPDATE_LATEST: &str = "
+    INSERT INTO latest (host, tag, status, time_ms, id, last_ok_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, iif(?3 = 'ok', ?4, NULL))
+    ON CONFLICT (host, tag) DO UPDATE SET
+        status  = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.status, latest.status),
+        id      = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.id, latest.id),
+        time_ms = max(excluded.time_ms, latest.time_ms),
+        last_ok_ms = coalesce(max(excluded.last_ok_ms, latest.last_ok_ms), excluded.last_ok_ms, latest.last_ok_ms)";
+
+pub fn update_latest(
+    statement: &mut Statement<'_>,
+    event: &StateEvent<'_>,
+) -> rusqlite::Result<()> {
+    statement.execute(params![
+        event.host,
+        event.tag,
+        event.status.as_str(),
+        event.time_ms,
+        event.id
+    ])?;
+    Ok(())
+}
+
+/// The time of the newest state event of a host and tag: the end of any
+/// scan of `events` for them. The general path only meets pairs that
+/// have one (the event being placed is older than it).
+fn newest_state(tx: &Transaction<'_>, host: &str, tag: &str) -> rusqlite::Result<i64> {
+    Ok(tx
+        .prepare_cached("SELECT time_ms FROM latest WHERE host = ?1 AND tag = ?2")?
+        .query_row(params![host, tag], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MAX))
 }
 
 /// The general path: places an event of any age among its neighbours.
@@ -218,14 +267,18 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
     .execute(params![e.host, e.tag, start, e.time_ms])?;
     refresh_last_status(tx, e.host, e.tag, start, Some(e.time_ms))?;
     // A failure after this ok and before the old end opens the rest again.
+    let until = match old_end {
+        Some(end) => end,
+        None => newest_state(tx, e.host, e.tag)?.saturating_add(1),
+    };
     let reopened: Option<(i64, String, String)> = tx
         .prepare_cached(
             "SELECT time_ms, id, status FROM events
-             WHERE host = ?1 AND tag = ?2 AND time_ms > ?3 AND (?4 IS NULL OR time_ms < ?4)
+             WHERE time_ms > ?3 AND time_ms < ?4 AND host = ?1 AND tag = ?2
                AND status IN ('fail', 'error')
              ORDER BY time_ms, id LIMIT 1",
         )?
-        .query_row(params![e.host, e.tag, e.time_ms, old_end], |r| {
+        .query_row(params![e.host, e.tag, e.time_ms, until], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
@@ -252,12 +305,15 @@ fn next_ok_after(
     tag: &str,
     time_ms: i64,
 ) -> rusqlite::Result<Option<i64>> {
-    // ORDER BY … LIMIT 1 stops at the first ok; min() would scan them all.
+    // Walks the time index forward from the event, and stops at the first
+    // ok or at the pair's newest state event, whichever comes first.
+    let until = newest_state(tx, host, tag)?;
     tx.prepare_cached(
-        "SELECT time_ms FROM events WHERE host = ?1 AND tag = ?2 AND time_ms > ?3 AND status = 'ok'
+        "SELECT time_ms FROM events
+         WHERE time_ms > ?3 AND time_ms <= ?4 AND host = ?1 AND tag = ?2 AND status = 'ok'
          ORDER BY time_ms LIMIT 1",
     )?
-    .query_row(params![host, tag, time_ms], |r| r.get(0))
+    .query_row(params![host, tag, time_ms, until], |r| r.get(0))
     .optional()
 }
 
@@ -269,10 +325,16 @@ fn refresh_last_status(
     start: i64,
     end: Option<i64>,
 ) -> rusqlite::Result<()> {
+    // Walks the time index backward from the period's end: its last
+    // failure is usually just before it.
+    let end = match end {
+        Some(end) => end,
+        None => newest_state(tx, host, tag)?.saturating_add(1),
+    };
     tx.prepare_cached(
         "UPDATE interruptions SET last_status = coalesce((
              SELECT status FROM events
-             WHERE host = ?1 AND tag = ?2 AND time_ms >= ?3 AND (?4 IS NULL OR time_ms < ?4)
+             WHERE time_ms >= ?3 AND time_ms < ?4 AND host = ?1 AND tag = ?2
                AND status IN ('fail', 'error')
              ORDER BY time_ms DESC, id DESC LIMIT 1), last_status)
          WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",

@@ -8,7 +8,7 @@ mod interruptions;
 pub mod schema;
 
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Status};
 use interruptions::StateEvent;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
@@ -76,55 +76,68 @@ impl Store {
 
     /// Stores a batch in one transaction; an event whose id is already
     /// there is ignored. Returns how many were new.
-    pub fn insert(&mut self, events: &[Event]) -> Result<usize> {
+    pub fn insert(&mut self, events: &[Serialized]) -> Result<usize> {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
         let received = crate::time::now_ms();
         let tx = self.conn.transaction().map_err(fail)?;
         self.periods.begin(&tx).map_err(fail)?;
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO events
+                 (id, time_ms, host, tag, kind, status, code, elapsed_ms, received_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(fail)?;
+        let mut update_latest = tx
+            .prepare_cached(interruptions::UPDATE_LATEST)
+            .map_err(fail)?;
         let mut new = 0;
-        for event in events {
-            let row = Row::of(event);
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO events
-                     (id, time_ms, host, tag, kind, status, code, elapsed_ms, received_ms, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .and_then(|mut insert| {
-                    insert.execute(params![
-                        row.id,
-                        row.time_ms,
-                        row.host,
-                        row.tag,
-                        event.kind(),
-                        event.str("status"),
-                        event.int("code"),
-                        event.int("elapsed_ms"),
-                        received,
-                        event.to_line()
-                    ])
-                })
+        for Serialized {
+            line,
+            id,
+            host,
+            tag,
+            kind,
+            facts,
+            row,
+        } in events
+        {
+            let inserted = insert
+                .execute(params![
+                    id,
+                    row.time_ms,
+                    host,
+                    tag,
+                    kind,
+                    row.status.map(Status::as_str),
+                    row.code,
+                    row.elapsed_ms,
+                    received,
+                    line
+                ])
                 .map_err(fail)?;
             if inserted == 0 {
                 continue;
             }
             new += 1;
-            if let Some(status) = event.status() {
+            if let Some(status) = row.status.filter(|s| s.carries_state()) {
                 let state = StateEvent {
-                    host: row.host,
-                    tag: row.tag,
+                    host,
+                    tag,
                     time_ms: row.time_ms,
-                    id: row.id,
+                    id,
                     status,
                 };
                 self.periods.record(&tx, &state).map_err(fail)?;
+                interruptions::update_latest(&mut update_latest, &state).map_err(fail)?;
             }
-            if let Some(Value::Object(facts)) = event.get("facts") {
-                record_facts(&tx, row.host, row.time_ms, facts).map_err(fail)?;
+            if let Some(facts) = facts {
+                record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;
             }
         }
+        drop((insert, update_latest));
         tx.commit().map_err(fail)?;
         Ok(new)
     }
@@ -153,24 +166,55 @@ impl Store {
     }
 }
 
-/// The columns an event is indexed by. Missing ones are stored empty so
-/// no event is refused for lacking them.
-struct Row<'a> {
-    id: &'a str,
-    time_ms: i64,
-    host: &'a str,
-    tag: &'a str,
+/// An event taken apart in advance into what the store writes — its
+/// line of JSON (for both `body` and the echo) and its columns — on the
+/// thread that reads input, off the one that writes to SQLite.
+pub struct Serialized {
+    pub line: String,
+    id: String,
+    host: String,
+    tag: String,
+    kind: Option<String>,
+    facts: Option<serde_json::Map<String, Value>>,
+    row: Row,
 }
 
-impl<'a> Row<'a> {
-    fn of(event: &'a Event) -> Row<'a> {
-        Row {
-            id: event.id().unwrap_or_default(),
+impl Serialized {
+    pub fn new(event: Event) -> Serialized {
+        let line = event.to_line();
+        let row = Row {
             time_ms: event.time_ms().unwrap_or_default(),
-            host: event.host().unwrap_or_default(),
-            tag: event.tag().unwrap_or_default(),
+            status: event.status(),
+            code: event.int("code"),
+            elapsed_ms: event.int("elapsed_ms"),
+        };
+        let mut fields = event.into_fields();
+        let mut text = |key: &str| match fields.remove(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        Serialized {
+            line,
+            id: text("id").unwrap_or_default(),
+            host: text("host").unwrap_or_default(),
+            tag: text("tag").unwrap_or_default(),
+            kind: text("kind"),
+            facts: match fields.remove("facts") {
+                Some(Value::Object(facts)) => Some(facts),
+                _ => None,
+            },
+            row,
         }
     }
+}
+
+/// The columns that are not text. Text columns missing from an event
+/// are stored empty, so no event is refused for lacking them.
+struct Row {
+    time_ms: i64,
+    status: Option<Status>,
+    code: Option<i64>,
+    elapsed_ms: Option<i64>,
 }
 
 /// A fact's value as text: strings as they are, other JSON as JSON.
