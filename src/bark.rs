@@ -158,7 +158,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     } else {
         let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
         let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
-        let stamp = |mut event: Event| {
+        let stamp = move |mut event: Event| {
             event.stamp(&host);
             event.to_line()
         };

@@ -13,78 +13,119 @@ use crate::lines::{EventReader, Item, Rejections};
 use std::io::{self, BufRead};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A batch closes at this many events…
 pub const BATCH_LINES: usize = 1000;
 /// …or after this long without input.
 pub const BATCH_IDLE: Duration = Duration::from_millis(50);
 
+/// What consumes batches: commits them, and may ask to be woken at a
+/// time of its own while input is idle (sd-mail's group wait and digest).
+pub trait Batches<T> {
+    fn commit(&mut self, batch: Vec<T>) -> Result<()>;
+
+    /// When [`Batches::wake`] should next be called, if ever.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    fn wake(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Called once the input has ended and the last batch is committed.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A closure that commits is all most commands need.
+struct Committer<F>(F);
+
+impl<T, F: FnMut(Vec<T>) -> Result<()>> Batches<T> for Committer<F> {
+    fn commit(&mut self, batch: Vec<T>) -> Result<()> {
+        (self.0)(batch)
+    }
+}
+
 /// Reads events from `input`, turns each into a `T` with `prepare` (on the
 /// reading thread), and hands `commit` batches of them. Rejected lines are
 /// reported as they come; the result is `DataErr` when there were any.
-pub fn read_batches<T: Send>(
-    input: impl BufRead + Send,
+pub fn read_batches<T: Send + 'static>(
+    input: impl BufRead + Send + 'static,
     max_event: usize,
-    prepare: impl Fn(Event) -> T + Send,
-    mut commit: impl FnMut(Vec<T>) -> Result<()>,
+    prepare: impl Fn(Event) -> T + Send + 'static,
+    commit: impl FnMut(Vec<T>) -> Result<()>,
+) -> Result<Exit> {
+    feed_batches(input, max_event, prepare, &mut Committer(commit))
+}
+
+/// [`read_batches`] for a consumer with timers of its own. On an error
+/// it returns at once, without waiting for the input to end: the reading
+/// thread may be blocked on a pipe that stays open.
+pub fn feed_batches<T: Send + 'static>(
+    input: impl BufRead + Send + 'static,
+    max_event: usize,
+    prepare: impl Fn(Event) -> T + Send + 'static,
+    consumer: &mut impl Batches<T>,
 ) -> Result<Exit> {
     let (tx, rx) = mpsc::sync_channel::<T>(4 * BATCH_LINES);
-    thread::scope(|scope| {
-        let reader = scope.spawn(move || -> io::Result<Rejections> {
-            let mut rejections = Rejections::default();
-            let mut events = EventReader::new(input, max_event);
-            while let Some((number, item)) = events.next_item()? {
-                match item {
-                    Item::Event(event) => {
-                        if tx.send(prepare(event)).is_err() {
-                            break;
-                        }
+    let reader = thread::spawn(move || -> io::Result<Rejections> {
+        let mut rejections = Rejections::default();
+        let mut events = EventReader::new(input, max_event);
+        while let Some((number, item)) = events.next_item()? {
+            match item {
+                Item::Event(event) => {
+                    if tx.send(prepare(event)).is_err() {
+                        break;
                     }
-                    Item::Rejected(why) => rejections.report(number, &why),
-                    Item::Blank => {}
                 }
+                Item::Rejected(why) => rejections.report(number, &why),
+                Item::Blank => {}
             }
-            Ok(rejections)
-        });
-        let mut batch = Vec::with_capacity(BATCH_LINES);
-        let committed = loop {
-            let next = if batch.is_empty() {
-                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-            } else {
-                rx.recv_timeout(BATCH_IDLE)
-            };
-            let result = match next {
-                Ok(item) => {
-                    batch.push(item);
-                    if batch.len() >= BATCH_LINES {
-                        commit(std::mem::take(&mut batch))
-                    } else {
-                        Ok(())
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => commit(std::mem::take(&mut batch)),
-                Err(RecvTimeoutError::Disconnected) => {
-                    let last = if batch.is_empty() {
-                        Ok(())
-                    } else {
-                        commit(std::mem::take(&mut batch))
-                    };
-                    break last;
-                }
-            };
-            if result.is_err() {
-                break result;
+        }
+        Ok(rejections)
+    });
+    let mut batch = Vec::with_capacity(BATCH_LINES);
+    loop {
+        let wake_at = consumer.deadline();
+        let next = match (batch.is_empty(), wake_at) {
+            (true, None) => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            (true, Some(at)) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            (false, at) => {
+                let idle = Instant::now() + BATCH_IDLE;
+                let until = at.map_or(idle, |at| at.min(idle));
+                rx.recv_timeout(until.saturating_duration_since(Instant::now()))
             }
         };
-        // On a commit error the reader is left blocked on a full channel;
-        // dropping the receiver lets it finish.
-        drop(rx);
-        let rejections = reader
-            .join()
-            .map_err(|_| Error::io("the input reader stopped unexpectedly"))?;
-        committed?;
-        let rejections = rejections.map_err(|e| Error::local_io("reading standard input", e))?;
-        Ok(rejections.exit())
-    })
+        match next {
+            Ok(item) => {
+                batch.push(item);
+                if batch.len() >= BATCH_LINES {
+                    consumer.commit(std::mem::take(&mut batch))?;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if !batch.is_empty() {
+                    consumer.commit(std::mem::take(&mut batch))?;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                if !batch.is_empty() {
+                    consumer.commit(std::mem::take(&mut batch))?;
+                }
+                break;
+            }
+        }
+        if consumer.deadline().is_some_and(|at| at <= Instant::now()) {
+            consumer.wake()?;
+        }
+    }
+    consumer.finish()?;
+    let rejections = reader
+        .join()
+        .map_err(|_| Error::io("the input reader stopped unexpectedly"))?;
+    let rejections = rejections.map_err(|e| Error::local_io("reading standard input", e))?;
+    Ok(rejections.exit())
 }

@@ -19,6 +19,7 @@ pub mod facts;
 pub mod ident;
 pub mod legacy;
 pub mod lines;
+pub mod mail;
 pub mod man;
 pub mod outbox;
 pub mod paths;

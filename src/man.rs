@@ -33,6 +33,7 @@ pub fn pages() -> Vec<Page> {
         crate::store::cli::man_page(),
         crate::query::man_page(),
         crate::expect::man_page(),
+        crate::mail::man_page(),
         crate::facts::man_page(),
     ]
 }

@@ -16,6 +16,10 @@ need groff groff-base        # man pages are checked for warnings
 need seq coreutils
 need python3 python3         # test handlers and example scripts
 need openssl openssl         # a throwaway CA for the TLS tests
+need runsvdir runit          # a real supervisor for sd-heartbeat's restarts
+# A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the
+# system's Python (tests look for it under /usr/bin/python3).
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

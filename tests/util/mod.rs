@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod smtp;
 pub mod tls;
 
 use serde::Deserialize;
@@ -23,6 +24,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-query" => env!("CARGO_BIN_EXE_sd-query"),
         "sd-expect" => env!("CARGO_BIN_EXE_sd-expect"),
         "sd-facts" => env!("CARGO_BIN_EXE_sd-facts"),
+        "sd-mail" => env!("CARGO_BIN_EXE_sd-mail"),
         other => panic!("no binary called {other}"),
     }
 }
@@ -82,6 +84,8 @@ impl TestEnv {
             "SD_STREAM",
             "SD_BROKER_CA",
             "SD_LOCK_DIR",
+            "SD_SMTP",
+            "SD_SMTP_PASSWORD",
             "NO_COLOR",
         ] {
             command.env_remove(name);

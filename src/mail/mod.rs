@@ -1,0 +1,661 @@
+//! `sd-mail`: tell a person when something really goes wrong — once.
+//!
+//! Events come in on stdin (usually from `sd-recv --group mail -- sd-mail
+//! --echo`); [`policy`] decides which deserve a mail, [`state`] remembers
+//! (and keeps the outbox), [`message`] writes the mail and [`transport`]
+//! hands it to the mail system. With `--echo`, an event is printed back
+//! once its mail was accepted, or once the policy decided none is due.
+
+mod message;
+mod policy;
+mod state;
+mod transport;
+
+use crate::batch::{Batches, feed_batches};
+use crate::config::{ConfigArgs, Secret};
+use crate::error::{Error, Result};
+use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
+use crate::exit::Exit;
+use crate::{cli, ident, man, time};
+use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
+use lettre::Message;
+use lettre::message::{Mailbox, header::ContentType};
+use policy::{Decision, Incoming, Notice, Policy};
+use state::{ANY, Item, Silence, State};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use transport::{SmtpSettings, Transport};
+
+const LONG_ABOUT: &str = "\
+Mail a person when something really goes wrong — once, not over and over.
+
+sd-mail reads events as JSON lines on standard input and keeps, per host and \
+tag, what state it is in. It mails when the state changes to one of the \
+--notify statuses (default fail,error), mails again when it recovers to ok, \
+and while it stays bad reminds at most every --repeat (measured in event \
+time). Changes within --group-wait go out as one mail. info events change \
+nothing; an event older than the state known for its host and tag changes \
+nothing; an event older than --max-age never mails at once (a receiver \
+replaying history floods no one); the same event id is never mailed twice.
+
+Nothing is lost: a decision and the mail it calls for are committed \
+together to the state file, and the mail waits there until the mail server \
+accepts it — through --group-wait, retries, and restarts. If the server is \
+away, sd-mail retries with backoff, then exits 75 leaving the mail in the \
+state file; the next run sends it first. With --echo (the handler protocol \
+of sheepdog(7)), an event is printed back once its mail was accepted or \
+once no mail is due, so `sd-recv --group mail -- sd-mail --echo …` \
+acknowledges only what is done.
+
+SMTP URLs: smtp://host:587 is STARTTLS, required; add ?tls=opportunistic to \
+allow plaintext when the server offers no STARTTLS, ?tls=none for plaintext \
+(loopback test servers); smtps://host:465 is TLS from the start. The user \
+comes from the URL, --smtp-user or [mail] user; the password from [mail] \
+password_file or SD_SMTP_PASSWORD, never from the command line.
+
+Values from events (tag, host, output) go into the subject and body only, \
+the subject on one line with control characters removed: an event cannot \
+add a header.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-recv --group mail -- sd-mail --echo --to admin@example.org --smtp smtp://mail.example.org:587
+  sd-mail --dry-run --to me@example.org < events.jsonl
+  sd-mail silence --host tux01 --tag borg --for 2d --reason 'disk replaced'
+  sd-mail silences";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-mail", version, about = "Mail on state changes, once", long_about = LONG_ABOUT,
+          after_help = AFTER_HELP, disable_help_subcommand = true, args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Where mail goes (repeat for several) [default: [mail] to].
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Vec<String>,
+
+    /// The sender [default: [mail] from, else sheepdog@HOSTNAME].
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+
+    /// The mail server, smtp://HOST:PORT or smtps://HOST:PORT (see above)
+    /// [default: [mail] smtp].
+    #[arg(long, env = "SD_SMTP", value_name = "URL", conflicts_with = "sendmail")]
+    pub smtp: Option<String>,
+
+    /// Trust this CA (PEM) for the mail server's certificate, besides the
+    /// system's [default: [mail] smtp_ca].
+    #[arg(long, value_name = "FILE")]
+    pub smtp_ca: Option<PathBuf>,
+
+    /// Log in as this user [default: from the URL, or [mail] user].
+    #[arg(long, value_name = "USER")]
+    pub smtp_user: Option<String>,
+
+    /// Hand mail to this sendmail program instead of SMTP [default:
+    /// [mail] sendmail].
+    #[arg(long, value_name = "PATH")]
+    pub sendmail: Option<PathBuf>,
+
+    /// Statuses worth a mail (fail,error,warn), or none for the digest
+    /// only [default: [mail] notify, else fail,error].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub notify: Option<Vec<String>>,
+
+    /// Remind at most this often while a problem lasts [default: [mail]
+    /// repeat, else 24h].
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub repeat: Option<Duration>,
+
+    /// Gather the changes of this long into one mail [default: [mail]
+    /// group_wait, else 30s].
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub group_wait: Option<Duration>,
+
+    /// Also send one summary of everything that happened per this period
+    /// (24h) [default: [mail] digest, else none].
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub digest: Option<Duration>,
+
+    /// Events older than this never mail at once [default: [mail]
+    /// max_age, else 24h].
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub max_age: Option<Duration>,
+
+    /// Give up on the mail server after this many retries (with backoff
+    /// from 1 s); the mail waits for the next run.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+
+    /// How long one SMTP conversation may take.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+
+    /// Print each event once its mail was accepted or no mail is due.
+    #[arg(long)]
+    pub echo: bool,
+
+    /// Print the mails instead of sending them (on stderr with --echo).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Largest event accepted (1MiB, 64KiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
+    pub max_event_size: u64,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateArgs {
+    /// The state file [default: [mail] state, $XDG_STATE_HOME/sheepdog/mail.db,
+    /// /var/lib/sheepdog/mail.db for root].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub state: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub base: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// No mail for a host and tag (or every host or tag) until then; the
+    /// state is still tracked.
+    Silence(SilenceArgs),
+    /// End a silence early.
+    Unsilence(Target),
+    /// List the silences in force.
+    Silences,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// The host [default: every host].
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// The tag [default: every tag].
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SilenceArgs {
+    #[command(flatten)]
+    pub target: Target,
+
+    /// How long (2h, 3d).
+    #[arg(long = "for", value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub duration: Duration,
+
+    /// Why, for whoever lists the silences.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-mail",
+        command,
+        environment: &[
+            (
+                "SD_SMTP_PASSWORD",
+                "The SMTP password, when no [mail] password_file is set.",
+            ),
+            (
+                "XDG_STATE_HOME",
+                "The default state file is $XDG_STATE_HOME/sheepdog/mail.db.",
+            ),
+        ],
+        files: &[
+            (
+                "$XDG_STATE_HOME/sheepdog/mail.db",
+                "The state: each host and tag, handled ids, silences, the outbox and the digest's diary (/var/lib/sheepdog/mail.db for root).",
+            ),
+            (
+                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                "Configuration ([mail]).",
+            ),
+        ],
+        exits: &[
+            Exit::Ok,
+            Exit::Usage,
+            Exit::DataErr,
+            Exit::IoErr,
+            Exit::TempFail,
+        ],
+        exit_notes: &[],
+        examples: &[
+            (
+                "Mail the admins about everything the herd reports, acknowledging what is done:",
+                "sd-recv --group mail -- sd-mail --echo --to admin@example.org --smtp smtp://mail.example.org:587",
+            ),
+            (
+                "See what would be sent:",
+                "sd-mail --dry-run --to me@example.org < events.jsonl",
+            ),
+            (
+                "A daily summary instead of immediate mail:",
+                "sd-recv --group digest -- sd-mail --echo --notify none --digest 24h --to team@example.org",
+            ),
+            (
+                "Quiet during maintenance:",
+                "sd-mail silence --host tux01 --for 2h --reason 'disk replaced'",
+            ),
+        ],
+        see_also: &["sd-recv(1)", "sd-query(1)", "sheepdog(7)"],
+    }
+}
+
+pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
+    let (config, _) = args.state.base.load()?;
+    let path = args
+        .state
+        .state
+        .clone()
+        .or_else(|| config.mail.state.clone())
+        .unwrap_or_else(|| crate::paths::state_dir().join("mail.db"));
+    match &args.command {
+        Some(command) => manage(command, &path, args.state.base.quiet),
+        None => serve(args, config, path),
+    }
+}
+
+/// `silence`, `unsilence`, `silences`.
+fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit> {
+    let mut state = State::open(path)?;
+    let now = time::now_ms();
+    let name = |t: &Option<String>| t.clone().unwrap_or_else(|| ANY.to_string());
+    match command {
+        Command::Silence(args) => {
+            if args.target.host.is_none() && args.target.tag.is_none() {
+                return Err(Error::usage(
+                    "silence what? give --host, --tag or both (a silence of everything is \
+                     better done by stopping sd-mail)",
+                ));
+            }
+            let silence = Silence {
+                host: name(&args.target.host),
+                tag: name(&args.target.tag),
+                until_ms: now + args.duration.as_millis() as i64,
+                reason: args.reason.clone(),
+            };
+            state.silence(&silence)?;
+            if !quiet {
+                cli::note(format!(
+                    "no mail for {} on {} until {}",
+                    silence.tag,
+                    silence.host,
+                    time::format_ms(silence.until_ms)
+                ));
+            }
+        }
+        Command::Unsilence(target) => {
+            let (host, tag) = (name(&target.host), name(&target.tag));
+            if !state.unsilence(&host, &tag)? {
+                return Err(Error::usage(format!("no silence for {tag} on {host}")));
+            }
+        }
+        Command::Silences => {
+            let mut out = io::stdout().lock();
+            for s in state.silences(now)? {
+                let reason = s.reason.map(|r| format!(": {r}")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{} {} until {} ({} left){reason}",
+                    s.host,
+                    s.tag,
+                    time::format_ms(s.until_ms),
+                    time::human_ms(s.until_ms - now)
+                )
+                .map_err(cli::stdout_error)?;
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result<Exit> {
+    let mail = &config.mail;
+    let host = ident::short_hostname();
+    let to: Vec<String> = if args.to.is_empty() {
+        mail.to.clone()
+    } else {
+        args.to.clone()
+    };
+    if to.is_empty() {
+        return Err(Error::usage(
+            "who should get the mail? give --to ADDRESS (or [mail] to in the configuration file)",
+        ));
+    }
+    let from = args
+        .from
+        .clone()
+        .or_else(|| mail.from.clone())
+        .unwrap_or_else(|| format!("sheepdog@{host}"));
+    let address = |a: &str, what: &str| {
+        a.parse::<Mailbox>()
+            .map_err(|e| Error::usage(format!("{what} `{a}` is not a mail address: {e}")))
+    };
+    let envelope = Envelope {
+        from: address(&from, "--from")?,
+        to: to
+            .iter()
+            .map(|a| address(a, "--to"))
+            .collect::<Result<_>>()?,
+        host,
+    };
+    let notify = match args.notify.clone().or_else(|| mail.notify.clone()) {
+        None => vec![Status::Fail, Status::Error],
+        Some(list) if list.iter().any(|s| s == "none") => Vec::new(),
+        Some(list) => list
+            .iter()
+            .map(|s| {
+                s.trim().parse::<Status>().map_err(|_| {
+                    Error::usage(format!(
+                        "--notify: `{s}` is not a status (ok, warn, fail, error) or none"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let ms = |d: Duration| d.as_millis() as i64;
+    let or = |flag: Option<Duration>, file: Option<crate::config::HumanDuration>, default: u64| {
+        flag.or(file.map(|d| d.0))
+            .unwrap_or(Duration::from_secs(default))
+    };
+    let policy = Policy {
+        notify,
+        repeat_ms: ms(or(args.repeat, mail.repeat, 86_400)),
+        max_age_ms: ms(or(args.max_age, mail.max_age, 86_400)),
+    };
+    let digest_ms = args.digest.or(mail.digest.map(|d| d.0)).map(ms);
+    let transport = if args.dry_run {
+        Transport::DryRun {
+            to_stderr: args.echo,
+        }
+    } else if let Some(program) = args
+        .sendmail
+        .clone()
+        .or_else(|| args.smtp.is_none().then(|| mail.sendmail.clone()).flatten())
+    {
+        Transport::Sendmail(program)
+    } else if let Some(url) = args.smtp.clone().or_else(|| mail.smtp.clone()) {
+        let password = match &mail.password_file {
+            Some(file) => Some(Secret::from_file(file)?),
+            None => std::env::var("SD_SMTP_PASSWORD").ok().map(Secret::new),
+        };
+        Transport::smtp(SmtpSettings {
+            url: &url,
+            user: args.smtp_user.as_deref().or(mail.user.as_deref()),
+            password,
+            ca: args.smtp_ca.as_deref().or(mail.smtp_ca.as_deref()),
+            timeout: args.timeout,
+        })?
+    } else {
+        return Err(Error::usage(
+            "where should mail go? give --smtp URL or --sendmail PATH (or [mail] smtp), \
+             or --dry-run to print it",
+        ));
+    };
+    let mut mailer = Mailer {
+        state: State::open(&path)?,
+        path,
+        transport,
+        envelope,
+        rules: Rules {
+            policy,
+            group_wait_ms: ms(or(args.group_wait, mail.group_wait, 30)),
+            digest: digest_ms.is_some(),
+        },
+        digest_ms,
+        retries: args.retries,
+        echo: args.echo.then(|| io::BufWriter::new(io::stdout())),
+        next_due: None,
+        quiet: args.state.base.quiet,
+    };
+    // What a previous run could not send goes first.
+    mailer.send_due(i64::MAX)?;
+    mailer.plan()?;
+    let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+    let input = io::BufReader::new(io::stdin());
+    let prepare = |event: Event| {
+        let line = event.to_line();
+        (event, line)
+    };
+    feed_batches(input, max, prepare, &mut mailer)
+}
+
+struct Envelope {
+    from: Mailbox,
+    to: Vec<Mailbox>,
+    host: String,
+}
+
+struct Mailer {
+    state: State,
+    path: PathBuf,
+    transport: Transport,
+    envelope: Envelope,
+    rules: Rules,
+    digest_ms: Option<i64>,
+    retries: u32,
+    echo: Option<io::BufWriter<io::Stdout>>,
+    /// Wall-clock time (ms) of the next mail or digest due.
+    next_due: Option<i64>,
+    quiet: bool,
+}
+
+impl Mailer {
+    fn echo(&mut self, lines: &[String]) -> Result<()> {
+        if let Some(out) = &mut self.echo {
+            for line in lines {
+                writeln!(out, "{line}").map_err(cli::stdout_error)?;
+            }
+            out.flush().map_err(cli::stdout_error)?;
+        }
+        Ok(())
+    }
+
+    /// Works out when to wake next: the first mail due, or the digest.
+    fn plan(&mut self) -> Result<()> {
+        let mail = self.state.outbox()?.first().map(|(_, due, _)| *due);
+        let digest = match self.digest_ms {
+            Some(period) => Some(match self.state.meta("digest_sent_ms")? {
+                Some(sent) => sent + period,
+                None => {
+                    // The first period starts now.
+                    let now = time::now_ms();
+                    self.state.set_meta("digest_sent_ms", now)?;
+                    now + period
+                }
+            }),
+            None => None,
+        };
+        self.next_due = match (mail, digest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(())
+    }
+
+    /// Sends every mail of the outbox due by `until_ms`, oldest first,
+    /// and the digest when its period is over.
+    fn send_due(&mut self, until_ms: i64) -> Result<()> {
+        let now = time::now_ms();
+        for (mail, due, items) in self.state.outbox()? {
+            if due > until_ms {
+                break;
+            }
+            let text = message::notification(&items, now);
+            self.deliver(&text)?;
+            self.state.sent(mail)?;
+            let lines: Vec<String> = items.into_iter().map(|i| i.line).collect();
+            self.echo(&lines)?;
+        }
+        if let Some(period) = self.digest_ms {
+            let sent = self.state.meta("digest_sent_ms")?.unwrap_or(now);
+            if now >= sent + period {
+                let diary = self.state.diary()?;
+                if !diary.counts.is_empty() {
+                    self.deliver(&message::digest(&diary, sent, now))?;
+                }
+                self.state.clear_diary(now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands one mail to the transport, retrying with backoff.
+    fn deliver(&mut self, mail: &message::Mail) -> Result<()> {
+        let message = self.build(mail)?;
+        let mut wait = Duration::from_secs(1);
+        let mut attempt = 0;
+        loop {
+            match self.transport.send(&message) {
+                Ok(()) => return Ok(()),
+                Err(failure) if failure.retry && attempt < self.retries => {
+                    if !self.quiet {
+                        cli::warn(format!(
+                            "{}; trying again in {}",
+                            failure.message,
+                            humantime::format_duration(wait)
+                        ));
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                    attempt += 1;
+                }
+                Err(failure) => {
+                    let waiting = self.state.outbox().map(|o| o.len()).unwrap_or(0);
+                    let mut error = failure.into_error();
+                    error.message = format!(
+                        "{}; {waiting} mail(s) kept in {}, sent first on the next run",
+                        error.message,
+                        self.path.display()
+                    );
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    fn build(&self, mail: &message::Mail) -> Result<Message> {
+        let mut builder = Message::builder()
+            .from(self.envelope.from.clone())
+            .subject(mail.subject.clone())
+            .date_now()
+            .message_id(Some(format!(
+                "<{}.sheepdog@{}>",
+                ulid::Ulid::new(),
+                message::one_line(&self.envelope.host)
+            )))
+            .header(ContentType::TEXT_PLAIN);
+        for to in &self.envelope.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .body(mail.body.clone())
+            .map_err(|e| Error::io(format!("composing a mail: {e}")))
+    }
+}
+
+/// What decides, kept apart from the state it writes to.
+struct Rules {
+    policy: Policy,
+    group_wait_ms: i64,
+    digest: bool,
+}
+
+impl Rules {
+    /// Decides on one event inside the batch's transaction; whether it is
+    /// done (echo now) or waits for its mail.
+    fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<bool> {
+        let (Some(id), Some(status)) = (event.id(), event.status()) else {
+            return Ok(true);
+        };
+        if !tx.first_sight(id, now)? {
+            return Ok(true);
+        }
+        let host = event.host().unwrap_or_default();
+        let tag = event.tag().unwrap_or_default();
+        let incoming = Incoming {
+            status,
+            time_ms: event.time_ms().unwrap_or(now),
+            id,
+        };
+        let known = tx.tag_state(host, tag)?;
+        let silenced = tx.silenced(host, tag, now)?;
+        let Decision::Changed {
+            state,
+            notice,
+            previous,
+        } = self.policy.decide(known.as_ref(), &incoming, now, silenced)
+        else {
+            return Ok(true);
+        };
+        tx.set_tag_state(host, tag, &state)?;
+        if self.digest {
+            let before = previous.map(|(s, _)| s);
+            tx.write_diary(incoming.time_ms, host, tag, status, before, line)?;
+        }
+        let Some(notice) = notice else {
+            return Ok(true);
+        };
+        let item = Item {
+            mail: 0,
+            notice,
+            host: host.to_string(),
+            tag: tag.to_string(),
+            previous: previous.map(|(s, _)| s),
+            since_ms: match (notice, previous) {
+                (Notice::Recovery, Some((_, since))) => since,
+                _ => state.since_ms,
+            },
+            line: line.to_string(),
+        };
+        tx.queue(&item, now, self.group_wait_ms)?;
+        Ok(false)
+    }
+}
+
+impl Batches<(Event, String)> for Mailer {
+    fn commit(&mut self, batch: Vec<(Event, String)>) -> Result<()> {
+        let now = time::now_ms();
+        let mut done = Vec::new();
+        let tx = self.state.transaction()?;
+        for (event, line) in batch {
+            if self.rules.decide(&tx, &event, &line, now)? {
+                done.push(line);
+            }
+        }
+        tx.commit(now)?;
+        self.echo(&done)?;
+        self.plan()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.next_due.map(|due| {
+            let wait = (due - time::now_ms()).max(0) as u64;
+            Instant::now() + Duration::from_millis(wait)
+        })
+    }
+
+    fn wake(&mut self) -> Result<()> {
+        self.send_due(time::now_ms())?;
+        self.plan()
+    }
+
+    /// The input is over: the burst is complete, so nothing waits for the
+    /// rest of its group wait.
+    fn finish(&mut self) -> Result<()> {
+        self.send_due(i64::MAX)
+    }
+}

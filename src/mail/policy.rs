@@ -1,0 +1,295 @@
+//! Deciding whether an event is worth a mail: the whole policy of sd-mail,
+//! as a pure function of what is known of its host and tag, so it can be
+//! read (and tested) in one place.
+//!
+//! - A change to one of the `--notify` statuses is a problem mail; a
+//!   return to `ok` after one is a recovery mail. `info` changes nothing.
+//! - While the status stays the same, a reminder at most every `--repeat`,
+//!   measured in event time, so a replay gives the same mails as the
+//!   original stream did.
+//! - An event older than what is known of its host and tag changes
+//!   nothing. One older than `--max-age` updates the state but never mails
+//!   at once: a receiver replaying history must not flood anyone.
+//! - A silenced host and tag is tracked but never mailed; what it was told
+//!   is forgotten at recovery, so the silence hides nothing afterwards.
+
+use crate::event::Status;
+
+/// What is known of one host and tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagState {
+    pub status: Status,
+    /// Time of the newest state event, and its id (ties broken by id).
+    pub time_ms: i64,
+    pub id: String,
+    /// When the current status began.
+    pub since_ms: i64,
+    /// The problem status the last mail told about, while not recovered.
+    pub notified: Option<Status>,
+    /// Event time of the last mail about this host and tag.
+    pub mailed_ms: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    Problem,
+    Reminder,
+    Recovery,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Problem => "problem",
+            Notice::Reminder => "reminder",
+            Notice::Recovery => "recovery",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Notice> {
+        match text {
+            "problem" => Some(Notice::Problem),
+            "reminder" => Some(Notice::Reminder),
+            "recovery" => Some(Notice::Recovery),
+            _ => None,
+        }
+    }
+}
+
+/// The settings the policy needs.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub notify: Vec<Status>,
+    pub repeat_ms: i64,
+    pub max_age_ms: i64,
+}
+
+/// The event being decided on.
+pub struct Incoming<'a> {
+    pub status: Status,
+    pub time_ms: i64,
+    pub id: &'a str,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Older than what is known (or `info`): nothing changes.
+    Unchanged,
+    /// The new state, and the mail it calls for, if any.
+    Changed {
+        state: TagState,
+        notice: Option<Notice>,
+        /// The status before, for the mail (None: never seen).
+        previous: Option<(Status, i64)>,
+    },
+}
+
+impl Policy {
+    pub fn decide(
+        &self,
+        known: Option<&TagState>,
+        event: &Incoming<'_>,
+        now_ms: i64,
+        silenced: bool,
+    ) -> Decision {
+        if !event.status.carries_state() {
+            return Decision::Unchanged;
+        }
+        if let Some(known) = known
+            && (event.time_ms, event.id) <= (known.time_ms, known.id.as_str())
+        {
+            return Decision::Unchanged;
+        }
+        let same = known.is_some_and(|k| k.status == event.status);
+        let mut state = TagState {
+            status: event.status,
+            time_ms: event.time_ms,
+            id: event.id.to_string(),
+            since_ms: match known {
+                Some(k) if same => k.since_ms,
+                _ => event.time_ms,
+            },
+            notified: known.and_then(|k| k.notified),
+            mailed_ms: known.and_then(|k| k.mailed_ms),
+        };
+        let fresh = now_ms - event.time_ms <= self.max_age_ms;
+        let wanted = self.notify.contains(&event.status);
+        let notice = if event.status == Status::Ok {
+            // Told about a problem: it is over, whether or not we may say so.
+            let told = state.notified.take().is_some();
+            (told && fresh && !silenced).then_some(Notice::Recovery)
+        } else if !wanted || !fresh || silenced {
+            None
+        } else if state.notified != Some(event.status) {
+            Some(Notice::Problem)
+        } else if state
+            .mailed_ms
+            .is_none_or(|at| event.time_ms - at >= self.repeat_ms)
+        {
+            Some(Notice::Reminder)
+        } else {
+            None
+        };
+        if let Some(notice) = notice {
+            state.mailed_ms = Some(event.time_ms);
+            if notice != Notice::Recovery {
+                state.notified = Some(event.status);
+            }
+        }
+        Decision::Changed {
+            notice,
+            previous: known.map(|k| (k.status, k.since_ms)),
+            state,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn policy() -> Policy {
+        Policy {
+            notify: vec![Status::Fail, Status::Error],
+            repeat_ms: 24 * HOUR,
+            max_age_ms: 24 * HOUR,
+        }
+    }
+
+    /// Feeds statuses at one-hour steps ending now; the notices given.
+    fn run(policy: &Policy, statuses: &[Status]) -> Vec<Option<Notice>> {
+        let now = 1_000 * HOUR;
+        let start = now - statuses.len() as i64 * HOUR;
+        let mut state: Option<TagState> = None;
+        let mut out = Vec::new();
+        for (i, status) in statuses.iter().enumerate() {
+            let id = format!("e{i:03}");
+            let event = Incoming {
+                status: *status,
+                time_ms: start + i as i64 * HOUR,
+                id: &id,
+            };
+            match policy.decide(state.as_ref(), &event, now, false) {
+                Decision::Unchanged => out.push(None),
+                Decision::Changed {
+                    state: next,
+                    notice,
+                    ..
+                } => {
+                    state = Some(next);
+                    out.push(notice);
+                }
+            }
+        }
+        out
+    }
+
+    use Notice::*;
+    use Status::{Error as E, Fail as F, Info as I, Ok as O, Warn as W};
+
+    #[test]
+    fn changes_are_mailed_once_and_recoveries_follow_problems() {
+        assert_eq!(
+            run(&policy(), &[O, F, F, F, O, O, F]),
+            [
+                None,
+                Some(Problem),
+                None,
+                None,
+                Some(Recovery),
+                None,
+                Some(Problem)
+            ]
+        );
+        // fail then error is a change worth a mail; warn and info are not.
+        assert_eq!(
+            run(&policy(), &[F, E, W, I, O]),
+            [Some(Problem), Some(Problem), None, None, Some(Recovery)]
+        );
+    }
+
+    #[test]
+    fn reminders_come_at_most_every_repeat() {
+        let every_3h = Policy {
+            repeat_ms: 3 * HOUR,
+            ..policy()
+        };
+        let notices = run(&every_3h, &[F; 10]);
+        assert_eq!(
+            notices,
+            [
+                Some(Problem),
+                None,
+                None,
+                Some(Reminder),
+                None,
+                None,
+                Some(Reminder),
+                None,
+                None,
+                Some(Reminder)
+            ]
+        );
+    }
+
+    #[test]
+    fn old_events_update_the_state_but_never_mail() {
+        let p = policy();
+        let now = 100 * HOUR;
+        let old = Incoming {
+            status: F,
+            time_ms: now - 30 * HOUR,
+            id: "a",
+        };
+        let Decision::Changed { state, notice, .. } = p.decide(None, &old, now, false) else {
+            panic!("a first event changes the state");
+        };
+        assert_eq!(notice, None);
+        // A fresh failure of the same status is then news: nobody was told.
+        let fresh = Incoming {
+            status: F,
+            time_ms: now - HOUR,
+            id: "b",
+        };
+        let Decision::Changed { notice, .. } = p.decide(Some(&state), &fresh, now, false) else {
+            panic!();
+        };
+        assert_eq!(notice, Some(Problem));
+        // Older than the state: nothing at all.
+        let older = Incoming {
+            status: O,
+            time_ms: now - 40 * HOUR,
+            id: "c",
+        };
+        assert_eq!(
+            p.decide(Some(&state), &older, now, false),
+            Decision::Unchanged
+        );
+    }
+
+    #[test]
+    fn silence_tracks_without_mail_and_forgets_at_recovery() {
+        let p = policy();
+        let now = 100 * HOUR;
+        let fail = Incoming {
+            status: F,
+            time_ms: now - 2 * HOUR,
+            id: "a",
+        };
+        let Decision::Changed { state, notice, .. } = p.decide(None, &fail, now, true) else {
+            panic!();
+        };
+        assert_eq!((notice, state.status), (None, F));
+        let ok = Incoming {
+            status: O,
+            time_ms: now - HOUR,
+            id: "b",
+        };
+        let Decision::Changed { notice, .. } = p.decide(Some(&state), &ok, now, false) else {
+            panic!();
+        };
+        assert_eq!(notice, None, "no recovery for a problem never mailed");
+    }
+}

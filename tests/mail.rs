@@ -1,0 +1,373 @@
+//! sd-mail against a real SMTP server (aiosmtpd, tests/util/smtp.rs):
+//! what is mailed, how often, and that nothing is lost or injected. The
+//! messages are read back as Python's email package parsed them.
+
+use crate::util::redis::RedisServer;
+use crate::util::smtp::{Received, SmtpServer};
+use crate::util::{TestEnv, tls, wait_until};
+use std::io::Write;
+
+/// An event `minutes_ago` minutes old.
+fn ev(id: &str, minutes_ago: i64, host: &str, tag: &str, status: &str) -> String {
+    let time = sheepdog::time::now_ms() - minutes_ago * 60_000;
+    let code = if status == "ok" { 0 } else { 2 };
+    format!(
+        r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","kind":"run","status":"{status}","code":{code},"cmd":["borg","create","::{{now}}"],"stderr":"Repository is locked\nfailed"}}"#,
+        sheepdog::time::format_ms(time)
+    ) + "\n"
+}
+
+/// sd-mail to the test server, no retries.
+fn mail(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
+    env.cmd("sd-mail").args([
+        "--to",
+        "admin@example.org",
+        "--from",
+        "sheepdog@herd.example.org",
+        "--smtp",
+        &smtp.url(),
+        "--retries",
+        "0",
+    ])
+}
+
+/// The same, one mail per notification.
+fn mail_each(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
+    mail(env, smtp).args(["--group-wait", "0s"])
+}
+
+fn subjects(mails: &[Received]) -> Vec<String> {
+    mails
+        .iter()
+        .map(|m| m.header("Subject").to_string())
+        .collect()
+}
+
+#[test]
+fn a_thousand_identical_failures_are_one_mail_checked_field_by_field() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let input: String = (0..1000)
+        .map(|i| ev(&format!("f{i:04}"), 60 - i / 20, "tux01", "borg", "fail"))
+        .collect();
+    let run = mail_each(&env, &smtp)
+        .arg("--echo")
+        .stdin(input)
+        .expect_code(0);
+    assert_eq!(run.stdout().lines().count(), 1000, "every event echoed");
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "{:#?}", subjects(&mails));
+    let m = &mails[0];
+    assert_eq!(m.mail_from, "sheepdog@herd.example.org");
+    assert_eq!(m.rcpt_tos, ["admin@example.org"]);
+    assert_eq!(m.header("From"), "sheepdog@herd.example.org");
+    assert_eq!(m.header("To"), "admin@example.org");
+    assert_eq!(
+        m.header("Subject"),
+        "[sheepdog] FAIL BORG on tux01 (exit 2)"
+    );
+    assert!(m.header("Message-ID").starts_with('<') && m.header("Message-ID").contains('@'));
+    assert!(
+        chrono::DateTime::parse_from_rfc2822(m.header("Date")).is_ok(),
+        "{}",
+        m.header("Date")
+    );
+    assert!(m.header("Content-Type").starts_with("text/plain"));
+    assert!(m.defects.is_empty(), "{:?}", m.defects);
+    for part in [
+        "What:     borg (run)",
+        "Where:    tux01",
+        "Command:  borg create ::{now}",
+        "Exit:     2",
+        "Repository is locked",
+        "sd-mail silence --host tux01 --tag borg",
+        "sd-query events --host tux01 --tag borg",
+    ] {
+        assert!(m.body.contains(part), "{part:?} not in:\n{}", m.body);
+    }
+
+    // The same events again: their ids were handled, nothing is mailed.
+    let again: String = (0..1000)
+        .map(|i| ev(&format!("f{i:04}"), 60 - i / 20, "tux01", "borg", "fail"))
+        .collect();
+    mail_each(&env, &smtp).stdin(again).expect_code(0);
+    assert_eq!(smtp.received().len(), 1);
+}
+
+#[test]
+fn fail_ok_fail_is_three_mails_and_reminders_come_every_repeat() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let input = ev("a", 30, "tux01", "web", "fail")
+        + &ev("b", 20, "tux01", "web", "ok")
+        + &ev("c", 10, "tux01", "web", "fail");
+    mail_each(&env, &smtp).stdin(input).expect_code(0);
+    assert_eq!(
+        subjects(&smtp.received()),
+        [
+            "[sheepdog] FAIL WEB on tux01 (exit 2)",
+            "[sheepdog] OK WEB on tux01 (recovered from FAIL after 10m 0s)",
+            "[sheepdog] FAIL WEB on tux01 (exit 2)",
+        ]
+    );
+
+    // Ten hours of hourly failures with --repeat 3h: the first, then
+    // reminders at +3h, +6h, +9h — counted in event time, so exactly 4.
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let input: String = (0..10)
+        .map(|h| ev(&format!("r{h}"), 600 - h * 60, "tux02", "backup", "fail"))
+        .collect();
+    mail_each(&env, &smtp)
+        .args(["--repeat", "3h"])
+        .stdin(input)
+        .expect_code(0);
+    let got = subjects(&smtp.received());
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert_eq!(got[0], "[sheepdog] FAIL BACKUP on tux02 (exit 2)");
+    assert!(
+        got[1..]
+            .iter()
+            .all(|s| s.starts_with("[sheepdog] still FAIL BACKUP on tux02 (since "))
+    );
+}
+
+#[test]
+fn a_burst_is_one_mail_sent_while_input_is_idle() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let mut child = mail(&env, &smtp)
+        .args(["--group-wait", "1s", "--echo"])
+        .spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let burst: String = (0..20)
+        .map(|i| ev(&format!("b{i}"), 1, "tux03", &format!("svc{i:02}"), "fail"))
+        .collect();
+    stdin.write_all(burst.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // Input stays open: the group wait's timer sends the mail.
+    let arrived = wait_until(30, || !smtp.received().is_empty());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0]
+            .header("Subject")
+            .starts_with("[sheepdog] 20 changes: FAIL SVC00 on tux03")
+    );
+    for i in 0..20 {
+        assert!(
+            mails[0].body.contains(&format!("FAIL SVC{i:02} on tux03")),
+            "svc{i:02}"
+        );
+    }
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 20);
+}
+
+#[test]
+fn silenced_old_and_info_events_send_nothing() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    env.cmd("sd-mail")
+        .args([
+            "silence",
+            "--host",
+            "tux01",
+            "--tag",
+            "borg",
+            "--for",
+            "1h",
+            "--reason",
+            "disk swap",
+        ])
+        .expect_code(0);
+    let listed = env.cmd("sd-mail").arg("silences").expect_code(0);
+    assert!(
+        listed.stdout().starts_with("tux01 borg until "),
+        "{}",
+        listed.stdout()
+    );
+    assert!(listed.stdout().contains("disk swap"));
+    let input = ev("s1", 5, "tux01", "borg", "fail")
+        + &ev("o1", 60 * 30, "tux09", "old", "fail")
+        + &ev("i1", 5, "tux01", "cron", "info");
+    mail_each(&env, &smtp).stdin(input).expect_code(0);
+    assert!(
+        smtp.received().is_empty(),
+        "{:#?}",
+        subjects(&smtp.received())
+    );
+
+    // The silence ends: the problem, still there, is news.
+    env.cmd("sd-mail")
+        .args(["unsilence", "--host", "tux01", "--tag", "borg"])
+        .expect_code(0);
+    mail_each(&env, &smtp)
+        .stdin(ev("s2", 1, "tux01", "borg", "fail"))
+        .expect_code(0);
+    assert_eq!(
+        subjects(&smtp.received()),
+        ["[sheepdog] FAIL BORG on tux01 (exit 2)"]
+    );
+}
+
+#[test]
+fn cr_lf_in_a_tag_or_host_injects_no_header() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let line = format!(
+        r#"{{"v":1,"id":"x1","time":"{}","host":"tux01\r\nBcc: victim@example.org","tag":"web\r\nX-Injected: yes\r\n\r\nbody","status":"fail"}}"#,
+        sheepdog::time::format_ms(sheepdog::time::now_ms())
+    ) + "\n";
+    mail_each(&env, &smtp).stdin(line).expect_code(0);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert!(m.all("X-Injected").is_empty(), "{:#?}", m.headers);
+    assert!(m.all("Bcc").is_empty(), "{:#?}", m.headers);
+    assert_eq!(m.rcpt_tos, ["admin@example.org"]);
+    assert!(m.defects.is_empty(), "{:?}", m.defects);
+    let subject = m.header("Subject");
+    assert!(
+        subject.contains("X-INJECTED: YES") && !subject.contains('\n'),
+        "{subject}"
+    );
+}
+
+#[test]
+fn auth_over_starttls_needs_the_private_ca() {
+    let env = TestEnv::new();
+    let ca = tls::make(&env.path("ca"));
+    let smtp = SmtpServer::start_tls_auth(env.path("smtp"), &ca, "sheepdog", "s3cret-pw");
+    std::fs::write(env.path("smtp.pass"), "s3cret-pw\n").unwrap();
+    env.write_config(&format!(
+        "[mail]\nuser = \"sheepdog\"\npassword_file = \"{}\"\n",
+        env.path("smtp.pass").display()
+    ));
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let send = |extra: &[&str], id: &str| {
+        env.cmd("sd-mail")
+            .args([
+                "--to",
+                "admin@example.org",
+                "--smtp",
+                &url,
+                "--retries",
+                "0",
+                "--group-wait",
+                "0s",
+            ])
+            .args(extra)
+            .stdin(ev(id, 1, "tux01", id, "fail"))
+            .run()
+    };
+    let refused = send(&[], "first");
+    refused.assert_code(75);
+    let err = refused.stderr();
+    assert!(err.contains("--smtp-ca"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert!(smtp.received().is_empty());
+
+    // With the CA, the kept mail goes first, then the new one.
+    let ok = send(&["--smtp-ca", &ca.ca.display().to_string()], "second");
+    assert_eq!(ok.code(), Some(0), "{}\n{}", ok.report(), smtp.log());
+    assert_eq!(
+        subjects(&smtp.received()),
+        [
+            "[sheepdog] FAIL FIRST on tux01 (exit 2)",
+            "[sheepdog] FAIL SECOND on tux01 (exit 2)"
+        ]
+    );
+
+    // A wrong password is refused with a clear message, and nothing lost.
+    std::fs::write(env.path("smtp.pass"), "wrong\n").unwrap();
+    let wrong = send(&["--smtp-ca", &ca.ca.display().to_string()], "third");
+    wrong.assert_code(75);
+    assert!(wrong.stderr().contains("535"), "{}", wrong.stderr());
+}
+
+#[test]
+fn nothing_is_lost_while_the_mail_server_is_away() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let mut smtp = SmtpServer::start(env.path("smtp"));
+    smtp.stop();
+    let input: String = (0..5)
+        .map(|i| ev(&format!("w{i}"), 1, &format!("tux{i}"), "web", "fail"))
+        .collect();
+    env.cmd("sd-bark").stdin(input).expect_code(0);
+    let receiver = env
+        .cmd("sd-recv")
+        .args([
+            "--group",
+            "mail",
+            "--",
+            crate::util::bin("sd-mail"),
+            "--echo",
+        ])
+        .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
+        .args(["--group-wait", "0s", "--retries", "1"])
+        .spawn();
+    // sd-mail has tried, failed and exited 75 at least once.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(smtp.received().is_empty());
+    smtp.restart();
+    let all = wait_until(60, || smtp.received().len() >= 5);
+    // Then every entry is acknowledged.
+    let acked = wait_until(30, || {
+        redis
+            .cli(&["XPENDING", "sheepdog:events", "mail"])
+            .is_some_and(|out| out.lines().next() == Some("0"))
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(receiver.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let output = receiver.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(all && acked, "{stderr}");
+    let mut got = subjects(&smtp.received());
+    got.sort();
+    let want: Vec<String> = (0..5)
+        .map(|i| format!("[sheepdog] FAIL WEB on tux{i} (exit 2)"))
+        .collect();
+    assert_eq!(got, want, "each once: {stderr}");
+    assert!(
+        stderr.contains("kept in"),
+        "the outage was reported: {stderr}"
+    );
+}
+
+#[test]
+fn the_digest_sums_up_the_period() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let mut child = mail(&env, &smtp)
+        .args(["--notify", "none", "--digest", "2s"])
+        .spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = ev("d1", 3, "tux01", "web", "ok")
+        + &ev("d2", 2, "tux01", "web", "fail")
+        + &ev("d3", 1, "tux01", "web", "ok")
+        + &ev("d4", 1, "tux02", "db", "ok");
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let arrived = wait_until(30, || !smtp.received().is_empty());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "no immediate mail with --notify none");
+    let m = &mails[0];
+    assert!(
+        m.header("Subject").contains("4 change(s), 1 failure(s)"),
+        "{}",
+        m.header("Subject")
+    );
+    assert!(m.body.contains("ok -> fail (exit 2)"), "{}", m.body);
+    assert!(m.body.contains("fail=1 ok=2"), "{}", m.body);
+}
