@@ -15,7 +15,10 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// The state an event reports about the thing it watches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
     Warn,

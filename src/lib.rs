@@ -16,6 +16,7 @@ pub mod event;
 pub mod exit;
 pub mod expect;
 pub mod facts;
+pub mod heartbeat;
 pub mod ident;
 pub mod legacy;
 pub mod lines;

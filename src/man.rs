@@ -34,6 +34,7 @@ pub fn pages() -> Vec<Page> {
         crate::query::man_page(),
         crate::expect::man_page(),
         crate::mail::man_page(),
+        crate::heartbeat::man_page(),
         crate::facts::man_page(),
     ]
 }

@@ -6,6 +6,7 @@ mod util;
 
 mod events;
 mod facts;
+mod heartbeat;
 mod mail;
 mod man_pages;
 mod query;

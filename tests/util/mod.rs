@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod services;
 pub mod smtp;
 pub mod tls;
 
@@ -25,6 +26,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-expect" => env!("CARGO_BIN_EXE_sd-expect"),
         "sd-facts" => env!("CARGO_BIN_EXE_sd-facts"),
         "sd-mail" => env!("CARGO_BIN_EXE_sd-mail"),
+        "sd-heartbeat" => env!("CARGO_BIN_EXE_sd-heartbeat"),
         other => panic!("no binary called {other}"),
     }
 }
@@ -78,7 +80,13 @@ impl TestEnv {
     }
 
     pub fn cmd(&self, program: &str) -> Cmd {
-        let mut command = Command::new(bin(program));
+        self.external(bin(program), program)
+    }
+
+    /// A program that is not one of ours (`unshare`), run in the same
+    /// private environment.
+    pub fn external(&self, path: &str, shown: &str) -> Cmd {
+        let mut command = Command::new(path);
         for name in [
             "SD_BROKER",
             "SD_STREAM",
@@ -95,7 +103,7 @@ impl TestEnv {
         Cmd {
             command,
             stdin: None,
-            shown: program.to_string(),
+            shown: shown.to_string(),
         }
     }
 }

@@ -1,0 +1,442 @@
+//! The checks themselves: does the service answer? HTTP (ureq), TCP, or a
+//! command. Each gives an [`Outcome`]: ok, fail (the service did not
+//! answer as it should) or error (the check itself could not be run — a
+//! bad URL, a command that does not exist), with a short reason.
+//!
+//! These run in the worker process, after privileges were dropped.
+
+use crate::event::Status;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to check, as the worker receives it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Probe {
+    Http {
+        url: String,
+        method: String,
+        /// Accepted status codes, as ranges.
+        expect: Vec<(u16, u16)>,
+        body_match: Option<String>,
+        ca: Option<PathBuf>,
+    },
+    Tcp {
+        address: String,
+    },
+    Exec {
+        command: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub reason: String,
+    pub msg: String,
+    pub elapsed_ms: i64,
+    /// The tail of an exec check's output.
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+}
+
+/// Bytes of an exec check's output kept (the tail).
+const OUTPUT_KEPT: usize = 4096;
+/// Bytes of an HTTP body read for `--body-match`.
+const BODY_READ: u64 = 1 << 20;
+
+impl Probe {
+    /// Where the check goes, for messages.
+    pub fn target(&self) -> String {
+        match self {
+            Probe::Http { url, .. } => url.clone(),
+            Probe::Tcp { address } => address.clone(),
+            Probe::Exec { command } => shell_words::join(command),
+        }
+    }
+
+    pub fn run(&self, timeout: Duration) -> Outcome {
+        let start = Instant::now();
+        let (status, reason, msg, output) = match self {
+            Probe::Http {
+                url,
+                method,
+                expect,
+                body_match,
+                ca,
+            } => {
+                let (s, r, m) = http(
+                    url,
+                    method,
+                    expect,
+                    body_match.as_deref(),
+                    ca.as_ref(),
+                    timeout,
+                );
+                (s, r, m, None)
+            }
+            Probe::Tcp { address } => {
+                let (s, r, m) = tcp(address, timeout);
+                (s, r, m, None)
+            }
+            Probe::Exec { command } => exec(command, timeout),
+        };
+        let elapsed = start.elapsed();
+        let (stdout, stderr) = output.unwrap_or_default();
+        Outcome {
+            status,
+            reason,
+            msg: format!(
+                "{msg} in {}",
+                crate::time::human_ms(elapsed.as_millis() as i64)
+            ),
+            elapsed_ms: elapsed.as_millis() as i64,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+type Verdict = (Status, String, String);
+
+fn http(
+    url: &str,
+    method: &str,
+    expect: &[(u16, u16)],
+    body_match: Option<&str>,
+    ca: Option<&PathBuf>,
+    timeout: Duration,
+) -> Verdict {
+    let roots = match root_certs(ca) {
+        Ok(roots) => roots,
+        Err(why) => return (Status::Error, "bad-ca".into(), why),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("sd-heartbeat/", env!("CARGO_PKG_VERSION")))
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into();
+    let request = match ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(())
+    {
+        Ok(request) => request,
+        Err(e) => return (Status::Error, "bad-url".into(), format!("{url}: {e}")),
+    };
+    let mut response = match agent.run(request) {
+        Ok(response) => response,
+        Err(e) => return http_failure(url, &e),
+    };
+    let code = response.status().as_u16();
+    if !expect.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) {
+        return (
+            Status::Fail,
+            format!("http-{code}"),
+            format!(
+                "{method} {url} answered {code}, expected {}",
+                show_ranges(expect)
+            ),
+        );
+    }
+    if let Some(pattern) = body_match {
+        let mut body = Vec::new();
+        let read = response
+            .body_mut()
+            .as_reader()
+            .take(BODY_READ)
+            .read_to_end(&mut body);
+        if let Err(e) = read {
+            return (
+                Status::Fail,
+                "body-unreadable".into(),
+                format!("{method} {url}: reading the body: {e}"),
+            );
+        }
+        if !String::from_utf8_lossy(&body).contains(pattern) {
+            return (
+                Status::Fail,
+                "body-mismatch".into(),
+                format!("{method} {url} answered {code} without {pattern:?} in the body"),
+            );
+        }
+    }
+    (
+        Status::Ok,
+        format!("http-{code}"),
+        format!("{method} {url} answered {code}"),
+    )
+}
+
+fn http_failure(url: &str, e: &ureq::Error) -> Verdict {
+    use ureq::Error as E;
+    let (status, reason) = match e {
+        E::Timeout(_) => (Status::Fail, "timeout"),
+        E::HostNotFound => (Status::Fail, "host-not-found"),
+        E::ConnectionFailed => (Status::Fail, "refused"),
+        E::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => (Status::Fail, "refused"),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                (Status::Fail, "timeout")
+            }
+            _ => (Status::Fail, "io"),
+        },
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) => (Status::Fail, "tls"),
+        E::BadUri(_) | E::Http(_) | E::RequireHttpsOnly(_) => (Status::Error, "bad-url"),
+        _ => (Status::Fail, "protocol"),
+    };
+    (status, reason.into(), format!("{url}: {e}"))
+}
+
+/// The system's roots, and the CA given.
+fn root_certs(ca: Option<&PathBuf>) -> Result<ureq::tls::RootCerts, String> {
+    use ureq::tls::{Certificate, PemItem, RootCerts};
+    let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).map_err(|e| {
+            format!(
+                "reading --ca {}: {}",
+                ca.display(),
+                crate::error::describe_io(&e)
+            )
+        })?;
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => certs.push(cert),
+                Ok(_) => {}
+                Err(e) => return Err(format!("--ca {}: {e}", ca.display())),
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Ok(RootCerts::WebPki);
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+fn show_ranges(ranges: &[(u16, u16)]) -> String {
+    ranges
+        .iter()
+        .map(|(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `200-399,404` as ranges.
+pub fn parse_expect(text: &str) -> Result<Vec<(u16, u16)>, String> {
+    let bad = || format!("`{text}` is not a set of HTTP status codes (try 200-399 or 200,204)");
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+            let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+            let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+            if !(100..=599).contains(&lo) || !(100..=599).contains(&hi) || lo > hi {
+                return Err(bad());
+            }
+            Ok((lo, hi))
+        })
+        .collect()
+}
+
+/// Connects to every address the name resolves to, until one answers.
+fn tcp(address: &str, timeout: Duration) -> Verdict {
+    let deadline = Instant::now() + timeout;
+    let addresses: Vec<_> = match address.to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return (
+                Status::Fail,
+                "host-not-found".into(),
+                format!("{address}: {e}"),
+            );
+        }
+    };
+    let mut last = String::from("no address");
+    let mut reason = "refused";
+    for addr in &addresses {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            reason = "timeout";
+            break;
+        }
+        match TcpStream::connect_timeout(addr, left) {
+            Ok(_) => {
+                return (
+                    Status::Ok,
+                    "connected".into(),
+                    format!("connected to {address} ({addr})"),
+                );
+            }
+            Err(e) => {
+                reason = match e.kind() {
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
+                    std::io::ErrorKind::ConnectionRefused => "refused",
+                    _ => "unreachable",
+                };
+                last = format!("{addr}: {}", crate::error::describe_io(&e));
+            }
+        }
+    }
+    (
+        Status::Fail,
+        reason.into(),
+        format!("cannot connect to {address}: {last}"),
+    )
+}
+
+type ExecVerdict = (
+    Status,
+    String,
+    String,
+    Option<(Option<String>, Option<String>)>,
+);
+
+/// Runs the command (no shell), killing its process group at the timeout.
+fn exec(command: &[String], timeout: Duration) -> ExecVerdict {
+    use std::os::unix::process::CommandExt;
+    let shown = shell_words::join(command);
+    let Some((program, args)) = command.split_first() else {
+        return (
+            Status::Error,
+            "no-command".into(),
+            "no command given".into(),
+            None,
+        );
+    };
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            let reason = if e.kind() == std::io::ErrorKind::NotFound {
+                "not-found"
+            } else {
+                "cannot-run"
+            };
+            return (
+                Status::Error,
+                reason.into(),
+                format!("{shown}: {}", crate::error::describe_io(&e)),
+                None,
+            );
+        }
+    };
+    let read_tail = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut tail = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > 2 * OUTPUT_KEPT {
+                        tail.drain(..tail.len() - OUTPUT_KEPT);
+                    }
+                }
+            }
+            let start = tail.len().saturating_sub(OUTPUT_KEPT);
+            String::from_utf8_lossy(&tail[start..]).into_owned()
+        })
+    };
+    let out = read_tail(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = read_tail(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+                let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => break None,
+        }
+    };
+    let nonempty = |s: String| (!s.is_empty()).then_some(s);
+    let output = Some((
+        out.join().ok().and_then(nonempty),
+        err.join().ok().and_then(nonempty),
+    ));
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        None => (
+            Status::Fail,
+            "timeout".into(),
+            format!("{shown} did not finish"),
+            output,
+        ),
+        Some(s) if s.success() => (
+            Status::Ok,
+            "exit-0".into(),
+            format!("{shown} succeeded"),
+            output,
+        ),
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => (
+                Status::Fail,
+                format!("exit-{code}"),
+                format!("{shown} exited {code}"),
+                output,
+            ),
+            (None, signal) => (
+                Status::Fail,
+                "signal".into(),
+                format!("{shown} was killed by signal {}", signal.unwrap_or(0)),
+                output,
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_codes_parse() {
+        assert_eq!(parse_expect("200-399").unwrap(), [(200, 399)]);
+        assert_eq!(
+            parse_expect("200, 204,301-302").unwrap(),
+            [(200, 200), (204, 204), (301, 302)]
+        );
+        for bad in ["", "abc", "399-200", "99", "200-"] {
+            assert!(parse_expect(bad).is_err(), "{bad}");
+        }
+    }
+}

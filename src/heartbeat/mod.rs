@@ -1,0 +1,606 @@
+//! `sd-heartbeat`: check that a service answers, and restart it through
+//! its service manager when it does not (DESIGN.md §5, from the Guix
+//! "Shepherd heartbeat" design). The checks run in a [`worker`] that gave
+//! up root before touching the network; [`restart`] decides and restarts
+//! with the original privileges; every check prints one event.
+
+mod check;
+mod restart;
+mod worker;
+
+use crate::config::{CheckSection, ConfigArgs, ConfigFile};
+use crate::error::{Error, Result};
+use crate::event::{Event, Status};
+use crate::exit::Exit;
+use crate::{cli, ident, man, time};
+use check::{Outcome, Probe};
+use clap::{ArgMatches, CommandFactory, Parser};
+use restart::{Memory, RateLimit, Supervisor};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use worker::Worker;
+
+const LONG_ABOUT: &str = "\
+Check that a service answers, and restart it through its service manager \
+when it stops answering. Each check prints one event (kind heartbeat) as a \
+JSON line: status ok, fail (the service did not answer as it should: reason \
+timeout, refused, http-503, body-mismatch, exit-N…) or error (the check \
+could not be run), with elapsed_ms. Pipe it to sd-bark.
+
+Checks: --http URL (HEAD, or GET with --body-match; every address the name \
+resolves to is tried, so a server on ::1 only passes http://localhost/; \
+https with the system's roots and --ca FILE), --tcp HOST:PORT (connect), \
+--exec CMD (exit 0 is ok; no shell). --timeout bounds the whole check.
+
+Started as root, the checks run in a worker process that dropped to --user \
+(default sheepdog) before any I/O, and proved it cannot become root again; \
+if it cannot, the result is error (exit 125) and no check runs. Restarts \
+run with the original privileges.
+
+Restarting: --restart CMD, --shepherd SERVICE (herd restart), --systemd UNIT \
+(systemctl restart). When the service is not supposed to be running \
+(--if-running CMD fails, or herd status / systemctl is-active says so), \
+nothing is checked: an info event with reason skipped, exit 0. A restart \
+happens after --after failures in a row (counted across runs in a state \
+file, reset by a success and by a restart), never after error, and at most \
+--max-restarts times per window; each restart is an event of kind restart \
+(status info, or error when it failed).
+
+One-shot for cron, mcron, Shepherd or systemd timers (exit 0 ok, 1 failed, \
+125 could not check), or a service with --every. --checks FILE runs many \
+[[check]] tables at once (sheepdog(7)): 1,000 checks take about one timeout.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  sd-heartbeat --http http://localhost/ --shepherd mympd | sd-bark
+  sd-heartbeat --tcp db.example.org:5432 --tag postgres --systemd postgresql --after 2
+  sd-heartbeat --exec 'pg_isready -q' --tag postgres --every 30s | sd-bark
+  sd-heartbeat --checks /etc/sheepdog/checks.toml --every 30s | sd-bark";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-heartbeat", version, about = "Check a service; restart it when it stops answering",
+          long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Check this URL: HEAD (GET with --body-match), status in --expect.
+    #[arg(long, value_name = "URL", group = "probe")]
+    pub http: Option<String>,
+
+    /// Check that HOST:PORT accepts a connection.
+    #[arg(long, value_name = "HOST:PORT", group = "probe")]
+    pub tcp: Option<String>,
+
+    /// Run this command (split into words, no shell): exit 0 is ok.
+    #[arg(long, value_name = "CMD", group = "probe")]
+    pub exec: Option<String>,
+
+    /// Many checks at once, from the [[check]] tables of this file.
+    #[arg(long, value_name = "FILE", group = "probe")]
+    pub checks: Option<PathBuf>,
+
+    /// The tag of the events [default: the service restarted, else the
+    /// URL's host, the address, or the command's name].
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// HTTP method.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// HTTP status codes that mean ok.
+    #[arg(long, value_name = "CODES", default_value = "200-399")]
+    pub expect: String,
+
+    /// The body must contain this text (implies GET).
+    #[arg(long, value_name = "TEXT")]
+    pub body_match: Option<String>,
+
+    /// Also trust this CA (PEM) for https.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// The whole check must finish within this.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "5s")]
+    pub timeout: Duration,
+
+    /// Run the checks as this user when started as root [default:
+    /// [heartbeat] user, else sheepdog].
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Restart with this command (no shell).
+    #[arg(long, value_name = "CMD", group = "supervisor")]
+    pub restart: Option<String>,
+
+    /// Restart this GNU Shepherd service (herd restart SERVICE).
+    #[arg(long, value_name = "SERVICE", group = "supervisor")]
+    pub shepherd: Option<String>,
+
+    /// Restart this systemd unit (systemctl restart UNIT).
+    #[arg(long, value_name = "UNIT", group = "supervisor")]
+    pub systemd: Option<String>,
+
+    /// Check only when this command succeeds (the service is supposed to run).
+    #[arg(long, value_name = "CMD")]
+    pub if_running: Option<String>,
+
+    /// Restart after this many failures in a row.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub after: u32,
+
+    /// At most this many restarts per window (3/1h).
+    #[arg(long, value_name = "N/DURATION", default_value = "3/1h")]
+    pub max_restarts: RateLimit,
+
+    /// Check again every this long, until SIGTERM.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub every: Option<Duration>,
+
+    /// Where failures and restarts are counted between runs [default:
+    /// [heartbeat] state_dir, $XDG_STATE_HOME/sheepdog/heartbeat,
+    /// /var/lib/sheepdog/heartbeat for root].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub base: ConfigArgs,
+}
+
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+pub fn man_page() -> man::Page {
+    man::Page {
+        name: "sd-heartbeat",
+        command,
+        environment: &[(
+            "XDG_STATE_HOME",
+            "Failures and restarts are counted under $XDG_STATE_HOME/sheepdog/heartbeat.",
+        )],
+        files: &[
+            (
+                "/var/lib/sheepdog/heartbeat/TAG.json",
+                "Failures in a row and recent restarts of each check (under $XDG_STATE_HOME/sheepdog/heartbeat when not root).",
+            ),
+            (
+                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                "Configuration ([heartbeat] user and state_dir; [[check]] tables for --checks).",
+            ),
+        ],
+        exits: &[
+            Exit::Ok,
+            Exit::Failed,
+            Exit::Usage,
+            Exit::IoErr,
+            Exit::CannotCheck,
+        ],
+        exit_notes: &[],
+        examples: &[
+            (
+                "Every 5 minutes from cron, restart mympd through Shepherd after two failures:",
+                "*/5 * * * * sd-heartbeat --http http://localhost:6680/ --shepherd mympd --after 2 | sd-bark",
+            ),
+            (
+                "As a service of its own, checking a database every 30 seconds:",
+                "sd-heartbeat --tcp localhost:5432 --tag postgres --systemd postgresql --every 30s | sd-bark",
+            ),
+            (
+                "Many services from one file:",
+                "sd-heartbeat --checks /etc/sheepdog/checks.toml --every 30s | sd-bark",
+            ),
+        ],
+        see_also: &[
+            "sd-bark(1)",
+            "sd-mail(1)",
+            "herd(8)",
+            "systemctl(1)",
+            "sheepdog(7)",
+        ],
+    }
+}
+
+/// One service to check, with everything its restarts need.
+#[derive(Debug)]
+struct Service {
+    tag: String,
+    probe: Probe,
+    timeout: Duration,
+    supervisor: Option<Supervisor>,
+    if_running: Option<Vec<String>>,
+    after: u32,
+    max_restarts: RateLimit,
+}
+
+pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
+    let (config, _) = args.base.load()?;
+    let services = match &args.checks {
+        Some(file) => from_file(file, &args)?,
+        None => vec![from_flags(&args)?],
+    };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or_else(|| config.heartbeat.state_dir.clone())
+        .unwrap_or_else(|| crate::paths::state_dir().join("heartbeat"));
+    let user = match (
+        ident::is_root(),
+        args.user.clone().or(config.heartbeat.user.clone()),
+    ) {
+        (true, user) => Some(user.unwrap_or_else(|| "sheepdog".into())),
+        (false, Some(user)) if user != ident::user_name() => {
+            return Err(Error::new(
+                Exit::CannotCheck,
+                format!(
+                    "--user {user}: only root can run checks as another user (run sd-heartbeat as root, or without --user)"
+                ),
+            ));
+        }
+        (false, _) => None,
+    };
+    // Before any thread: the worker is forked from a single-threaded process.
+    let mut worker = Worker::start(user.as_deref())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::io(format!("installing a signal handler: {e}")))?;
+    }
+    let host = ident::short_hostname();
+    let mut round = Round {
+        worker: &mut worker,
+        state_dir: &state_dir,
+        host: &host,
+        out: std::io::stdout(),
+    };
+    let Some(every) = args.every else {
+        return round.run(&services);
+    };
+    loop {
+        let started = Instant::now();
+        round.run(&services)?;
+        let next = started + every;
+        while Instant::now() < next {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(Exit::Ok);
+            }
+            std::thread::sleep(Duration::from_millis(50).min(next - Instant::now()));
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Ok(Exit::Ok);
+        }
+    }
+}
+
+fn split(flag: &str, line: &str) -> Result<Vec<String>> {
+    let words = cli::split_command(line).map_err(|e| Error::usage(format!("{flag}: {e}")))?;
+    if words.is_empty() {
+        return Err(Error::usage(format!("{flag}: the command is empty")));
+    }
+    Ok(words)
+}
+
+fn from_flags(args: &Args) -> Result<Service> {
+    let section = CheckSection {
+        tag: args.tag.clone(),
+        http: args.http.clone(),
+        tcp: args.tcp.clone(),
+        exec: args
+            .exec
+            .as_deref()
+            .map(|e| split("--exec", e))
+            .transpose()?
+            .map(crate::config::CommandLine),
+        method: args.method.clone(),
+        expect: Some(args.expect.clone()),
+        body_match: args.body_match.clone(),
+        ca: args.ca.clone(),
+        timeout: Some(crate::config::HumanDuration(args.timeout)),
+        restart: args
+            .restart
+            .as_deref()
+            .map(|r| split("--restart", r))
+            .transpose()?
+            .map(crate::config::CommandLine),
+        shepherd: args.shepherd.clone(),
+        systemd: args.systemd.clone(),
+        if_running: args
+            .if_running
+            .as_deref()
+            .map(|r| split("--if-running", r))
+            .transpose()?
+            .map(crate::config::CommandLine),
+        after: Some(args.after),
+        max_restarts: Some(args.max_restarts.to_string()),
+    };
+    service(&section, args, "the command line").map_err(|e| {
+        if args.http.is_none() && args.tcp.is_none() && args.exec.is_none() {
+            Error::usage("what should be checked? give --http URL, --tcp HOST:PORT, --exec CMD or --checks FILE")
+        } else {
+            e
+        }
+    })
+}
+
+fn from_file(path: &Path, args: &Args) -> Result<Vec<Service>> {
+    let file = ConfigFile::load(path)?;
+    if file.check.is_empty() {
+        return Err(Error::usage(format!(
+            "{}: no [[check]] table (see sheepdog(7))",
+            path.display()
+        )));
+    }
+    let services: Vec<Service> = file
+        .check
+        .iter()
+        .enumerate()
+        .map(|(n, section)| {
+            service(
+                section,
+                args,
+                &format!("{}, check {}", path.display(), n + 1),
+            )
+        })
+        .collect::<Result<_>>()?;
+    let mut tags: Vec<&str> = services.iter().map(|s| s.tag.as_str()).collect();
+    tags.sort_unstable();
+    if let Some(pair) = tags.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::usage(format!(
+            "{}: two checks have the tag {}; give each its own tag",
+            path.display(),
+            pair[0]
+        )));
+    }
+    Ok(services)
+}
+
+/// One check table (or the flags, as one) made ready to run; flags not
+/// in the table come from the command line's defaults.
+fn service(s: &CheckSection, args: &Args, place: &str) -> Result<Service> {
+    let bad = |why: String| Error::usage(format!("{place}: {why}"));
+    let probe = match (&s.http, &s.tcp, &s.exec) {
+        (Some(url), None, None) => Probe::Http {
+            url: url.clone(),
+            method: s
+                .method
+                .clone()
+                .unwrap_or_else(|| {
+                    if s.body_match.is_some() {
+                        "GET"
+                    } else {
+                        "HEAD"
+                    }
+                    .into()
+                })
+                .to_uppercase(),
+            expect: check::parse_expect(s.expect.as_deref().unwrap_or(&args.expect))
+                .map_err(bad)?,
+            body_match: s.body_match.clone(),
+            ca: s.ca.clone(),
+        },
+        (None, Some(address), None) => Probe::Tcp {
+            address: address.clone(),
+        },
+        (None, None, Some(cmd)) => Probe::Exec {
+            command: cmd.0.clone(),
+        },
+        _ => return Err(bad("give exactly one of http, tcp and exec".into())),
+    };
+    let supervisor = match (&s.restart, &s.shepherd, &s.systemd) {
+        (Some(cmd), None, None) => Some(Supervisor::Command(cmd.0.clone())),
+        (None, Some(service), None) => Some(Supervisor::Shepherd(service.clone())),
+        (None, None, Some(unit)) => Some(Supervisor::Systemd(unit.clone())),
+        (None, None, None) => None,
+        _ => {
+            return Err(bad(
+                "give at most one of restart, shepherd and systemd".into()
+            ));
+        }
+    };
+    let tag = s
+        .tag
+        .clone()
+        .unwrap_or_else(|| default_tag(&probe, supervisor.as_ref()));
+    let max_restarts = match &s.max_restarts {
+        Some(text) => text.parse().map_err(bad)?,
+        None => args.max_restarts,
+    };
+    Ok(Service {
+        tag,
+        probe,
+        timeout: s.timeout.map_or(args.timeout, |d| d.0),
+        supervisor,
+        if_running: s.if_running.as_ref().map(|c| c.0.clone()),
+        after: s.after.unwrap_or(args.after).max(1),
+        max_restarts,
+    })
+}
+
+fn default_tag(probe: &Probe, supervisor: Option<&Supervisor>) -> String {
+    if let Some(Supervisor::Shepherd(name) | Supervisor::Systemd(name)) = supervisor {
+        return name.trim_end_matches(".service").to_string();
+    }
+    match probe {
+        Probe::Http { url, .. } => url
+            .split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(rest))
+            .unwrap_or(url)
+            .to_string(),
+        Probe::Tcp { address } => address.clone(),
+        Probe::Exec { command } => Path::new(&command[0])
+            .file_name()
+            .map_or_else(|| command[0].clone(), |n| n.to_string_lossy().into_owned()),
+    }
+}
+
+/// One round of checks and what follows from them.
+struct Round<'a> {
+    worker: &'a mut Worker,
+    state_dir: &'a Path,
+    host: &'a str,
+    out: std::io::Stdout,
+}
+
+impl Round<'_> {
+    fn run(&mut self, services: &[Service]) -> Result<Exit> {
+        let mut exit = Exit::Ok;
+        // Which services are supposed to be running (asked as root).
+        let mut due = Vec::new();
+        for service in services {
+            match supposed_to_run(service) {
+                Ok(()) => due.push(service),
+                Err(why) => {
+                    let mut event = self.event(service, "heartbeat", Status::Info, "skipped");
+                    event.set("msg", why);
+                    self.print(&event)?;
+                }
+            }
+        }
+        let probes: Vec<(Probe, Duration)> =
+            due.iter().map(|s| (s.probe.clone(), s.timeout)).collect();
+        let outcomes = match self.worker.run(&probes) {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // No check ran (privileges could not be dropped, or the
+                // worker died): every one of them is an error.
+                for service in &due {
+                    let mut event = self.event(service, "heartbeat", Status::Error, "cannot-check");
+                    event.set("msg", e.message.clone());
+                    self.print(&event)?;
+                }
+                if !due.is_empty() {
+                    cli::warn(&e.message);
+                    return Ok(Exit::CannotCheck);
+                }
+                return Ok(exit);
+            }
+        };
+        for (service, outcome) in due.iter().zip(outcomes) {
+            exit = exit.worst(match outcome.status {
+                Status::Ok => Exit::Ok,
+                Status::Error => Exit::CannotCheck,
+                _ => Exit::Failed,
+            });
+            let mut event = self.event(service, "heartbeat", outcome.status, &outcome.reason);
+            event.set("target", service.probe.target());
+            event.set("elapsed_ms", outcome.elapsed_ms);
+            event.set("user", self.worker.user.clone());
+            event.set("msg", outcome.msg.clone());
+            if let Some(out) = &outcome.stdout {
+                event.set("stdout", out.clone());
+            }
+            if let Some(err) = &outcome.stderr {
+                event.set("stderr", err.clone());
+            }
+            self.print(&event)?;
+            self.follow_up(service, &outcome)?;
+        }
+        Ok(exit)
+    }
+
+    /// Counts failures and restarts when due.
+    fn follow_up(&mut self, service: &Service, outcome: &Outcome) -> Result<()> {
+        let path = restart::memory_path(self.state_dir, &service.tag);
+        let mut memory = Memory::load(&path);
+        let before = (memory.failures, memory.restarts.clone());
+        match outcome.status {
+            Status::Ok => memory.failures = 0,
+            Status::Fail => memory.failures += 1,
+            // error: the check, not the service, is broken — no count, no restart.
+            _ => {}
+        }
+        let now = time::now_ms();
+        if outcome.status == Status::Fail
+            && memory.failures >= service.after
+            && let Some(supervisor) = &service.supervisor
+        {
+            let limit = service.max_restarts;
+            let recent = memory.recent_restarts(limit, now);
+            if recent >= limit.count {
+                let mut event = self.event(service, "restart", Status::Info, "restart-limit");
+                event.set(
+                    "msg",
+                    format!(
+                        "not restarting {}: {recent} restart(s) in the last {} already (--max-restarts {limit})",
+                        service.tag,
+                        humantime::format_duration(limit.window)
+                    ),
+                );
+                self.print(&event)?;
+            } else {
+                let ran = restart::run(&supervisor.restart_command());
+                memory.restarts.push(now);
+                memory.failures = 0;
+                let (status, reason, verb) = if ran.success() {
+                    (Status::Info, "restarted", "restarted")
+                } else {
+                    (Status::Error, "restart-failed", "could not restart")
+                };
+                let mut event = self.event(service, "restart", status, reason);
+                event.set("cmd", ran.cmd.clone());
+                if let Some(code) = ran.code {
+                    event.set("code", code);
+                }
+                let detail = if ran.output.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", ran.output.lines().last().unwrap_or_default())
+                };
+                event.set(
+                    "msg",
+                    format!(
+                        "{verb} {} after {} failure(s) ({}){detail}",
+                        service.tag,
+                        service.after,
+                        shell_words::join(&ran.cmd)
+                    ),
+                );
+                self.print(&event)?;
+            }
+        }
+        if (memory.failures, &memory.restarts) != (before.0, &before.1) {
+            memory.save(&path)?;
+        }
+        Ok(())
+    }
+
+    fn event(&self, service: &Service, kind: &str, status: Status, reason: &str) -> Event {
+        let mut event = Event::new();
+        event.stamp(self.host);
+        event.set("tag", service.tag.clone());
+        event.set("kind", kind);
+        event.set("status", status.as_str());
+        event.set("reason", reason);
+        event
+    }
+
+    fn print(&mut self, event: &Event) -> Result<()> {
+        let mut out = self.out.lock();
+        writeln!(out, "{event}")
+            .and_then(|_| out.flush())
+            .map_err(cli::stdout_error)
+    }
+}
+
+/// Ok when the service should be checked; otherwise why not.
+fn supposed_to_run(service: &Service) -> std::result::Result<(), String> {
+    let ran = match (&service.if_running, &service.supervisor) {
+        (Some(cmd), _) => restart::run(cmd),
+        (None, Some(supervisor)) => match supervisor.should_run() {
+            Some(ran) => ran,
+            None => return Ok(()),
+        },
+        (None, None) => return Ok(()),
+    };
+    if ran.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not supposed to be running ({} said so{}); not checked",
+            service.tag,
+            shell_words::join(&ran.cmd),
+            ran.code.map(|c| format!(", exit {c}")).unwrap_or_default()
+        ))
+    }
+}

@@ -1,0 +1,73 @@
+"""A small HTTP server for sd-heartbeat's tests.
+
+    http_server.py --bind ADDR --port P [--status CODE] [--body TEXT] [--log FILE]
+
+Answers every GET and HEAD with CODE (200) and TEXT. With --log, appends
+one JSON line per request: the method, the path and the uid owning the
+client's socket, read from /proc/net/tcp{,6} — so a test can prove which
+user a check really ran as.
+"""
+
+import argparse
+import http.server
+import json
+import socket
+
+
+def socket_owner(host, port):
+    """The uid owning the socket bound to host:port, from /proc/net."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local = fields[1]
+                    if int(local.rsplit(":", 1)[1], 16) == port:
+                        return int(fields[7])
+        except OSError:
+            pass
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bind", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--status", type=int, default=200)
+    parser.add_argument("--body", default="hello from the test server\n")
+    parser.add_argument("--log")
+    args = parser.parse_args()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self, with_body):
+            host, port = self.client_address[:2]
+            if args.log:
+                with open(args.log, "a") as log:
+                    log.write(json.dumps({"method": self.command, "path": self.path,
+                                          "uid": socket_owner(host, port)}) + "\n")
+            body = args.body.encode()
+            self.send_response(args.status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(body)
+
+        def do_GET(self):
+            self.answer(True)
+
+        def do_HEAD(self):
+            self.answer(False)
+
+        def log_message(self, *_):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+
+    Server((args.bind, args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
