@@ -110,18 +110,10 @@ fn http(
     ca: Option<&PathBuf>,
     timeout: Duration,
 ) -> Verdict {
-    let roots = match root_certs(ca) {
-        Ok(roots) => roots,
+    let agent = match agent(ca, timeout) {
+        Ok(agent) => agent,
         Err(why) => return (Status::Error, "bad-ca".into(), why),
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("sd-heartbeat/", env!("CARGO_PKG_VERSION")))
-        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
-        .build()
-        .into();
     let request = match ureq::http::Request::builder()
         .method(method)
         .uri(url)
@@ -194,14 +186,51 @@ fn http_failure(url: &str, e: &ureq::Error) -> Verdict {
     (status, reason.into(), format!("{url}: {e}"))
 }
 
+/// One HTTP client per CA and timeout, shared by every check that uses
+/// them: a thousand checks then share one TLS configuration instead of
+/// parsing the system's roots a thousand times.
+fn agent(ca: Option<&PathBuf>, timeout: Duration) -> Result<ureq::Agent, String> {
+    type Agents = std::collections::HashMap<(Option<PathBuf>, Duration), ureq::Agent>;
+    static AGENTS: std::sync::Mutex<Option<Agents>> = std::sync::Mutex::new(None);
+    let key = (ca.cloned(), timeout);
+    let mut agents = AGENTS.lock().unwrap_or_else(|e| e.into_inner());
+    let agents = agents.get_or_insert_with(Agents::new);
+    if let Some(agent) = agents.get(&key) {
+        return Ok(agent.clone());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("sd-heartbeat/", env!("CARGO_PKG_VERSION")))
+        // A check reads a status line and headers (and at most 1 MiB of
+        // body, streamed): small buffers keep a thousand at once cheap.
+        .input_buffer_size(16 * 1024)
+        .output_buffer_size(4 * 1024)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(root_certs(ca)?)
+                .build(),
+        )
+        .build()
+        .into();
+    agents.insert(key, agent.clone());
+    Ok(agent)
+}
+
 /// The system's roots, and the CA given.
 fn root_certs(ca: Option<&PathBuf>) -> Result<ureq::tls::RootCerts, String> {
     use ureq::tls::{Certificate, PemItem, RootCerts};
-    let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
-        .certs
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
+    // Read once per process: a thousand checks share them.
+    static SYSTEM: std::sync::OnceLock<Vec<Certificate<'static>>> = std::sync::OnceLock::new();
+    let system = SYSTEM.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect()
+    });
+    let mut certs = system.clone();
     if let Some(ca) = ca {
         let pem = std::fs::read(ca).map_err(|e| {
             format!(
