@@ -10,6 +10,7 @@ pub mod bark;
 pub mod batch;
 pub mod broker;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod error;
 pub mod event;

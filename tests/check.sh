@@ -14,9 +14,11 @@ need redis-server redis-server
 need redis-cli redis-tools
 need groff groff-base        # man pages are checked for warnings
 need seq coreutils
+need make make               # the install target is tested
 need python3 python3         # test handlers and example scripts
 need openssl openssl         # a throwaway CA for the TLS tests
 need runsvdir runit          # a real supervisor for sd-heartbeat's restarts
+need guile guile-3.0         # contrib/guix and contrib/shepherd must read as Scheme
 # A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the
 # system's Python (tests look for it under /usr/bin/python3).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"

@@ -87,3 +87,48 @@ fn every_command_has_a_page() {
         );
     }
 }
+
+#[test]
+fn completions_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let update = std::env::var_os("SD_UPDATE_MAN").is_some();
+    let mut stale = Vec::new();
+    for page in sheepdog::man::pages() {
+        for shell in sheepdog::completions::SHELLS {
+            let path = root.join(sheepdog::completions::file(shell, page.name));
+            let fresh = sheepdog::completions::render(shell, &page);
+            if update {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &fresh).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(fresh.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale completions: {stale:?}; run `SD_UPDATE_MAN=1 cargo test man_pages` and commit completions/"
+    );
+}
+
+#[test]
+fn bash_completes_a_flag() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/bash/sd-run");
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; f=$(complete -p sd-run | sed -E 's/.*-F ([^ ]+).*/\\1/'); \
+             COMP_WORDS=(sd-run --time); COMP_CWORD=1; $f sd-run --time sd-run; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        words.trim(),
+        "--timeout",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -4,9 +4,11 @@
 
 mod util;
 
+mod contrib;
 mod events;
 mod facts;
 mod heartbeat;
+mod install;
 mod mail;
 mod man_pages;
 mod query;

@@ -1,0 +1,50 @@
+# Build and install sheepdog the way Unix users expect:
+#   make && sudo make install                 (to /usr/local)
+#   make install PREFIX=/usr DESTDIR=/tmp/pkg  (for packagers)
+# Binaries go to $(BINDIR), man pages to $(MANDIR)/man1 and man7, and
+# completions where bash-completion, zsh and fish look for them.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+BASHDIR    ?= $(DATADIR)/bash-completion/completions
+ZSHDIR     ?= $(DATADIR)/zsh/site-functions
+FISHDIR    ?= $(DATADIR)/fish/vendor_completions.d
+CARGO      ?= cargo
+# Where the built binaries are (target/debug after a plain `cargo build`).
+BUILDDIR   ?= target/release
+
+COMMANDS = sd-run sd-bark sd-recv sd-store sd-query sd-expect sd-facts sd-mail sd-heartbeat
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+install: build install-files
+
+# Installs what is already built, without building (packagers, tests).
+install-files:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR)
+	for c in $(COMMANDS); do \
+	    install -m 755 $(BUILDDIR)/$$c $(DESTDIR)$(BINDIR)/$$c && \
+	    install -m 644 man/$$c.1 $(DESTDIR)$(MANDIR)/man1/$$c.1 && \
+	    install -m 644 completions/bash/$$c $(DESTDIR)$(BASHDIR)/$$c && \
+	    install -m 644 completions/zsh/_$$c $(DESTDIR)$(ZSHDIR)/_$$c && \
+	    install -m 644 completions/fish/$$c.fish $(DESTDIR)$(FISHDIR)/$$c.fish || exit 1; \
+	done
+	install -m 644 man/sheepdog.7 $(DESTDIR)$(MANDIR)/man7/sheepdog.7
+
+uninstall:
+	for c in $(COMMANDS); do \
+	    rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(MANDIR)/man1/$$c.1 \
+	        $(DESTDIR)$(BASHDIR)/$$c $(DESTDIR)$(ZSHDIR)/_$$c $(DESTDIR)$(FISHDIR)/$$c.fish; \
+	done
+	rm -f $(DESTDIR)$(MANDIR)/man7/sheepdog.7
+
+check:
+	sh tests/check.sh
+
+.PHONY: all build install install-files uninstall check

@@ -1,0 +1,7 @@
+complete -c sd-expect -l tag -d 'The tag whose `ok` is expected' -r
+complete -c sd-expect -l within -d 'How recent the last `ok` must be (26h, 15m)' -r
+complete -c sd-expect -l host -d 'Only this host [default: every host that reported the tag]' -r
+complete -c sd-expect -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-expect -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-expect -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sd-expect -s V -l version -d 'Print version'

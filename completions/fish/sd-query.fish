@@ -1,0 +1,72 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sd_query_global_optspecs
+    string join \n sql= format= config= q/quiet h/help V/version
+end
+
+function __fish_sd_query_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sd_query_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sd_query_using_subcommand
+    set -l cmd (__fish_sd_query_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sd-query -n "__fish_sd_query_needs_command" -l sql -d 'Run this SQL on the store, opened read-only; rows print as JSON objects (or a table)' -r
+complete -c sd-query -n "__fish_sd_query_needs_command" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_needs_command" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_needs_command" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sd-query -n "__fish_sd_query_needs_command" -s V -l version -d 'Print version'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "status" -d 'The latest state of every host and tag, with its age'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "events" -d 'Events in the window, oldest first'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "interruptions" -d 'Interruption periods per host and tag in the window'
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l since -d 'Only what happened within this long before now [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l host -d 'Only this host' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l tag -d 'Only this tag' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l status -d 'Only this status (ok, warn, fail, error, info)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l kind -d 'Only this kind (run, heartbeat, facts, …)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l fact -d 'Only hosts whose latest facts match (repeatable)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l limit -d 'At most this many rows (events: the newest)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -s h -l help -d 'Print help'
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l since -d 'Only what happened within this long before now [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l host -d 'Only this host' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l tag -d 'Only this tag' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l status -d 'Only this status (ok, warn, fail, error, info)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l kind -d 'Only this kind (run, heartbeat, facts, …)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l fact -d 'Only hosts whose latest facts match (repeatable)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l limit -d 'At most this many rows (events: the newest)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -s h -l help -d 'Print help'
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l since -d 'Only what happened within this long before now [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l host -d 'Only this host' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l tag -d 'Only this tag' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l status -d 'Only this status (ok, warn, fail, error, info)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l kind -d 'Only this kind (run, heartbeat, facts, …)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l fact -d 'Only hosts whose latest facts match (repeatable)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l limit -d 'At most this many rows (events: the newest)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -s h -l help -d 'Print help'

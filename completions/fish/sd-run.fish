@@ -1,0 +1,13 @@
+complete -c sd-run -s t -l tag -d 'What the job is called in events [default: the command\'s base name]' -r
+complete -c sd-run -l timeout -d 'Stop the job after this long (30s, 5m, 6h): SIGTERM to its whole process group, SIGKILL after --kill-after; the run fails with reason `timeout` and sd-run exits 124' -r
+complete -c sd-run -l kill-after -d 'Grace period between SIGTERM and SIGKILL on a timeout' -r
+complete -c sd-run -l lock-dir -d 'Directory for --lock files [default: $XDG_STATE_HOME/sheepdog/locks, /var/lib/sheepdog/locks for root]' -r -F
+complete -c sd-run -l max-output -d 'Keep at most this much of each of stdout and stderr in the event: the first and the last half, with a marker saying how many bytes were dropped between them (65536, 64KiB, 1MiB)' -r
+complete -c sd-run -s c -d 'Run SHELL_LINE with /bin/sh -c instead of a command' -r
+complete -c sd-run -l failures-only -d 'Print nothing when the job succeeds (the "only on error" mode); the dead man\'s switch and recovery mail then cannot see successes'
+complete -c sd-run -l start -d 'Also print a `status: info, reason: start` event before the job begins, so a job that hangs can be noticed'
+complete -c sd-run -l lock -d 'Do not start the job while another run of the same tag is running; report `reason: locked` and exit 75 instead. The lock dies with its holder, so a crashed run never blocks the next'
+complete -c sd-run -l tee -d 'Copy the job\'s output to sd-run\'s stderr as it is written'
+complete -c sd-run -s q -l quiet -d 'Print no messages of sd-run\'s own on stderr'
+complete -c sd-run -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sd-run -s V -l version -d 'Print version'

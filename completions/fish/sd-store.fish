@@ -1,0 +1,7 @@
+complete -c sd-store -l retain -d 'Delete events older than this (400d), at start and every hour' -r
+complete -c sd-store -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
+complete -c sd-store -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-store -l echo -d 'Print each event once its transaction has committed'
+complete -c sd-store -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-store -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sd-store -s V -l version -d 'Print version'

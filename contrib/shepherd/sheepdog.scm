@@ -1,0 +1,56 @@
+;;; sheepdog services for GNU Shepherd (1.0 or later).
+;;;
+;;; For a user's Shepherd, load it from ~/.config/shepherd/init.scm:
+;;;   (load "/usr/local/share/sheepdog/shepherd/sheepdog.scm")
+;;; For the system's, include it in the Shepherd configuration file.
+;;; Adjust the paths, the checked URL and the service to restart below.
+
+(use-modules (shepherd service)
+             (shepherd service timer))
+
+;; Where the sheepdog commands are installed.
+(define sheepdog-bin "/usr/local/bin/")
+
+(define (sd command)
+  (string-append sheepdog-bin command))
+
+;; The receiver: every event of the herd into the store, acknowledged only
+;; once committed (the broker comes from sheepdog.toml, [broker] url).
+(define sheepdog-store
+  (service '(sheepdog-store)
+    #:documentation "Receive the herd's events from Redis and store them."
+    #:start (make-forkexec-constructor
+             (list (sd "sd-recv") "--group" "store" "--"
+                   (sd "sd-store") "--echo"))
+    #:stop (make-kill-destructor)
+    #:respawn? #t))
+
+;; The mailer: state changes mailed once.
+(define sheepdog-mail
+  (service '(sheepdog-mail)
+    #:documentation "Mail state changes of the herd, once."
+    #:start (make-forkexec-constructor
+             (list (sd "sd-recv") "--group" "mail" "--"
+                   (sd "sd-mail") "--echo"))
+    #:stop (make-kill-destructor)
+    #:respawn? #t))
+
+;; The heartbeat, as a timer: every 30 seconds, check that mympd answers
+;; and restart it through Shepherd after two failures in a row. The pipe
+;; to sd-bark needs a shell, which runs nothing else.
+(define sheepdog-heartbeat
+  (service '(sheepdog-heartbeat-mympd)
+    #:documentation "Check that mympd answers; restart it when it does not."
+    #:start (make-timer-constructor
+             (calendar-event #:seconds '(0 30))
+             (command
+              (list "/bin/sh" "-c"
+                    (string-append (sd "sd-heartbeat")
+                                   " --http http://localhost:6680/"
+                                   " --shepherd mympd --after 2 | "
+                                   (sd "sd-bark")))))
+    #:stop (make-timer-destructor)
+    #:actions (list timer-trigger-action)))
+
+(register-services (list sheepdog-store sheepdog-mail sheepdog-heartbeat))
+(start-in-the-background '(sheepdog-store sheepdog-heartbeat-mympd))
