@@ -95,6 +95,25 @@ fn http_checks_say_what_the_server_answered() {
 }
 
 #[test]
+fn https_checks_trust_the_system_and_the_ca_given() {
+    let env = TestEnv::new();
+    let ca = crate::util::tls::make(&env.path("ca"));
+    let cert = ca.cert.display().to_string();
+    let key = ca.key.display().to_string();
+    let server = HttpServer::start("127.0.0.1", &["--cert", &cert, "--key", &key]);
+    let url = format!("https://127.0.0.1:{}/", server.port);
+    let untrusted = heartbeat(&env).args(["--http", &url]).expect_code(1);
+    assert_eq!(summary(&beats(&untrusted)), [s("heartbeat", "fail", "tls")]);
+    let trusted = heartbeat(&env)
+        .args(["--http", &url, "--ca", &ca.ca.display().to_string()])
+        .expect_code(0);
+    assert_eq!(
+        summary(&beats(&trusted)),
+        [s("heartbeat", "ok", "http-200")]
+    );
+}
+
+#[test]
 fn localhost_is_every_address_it_resolves_to() {
     // `localhost` must resolve to both loopbacks. Where /etc/hosts does
     // not say so, root gives the check a private one (a mount namespace),
@@ -330,6 +349,26 @@ fn restarts_come_after_n_failures_never_after_errors_and_within_the_limit() {
         .lines()
         .count();
     assert_eq!((done, limited), (2, 4));
+
+    // A restart that fails is an error event.
+    let env4 = TestEnv::new();
+    let failed = heartbeat(&env4)
+        .args([
+            "--tcp",
+            &closed,
+            "--tag",
+            "svc",
+            "--restart",
+            "sh -c 'echo no such service >&2; exit 4'",
+        ])
+        .expect_code(1);
+    assert_eq!(
+        summary(&beats(&failed)),
+        [
+            s("heartbeat", "fail", "refused"),
+            s("restart", "error", "restart-failed")
+        ]
+    );
 
     // error: the check is broken, not the service — never a restart.
     let env3 = TestEnv::new();

@@ -371,3 +371,52 @@ fn the_digest_sums_up_the_period() {
     assert!(m.body.contains("ok -> fail (exit 2)"), "{}", m.body);
     assert!(m.body.contains("fail=1 ok=2"), "{}", m.body);
 }
+
+#[test]
+fn sendmail_and_dry_run_hand_over_the_same_mail() {
+    let env = TestEnv::new();
+    // A sendmail that keeps what it is given (its arguments, then the mail).
+    let kept = env.path("sendmail.out");
+    let sendmail = env.path("sendmail");
+    std::fs::write(
+        &sendmail,
+        format!(
+            "#!/bin/sh\necho \"args: $*\" >> {0}\ncat >> {0}\n",
+            kept.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.cmd("sd-mail")
+        .args([
+            "--to",
+            "admin@example.org",
+            "--group-wait",
+            "0s",
+            "--sendmail",
+        ])
+        .arg(&sendmail)
+        .stdin(ev("m1", 1, "tux01", "borg", "fail"))
+        .expect_code(0);
+    let mail = std::fs::read_to_string(&kept).unwrap();
+    assert!(mail.contains("admin@example.org"), "{mail}");
+    assert!(
+        mail.contains("Subject: [sheepdog] FAIL BORG on tux01 (exit 2)"),
+        "{mail}"
+    );
+
+    let dry = env
+        .cmd("sd-mail")
+        .args(["--to", "admin@example.org", "--dry-run", "--state"])
+        .arg(env.path("dry.db"))
+        .stdin(ev("m1", 1, "tux01", "borg", "fail"))
+        .expect_code(0);
+    assert!(
+        dry.stdout()
+            .contains("Subject: [sheepdog] FAIL BORG on tux01 (exit 2)"),
+        "{}",
+        dry.stdout()
+    );
+    assert!(dry.stdout().contains("Message-ID: <"), "{}", dry.stdout());
+}

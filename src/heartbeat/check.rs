@@ -172,6 +172,13 @@ fn http_failure(url: &str, e: &ureq::Error) -> Verdict {
         E::Timeout(_) => (Status::Fail, "timeout"),
         E::HostNotFound => (Status::Fail, "host-not-found"),
         E::ConnectionFailed => (Status::Fail, "refused"),
+        E::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            (Status::Fail, "tls")
+        }
         E::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => (Status::Fail, "refused"),
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {

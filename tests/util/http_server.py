@@ -37,6 +37,8 @@ def main():
     parser.add_argument("--status", type=int, default=200)
     parser.add_argument("--body", default="hello from the test server\n")
     parser.add_argument("--log")
+    parser.add_argument("--cert", help="serve https with this certificate (and --key)")
+    parser.add_argument("--key")
     args = parser.parse_args()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -66,7 +68,13 @@ def main():
     class Server(http.server.ThreadingHTTPServer):
         address_family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
 
-    Server((args.bind, args.port), Handler).serve_forever()
+    server = Server((args.bind, args.port), Handler)
+    if args.cert:
+        import ssl
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":
