@@ -4,6 +4,7 @@
 
 mod util;
 
+mod chaos;
 mod contrib;
 mod events;
 mod facts;
