@@ -6,6 +6,7 @@ mod util;
 
 mod chaos;
 mod contrib;
+mod disk_full;
 mod events;
 mod facts;
 mod heartbeat;
