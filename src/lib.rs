@@ -17,6 +17,7 @@ pub mod event;
 pub mod exit;
 pub mod expect;
 pub mod facts;
+pub mod fuzzing;
 pub mod heartbeat;
 pub mod ident;
 pub mod legacy;

@@ -317,47 +317,6 @@ fn through_redis_into_the_store_end_to_end() {
 }
 
 #[test]
-fn hostile_input_is_named_and_the_good_lines_kept() {
-    let env = TestEnv::new();
-    let good = |id: &str| event(id, 1000, "h", "t", "ok") + "\n";
-    let mut input = good("g1").into_bytes();
-    input.extend(std::iter::repeat_n(b'x', 100 * 1024 * 1024)); // a 100 MB line
-    input.push(b'\n');
-    input.extend_from_slice(b"{\"tag\":\"nul\0inside\"}\n");
-    input.extend_from_slice(b"\x00\x01\x02\xff garbage\r\n");
-    input.extend_from_slice(format!("{{\"a\":{}}}\n", "[".repeat(100_000)).as_bytes());
-    input.extend_from_slice(good("g2").as_bytes());
-    for program in ["sd-store", "sd-bark"] {
-        let mut cmd = env.cmd(program).stdin(input.clone());
-        if program == "sd-store" {
-            cmd = cmd.arg("--echo").arg(env.path("hostile.db"));
-        }
-        let run = cmd.expect_code(65);
-        let stderr = run.stderr();
-        assert!(
-            stderr.contains("line 2: event of 100 MiB is larger than the limit of 1 MiB"),
-            "{stderr}"
-        );
-        assert!(stderr.contains("line 3: invalid JSON"), "{stderr}");
-        assert!(stderr.contains("line 4: not UTF-8"), "{stderr}");
-        assert!(
-            stderr.contains("line 5: invalid JSON") && stderr.contains("recursion limit"),
-            "{stderr}"
-        );
-        assert_eq!(stderr.lines().count(), 4, "{stderr}");
-    }
-    let count: i64 = db(&env.path("hostile.db"))
-        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(count, 2);
-    let spooled = env
-        .cmd("sd-recv")
-        .args(["--group", "g", "--once"])
-        .expect_code(0);
-    assert_eq!(spooled.stdout().lines().count(), 2);
-}
-
-#[test]
 fn a_store_of_an_older_schema_is_migrated_in_place() {
     let env = TestEnv::new();
     let path = env.path("events.db");

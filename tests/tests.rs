@@ -4,12 +4,15 @@
 
 mod util;
 
+mod acl;
 mod chaos;
 mod contrib;
 mod disk_full;
 mod events;
 mod facts;
+mod fuzz_corpus;
 mod heartbeat;
+mod hostile;
 mod install;
 mod mail;
 mod man_pages;
