@@ -45,8 +45,11 @@ pub fn fact_expr(data: &[u8]) {
     }
 }
 
+/// A fuzz target: any bytes in, no panic out.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, for the corpus replay and the fuzz crate.
-pub const TARGETS: [(&str, fn(&[u8])); 3] = [
+pub const TARGETS: [(&str, Target); 3] = [
     ("event", event),
     ("config", config),
     ("fact_expr", fact_expr),
