@@ -67,7 +67,7 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
     let seed: u64 = std::env::var("SD_CHAOS_SEED")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| std::process::id() as u64 * 2_654_435_761 | 1);
+        .unwrap_or_else(|| (std::process::id() as u64 * 2_654_435_761) | 1);
     eprintln!("chaos: {total} events, {PRODUCERS} producers, seed {seed}");
     let mut env = TestEnv::new();
     let redis = Arc::new(Mutex::new(RedisServer::start_durable(env.path("redis"))));

@@ -99,8 +99,7 @@ fn a_full_disk_under_the_spool_publishes_directly_or_hands_events_to_stderr() {
     std::fs::write(env.path("input"), events(2_000, "spool")).unwrap();
     // The spool's disk is full before sd-bark starts: with the broker up,
     // events go straight to it; with the broker down, to stderr, exit 74.
-    let script = format!(
-        r#"
+    let script = r#"
 dd if=/dev/zero of="$D/filler" bs=64k 2>/dev/null
 SD_SPOOL="$D/spool.db" "$BIN/sd-bark" < "$OUT/input" > /dev/null 2> "$OUT/err1"
 echo $? > "$OUT/code1"
@@ -109,9 +108,8 @@ echo $? > "$OUT/code2"
 rm "$D/filler"
 SD_SPOOL="$D/spool.db" "$BIN/sd-bark" --tag after --status ok > /dev/null 2> "$OUT/err3"
 echo $? > "$OUT/code3"
-"#
-    );
-    let Some(run) = in_small_tmpfs(&env, &script) else {
+"#;
+    let Some(run) = in_small_tmpfs(&env, script) else {
         return;
     };
     assert_eq!(run.code(), Some(0), "{}", run.report());
