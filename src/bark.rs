@@ -66,6 +66,11 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["tag", "status", "msg", "kind", "ping"])]
     pub flush: bool,
 
+    /// Sign what is published with this host's key (HMAC-SHA256; see
+    /// sheepdog(7)) [default: [broker] key_file].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<std::path::PathBuf>,
+
     /// Largest event accepted (1MiB, 64KiB).
     #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
     pub max_event_size: u64,
@@ -136,7 +141,20 @@ pub fn man_page() -> man::Page {
 }
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
-    let settings = Settings::resolve(&args.common, matches)?;
+    let mut settings = Settings::resolve(&args.common, matches)?;
+    if let Some(broker) = &mut settings.broker {
+        if args.key_file.is_some() {
+            broker.key_file = args.key_file.clone();
+        }
+        // A key that cannot be read is said now, before any input is taken.
+        if let Some(path) = &broker.key_file {
+            crate::signing::Key::from_file(path)?;
+        }
+    } else if args.key_file.is_some() {
+        return Err(Error::usage(
+            "--key-file signs what goes to Redis; configure a broker (--broker, SD_BROKER or [broker] url)",
+        ));
+    }
     let host = ident::short_hostname();
     let mut outbox = Outbox::open(&settings);
     let composing = args.ping

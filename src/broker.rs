@@ -17,6 +17,8 @@ use std::time::Duration;
 pub const EVENT_FIELD: &str = "event";
 /// Where events no handler finished with end up, with the reason.
 pub const DEAD_STREAM: &str = "sheepdog:dead";
+/// Where events that failed their signature check end up, with the reason.
+pub const REJECTED_STREAM: &str = "sheepdog:rejected";
 
 pub struct Broker {
     conn: Connection,
@@ -26,6 +28,8 @@ pub struct Broker {
     timeout: Duration,
     /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
     pub max_len: u64,
+    /// This host's key: published events are signed with it.
+    signer: Option<crate::signing::Key>,
 }
 
 /// One stream entry as read.
@@ -34,6 +38,8 @@ pub struct Entry {
     pub id: String,
     /// The `event` field, when the entry has one and it is text.
     pub event: Option<String>,
+    /// The `sig` field of a signed event.
+    pub sig: Option<String>,
     /// Times delivered to the group, this time included (1 when unknown).
     pub deliveries: u64,
 }
@@ -90,6 +96,7 @@ impl Broker {
             stream: stream.to_string(),
             timeout: settings.timeout,
             max_len: settings.max_len,
+            signer: None,
         };
         broker.set_timeout(Duration::ZERO)?;
         Ok(broker)
@@ -109,6 +116,11 @@ impl Broker {
         unavailable(&self.shown, what, err)
     }
 
+    /// Signs every event published from now on.
+    pub fn sign_with(&mut self, key: crate::signing::Key) {
+        self.signer = Some(key);
+    }
+
     /// Appends events in order, pipelined, capped by `MAXLEN ~`.
     pub fn publish<'a>(&mut self, lines: impl IntoIterator<Item = &'a str>) -> Result<usize> {
         let mut pipe = redis::pipe();
@@ -121,8 +133,11 @@ impl Broker {
                 .arg(self.max_len)
                 .arg("*")
                 .arg(EVENT_FIELD)
-                .arg(line)
-                .ignore();
+                .arg(line);
+            if let Some(key) = &self.signer {
+                pipe.arg(crate::signing::SIG_FIELD).arg(key.sign(line));
+            }
+            pipe.ignore();
             count += 1;
         }
         if count > 0 {
@@ -266,10 +281,31 @@ impl Broker {
         entry: &Entry,
         reason: &str,
     ) -> std::result::Result<(), RedisError> {
+        self.set_aside(DEAD_STREAM, group, entry, reason)
+    }
+
+    /// Moves an entry to `sheepdog:rejected` (a failed signature check),
+    /// with the reason, and acknowledges it.
+    pub fn reject(
+        &mut self,
+        group: &str,
+        entry: &Entry,
+        reason: &str,
+    ) -> std::result::Result<(), RedisError> {
+        self.set_aside(REJECTED_STREAM, group, entry, reason)
+    }
+
+    fn set_aside(
+        &mut self,
+        to: &str,
+        group: &str,
+        entry: &Entry,
+        reason: &str,
+    ) -> std::result::Result<(), RedisError> {
         redis::pipe()
             .atomic()
             .cmd("XADD")
-            .arg(DEAD_STREAM)
+            .arg(to)
             .arg("*")
             .arg(EVENT_FIELD)
             .arg(entry.event.as_deref().unwrap_or(""))
@@ -339,14 +375,18 @@ fn entries(reply: Option<StreamReadReply>) -> Vec<Entry> {
 }
 
 fn entry(id: StreamId) -> Entry {
-    let event = id.map.get(EVENT_FIELD).and_then(|v| match v {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(text) => Some(text.clone()),
-        _ => None,
-    });
+    let text = |field: &str| {
+        id.map.get(field).and_then(|v| match v {
+            Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+            Value::SimpleString(text) => Some(text.clone()),
+            _ => None,
+        })
+    };
+    let (event, sig) = (text(EVENT_FIELD), text(crate::signing::SIG_FIELD));
     Entry {
         id: id.id,
         event,
+        sig,
         deliveries: id.delivered_count.unwrap_or(1) as u64,
     }
 }

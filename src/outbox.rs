@@ -277,7 +277,11 @@ impl<'a> Outbox<'a> {
 fn connect<'b>(slot: &'b mut Option<Broker>, settings: &Settings) -> Result<&'b mut Broker, Error> {
     if slot.is_none() {
         let broker_settings = settings.broker.as_ref().expect("a broker is configured");
-        *slot = Some(Broker::connect(broker_settings, &settings.stream)?);
+        let mut broker = Broker::connect(broker_settings, &settings.stream)?;
+        if let Some(path) = &broker_settings.key_file {
+            broker.sign_with(crate::signing::Key::from_file(path)?);
+        }
+        *slot = Some(broker);
     }
     Ok(slot.as_mut().expect("just connected"))
 }

@@ -18,5 +18,6 @@ mod mail;
 mod man_pages;
 mod query;
 mod run;
+mod signing;
 mod store;
 mod transport;

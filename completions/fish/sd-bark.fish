@@ -2,6 +2,7 @@ complete -c sd-bark -l tag -d 'Compose one event with this tag instead of readin
 complete -c sd-bark -l status -d 'Status of the composed event: ok, warn, fail, error or info [default: info; ok with --ping]' -r
 complete -c sd-bark -l msg -d 'One human sentence for the composed event' -r
 complete -c sd-bark -l kind -d 'Kind of the composed event [default: note; ping with --ping]' -r
+complete -c sd-bark -l key-file -d 'Sign what is published with this host\'s key (HMAC-SHA256; see sheepdog(7)) [default: [broker] key_file]' -r -F
 complete -c sd-bark -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
 complete -c sd-bark -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
 complete -c sd-bark -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F

@@ -83,11 +83,7 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
             for item in batch {
                 match item {
                     Received::Bad(bad) => {
-                        cli::note(format!(
-                            "entry {}: {} (moved to the dead letters)",
-                            bad.entry, bad.why
-                        ));
-                        source.dead_letter(&bad.entry, &bad.raw, &bad.why)?;
+                        super::source::set_aside(source, &bad)?;
                     }
                     Received::Event(delivery) => {
                         received += 1;

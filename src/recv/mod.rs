@@ -73,6 +73,15 @@ pub struct Args {
     #[arg(long)]
     pub from_now: bool,
 
+    /// Check signed events against the key of the host they name, from
+    /// DIR/HOST.key; a bad signature goes to sheepdog:rejected.
+    #[arg(long, value_name = "DIR")]
+    pub keyring: Option<std::path::PathBuf>,
+
+    /// With --keyring, unsigned events go to sheepdog:rejected too.
+    #[arg(long, requires = "keyring")]
+    pub require_signed: bool,
+
     /// Take over entries another consumer left unacknowledged this long.
     #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "60s")]
     pub claim_idle: Duration,
@@ -166,16 +175,33 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             "a handler needs --group: acknowledging what it echoes is what a group is for",
         ));
     }
+    let keyring = match &args.keyring {
+        Some(dir) if settings.broker.is_some() => {
+            Some(crate::signing::Keyring::open(dir, args.require_signed)?)
+        }
+        Some(_) => {
+            return Err(Error::usage(
+                "--keyring checks events that come through Redis; configure a broker",
+            ));
+        }
+        None => None,
+    };
     let mut source: Box<dyn Source> = match &settings.broker {
-        Some(broker) => Box::new(RedisSource::new(
-            broker.clone(),
-            settings.stream.clone(),
-            group,
-            args.from_now,
-            args.claim_idle,
-            max_event,
-            settings.quiet,
-        )?),
+        Some(broker) => {
+            let mut source = RedisSource::new(
+                broker.clone(),
+                settings.stream.clone(),
+                group,
+                args.from_now,
+                args.claim_idle,
+                max_event,
+                settings.quiet,
+            )?;
+            if let Some(keyring) = keyring {
+                source.check_signatures(keyring);
+            }
+            Box::new(source)
+        }
         None => Box::new(SpoolSource::new(
             Spool::open(&settings.spool)?,
             group,
@@ -242,11 +268,7 @@ fn print_events(
                     delivered += 1;
                 }
                 Received::Bad(bad) => {
-                    cli::note(format!(
-                        "entry {}: {} (moved to the dead letters)",
-                        bad.entry, bad.why
-                    ));
-                    source.dead_letter(&bad.entry, &bad.raw, &bad.why)?;
+                    source::set_aside(&mut *source, &bad)?;
                     rejected = Exit::DataErr;
                 }
             }

@@ -8,6 +8,7 @@ use crate::cli;
 use crate::config::{BrokerSettings, redact_url};
 use crate::error::Result;
 use crate::event::Event;
+use crate::signing::Keyring;
 use crate::spool::Spool;
 use std::time::{Duration, Instant};
 
@@ -24,12 +25,14 @@ pub struct Delivery {
     pub deliveries: u64,
 }
 
-/// An entry that is not an event; it goes to the dead letters.
+/// An entry that is not an event (it goes to the dead letters), or one
+/// whose signature check failed (to `sheepdog:rejected`).
 #[derive(Clone, Debug)]
 pub struct BadEntry {
     pub entry: String,
     pub raw: String,
     pub why: String,
+    pub rejected: bool,
 }
 
 pub enum Received {
@@ -37,11 +40,33 @@ pub enum Received {
     Bad(BadEntry),
 }
 
+/// Moves a bad entry out of the way — to the dead letters, or to
+/// `sheepdog:rejected` when its signature check failed — and says so.
+pub fn set_aside(source: &mut dyn Source, bad: &BadEntry) -> Result<()> {
+    if bad.rejected {
+        cli::note(format!(
+            "entry {}: {} (moved to sheepdog:rejected)",
+            bad.entry, bad.why
+        ));
+        source.reject(&bad.entry, &bad.raw, &bad.why)
+    } else {
+        cli::note(format!(
+            "entry {}: {} (moved to the dead letters)",
+            bad.entry, bad.why
+        ));
+        source.dead_letter(&bad.entry, &bad.raw, &bad.why)
+    }
+}
+
 pub trait Source {
     /// Up to `count` events, waiting at most `block` when there are none.
     fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>>;
     fn ack(&mut self, entries: &[String]) -> Result<()>;
     fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()>;
+    /// Sets aside an event that failed its signature check.
+    fn reject(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        self.dead_letter(entry, raw, reason)
+    }
     /// Trimming and lag warnings, now and then.
     fn housekeeping(&mut self) {}
     /// Trimming once more before exiting, whenever it last ran.
@@ -59,15 +84,25 @@ pub fn derive(
     raw: &str,
     ms: Option<i64>,
     max: usize,
-) -> std::result::Result<(String, String), String> {
+) -> std::result::Result<Derived, String> {
     let mut event = Event::parse(raw.as_bytes(), max).map_err(|r| r.0)?;
     event.fill_front(
         || format!("{prefix}-{entry}"),
         || ms.unwrap_or_else(crate::time::now_ms),
         None,
     );
-    let id = event.id().unwrap_or_default().to_string();
-    Ok((event.to_line(), id))
+    Ok(Derived {
+        id: event.id().unwrap_or_default().to_string(),
+        host: event.host().unwrap_or_default().to_string(),
+        line: event.to_line(),
+    })
+}
+
+/// An entry made a delivery: its line, id and the host it claims.
+pub struct Derived {
+    pub line: String,
+    pub id: String,
+    pub host: String,
 }
 
 pub struct RedisSource {
@@ -85,6 +120,8 @@ pub struct RedisSource {
     next_housekeeping: Instant,
     warned_lag: bool,
     quiet: bool,
+    /// Checks signatures when set (`--keyring`).
+    keyring: Option<Keyring>,
 }
 
 impl RedisSource {
@@ -110,6 +147,7 @@ impl RedisSource {
             next_housekeeping: Instant::now(),
             warned_lag: false,
             quiet,
+            keyring: None,
         };
         // The first connection must work: a wrong URL or password is an
         // error to report, not an outage to wait out.
@@ -190,7 +228,13 @@ impl RedisSource {
         }
     }
 
-    fn deliveries(&self, entries: Vec<Entry>) -> Vec<Received> {
+    /// Checks every signed entry (and, if the keyring says so, refuses
+    /// unsigned ones).
+    pub fn check_signatures(&mut self, keyring: Keyring) {
+        self.keyring = Some(keyring);
+    }
+
+    fn deliveries(&mut self, entries: Vec<Entry>) -> Vec<Received> {
         entries
             .into_iter()
             .map(|entry| {
@@ -201,19 +245,38 @@ impl RedisSource {
                         entry: entry.id,
                         raw,
                         why: "the entry has no `event` field".into(),
+                        rejected: false,
                     });
                 }
                 match derive(&entry.id, "redis", &raw, ms, self.max_event) {
-                    Ok((line, id)) => Received::Event(Delivery {
-                        entry: entry.id,
-                        id,
-                        line,
-                        deliveries: entry.deliveries,
-                    }),
+                    Ok(derived) => {
+                        // The signature covers the text as published.
+                        let check = match &mut self.keyring {
+                            Some(keyring) => {
+                                keyring.check(&derived.host, &raw, entry.sig.as_deref())
+                            }
+                            None => Ok(()),
+                        };
+                        match check {
+                            Ok(()) => Received::Event(Delivery {
+                                entry: entry.id,
+                                id: derived.id,
+                                line: derived.line,
+                                deliveries: entry.deliveries,
+                            }),
+                            Err(why) => Received::Bad(BadEntry {
+                                entry: entry.id,
+                                raw,
+                                why,
+                                rejected: true,
+                            }),
+                        }
+                    }
                     Err(why) => Received::Bad(BadEntry {
                         entry: entry.id,
                         raw,
                         why,
+                        rejected: false,
                     }),
                 }
             })
@@ -266,9 +329,23 @@ impl Source for RedisSource {
         let entry = Entry {
             id: entry.to_string(),
             event: Some(raw.to_string()),
+            sig: None,
             deliveries: 0,
         };
         self.with_broker(|b, _| b.dead_letter(&group, &entry, reason))
+    }
+
+    fn reject(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        let Some((group, _)) = self.group.clone() else {
+            return Ok(());
+        };
+        let entry = Entry {
+            id: entry.to_string(),
+            event: Some(raw.to_string()),
+            sig: None,
+            deliveries: 0,
+        };
+        self.with_broker(|b, _| b.reject(&group, &entry, reason))
     }
 
     fn housekeeping(&mut self) {
@@ -362,16 +439,17 @@ impl Source for SpoolSource {
                     .map(|e| {
                         let entry = e.seq.to_string();
                         match derive(&entry, "spool", &e.line, Some(e.added_ms), self.max_event) {
-                            Ok((line, id)) => Received::Event(Delivery {
+                            Ok(derived) => Received::Event(Delivery {
                                 entry,
-                                id,
-                                line,
+                                id: derived.id,
+                                line: derived.line,
                                 deliveries: e.deliveries,
                             }),
                             Err(why) => Received::Bad(BadEntry {
                                 entry,
                                 raw: e.line,
                                 why,
+                                rejected: false,
                             }),
                         }
                     })
