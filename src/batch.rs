@@ -17,8 +17,11 @@ use std::time::{Duration, Instant};
 
 /// A batch closes at this many events…
 pub const BATCH_LINES: usize = 1000;
-/// …or after this long without input.
-pub const BATCH_IDLE: Duration = Duration::from_millis(50);
+/// …or after this long without input. Short on purpose (group commit):
+/// what arrives while a batch commits makes the next batch, so batches
+/// grow by themselves under load, and a lone event waits 2 ms, not 50
+/// (the fleet simulation's latency, bench/BENCHMARKS.md).
+pub const BATCH_IDLE: Duration = Duration::from_millis(2);
 
 /// What consumes batches: commits them, and may ask to be woken at a
 /// time of its own while input is idle (sd-mail's group wait and digest).
