@@ -273,29 +273,10 @@ impl Broker {
             .query::<()>(&mut self.conn)
     }
 
-    /// Moves an entry to the dead-letter stream with the reason, and
-    /// acknowledges it.
-    pub fn dead_letter(
-        &mut self,
-        group: &str,
-        entry: &Entry,
-        reason: &str,
-    ) -> std::result::Result<(), RedisError> {
-        self.set_aside(DEAD_STREAM, group, entry, reason)
-    }
-
-    /// Moves an entry to `sheepdog:rejected` (a failed signature check),
-    /// with the reason, and acknowledges it.
-    pub fn reject(
-        &mut self,
-        group: &str,
-        entry: &Entry,
-        reason: &str,
-    ) -> std::result::Result<(), RedisError> {
-        self.set_aside(REJECTED_STREAM, group, entry, reason)
-    }
-
-    fn set_aside(
+    /// Moves an entry to `to` (`sheepdog:dead`, or `sheepdog:rejected`
+    /// for a failed signature check) with the reason, and acknowledges it,
+    /// in one transaction.
+    pub fn set_aside(
         &mut self,
         to: &str,
         group: &str,

@@ -89,17 +89,7 @@ fn every_reader_of_events_names_bad_lines_keeps_good_ones_in_bounded_memory() {
             "{program} used {peak_kib} KiB for a 100 MB line"
         );
         if program != "sd-bark" {
-            let echoed: Vec<String> = run
-                .stdout()
-                .lines()
-                .filter(|l| l.starts_with('{'))
-                .map(|l| {
-                    serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect();
+            let echoed = run.ids();
             assert_eq!(echoed, ["g1", "g2", "g3"], "{program}");
         }
     }

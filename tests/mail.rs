@@ -36,6 +36,24 @@ fn mail_each(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
     mail(env, smtp).args(["--group-wait", "0s"])
 }
 
+/// Writes `input` to a running sd-mail and, with its input still open,
+/// waits for the mail server to receive something (a timer of sd-mail's
+/// must have fired); then ends the input. The mails and sd-mail's output.
+fn mails_while_input_is_open(
+    mut child: std::process::Child,
+    input: &str,
+    smtp: &SmtpServer,
+) -> (Vec<Received>, std::process::Output) {
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let arrived = wait_until(30, || !smtp.received().is_empty());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
+    (smtp.received(), output)
+}
+
 fn subjects(mails: &[Received]) -> Vec<String> {
     mails
         .iter()
@@ -136,21 +154,14 @@ fn fail_ok_fail_is_three_mails_and_reminders_come_every_repeat() {
 fn a_burst_is_one_mail_sent_while_input_is_idle() {
     let env = TestEnv::new();
     let smtp = SmtpServer::start(env.path("smtp"));
-    let mut child = mail(&env, &smtp)
+    let child = mail(&env, &smtp)
         .args(["--group-wait", "1s", "--echo"])
         .spawn();
-    let mut stdin = child.stdin.take().unwrap();
     let burst: String = (0..20)
         .map(|i| ev(&format!("b{i}"), 1, "tux03", &format!("svc{i:02}"), "fail"))
         .collect();
-    stdin.write_all(burst.as_bytes()).unwrap();
-    stdin.flush().unwrap();
     // Input stays open: the group wait's timer sends the mail.
-    let arrived = wait_until(30, || !smtp.received().is_empty());
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
-    let mails = smtp.received();
+    let (mails, output) = mails_while_input_is_open(child, &burst, &smtp);
     assert_eq!(mails.len(), 1);
     assert!(
         mails[0]
@@ -346,21 +357,14 @@ fn nothing_is_lost_while_the_mail_server_is_away() {
 fn the_digest_sums_up_the_period() {
     let env = TestEnv::new();
     let smtp = SmtpServer::start(env.path("smtp"));
-    let mut child = mail(&env, &smtp)
+    let child = mail(&env, &smtp)
         .args(["--notify", "none", "--digest", "2s"])
         .spawn();
-    let mut stdin = child.stdin.take().unwrap();
     let input = ev("d1", 3, "tux01", "web", "ok")
         + &ev("d2", 2, "tux01", "web", "fail")
         + &ev("d3", 1, "tux01", "web", "ok")
         + &ev("d4", 1, "tux02", "db", "ok");
-    stdin.write_all(input.as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    let arrived = wait_until(30, || !smtp.received().is_empty());
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
-    let mails = smtp.received();
+    let (mails, _) = mails_while_input_is_open(child, &input, &smtp);
     assert_eq!(mails.len(), 1, "no immediate mail with --notify none");
     let m = &mails[0];
     assert!(

@@ -108,16 +108,7 @@ fn events_are_checked_against_the_key_of_their_host() {
         ])
         .arg(&keyring)
         .expect_code(65);
-    let ids: Vec<String> = strict
-        .stdout()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = strict.ids();
     assert_eq!(ids, ["genuine"], "{}", strict.report());
     let rejected = redis
         .cli(&["--raw", "XRANGE", "sheepdog:rejected", "-", "+"])
@@ -152,16 +143,7 @@ fn events_are_checked_against_the_key_of_their_host() {
         .args(["--group", "checked", "--once", "--keyring"])
         .arg(&keyring)
         .expect_code(65);
-    let ids: Vec<String> = checked
-        .stdout()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = checked.ids();
     assert_eq!(ids, ["genuine", "unsigned"]);
 
     // A key file that cannot be read stops sd-bark before it takes input.

@@ -14,26 +14,26 @@
 (define (sd command)
   (string-append sheepdog-bin command))
 
-;; The receiver: every event of the herd into the store, acknowledged only
-;; once committed (the broker comes from sheepdog.toml, [broker] url).
-(define sheepdog-store
-  (service '(sheepdog-store)
-    #:documentation "Receive the herd's events from Redis and store them."
+;; A receiver: sd-recv reading through GROUP and feeding HANDLER, which
+;; echoes what it has durably done with (the broker comes from
+;; sheepdog.toml, [broker] url).
+(define (sheepdog-receiver name group handler documentation)
+  (service (list name)
+    #:documentation documentation
     #:start (make-forkexec-constructor
-             (list (sd "sd-recv") "--group" "store" "--"
-                   (sd "sd-store") "--echo"))
+             (append (list (sd "sd-recv") "--group" group "--") handler))
     #:stop (make-kill-destructor)
     #:respawn? #t))
 
-;; The mailer: state changes mailed once.
+;; Every event of the herd into the store, acknowledged once committed.
+(define sheepdog-store
+  (sheepdog-receiver 'sheepdog-store "store" (list (sd "sd-store") "--echo")
+                     "Receive the herd's events from Redis and store them."))
+
+;; State changes mailed once.
 (define sheepdog-mail
-  (service '(sheepdog-mail)
-    #:documentation "Mail state changes of the herd, once."
-    #:start (make-forkexec-constructor
-             (list (sd "sd-recv") "--group" "mail" "--"
-                   (sd "sd-mail") "--echo"))
-    #:stop (make-kill-destructor)
-    #:respawn? #t))
+  (sheepdog-receiver 'sheepdog-mail "mail" (list (sd "sd-mail") "--echo")
+                     "Mail state changes of the herd, once."))
 
 ;; The heartbeat, as a timer: every 30 seconds, check that mympd answers
 ;; and restart it through Shepherd after two failures in a row. The pipe

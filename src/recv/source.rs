@@ -228,6 +228,20 @@ impl RedisSource {
         }
     }
 
+    /// Moves an entry to `to` with the reason, and acknowledges it.
+    fn set_aside(&mut self, to: &str, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        let Some((group, _)) = self.group.clone() else {
+            return Ok(());
+        };
+        let entry = Entry {
+            id: entry.to_string(),
+            event: Some(raw.to_string()),
+            sig: None,
+            deliveries: 0,
+        };
+        self.with_broker(|b, _| b.set_aside(to, &group, &entry, reason))
+    }
+
     /// Checks every signed entry (and, if the keyring says so, refuses
     /// unsigned ones).
     pub fn check_signatures(&mut self, keyring: Keyring) {
@@ -323,29 +337,11 @@ impl Source for RedisSource {
     }
 
     fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        let Some((group, _)) = self.group.clone() else {
-            return Ok(());
-        };
-        let entry = Entry {
-            id: entry.to_string(),
-            event: Some(raw.to_string()),
-            sig: None,
-            deliveries: 0,
-        };
-        self.with_broker(|b, _| b.dead_letter(&group, &entry, reason))
+        self.set_aside(crate::broker::DEAD_STREAM, entry, raw, reason)
     }
 
     fn reject(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        let Some((group, _)) = self.group.clone() else {
-            return Ok(());
-        };
-        let entry = Entry {
-            id: entry.to_string(),
-            event: Some(raw.to_string()),
-            sig: None,
-            deliveries: 0,
-        };
-        self.with_broker(|b, _| b.reject(&group, &entry, reason))
+        self.set_aside(crate::broker::REJECTED_STREAM, entry, raw, reason)
     }
 
     fn housekeeping(&mut self) {

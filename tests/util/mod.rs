@@ -283,6 +283,14 @@ impl Run {
             .collect()
     }
 
+    /// The `id` of every event printed on stdout, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.lines::<serde_json::Value>()
+            .iter()
+            .map(|event| event["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// The one event the command printed.
     pub fn event<T: for<'de> Deserialize<'de>>(&self) -> T {
         let mut lines = self.lines::<T>();
@@ -342,6 +350,25 @@ pub struct Event {
     pub msg: Option<String>,
     pub facts: Option<serde_json::Map<String, serde_json::Value>>,
     pub last_ok: Option<String>,
+}
+
+/// Starts a server for a test; the kernel sends it `on_parent_death`
+/// (PR_SET_PDEATHSIG) if the test process itself dies, so no server
+/// outlives the test run, however it ends.
+pub fn spawn_server(
+    command: &mut Command,
+    on_parent_death: nix::sys::signal::Signal,
+    what: &str,
+) -> Child {
+    use std::os::unix::process::CommandExt;
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(on_parent_death).map_err(std::io::Error::from)
+        });
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"))
 }
 
 /// A free TCP port on the loopback interface.

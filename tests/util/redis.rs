@@ -2,7 +2,6 @@
 //! the test ends however it ends (and killed by the kernel if the test
 //! process itself dies, through PR_SET_PDEATHSIG).
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,13 +100,11 @@ impl RedisServer {
             .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        self.child = Some(command.spawn().expect("starting redis-server"));
+        self.child = Some(super::spawn_server(
+            &mut command,
+            nix::sys::signal::Signal::SIGKILL,
+            "redis-server",
+        ));
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.ping() {

@@ -3,7 +3,6 @@
 //! running it. Everything started here is stopped when the test ends,
 //! however it ends.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -50,13 +49,11 @@ impl HttpServer {
             .args(&cmd[1..])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let child = command.spawn().expect("starting the HTTP server");
+        let child = super::spawn_server(
+            &mut command,
+            nix::sys::signal::Signal::SIGKILL,
+            "the HTTP server",
+        );
         let addr = if bind.contains(':') {
             format!("[{bind}]:{port}")
         } else {
@@ -105,13 +102,7 @@ impl Runit {
             .arg(&root)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGHUP)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let child = command.spawn().expect("starting runsvdir");
+        let child = super::spawn_server(&mut command, nix::sys::signal::Signal::SIGHUP, "runsvdir");
         Runit {
             services: root,
             child: Some(child),

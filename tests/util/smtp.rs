@@ -4,7 +4,6 @@
 //! Python's email package and kept as a JSON file the test reads back.
 
 use serde::Deserialize;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -112,13 +111,11 @@ impl SmtpServer {
                     .open(self.inbox.with_file_name("server.log"))
                     .unwrap(),
             );
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        self.child = Some(command.spawn().expect("starting the SMTP server"));
+        self.child = Some(super::spawn_server(
+            &mut command,
+            nix::sys::signal::Signal::SIGKILL,
+            "the SMTP server",
+        ));
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {

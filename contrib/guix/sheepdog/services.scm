@@ -38,6 +38,17 @@
 (define (symbol-or-string? x)
   (or (symbol? x) (string? x)))
 
+(define (sheepdog-accounts user group comment home)
+  "USER in GROUP: a system account that cannot log in."
+  (list (user-group (name group) (system? #t))
+        (user-account
+         (name user)
+         (group group)
+         (system? #t)
+         (comment comment)
+         (home-directory home)
+         (shell (file-append shadow "/sbin/nologin")))))
+
 
 ;;;
 ;;; The heartbeat: an mcron job checking that a service answers, and
@@ -84,14 +95,7 @@ restart storm."))
 
 (define (sheepdog-heartbeat-accounts config)
   (match-record config <sheepdog-heartbeat-configuration> (user group)
-    (list (user-group (name group) (system? #t))
-          (user-account
-           (name user)
-           (group group)
-           (system? #t)
-           (comment "sheepdog checks")
-           (home-directory "/var/empty")
-           (shell (file-append shadow "/sbin/nologin"))))))
+    (sheepdog-accounts user group "sheepdog checks" "/var/empty")))
 
 (define (sheepdog-heartbeat-jobs config)
   (match-record config <sheepdog-heartbeat-configuration>
@@ -149,14 +153,7 @@ every event.")
 
 (define (sheepdog-receiver-accounts config)
   (match-record config <sheepdog-receiver-configuration> (user group)
-    (list (user-group (name group) (system? #t))
-          (user-account
-           (name user)
-           (group group)
-           (system? #t)
-           (comment "sheepdog receiver")
-           (home-directory "/var/lib/sheepdog")
-           (shell (file-append shadow "/sbin/nologin"))))))
+    (sheepdog-accounts user group "sheepdog receiver" "/var/lib/sheepdog")))
 
 (define (sheepdog-receiver-activation config)
   (match-record config <sheepdog-receiver-configuration> (user)
