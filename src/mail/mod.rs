@@ -466,7 +466,7 @@ impl Mailer {
 
     /// Works out when to wake next: the first mail due, or the digest.
     fn plan(&mut self) -> Result<()> {
-        let mail = self.state.outbox()?.first().map(|(_, due, _)| *due);
+        let mail = self.state.next_due()?;
         let digest = match self.digest_ms {
             Some(period) => Some(match self.state.meta("digest_sent_ms")? {
                 Some(sent) => sent + period,

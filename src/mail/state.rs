@@ -136,6 +136,13 @@ impl State {
         read().map_err(|e| self.error("reading", e))
     }
 
+    /// When the first mail of the outbox is due, if there is one.
+    pub fn next_due(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT min(due_ms) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.error("reading", e))
+    }
+
     /// Forgets a mail the server accepted.
     pub fn sent(&mut self, mail: i64) -> Result<()> {
         self.conn
