@@ -455,7 +455,10 @@ impl Round<'_> {
                 .collect();
             asking
                 .into_iter()
-                .map(|a| a.join().unwrap_or_else(|_| Err("asking its manager failed".into())))
+                .map(|a| {
+                    a.join()
+                        .unwrap_or_else(|_| Err("asking its manager failed".into()))
+                })
                 .collect()
         });
         let mut due = Vec::new();
