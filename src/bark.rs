@@ -100,10 +100,7 @@ pub fn man_page() -> man::Page {
                 "SPOOL.publish.lock",
                 "Taken by the sd-bark that is publishing the spool's backlog.",
             ),
-            (
-                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
-                "Configuration ([broker], [spool]).",
-            ),
+            (man::CONFIG_FILES, "Configuration ([broker], [spool])."),
         ],
         exits: &[
             Exit::Ok,

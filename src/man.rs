@@ -24,6 +24,9 @@ pub struct Page {
     pub see_also: &'static [&'static str],
 }
 
+/// Where the configuration file is looked for, as FILES lists it.
+pub const CONFIG_FILES: &str = "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml";
+
 /// Every command's page, in the order a reader would meet them.
 pub fn pages() -> Vec<Page> {
     vec![

@@ -166,7 +166,7 @@ pub fn man_page() -> man::Page {
                 "Failures in a row and recent restarts of each check (under $XDG_STATE_HOME/sheepdog/heartbeat when not root).",
             ),
             (
-                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                man::CONFIG_FILES,
                 "Configuration ([heartbeat] user and state_dir; [[check]] tables for --checks).",
             ),
         ],

@@ -219,10 +219,7 @@ pub fn man_page() -> man::Page {
                 "$XDG_STATE_HOME/sheepdog/mail.db",
                 "The state: each host and tag, handled ids, silences, the outbox and the digest's diary (/var/lib/sheepdog/mail.db for root).",
             ),
-            (
-                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
-                "Configuration ([mail]).",
-            ),
+            (man::CONFIG_FILES, "Configuration ([mail])."),
         ],
         exits: &[
             Exit::Ok,

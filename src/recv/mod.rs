@@ -125,10 +125,7 @@ pub fn man_page() -> man::Page {
                 "$XDG_STATE_HOME/sheepdog/spool.db",
                 "The spool read when no broker is configured.",
             ),
-            (
-                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
-                "Configuration ([broker]).",
-            ),
+            (man::CONFIG_FILES, "Configuration ([broker])."),
         ],
         exits: &[
             Exit::Ok,

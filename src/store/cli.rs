@@ -90,7 +90,7 @@ pub fn man_page() -> man::Page {
                 "The store (/var/lib/sheepdog/events.db for root).",
             ),
             (
-                "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml",
+                man::CONFIG_FILES,
                 "Configuration ([store] path and retain).",
             ),
         ],
