@@ -94,7 +94,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         Some(host) => vec![host.clone()],
         None => {
             let mut stmt = conn
-                .prepare("SELECT host FROM latest WHERE tag = ?1 ORDER BY host")
+                .prepare("SELECT host FROM board WHERE tag = ?1 ORDER BY host")
                 .map_err(db_error)?;
             stmt.query_map([&args.tag], |r| r.get(0))
                 .map_err(db_error)?
@@ -124,7 +124,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     for host in &hosts {
         let last_ok: Option<i64> = conn
             .query_row(
-                "SELECT last_ok_ms FROM latest WHERE host = ?1 AND tag = ?2",
+                "SELECT last_ok_ms FROM board WHERE host = ?1 AND tag = ?2",
                 params![host, args.tag],
                 |r| r.get(0),
             )

@@ -378,3 +378,147 @@ fn a_store_of_an_older_schema_is_migrated_in_place() {
         .unwrap();
     assert_eq!(indexes, 0);
 }
+
+type BoardRow = (String, String, String, i64, Option<i64>);
+
+/// The board as `table` holds it (`latest`, or the `board` view).
+fn board(path: &std::path::Path, table: &str) -> Vec<BoardRow> {
+    let conn = db(path);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT host, tag, status, time_ms / 1000, last_ok_ms / 1000 FROM {table}
+             ORDER BY host, tag"
+        ))
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn row(host: &str, tag: &str, status: &str, time_s: i64, last_ok_s: Option<i64>) -> BoardRow {
+    (host.into(), tag.into(), status.into(), time_s, last_ok_s)
+}
+
+/// Sends lines to a running `sd-store --echo` and waits for their echo.
+fn store_and_wait(
+    stdin: &mut std::process::ChildStdin,
+    echo: &mut BufReader<std::process::ChildStdout>,
+    lines: &[String],
+) {
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    stdin.flush().unwrap();
+    for _ in lines {
+        let mut echoed = String::new();
+        assert!(echo.read_line(&mut echoed).unwrap() > 0, "sd-store stopped");
+    }
+}
+
+/// Stores a state event the way another program would: in `events`
+/// only, leaving the board to sd-store.
+fn insert_behind_the_stores_back(path: &std::path::Path, id: &str, time_s: i64, host: &str) {
+    db(path)
+        .execute(
+            "INSERT INTO events (id, time_ms, host, tag, kind, status, received_ms, body)
+             VALUES (?1, ?2, ?3, 'web', 'run', 'fail', 0, '{}')",
+            rusqlite::params![id, time_s * 1000, host],
+        )
+        .unwrap();
+}
+
+#[test]
+fn the_board_is_current_before_it_is_written_and_after_a_kill() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let mut child = env.cmd("sd-store").arg("--echo").arg(&path).spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut echo = BufReader::new(child.stdout.take().unwrap());
+    store_and_wait(
+        &mut stdin,
+        &mut echo,
+        &[
+            event("a", 10, "h1", "web", "ok"),
+            event("b", 20, "h1", "web", "fail"),
+            event("c", 15, "h2", "web", "ok"),
+            event("d", 30, "h2", "db", "warn"),
+            event("e", 40, "h1", "web", "info"),
+        ],
+    );
+    let mut expected = vec![
+        row("h1", "web", "fail", 20, Some(10)),
+        row("h2", "db", "warn", 30, None),
+        row("h2", "web", "ok", 15, Some(15)),
+    ];
+    // Readers see it at once, through the view…
+    assert_eq!(board(&path, "board"), expected);
+    // …and sd-store writes it to `latest` while its input stays open.
+    assert!(
+        wait_until(10, || board(&path, "latest") == expected),
+        "latest was not written: {:?}",
+        board(&path, "latest")
+    );
+
+    // Killed before it could write the board again: the view has it all.
+    store_and_wait(
+        &mut stdin,
+        &mut echo,
+        &[event("f", 50, "h2", "web", "fail")],
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    expected[2] = row("h2", "web", "fail", 50, Some(15));
+    assert_eq!(board(&path, "board"), expected);
+    let run = env
+        .cmd("sd-query")
+        .arg(&path)
+        .args(["status", "--host", "h2", "--format", "json"])
+        .expect_code(0);
+    let statuses: Vec<(String, String)> = run
+        .stdout()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["tag"].as_str().unwrap().into(),
+                v["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [("db".into(), "warn".into()), ("web".into(), "fail".into())]
+    );
+
+    // An event stored by another program, then sd-store started with
+    // nothing to read: it brings `latest` up to date first.
+    insert_behind_the_stores_back(&path, "g", 60, "h3");
+    expected.push(row("h3", "web", "fail", 60, None));
+    assert_eq!(board(&path, "board"), expected);
+    env.cmd("sd-store").arg(&path).stdin("").expect_code(0);
+    assert_eq!(board(&path, "latest"), expected);
+}
+
+#[test]
+fn another_writer_between_two_batches_is_not_left_off_the_board() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let mut child = env.cmd("sd-store").arg("--echo").arg(&path).spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut echo = BufReader::new(child.stdout.take().unwrap());
+    store_and_wait(&mut stdin, &mut echo, &[event("a", 10, "h1", "web", "ok")]);
+    insert_behind_the_stores_back(&path, "b", 20, "h2");
+    store_and_wait(&mut stdin, &mut echo, &[event("c", 30, "h3", "web", "ok")]);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let expected = vec![
+        row("h1", "web", "ok", 10, Some(10)),
+        row("h2", "web", "fail", 20, None),
+        row("h3", "web", "ok", 30, Some(30)),
+    ];
+    assert_eq!(board(&path, "latest"), expected);
+    assert_eq!(board(&path, "board"), expected);
+}

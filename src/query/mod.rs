@@ -256,12 +256,12 @@ fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
 fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
     let hosts = hosts_matching(conn, &f.fact)?;
     let (filter, params) = conditions(f, since(f, None), &hosts, "time_ms");
-    // `latest` holds the newest state-carrying event of each host and tag;
+    // `board` holds the newest state-carrying event of each host and tag;
     // the event itself (for its reason and message) may have been pruned.
     let sql = format!(
         "SELECT host, tag, status, time_ms, body FROM (
              SELECT l.host, l.tag, l.status, l.time_ms, e.body, e.kind
-             FROM latest l LEFT JOIN events e ON e.id = l.id)
+             FROM board l LEFT JOIN events e ON e.id = l.id)
          WHERE {filter} ORDER BY host, tag"
     );
     let now = time::now_ms();

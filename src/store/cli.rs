@@ -2,7 +2,7 @@
 //! which ones are safely kept (the handler protocol of DESIGN.md §2).
 
 use super::{Serialized, Store};
-use crate::batch::read_batches;
+use crate::batch::{Batches, feed_batches};
 use crate::config::ConfigArgs;
 use crate::error::Result;
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event};
@@ -28,7 +28,7 @@ has committed, which is what `sd-recv --group store -- sd-store --echo` \
 acknowledges. Killed at any moment, the database stays intact and every \
 echoed event is in it.
 
-SCHEMA (PRAGMA user_version 2; query it with sqlite3 -readonly):
+SCHEMA (PRAGMA user_version 3; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
          elapsed_ms, received_ms, body)  -- body is the whole event JSON;
          received_ms is when the store got it
@@ -36,8 +36,10 @@ SCHEMA (PRAGMA user_version 2; query it with sqlite3 -readonly):
   facts_history(host, name, value, time_ms)  -- every change
   interruptions(host, tag, start_ms, end_ms, first_id, last_status)
          -- end_ms is NULL while the period is open
-  latest(host, tag, status, time_ms, id, last_ok_ms)
-         -- the newest ok/warn/fail/error event of each host and tag
+  board(host, tag, status, time_ms, id, last_ok_ms)
+         -- a view: the newest ok/warn/fail/error event of each host and
+         tag; the table latest (written at most once a second and at
+         exit) with the events past board_mark.through laid over it
 Events are indexed by id, (tag, time_ms), (status, time_ms) and time_ms.
 Times are milliseconds since the epoch, UTC. Back up with SQLite's own \
 online backup: sqlite3 events.db \".backup /backup/events.db\".";
@@ -117,25 +119,16 @@ pub fn man_page() -> man::Page {
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
     let path = Store::locate(args.db.as_deref(), &config);
-    let retain = args.retain.or(config.store.retain.map(|d| d.0));
-    let mut store = Store::open(&path)?;
-    let mut next_prune = Instant::now();
-    let mut prune = |store: &mut Store| -> Result<()> {
-        if let Some(keep) = retain
-            && Instant::now() >= next_prune
-        {
-            let gone = store.prune(crate::time::now_ms() - keep.as_millis() as i64)?;
-            if gone > 0 && !args.base.quiet {
-                cli::note(format!(
-                    "pruned {gone} event(s) older than {}",
-                    humantime::format_duration(keep)
-                ));
-            }
-            next_prune = Instant::now() + Duration::from_secs(3600);
-        }
-        Ok(())
+    let mut storing = Storing {
+        store: Store::open(&path)?,
+        echo: args
+            .echo
+            .then(|| io::BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
+        retain: args.retain.or(config.store.retain.map(|d| d.0)),
+        next_prune: Instant::now(),
+        quiet: args.base.quiet,
     };
-    prune(&mut store)?;
+    storing.prune()?;
 
     let host = ident::short_hostname();
     let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
@@ -143,16 +136,60 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         event.stamp(&host);
         Serialized::new(event)
     };
-    let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
     let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
-    read_batches(input, max, stamp, |batch| {
-        store.insert(&batch)?;
-        if args.echo {
+    feed_batches(input, max, stamp, &mut storing)
+}
+
+/// sd-store at work: batches stored (and echoed once committed), the
+/// board written when due while input is idle, old events pruned.
+struct Storing<W> {
+    store: Store,
+    echo: Option<W>,
+    retain: Option<Duration>,
+    next_prune: Instant,
+    quiet: bool,
+}
+
+impl<W: Write> Storing<W> {
+    fn prune(&mut self) -> Result<()> {
+        let Some(keep) = self.retain.filter(|_| Instant::now() >= self.next_prune) else {
+            return Ok(());
+        };
+        let gone = self
+            .store
+            .prune(crate::time::now_ms() - keep.as_millis() as i64)?;
+        if gone > 0 && !self.quiet {
+            cli::note(format!(
+                "pruned {gone} event(s) older than {}",
+                humantime::format_duration(keep)
+            ));
+        }
+        self.next_prune = Instant::now() + Duration::from_secs(3600);
+        Ok(())
+    }
+}
+
+impl<W: Write> Batches<Serialized> for Storing<W> {
+    fn commit(&mut self, batch: Vec<Serialized>) -> Result<()> {
+        self.store.insert(&batch)?;
+        if let Some(out) = &mut self.echo {
             for stored in &batch {
                 writeln!(out, "{}", stored.line).map_err(cli::stdout_error)?;
             }
             out.flush().map_err(cli::stdout_error)?;
         }
-        prune(&mut store)
-    })
+        self.prune()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.store.board_due()
+    }
+
+    fn wake(&mut self) -> Result<()> {
+        self.store.write_board()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.store.write_board()
+    }
 }

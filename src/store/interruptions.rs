@@ -11,8 +11,9 @@
 //! - an `ok` inside a period ends it there; a `fail`/`error` between that
 //!   `ok` and the period's old end opens the rest again.
 
+use super::board::Board;
 use crate::event::Status;
-use rusqlite::{OptionalExtension, Statement, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
 /// A state event just inserted.
@@ -45,18 +46,26 @@ struct Latest {
 
 impl Tracker {
     /// Called at the start of each transaction: forgets everything if
-    /// another process committed since this one last did.
-    pub fn begin(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    /// another process committed since this one last did (or this is the
+    /// first transaction), and says so.
+    pub fn begin(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<bool> {
         let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        if self.data_version != Some(version) {
-            self.known.clear();
-            self.data_version = Some(version);
+        if self.data_version == Some(version) {
+            return Ok(false);
         }
-        Ok(())
+        self.known.clear();
+        self.data_version = Some(version);
+        Ok(true)
     }
 
-    /// Records a state event just inserted into `events`.
-    pub fn record(&mut self, tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<()> {
+    /// Records a state event just inserted into `events`, before it goes
+    /// on the `board`; what is read from `latest` is first written there.
+    pub fn record(
+        &mut self,
+        tx: &Transaction<'_>,
+        event: &StateEvent<'_>,
+        board: &mut Board,
+    ) -> rusqlite::Result<()> {
         if !matches!(event.status, Status::Ok | Status::Fail | Status::Error) {
             return Ok(());
         }
@@ -66,12 +75,16 @@ impl Tracker {
             .and_then(|tags| tags.get(event.tag));
         let latest = match known {
             Some(latest) => *latest,
-            None => load(tx, event)?,
+            None => {
+                board.write_pair(tx, event.host, event.tag)?;
+                load(tx, event)?
+            }
         };
         if event.time_ms < latest.last_state_ms {
             if let Some(tags) = self.known.get_mut(event.host) {
                 tags.remove(event.tag);
             }
+            board.write_pair(tx, event.host, event.tag)?;
             return record(tx, event);
         }
         let open_since = match (event.status, latest.open_since) {
@@ -143,32 +156,6 @@ fn load(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<Latest
         last_state_ms: last_state_ms.unwrap_or(i64::MIN),
         open_since,
     })
-}
-
-/// Keeps `latest` (the board) up to date with state events just inserted.
-/// In SET, `latest.*` is the row before the update: an older event changes
-/// nothing but, for an ok, possibly `last_ok_ms`.
-pub const UPDATE_LATEST: &str = "
-    INSERT INTO latest (host, tag, status, time_ms, id, last_ok_ms)
-    VALUES (?1, ?2, ?3, ?4, ?5, iif(?3 = 'ok', ?4, NULL))
-    ON CONFLICT (host, tag) DO UPDATE SET
-        status  = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.status, latest.status),
-        id      = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.id, latest.id),
-        time_ms = max(excluded.time_ms, latest.time_ms),
-        last_ok_ms = coalesce(max(excluded.last_ok_ms, latest.last_ok_ms), excluded.last_ok_ms, latest.last_ok_ms)";
-
-pub fn update_latest(
-    statement: &mut Statement<'_>,
-    event: &StateEvent<'_>,
-) -> rusqlite::Result<()> {
-    statement.execute(params![
-        event.host,
-        event.tag,
-        event.status.as_str(),
-        event.time_ms,
-        event.id
-    ])?;
-    Ok(())
 }
 
 /// The time of the newest state event of a host and tag: the end of any

@@ -3,6 +3,7 @@
 //! Facts and interruption periods are kept up to date in the same
 //! transaction as the events they come from.
 
+mod board;
 pub mod cli;
 mod interruptions;
 pub mod schema;
@@ -13,12 +14,13 @@ use interruptions::StateEvent;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Store {
     conn: Connection,
     path: PathBuf,
     periods: interruptions::Tracker,
+    board: board::Board,
 }
 
 impl Store {
@@ -36,11 +38,20 @@ impl Store {
         schema::migrate(&mut conn).map_err(|e| fail("migrating", &e))?;
         // Every statement of the insert path stays compiled.
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Store {
+        let behind: bool = conn
+            .query_row(board::BEHIND, [], |r| r.get(0))
+            .map_err(|e| fail("opening", &e))?;
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
             periods: interruptions::Tracker::default(),
-        })
+            board: board::Board::new(),
+        };
+        if behind {
+            // The last sd-store stopped before writing its board.
+            store.write_board_now()?;
+        }
+        Ok(store)
     }
 
     /// Where the store is: the path given, else `[store] path`, else the
@@ -82,16 +93,13 @@ impl Store {
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
         let received = crate::time::now_ms();
         let tx = self.conn.transaction().map_err(fail)?;
-        self.periods.begin(&tx).map_err(fail)?;
+        begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
         let mut insert = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO events
                  (id, time_ms, host, tag, kind, status, code, elapsed_ms, received_ms, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
-            .map_err(fail)?;
-        let mut update_latest = tx
-            .prepare_cached(interruptions::UPDATE_LATEST)
             .map_err(fail)?;
         let mut new = 0;
         for Serialized {
@@ -130,16 +138,46 @@ impl Store {
                     id,
                     status,
                 };
-                self.periods.record(&tx, &state).map_err(fail)?;
-                interruptions::update_latest(&mut update_latest, &state).map_err(fail)?;
+                self.periods
+                    .record(&tx, &state, &mut self.board)
+                    .map_err(fail)?;
+                self.board.record(host, tag, status, row.time_ms, id);
             }
             if let Some(facts) = facts {
                 record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;
             }
         }
-        drop((insert, update_latest));
+        drop(insert);
+        if self.board.due().is_some_and(|due| due <= Instant::now()) {
+            self.board.write(&tx).map_err(fail)?;
+        }
         tx.commit().map_err(fail)?;
         Ok(new)
+    }
+
+    /// When the board should next be written, if anything waits
+    /// ([`Store::write_board`]).
+    pub fn board_due(&self) -> Option<Instant> {
+        self.board.due()
+    }
+
+    /// Writes the board to `latest` (store/board.rs): called when it is
+    /// due while input is idle, and before sd-store exits.
+    pub fn write_board(&mut self) -> Result<()> {
+        match self.board.due() {
+            Some(_) => self.write_board_now(),
+            None => Ok(()),
+        }
+    }
+
+    fn write_board_now(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
+        let tx = self.conn.transaction().map_err(fail)?;
+        begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
+        self.board.write(&tx).map_err(fail)?;
+        tx.commit().map_err(fail)
     }
 
     /// Deletes events, facts history and closed periods older than
@@ -148,9 +186,13 @@ impl Store {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
         let tx = self.conn.transaction().map_err(fail)?;
+        begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
         let gone = tx
             .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
             .map_err(fail)?;
+        // Rowids past the newest remaining event may be given again: the
+        // mark moves down to it, after the board is written.
+        self.board.write(&tx).map_err(fail)?;
         tx.execute(
             "DELETE FROM facts_history WHERE time_ms < ?1",
             [older_than_ms],
@@ -164,6 +206,21 @@ impl Store {
         tx.commit().map_err(fail)?;
         Ok(gone)
     }
+}
+
+/// The start of every writing transaction: if another process committed
+/// since this one last did (or this is the first transaction), what this
+/// process remembers is dropped and the board read back and written.
+fn begin(
+    tx: &rusqlite::Transaction<'_>,
+    periods: &mut interruptions::Tracker,
+    board: &mut board::Board,
+) -> rusqlite::Result<()> {
+    if periods.begin(tx)? {
+        board.others_wrote();
+        board.write(tx)?;
+    }
+    Ok(())
 }
 
 /// An event taken apart in advance into what the store writes — its

@@ -79,6 +79,27 @@ pub const MIGRATIONS: &[&str] = &[
             FROM events WHERE status IN ('ok', 'warn', 'fail', 'error'))
         WHERE n = 1;
     ",
+    // 2 → 3: `latest` is written at most once a second (store/board.rs);
+    // `board_mark.through` is the rowid up to which it is complete, and
+    // the `board` view lays the events past it over `latest`, so readers
+    // always see the current board.
+    "
+    CREATE TABLE board_mark (through INTEGER NOT NULL);
+    INSERT INTO board_mark (through) SELECT coalesce(max(rowid), 0) FROM events;
+    CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
+        SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
+            SELECT host, tag, status, time_ms, id,
+                   max(last_ok_ms) OVER (PARTITION BY host, tag) AS last_ok_ms,
+                   row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
+            FROM (
+                SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
+                UNION ALL
+                SELECT host, tag, status, time_ms, id, iif(status = 'ok', time_ms, NULL)
+                FROM events
+                WHERE rowid > (SELECT through FROM board_mark)
+                  AND status IN ('ok', 'warn', 'fail', 'error')))
+        WHERE n = 1;
+    ",
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,224 @@
+//! The board: the newest ok/warn/fail/error event of each host and tag.
+//!
+//! Written to `latest` for every event, it cost a third of the import
+//! (bench/BENCHMARKS.md): each batch touches rows all over that table, and
+//! every page touched is written to the WAL again at each commit. So the
+//! board is kept in memory and written out at most once a [`WRITE_EVERY`]
+//! (and when sd-store stops), and `board_mark.through` says up to which
+//! event (by rowid) `latest` is complete. The events after the mark are
+//! in the `events` table, committed with everything else, so nothing is
+//! lost if sd-store is killed: the `board` view lays them over `latest`
+//! for readers, and the next sd-store reads them back before it writes
+//! the board again.
+//!
+//! Merging is a maximum (the newest event by time, then id; the newest
+//! ok), so writers may write their boards in any order: another sd-store
+//! on the same database only means reading back what it stored.
+
+use crate::event::Status;
+use rusqlite::{Transaction, params};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How often the board is written to `latest` while events arrive.
+pub const WRITE_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether `latest` misses events: the last writer stopped before writing
+/// its board.
+pub const BEHIND: &str =
+    "SELECT EXISTS (SELECT 1 FROM events WHERE rowid > (SELECT through FROM board_mark))";
+
+/// One host and tag's place on the board.
+#[derive(Clone, Debug, PartialEq)]
+struct Entry {
+    status: Status,
+    time_ms: i64,
+    id: String,
+    last_ok_ms: Option<i64>,
+}
+
+impl Entry {
+    /// Takes in a newer (or older) event of the same host and tag.
+    fn merge(&mut self, status: Status, time_ms: i64, id: &str) {
+        if (time_ms, id) > (self.time_ms, self.id.as_str()) {
+            self.status = status;
+            self.time_ms = time_ms;
+            self.id = id.to_string();
+        }
+        if status == Status::Ok {
+            self.last_ok_ms = self.last_ok_ms.max(Some(time_ms));
+        }
+    }
+}
+
+/// What is on the board but not yet in `latest`.
+#[derive(Default)]
+pub struct Board {
+    /// By host, then tag: looked up with borrowed names, no allocation.
+    pending: HashMap<String, HashMap<String, Entry>>,
+    /// When `pending` took its first entry since the last write.
+    since: Option<Instant>,
+    /// Set when events this process did not store may be past the mark.
+    read_back: bool,
+}
+
+/// The same merge as [`Entry::merge`], for a row already in `latest`.
+const WRITE: &str = "
+    INSERT INTO latest (host, tag, status, time_ms, id, last_ok_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (host, tag) DO UPDATE SET
+        status  = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.status, latest.status),
+        id      = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.id, latest.id),
+        time_ms = max(excluded.time_ms, latest.time_ms),
+        last_ok_ms = coalesce(max(excluded.last_ok_ms, latest.last_ok_ms), excluded.last_ok_ms, latest.last_ok_ms)";
+
+impl Board {
+    /// A board that first reads back what a previous process may have
+    /// stored without writing its board (it was killed).
+    pub fn new() -> Board {
+        Board {
+            read_back: true,
+            ..Board::default()
+        }
+    }
+
+    /// Another connection committed: its events may be past the mark.
+    pub fn others_wrote(&mut self) {
+        self.read_back = true;
+    }
+
+    /// Puts a state event just stored on the board.
+    pub fn record(&mut self, host: &str, tag: &str, status: Status, time_ms: i64, id: &str) {
+        let entry = match self.pending.get_mut(host) {
+            Some(tags) => tags.get_mut(tag),
+            None => None,
+        };
+        match entry {
+            Some(entry) => entry.merge(status, time_ms, id),
+            None => {
+                let entry = Entry {
+                    status,
+                    time_ms,
+                    id: id.to_string(),
+                    last_ok_ms: (status == Status::Ok).then_some(time_ms),
+                };
+                self.pending
+                    .entry(host.to_string())
+                    .or_default()
+                    .insert(tag.to_string(), entry);
+            }
+        }
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// When the board is due to be written, if anything waits.
+    pub fn due(&self) -> Option<Instant> {
+        self.since.map(|since| since + WRITE_EVERY)
+    }
+
+    /// Writes one host and tag's entry to `latest` now, for the code that
+    /// is about to read `latest` for it (an event out of order).
+    pub fn write_pair(
+        &mut self,
+        tx: &Transaction<'_>,
+        host: &str,
+        tag: &str,
+    ) -> rusqlite::Result<()> {
+        let entry = self.pending.get_mut(host).and_then(|tags| tags.remove(tag));
+        match entry {
+            Some(entry) => write_entry(tx, host, tag, &entry),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes everything pending to `latest` and moves the mark to the
+    /// newest event, in the caller's transaction.
+    pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        if self.read_back {
+            self.take_in_events_past_mark(tx)?;
+        }
+        for (host, tags) in self.pending.drain() {
+            for (tag, entry) in tags {
+                write_entry(tx, &host, &tag, &entry)?;
+            }
+        }
+        tx.prepare_cached(
+            "UPDATE board_mark SET through = (SELECT coalesce(max(rowid), 0) FROM events)",
+        )?
+        .execute([])?;
+        self.since = None;
+        self.read_back = false;
+        Ok(())
+    }
+
+    /// Puts on the board the state events past the mark.
+    fn take_in_events_past_mark(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut past = tx.prepare_cached(
+            "SELECT host, tag, status, time_ms, id FROM events
+             WHERE rowid > (SELECT through FROM board_mark)
+               AND status IN ('ok', 'warn', 'fail', 'error')",
+        )?;
+        let mut rows = past.query([])?;
+        while let Some(row) = rows.next()? {
+            let status: String = row.get(2)?;
+            let Ok(status) = status.parse::<Status>() else {
+                continue;
+            };
+            self.record(
+                row.get_ref(0)?.as_str()?,
+                row.get_ref(1)?.as_str()?,
+                status,
+                row.get(3)?,
+                row.get_ref(4)?.as_str()?,
+            );
+        }
+        Ok(())
+    }
+}
+
+fn write_entry(tx: &Transaction<'_>, host: &str, tag: &str, entry: &Entry) -> rusqlite::Result<()> {
+    tx.prepare_cached(WRITE)?.execute(params![
+        host,
+        tag,
+        entry.status.as_str(),
+        entry.time_ms,
+        entry.id,
+        entry.last_ok_ms
+    ])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_keeps_the_newest_event_and_the_newest_ok_in_any_order() {
+        let events = [
+            (Status::Ok, 10, "a"),
+            (Status::Fail, 30, "c"),
+            (Status::Ok, 20, "b"),
+            (Status::Warn, 30, "d"),
+        ];
+        let mut orders = vec![events.to_vec()];
+        let mut reversed = events.to_vec();
+        reversed.reverse();
+        orders.push(reversed);
+        for order in orders {
+            let mut board = Board::default();
+            for (status, time, id) in order {
+                board.record("h", "t", status, time, id);
+            }
+            let entry = &board.pending["h"]["t"];
+            assert_eq!(
+                (
+                    entry.status,
+                    entry.time_ms,
+                    entry.id.as_str(),
+                    entry.last_ok_ms
+                ),
+                (Status::Warn, 30, "d", Some(20))
+            );
+        }
+    }
+}
