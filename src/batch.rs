@@ -92,11 +92,14 @@ pub fn feed_batches<T: Send + 'static>(
     });
     let mut batch = Vec::with_capacity(BATCH_LINES);
     loop {
+        // Under load the next event is already there: no clock, no timer.
+        let ready = rx.try_recv().ok();
         let wake_at = consumer.deadline();
-        let next = match (batch.is_empty(), wake_at) {
-            (true, None) => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            (true, Some(at)) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
-            (false, at) => {
+        let next = match (ready, batch.is_empty(), wake_at) {
+            (Some(item), _, _) => Ok(item),
+            (None, true, None) => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            (None, true, Some(at)) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            (None, false, at) => {
                 let idle = Instant::now() + BATCH_IDLE;
                 let until = at.map_or(idle, |at| at.min(idle));
                 rx.recv_timeout(until.saturating_duration_since(Instant::now()))
@@ -105,9 +108,11 @@ pub fn feed_batches<T: Send + 'static>(
         match next {
             Ok(item) => {
                 batch.push(item);
-                if batch.len() >= BATCH_LINES {
-                    consumer.commit(std::mem::take(&mut batch))?;
+                if batch.len() < BATCH_LINES {
+                    // Timers are looked at between batches, not per event.
+                    continue;
                 }
+                consumer.commit(std::mem::take(&mut batch))?;
             }
             Err(RecvTimeoutError::Timeout) => {
                 if !batch.is_empty() {

@@ -522,3 +522,52 @@ fn another_writer_between_two_batches_is_not_left_off_the_board() {
     assert_eq!(board(&path, "latest"), expected);
     assert_eq!(board(&path, "board"), expected);
 }
+
+#[test]
+fn the_wal_stays_bounded_under_steady_load_and_readers_do_not_stop_the_writer() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    let total = 150_000;
+    let input: String = (0..total)
+        .map(|i| {
+            event(
+                &format!("w{i}"),
+                1_000_000 + i,
+                &format!("h{}", i % 100),
+                &format!("t{}", i % 7),
+                if i % 11 == 0 { "fail" } else { "ok" },
+            ) + "\n"
+        })
+        .collect();
+    let mut child = env.cmd("sd-store").arg("--echo").arg(&path).spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        stdin.write_all(input.as_bytes()).unwrap();
+        stdin // kept open: sd-store's exit would checkpoint everything
+    });
+    let mut echo = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for n in 0..total {
+        line.clear();
+        assert!(echo.read_line(&mut line).unwrap() > 0, "sd-store stopped");
+        if n % 20_000 == 0 {
+            // A reader now and then, as sd-query would be.
+            env.cmd("sd-query")
+                .arg(&path)
+                .args(["status", "--format", "json"])
+                .expect_code(0);
+        }
+    }
+    // Without checkpoints the WAL would hold every page written: ~100 MB.
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let wal_bytes = std::fs::metadata(&wal).unwrap().len();
+    assert!(wal_bytes < 48 << 20, "the WAL grew to {wal_bytes} bytes");
+    drop(feeder.join().unwrap());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let count: i64 = db(&path)
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, total);
+}

@@ -43,7 +43,8 @@ impl Entry {
         if (time_ms, id) > (self.time_ms, self.id.as_str()) {
             self.status = status;
             self.time_ms = time_ms;
-            self.id = id.to_string();
+            self.id.clear();
+            self.id.push_str(id);
         }
         if status == Status::Ok {
             self.last_ok_ms = self.last_ok_ms.max(Some(time_ms));

@@ -1,6 +1,7 @@
 //! `sd-store`: keep events in SQLite, idempotently, and with `--echo` say
 //! which ones are safely kept (the handler protocol of DESIGN.md §2).
 
+use super::durable::Durable;
 use super::{Serialized, Store};
 use crate::batch::{Batches, feed_batches};
 use crate::config::ConfigArgs;
@@ -24,8 +25,9 @@ interruption periods (from a fail or error to the next ok, per host and \
 tag) are kept up to date as events arrive, in any order.
 
 With --echo, each event's line is printed once the transaction holding it \
-has committed, which is what `sd-recv --group store -- sd-store --echo` \
-acknowledges. Killed at any moment, the database stays intact and every \
+has committed and reached the disk (the write-ahead log is flushed on a \
+thread of its own while the next batch is stored), which is what \
+`sd-recv --group store -- sd-store --echo` acknowledges. Killed at any moment, the database stays intact and every \
 echoed event is in it.
 
 SCHEMA (PRAGMA user_version 3; query it with sqlite3 -readonly):
@@ -119,11 +121,13 @@ pub fn man_page() -> man::Page {
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
     let path = Store::locate(args.db.as_deref(), &config);
+    let store = Store::open(&path)?;
+    let echo: Option<Box<dyn Write + Send>> = args.echo.then(|| {
+        Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout())) as Box<dyn Write + Send>
+    });
     let mut storing = Storing {
-        store: Store::open(&path)?,
-        echo: args
-            .echo
-            .then(|| io::BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
+        durable: store.durable(echo),
+        store,
         retain: args.retain.or(config.store.retain.map(|d| d.0)),
         next_prune: Instant::now(),
         quiet: args.base.quiet,
@@ -140,17 +144,17 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     feed_batches(input, max, stamp, &mut storing)
 }
 
-/// sd-store at work: batches stored (and echoed once committed), the
+/// sd-store at work: batches stored (and echoed once durable), the
 /// board written when due while input is idle, old events pruned.
-struct Storing<W> {
+struct Storing {
     store: Store,
-    echo: Option<W>,
+    durable: Durable,
     retain: Option<Duration>,
     next_prune: Instant,
     quiet: bool,
 }
 
-impl<W: Write> Storing<W> {
+impl Storing {
     fn prune(&mut self) -> Result<()> {
         let Some(keep) = self.retain.filter(|_| Instant::now() >= self.next_prune) else {
             return Ok(());
@@ -169,15 +173,10 @@ impl<W: Write> Storing<W> {
     }
 }
 
-impl<W: Write> Batches<Serialized> for Storing<W> {
+impl Batches<Serialized> for Storing {
     fn commit(&mut self, batch: Vec<Serialized>) -> Result<()> {
         self.store.insert(&batch)?;
-        if let Some(out) = &mut self.echo {
-            for stored in &batch {
-                writeln!(out, "{}", stored.line).map_err(cli::stdout_error)?;
-            }
-            out.flush().map_err(cli::stdout_error)?;
-        }
+        self.durable.committed(batch)?;
         self.prune()
     }
 
@@ -190,6 +189,7 @@ impl<W: Write> Batches<Serialized> for Storing<W> {
     }
 
     fn finish(&mut self) -> Result<()> {
+        self.durable.finish()?;
         self.store.write_board()
     }
 }

@@ -5,6 +5,7 @@
 
 mod board;
 pub mod cli;
+mod durable;
 mod interruptions;
 pub mod schema;
 
@@ -19,6 +20,9 @@ use std::time::{Duration, Instant};
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The database as SQLite names it, if in WAL mode: [`durable`]
+    /// flushes its WAL after each commit, and checkpoints it.
+    wal: Option<PathBuf>,
     periods: interruptions::Tracker,
     board: board::Board,
 }
@@ -29,9 +33,26 @@ impl Store {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             Error::io(format!("{what} store {}: {e}", path.display()))
         };
-        // FULL: an event echoed (and so acknowledged upstream) is on disk,
-        // even across a power loss. One fsync per batch, not per event.
-        let mut conn = crate::sqlite::open_wal(path, "store", "FULL")?;
+        // NORMAL: commits do not wait for the disk; the WAL is flushed
+        // on another thread before anything is echoed (store/durable.rs).
+        let mut conn = crate::sqlite::open_wal(path, "store", "NORMAL")?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| fail("opening", &e))?;
+        let wal = match (mode.as_str(), conn.path()) {
+            ("wal", Some(db)) if !db.is_empty() => {
+                conn.pragma_update(None, "wal_autocheckpoint", 0)
+                    .map_err(|e| fail("opening", &e))?;
+                Some(PathBuf::from(db))
+            }
+            _ => {
+                // No WAL to flush (a file system without shared memory):
+                // SQLite syncs at each commit itself.
+                conn.pragma_update(None, "synchronous", "FULL")
+                    .map_err(|e| fail("opening", &e))?;
+                None
+            }
+        };
         // Index pages of a large store stay in memory (64 MiB at most).
         conn.pragma_update(None, "cache_size", -65536)
             .map_err(|e| fail("opening", &e))?;
@@ -44,6 +65,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            wal,
             periods: interruptions::Tracker::default(),
             board: board::Board::new(),
         };
@@ -85,6 +107,13 @@ impl Store {
         &self.path
     }
 
+    /// Starts the thread that makes each committed batch durable before
+    /// it is echoed ([`Durable::committed`]).
+    pub fn durable(&self, echo: Option<Box<dyn std::io::Write + Send>>) -> durable::Durable {
+        let wal = self.wal.clone().map(|db| durable::Wal { db });
+        durable::Durable::start(wal, echo)
+    }
+
     /// Stores a batch in one transaction; an event whose id is already
     /// there is ignored. Returns how many were new.
     pub fn insert(&mut self, events: &[Serialized]) -> Result<usize> {
@@ -92,7 +121,7 @@ impl Store {
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
         let received = crate::time::now_ms();
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = write_transaction(&mut self.conn).map_err(fail)?;
         begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
         let mut insert = tx
             .prepare_cached(
@@ -174,7 +203,7 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = write_transaction(&mut self.conn).map_err(fail)?;
         begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
         self.board.write(&tx).map_err(fail)?;
         tx.commit().map_err(fail)
@@ -185,7 +214,7 @@ impl Store {
     pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
-        let tx = self.conn.transaction().map_err(fail)?;
+        let tx = write_transaction(&mut self.conn).map_err(fail)?;
         begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
         let gone = tx
             .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
@@ -206,6 +235,14 @@ impl Store {
         tx.commit().map_err(fail)?;
         Ok(gone)
     }
+}
+
+/// A transaction that takes the write lock at once, waiting for it if
+/// need be. A deferred one would start reading first, and could not wait
+/// for the lock afterwards: SQLite refuses such an upgrade at once
+/// ("database is locked") while a checkpoint holds the lock.
+fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 /// The start of every writing transaction: if another process committed
