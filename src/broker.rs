@@ -355,13 +355,12 @@ fn entries(reply: Option<StreamReadReply>) -> Vec<Entry> {
         .unwrap_or_default()
 }
 
-fn entry(id: StreamId) -> Entry {
-    let text = |field: &str| {
-        id.map.get(field).and_then(|v| match v {
-            Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-            Value::SimpleString(text) => Some(text.clone()),
-            _ => None,
-        })
+fn entry(mut id: StreamId) -> Entry {
+    // Taken out of the reply, not copied: this runs for every event.
+    let mut text = |field: &str| match id.map.remove(field)? {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
     };
     let (event, sig) = (text(EVENT_FIELD), text(crate::signing::SIG_FIELD));
     Entry {

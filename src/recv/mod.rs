@@ -86,8 +86,10 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "60s")]
     pub claim_idle: Duration,
 
-    /// Events in flight to the handler at most.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// Events in flight to the handler at most. Several of the handler's
+    /// batches (sd-store commits 1,000 at a time), so that it stores the
+    /// next while the last is flushed, echoed and acknowledged.
+    #[arg(long, value_name = "N", default_value_t = 4000)]
     pub window: usize,
 
     /// Deliveries without an echo before an event goes to sheepdog:dead.
