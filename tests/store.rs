@@ -13,6 +13,22 @@ fn event(id: &str, time_s: i64, host: &str, tag: &str, status: &str) -> String {
     )
 }
 
+/// `total` events one second apart, ids `PREFIX0`…, over `hosts` hosts
+/// and `tags` tags, every `fail_every`th a failure.
+fn many_events(prefix: &str, total: i64, hosts: i64, tags: i64, fail_every: i64) -> String {
+    (0..total)
+        .map(|i| {
+            event(
+                &format!("{prefix}{i}"),
+                1_000_000 + i,
+                &format!("h{}", i % hosts),
+                &format!("t{}", i % tags),
+                if i % fail_every == 0 { "fail" } else { "ok" },
+            ) + "\n"
+        })
+        .collect()
+}
+
 fn db(path: &std::path::Path) -> Connection {
     Connection::open(path).unwrap()
 }
@@ -225,17 +241,7 @@ fn killed_mid_import_every_echoed_event_is_there_once() {
     let env = TestEnv::new();
     let path = env.path("events.db");
     let total = 200_000;
-    let input: String = (0..total)
-        .map(|i| {
-            event(
-                &format!("k{i}"),
-                1_000_000 + i,
-                "h",
-                &format!("t{}", i % 50),
-                if i % 7 == 0 { "fail" } else { "ok" },
-            ) + "\n"
-        })
-        .collect();
+    let input = many_events("k", total, 1, 50, 7);
     let mut child = env.cmd("sd-store").arg("--echo").arg(&path).spawn();
     let mut stdin = child.stdin.take().unwrap();
     let feeder = {
@@ -528,17 +534,7 @@ fn the_wal_stays_bounded_under_steady_load_and_readers_do_not_stop_the_writer() 
     let env = TestEnv::new();
     let path = env.path("events.db");
     let total = 150_000;
-    let input: String = (0..total)
-        .map(|i| {
-            event(
-                &format!("w{i}"),
-                1_000_000 + i,
-                &format!("h{}", i % 100),
-                &format!("t{}", i % 7),
-                if i % 11 == 0 { "fail" } else { "ok" },
-            ) + "\n"
-        })
-        .collect();
+    let input = many_events("w", total, 100, 7, 11);
     let mut child = env.cmd("sd-store").arg("--echo").arg(&path).spawn();
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
