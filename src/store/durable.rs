@@ -110,7 +110,7 @@ fn flush_then_echo(
             out.flush().map_err(cli::stdout_error)?;
         }
         if let Some(log) = &mut log {
-            log.after(flushed.len())?;
+            log.after(flushed.len());
         }
     }
     Ok(())
@@ -124,6 +124,8 @@ struct Log {
     file: Option<File>,
     checkpointer: Option<Connection>,
     batches: usize,
+    /// A checkpoint failed and it was said; said again only after one works.
+    warned: bool,
 }
 
 impl Log {
@@ -136,6 +138,7 @@ impl Log {
             file: None,
             checkpointer: None,
             batches: 0,
+            warned: false,
         }
     }
 
@@ -158,13 +161,26 @@ impl Log {
         file.sync_data().map_err(fail)
     }
 
-    /// Checkpoints when due, `batches` more having been flushed.
-    fn after(&mut self, batches: usize) -> Result<()> {
+    /// Checkpoints when due, `batches` more having been flushed. A failed
+    /// checkpoint loses nothing (the WAL holds it all, flushed): it is
+    /// said on stderr and tried again a few batches later.
+    fn after(&mut self, batches: usize) {
         self.batches += batches;
         if self.batches < CHECKPOINT_EVERY {
-            return Ok(());
+            return;
         }
         self.batches = 0;
+        match self.checkpoint() {
+            Ok(()) => self.warned = false,
+            Err(e) if !self.warned => {
+                cli::note(format!("{e} (the write-ahead log grows until one works)"));
+                self.warned = true;
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
         let db = &self.db;
         let fail =
             |e: rusqlite::Error| Error::io(format!("checkpointing store {}: {e}", db.display()));
