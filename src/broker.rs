@@ -9,7 +9,7 @@
 use crate::config::{BrokerSettings, redact_url};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
 use redis::{Client, Connection, IntoConnectionInfo, RedisError, Value};
 use std::time::Duration;
 
@@ -205,8 +205,8 @@ impl Broker {
             .arg("STREAMS")
             .arg(&self.stream)
             .arg(after);
-        let reply: Option<StreamReadReply> = cmd.query(&mut self.conn)?;
-        Ok(entries(reply))
+        let reply: Value = cmd.query(&mut self.conn)?;
+        read_reply(reply)
     }
 
     /// The ID of the newest entry, for following from now.
@@ -349,10 +349,78 @@ impl Broker {
     }
 }
 
-fn entries(reply: Option<StreamReadReply>) -> Vec<Entry> {
-    reply
-        .map(|r| r.keys.into_iter().flat_map(|k| k.ids).map(entry).collect())
-        .unwrap_or_default()
+/// The entries of an XREAD/XREADGROUP reply, moved out of it as they are:
+/// nil (nothing came), or per stream its name and its entries, each an ID
+/// and its field/value pairs. Going through `StreamReadReply` built a map
+/// per entry and was an eighth of sd-recv's time (bench/BENCHMARKS.md).
+fn read_reply(reply: Value) -> std::result::Result<Vec<Entry>, RedisError> {
+    let streams: Vec<Value> = match reply {
+        Value::Nil => return Ok(Vec::new()),
+        // RESP2: [[name, entries], …]
+        Value::Array(streams) => streams
+            .into_iter()
+            .map(|stream| match stream {
+                Value::Array(mut pair) if pair.len() == 2 => pair.pop().ok_or_else(bad_reply),
+                _ => Err(bad_reply()),
+            })
+            .collect::<std::result::Result<_, _>>()?,
+        // RESP3: {name: entries, …}
+        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
+        _ => return Err(bad_reply()),
+    };
+    let mut entries = Vec::new();
+    for stream in streams {
+        let Value::Array(stream) = stream else {
+            return Err(bad_reply());
+        };
+        entries.reserve(stream.len());
+        for entry in stream {
+            entries.push(read_entry(entry).ok_or_else(bad_reply)?);
+        }
+    }
+    Ok(entries)
+}
+
+/// `[id, [field, value, …]]`; the fields are nil for an entry deleted
+/// since it was delivered.
+fn read_entry(entry: Value) -> Option<Entry> {
+    let Value::Array(parts) = entry else {
+        return None;
+    };
+    let mut parts = parts.into_iter();
+    let id = owned_text(parts.next()?)?;
+    let (mut event, mut sig) = (None, None);
+    if let Some(Value::Array(fields)) = parts.next() {
+        let mut fields = fields.into_iter();
+        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+            match owned_text(name).as_deref() {
+                Some(EVENT_FIELD) => event = owned_text(value),
+                Some(crate::signing::SIG_FIELD) => sig = owned_text(value),
+                _ => {}
+            }
+        }
+    }
+    Some(Entry {
+        id,
+        event,
+        sig,
+        deliveries: 1,
+    })
+}
+
+fn owned_text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn bad_reply() -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "an XREAD reply that is not a list of stream entries",
+    ))
 }
 
 fn entry(mut id: StreamId) -> Entry {
@@ -402,5 +470,53 @@ pub fn describe(err: &RedisError) -> String {
             "authentication failed (check the user and password_file)".to_string()
         }
         _ => crate::error::plain(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    fn stream_entry(id: &str, fields: &[&str]) -> Value {
+        Value::Array(vec![
+            bulk(id),
+            Value::Array(fields.iter().map(|f| bulk(f)).collect()),
+        ])
+    }
+
+    fn summary(entries: &[Entry]) -> Vec<(String, Option<String>, Option<String>)> {
+        entries
+            .iter()
+            .map(|e| (e.id.clone(), e.event.clone(), e.sig.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn read_replies_in_both_protocols_and_with_deleted_entries() {
+        assert!(read_reply(Value::Nil).unwrap().is_empty());
+        let entries = Value::Array(vec![
+            stream_entry("1-0", &["event", "{}", "sig", "abc"]),
+            stream_entry("1-1", &["other", "x", "event", "{\"a\":1}"]),
+            Value::Array(vec![bulk("1-2"), Value::Nil]),
+        ]);
+        let expected = vec![
+            (
+                "1-0".to_string(),
+                Some("{}".to_string()),
+                Some("abc".to_string()),
+            ),
+            ("1-1".to_string(), Some("{\"a\":1}".to_string()), None),
+            ("1-2".to_string(), None, None),
+        ];
+        let resp2 = Value::Array(vec![Value::Array(vec![bulk("s"), entries.clone()])]);
+        assert_eq!(summary(&read_reply(resp2).unwrap()), expected);
+        let resp3 = Value::Map(vec![(bulk("s"), entries)]);
+        assert_eq!(summary(&read_reply(resp3).unwrap()), expected);
+        assert!(read_reply(Value::Int(3)).is_err());
+        assert!(read_reply(Value::Array(vec![Value::Array(vec![bulk("s")])])).is_err());
     }
 }
