@@ -424,12 +424,8 @@ fn bad_reply() -> RedisError {
 }
 
 fn entry(mut id: StreamId) -> Entry {
-    // Taken out of the reply, not copied: this runs for every event.
-    let mut text = |field: &str| match id.map.remove(field)? {
-        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
-        Value::SimpleString(text) => Some(text),
-        _ => None,
-    };
+    // Taken out of the reply, not copied.
+    let mut text = |field: &str| id.map.remove(field).and_then(owned_text);
     let (event, sig) = (text(EVENT_FIELD), text(crate::signing::SIG_FIELD));
     Entry {
         id: id.id,

@@ -59,8 +59,6 @@ pub struct Board {
     pending: HashMap<String, HashMap<String, Entry>>,
     /// When `pending` took its first entry since the last write.
     since: Option<Instant>,
-    /// Set when events this process did not store may be past the mark.
-    read_back: bool,
 }
 
 /// The same merge as [`Entry::merge`], for a row already in `latest`.
@@ -74,20 +72,6 @@ const WRITE: &str = "
         last_ok_ms = coalesce(max(excluded.last_ok_ms, latest.last_ok_ms), excluded.last_ok_ms, latest.last_ok_ms)";
 
 impl Board {
-    /// A board that first reads back what a previous process may have
-    /// stored without writing its board (it was killed).
-    pub fn new() -> Board {
-        Board {
-            read_back: true,
-            ..Board::default()
-        }
-    }
-
-    /// Another connection committed: its events may be past the mark.
-    pub fn others_wrote(&mut self) {
-        self.read_back = true;
-    }
-
     /// Puts a state event just stored on the board.
     pub fn record(&mut self, host: &str, tag: &str, status: Status, time_ms: i64, id: &str) {
         let entry = match self.pending.get_mut(host) {
@@ -132,12 +116,18 @@ impl Board {
         }
     }
 
+    /// [`Board::write`], after putting on the board the events past the
+    /// mark that this process did not store: another process's (which may
+    /// have been killed before writing its board), or its own before a
+    /// restart.
+    pub fn catch_up(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        self.take_in_events_past_mark(tx)?;
+        self.write(tx)
+    }
+
     /// Writes everything pending to `latest` and moves the mark to the
     /// newest event, in the caller's transaction.
     pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        if self.read_back {
-            self.take_in_events_past_mark(tx)?;
-        }
         for (host, tags) in self.pending.drain() {
             for (tag, entry) in tags {
                 write_entry(tx, &host, &tag, &entry)?;
@@ -148,7 +138,6 @@ impl Board {
         )?
         .execute([])?;
         self.since = None;
-        self.read_back = false;
         Ok(())
     }
 

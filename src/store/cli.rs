@@ -27,8 +27,8 @@ tag) are kept up to date as events arrive, in any order.
 With --echo, each event's line is printed once the transaction holding it \
 has committed and reached the disk (the write-ahead log is flushed on a \
 thread of its own while the next batch is stored), which is what \
-`sd-recv --group store -- sd-store --echo` acknowledges. Killed at any moment, the database stays intact and every \
-echoed event is in it.
+`sd-recv --group store -- sd-store --echo` acknowledges. Killed at any \
+moment, the database stays intact and every echoed event is in it.
 
 SCHEMA (PRAGMA user_version 3; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,

@@ -42,27 +42,21 @@ const RESTART_AT_PAGES: i64 = 8192;
 /// until next time: meanwhile the writer waits too.
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 
-/// The database in WAL mode: its WAL file is flushed and its checkpoints
-/// done here.
-pub struct Wal {
-    /// The database file as SQLite names it.
-    pub db: PathBuf,
-}
-
 pub struct Durable {
     batches: Option<SyncSender<Vec<Serialized>>>,
     thread: Option<JoinHandle<Result<()>>>,
 }
 
 impl Durable {
-    /// `wal` is None when the database is not in WAL mode (SQLite then
-    /// syncs at commit and checkpoints itself); `echo` is where committed
-    /// events are printed, if anywhere.
-    pub fn start(wal: Option<Wal>, echo: Option<Box<dyn Write + Send>>) -> Durable {
+    /// `wal_db` is the database file as SQLite names it, whose WAL is
+    /// flushed and checkpointed here; None when it is not in WAL mode
+    /// (SQLite then syncs at commit and checkpoints itself). `echo` is
+    /// where committed events are printed, if anywhere.
+    pub fn start(wal_db: Option<PathBuf>, echo: Option<Box<dyn Write + Send>>) -> Durable {
         let (batches, committed) = mpsc::sync_channel(IN_FLIGHT);
         let thread = thread::Builder::new()
             .name("durable".into())
-            .spawn(move || flush_then_echo(committed, wal, echo))
+            .spawn(move || flush_then_echo(committed, wal_db, echo))
             .expect("cannot start a thread");
         Durable {
             batches: Some(batches),
@@ -93,10 +87,10 @@ impl Durable {
 
 fn flush_then_echo(
     committed: Receiver<Vec<Serialized>>,
-    wal: Option<Wal>,
+    wal_db: Option<PathBuf>,
     mut echo: Option<Box<dyn Write + Send>>,
 ) -> Result<()> {
-    let mut log = wal.map(Log::new);
+    let mut log = wal_db.map(Log::new);
     while let Ok(first) = committed.recv() {
         let mut flushed = vec![first];
         flushed.extend(committed.try_iter());
@@ -129,11 +123,11 @@ struct Log {
 }
 
 impl Log {
-    fn new(wal: Wal) -> Log {
-        let mut path = wal.db.clone().into_os_string();
+    fn new(db: PathBuf) -> Log {
+        let mut path = db.clone().into_os_string();
         path.push("-wal");
         Log {
-            db: wal.db,
+            db,
             path: path.into(),
             file: None,
             checkpointer: None,

@@ -67,7 +67,7 @@ impl Store {
             path: path.to_path_buf(),
             wal,
             periods: interruptions::Tracker::default(),
-            board: board::Board::new(),
+            board: board::Board::default(),
         };
         if behind {
             // The last sd-store stopped before writing its board.
@@ -110,8 +110,7 @@ impl Store {
     /// Starts the thread that makes each committed batch durable before
     /// it is echoed ([`Durable::committed`]).
     pub fn durable(&self, echo: Option<Box<dyn std::io::Write + Send>>) -> durable::Durable {
-        let wal = self.wal.clone().map(|db| durable::Wal { db });
-        durable::Durable::start(wal, echo)
+        durable::Durable::start(self.wal.clone(), echo)
     }
 
     /// Stores a batch in one transaction; an event whose id is already
@@ -121,8 +120,8 @@ impl Store {
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
         let received = crate::time::now_ms();
-        let tx = write_transaction(&mut self.conn).map_err(fail)?;
-        begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
+        let (tx, _) =
+            begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
         let mut insert = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO events
@@ -203,9 +202,11 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let tx = write_transaction(&mut self.conn).map_err(fail)?;
-        begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
-        self.board.write(&tx).map_err(fail)?;
+        let (tx, caught_up) =
+            begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
+        if !caught_up {
+            self.board.write(&tx).map_err(fail)?;
+        }
         tx.commit().map_err(fail)
     }
 
@@ -214,8 +215,8 @@ impl Store {
     pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
-        let tx = write_transaction(&mut self.conn).map_err(fail)?;
-        begin(&tx, &mut self.periods, &mut self.board).map_err(fail)?;
+        let (tx, _) =
+            begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
         let gone = tx
             .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
             .map_err(fail)?;
@@ -237,27 +238,24 @@ impl Store {
     }
 }
 
-/// A transaction that takes the write lock at once, waiting for it if
-/// need be. A deferred one would start reading first, and could not wait
-/// for the lock afterwards: SQLite refuses such an upgrade at once
-/// ("database is locked") while a checkpoint holds the lock.
-fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-}
-
-/// The start of every writing transaction: if another process committed
+/// Every writing transaction starts here. It takes the write lock at
+/// once, waiting for it if need be: a deferred transaction would start by
+/// reading, and SQLite refuses to upgrade it later ("database is locked")
+/// while a checkpoint holds the lock. Then, if another process committed
 /// since this one last did (or this is the first transaction), what this
-/// process remembers is dropped and the board read back and written.
-fn begin(
-    tx: &rusqlite::Transaction<'_>,
+/// process remembers is dropped and the board caught up; the result says
+/// whether it was.
+fn begin_writing<'c>(
+    conn: &'c mut Connection,
     periods: &mut interruptions::Tracker,
     board: &mut board::Board,
-) -> rusqlite::Result<()> {
-    if periods.begin(tx)? {
-        board.others_wrote();
-        board.write(tx)?;
+) -> rusqlite::Result<(rusqlite::Transaction<'c>, bool)> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let caught_up = periods.begin(&tx)?;
+    if caught_up {
+        board.catch_up(&tx)?;
     }
-    Ok(())
+    Ok((tx, caught_up))
 }
 
 /// An event taken apart in advance into what the store writes — its
