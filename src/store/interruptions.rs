@@ -10,6 +10,11 @@
 //!   outside one, it opens a period that ends at the next `ok` after it;
 //! - an `ok` inside a period ends it there; a `fail`/`error` between that
 //!   `ok` and the period's old end opens the rest again.
+//!
+//! The store inserts events many to a statement before they are recorded
+//! here, so the general path looks only at events up to the one being
+//! placed (by rowid): what it would have seen had each event been
+//! inserted and recorded in turn.
 
 use super::board::Board;
 use crate::event::Status;
@@ -23,6 +28,8 @@ pub struct StateEvent<'a> {
     pub time_ms: i64,
     pub id: &'a str,
     pub status: Status,
+    /// Its rowid in `events`: later rows are not yet recorded.
+    pub rowid: i64,
 }
 
 /// What this process knows of each host and tag, so that the common case
@@ -200,10 +207,10 @@ fn period_at(
 
 fn record_failure(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<()> {
     if let Some((start, end)) = period_at(tx, e.host, e.tag, e.time_ms)? {
-        return refresh_last_status(tx, e.host, e.tag, start, end);
+        return refresh_last_status(tx, e, start, end);
     }
     // A period starting later with no ok in between starts here instead.
-    let next_ok = next_ok_after(tx, e.host, e.tag, e.time_ms)?;
+    let next_ok = next_ok_after(tx, e, e.time_ms)?;
     let later = tx
         .prepare_cached(
             "SELECT start_ms, end_ms FROM interruptions
@@ -236,7 +243,7 @@ fn record_failure(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<
         e.id,
         e.status.as_str()
     ])?;
-    refresh_last_status(tx, e.host, e.tag, e.time_ms, end)
+    refresh_last_status(tx, e, e.time_ms, end)
 }
 
 fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<()> {
@@ -252,7 +259,7 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
         "UPDATE interruptions SET end_ms = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
     )?
     .execute(params![e.host, e.tag, start, e.time_ms])?;
-    refresh_last_status(tx, e.host, e.tag, start, Some(e.time_ms))?;
+    refresh_last_status(tx, e, start, Some(e.time_ms))?;
     // A failure after this ok and before the old end opens the rest again.
     let until = match old_end {
         Some(end) => end,
@@ -262,15 +269,15 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
         .prepare_cached(
             "SELECT time_ms, id, status FROM events
              WHERE time_ms > ?3 AND time_ms < ?4 AND host = ?1 AND tag = ?2
-               AND status IN ('fail', 'error')
+               AND status IN ('fail', 'error') AND rowid <= ?5
              ORDER BY time_ms, id LIMIT 1",
         )?
-        .query_row(params![e.host, e.tag, e.time_ms, until], |r| {
+        .query_row(params![e.host, e.tag, e.time_ms, until, e.rowid], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
     if let Some((time_ms, id, _)) = reopened {
-        let end = next_ok_after(tx, e.host, e.tag, time_ms)?.or(old_end);
+        let end = next_ok_after(tx, e, time_ms)?.or(old_end);
         let end = match (end, old_end) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, None) => a,
@@ -281,34 +288,35 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
              VALUES (?1, ?2, ?3, ?4, ?5, 'fail')",
         )?
         .execute(params![e.host, e.tag, time_ms, end, id])?;
-        refresh_last_status(tx, e.host, e.tag, time_ms, end)?;
+        refresh_last_status(tx, e, time_ms, end)?;
     }
     Ok(())
 }
 
 fn next_ok_after(
     tx: &Transaction<'_>,
-    host: &str,
-    tag: &str,
+    e: &StateEvent<'_>,
     time_ms: i64,
 ) -> rusqlite::Result<Option<i64>> {
     // Walks the time index forward from the event, and stops at the first
     // ok or at the pair's newest state event, whichever comes first.
-    let until = newest_state(tx, host, tag)?;
+    let until = newest_state(tx, e.host, e.tag)?;
     tx.prepare_cached(
         "SELECT time_ms FROM events
          WHERE time_ms > ?3 AND time_ms <= ?4 AND host = ?1 AND tag = ?2 AND status = 'ok'
+           AND rowid <= ?5
          ORDER BY time_ms LIMIT 1",
     )?
-    .query_row(params![host, tag, time_ms, until], |r| r.get(0))
+    .query_row(params![e.host, e.tag, time_ms, until, e.rowid], |r| {
+        r.get(0)
+    })
     .optional()
 }
 
 /// `last_status` is the status of the latest failure within the period.
 fn refresh_last_status(
     tx: &Transaction<'_>,
-    host: &str,
-    tag: &str,
+    e: &StateEvent<'_>,
     start: i64,
     end: Option<i64>,
 ) -> rusqlite::Result<()> {
@@ -316,16 +324,16 @@ fn refresh_last_status(
     // failure is usually just before it.
     let end = match end {
         Some(end) => end,
-        None => newest_state(tx, host, tag)?.saturating_add(1),
+        None => newest_state(tx, e.host, e.tag)?.saturating_add(1),
     };
     tx.prepare_cached(
         "UPDATE interruptions SET last_status = coalesce((
              SELECT status FROM events
              WHERE time_ms >= ?3 AND time_ms < ?4 AND host = ?1 AND tag = ?2
-               AND status IN ('fail', 'error')
+               AND status IN ('fail', 'error') AND rowid <= ?5
              ORDER BY time_ms DESC, id DESC LIMIT 1), last_status)
          WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
     )?
-    .execute(params![host, tag, start, end])?;
+    .execute(params![e.host, e.tag, start, end, e.rowid])?;
     Ok(())
 }
