@@ -14,16 +14,22 @@ import json
 import socket
 
 
-def socket_owner(host, port):
-    """The uid owning the socket bound to host:port, from /proc/net."""
+def socket_owner(port, server_port):
+    """The uid owning the client's socket: the established connection from
+    local port `port` to `server_port`. Other entries may share the port: a
+    connection in TIME_WAIT (owned by uid 0) whose port Linux reused for
+    this one, as it does on loopback."""
+    established = "01"
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
                 next(f)
                 for line in f:
                     fields = line.split()
-                    local = fields[1]
-                    if int(local.rsplit(":", 1)[1], 16) == port:
+                    local, remote, state = fields[1], fields[2], fields[3]
+                    if (int(local.rsplit(":", 1)[1], 16) == port
+                            and int(remote.rsplit(":", 1)[1], 16) == server_port
+                            and state == established):
                         return int(fields[7])
         except OSError:
             pass
@@ -43,11 +49,11 @@ def main():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def answer(self, with_body):
-            host, port = self.client_address[:2]
+            port = self.client_address[1]
             if args.log:
                 with open(args.log, "a") as log:
                     log.write(json.dumps({"method": self.command, "path": self.path,
-                                          "uid": socket_owner(host, port)}) + "\n")
+                                          "uid": socket_owner(port, args.port)}) + "\n")
             body = args.body.encode()
             self.send_response(args.status)
             self.send_header("Content-Type", "text/plain")
