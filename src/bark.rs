@@ -7,6 +7,7 @@ use crate::config::{CommonArgs, Settings};
 use crate::error::{Error, Result};
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
+use crate::lines::Stamping;
 use crate::outbox::Outbox;
 use crate::{ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
@@ -173,11 +174,12 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     } else {
         let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
         let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
-        let stamp = move |mut event: Event| {
-            event.stamp(&host);
-            event.to_line()
+        let stamping = Stamping {
+            host,
+            as_is: |event| event.line.to_string(),
+            stamped: |event| event.to_line(),
         };
-        rejected = read_batches(input, max, stamp, |batch| {
+        rejected = read_batches(input, max, stamping, |batch| {
             outbox.commit(&batch);
             Ok(())
         })?;

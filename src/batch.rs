@@ -7,9 +7,8 @@
 //! comes first: a quiet stream is never left uncommitted.
 
 use crate::error::{Error, Result};
-use crate::event::Event;
 use crate::exit::Exit;
-use crate::lines::{EventReader, Item, Rejections};
+use crate::lines::{EventReader, Item, Prepare, Rejections};
 use std::io::{self, BufRead};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -58,7 +57,7 @@ impl<T, F: FnMut(Vec<T>) -> Result<()>> Batches<T> for Committer<F> {
 pub fn read_batches<T: Send + 'static>(
     input: impl BufRead + Send + 'static,
     max_event: usize,
-    prepare: impl Fn(Event) -> T + Send + 'static,
+    prepare: impl Prepare<T> + Send + 'static,
     commit: impl FnMut(Vec<T>) -> Result<()>,
 ) -> Result<Exit> {
     feed_batches(input, max_event, prepare, &mut Committer(commit))
@@ -70,17 +69,17 @@ pub fn read_batches<T: Send + 'static>(
 pub fn feed_batches<T: Send + 'static>(
     input: impl BufRead + Send + 'static,
     max_event: usize,
-    prepare: impl Fn(Event) -> T + Send + 'static,
+    prepare: impl Prepare<T> + Send + 'static,
     consumer: &mut impl Batches<T>,
 ) -> Result<Exit> {
     let (tx, rx) = mpsc::sync_channel::<T>(4 * BATCH_LINES);
     let reader = thread::spawn(move || -> io::Result<Rejections> {
         let mut rejections = Rejections::default();
         let mut events = EventReader::new(input, max_event);
-        while let Some((number, item)) = events.next_item()? {
+        while let Some((number, item)) = events.next_item(&prepare)? {
             match item {
-                Item::Event(event) => {
-                    if tx.send(prepare(event)).is_err() {
+                Item::Event(prepared) => {
+                    if tx.send(prepared).is_err() {
                         break;
                     }
                 }

@@ -11,6 +11,12 @@ use std::fmt;
 
 pub const SCHEMA_VERSION: u64 = 1;
 
+/// The fields whose value must be a string (besides `id`, `time` and
+/// `status`, which say more).
+pub const STRING_FIELDS: [&str; 9] = [
+    "host", "tag", "kind", "reason", "signal", "stdout", "stderr", "user", "msg",
+];
+
 /// Default largest event accepted, in bytes of JSON text.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 
@@ -280,12 +286,10 @@ fn check_field(key: &str, value: &mut Value) -> Result<(), String> {
             let text = value.as_str().ok_or_else(|| expected("a string", value))?;
             text.parse::<Status>().map(|_| ())
         }
-        "host" | "tag" | "kind" | "reason" | "signal" | "stdout" | "stderr" | "user" | "msg" => {
-            match value {
-                Value::String(_) => Ok(()),
-                _ => Err(expected("a string", value)),
-            }
-        }
+        key if STRING_FIELDS.contains(&key) => match value {
+            Value::String(_) => Ok(()),
+            _ => Err(expected("a string", value)),
+        },
         "code" => match value.as_i64() {
             Some(_) => Ok(()),
             None => Err(expected("an integer", value)),

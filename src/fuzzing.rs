@@ -4,11 +4,15 @@
 //! sheepdog writes it reads back unchanged.
 
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event};
+use crate::skim::skim;
+use serde_json::Value;
 
 /// The event parser and normaliser (including the earlier sheepdog's
 /// formats): accept or reject, and an accepted event, written out and
-/// stamped, parses back to itself.
+/// stamped, parses back to itself. What the skimmer takes, the parser
+/// takes the same way ([`skim_agrees`]).
 pub fn event(data: &[u8]) {
+    skim_agrees(data);
     let Ok(mut event) = Event::parse(data, DEFAULT_MAX_EVENT_BYTES) else {
         return;
     };
@@ -17,6 +21,36 @@ pub fn event(data: &[u8]) {
     let again = Event::parse(line.as_bytes(), usize::MAX)
         .unwrap_or_else(|why| panic!("sheepdog cannot read its own line {line}: {why}"));
     assert_eq!(again.to_line(), line, "the round trip changed the event");
+}
+
+/// Whether `line` is skimmed ([`skim`]); if it is, `Event::parse` takes
+/// it too, with the same fields, and writes it out as the same JSON
+/// (panics otherwise).
+pub fn skim_agrees(line: &[u8]) -> bool {
+    let Some(skimmed) = skim(line, DEFAULT_MAX_EVENT_BYTES) else {
+        return false;
+    };
+    let shown = String::from_utf8_lossy(line);
+    let event = Event::parse(line, DEFAULT_MAX_EVENT_BYTES)
+        .unwrap_or_else(|why| panic!("skimmed what parsing rejects: {shown}: {why}"));
+    let text = |key: &str| event.str(key).map(str::to_string);
+    assert_eq!(Some(skimmed.id.clone()), text("id"), "{shown}");
+    assert_eq!(Some(skimmed.time_ms), event.time_ms(), "{shown}");
+    assert_eq!(skimmed.host, text("host"), "{shown}");
+    assert_eq!(skimmed.tag, text("tag"), "{shown}");
+    assert_eq!(skimmed.kind, text("kind"), "{shown}");
+    assert_eq!(skimmed.status, event.status(), "{shown}");
+    assert_eq!(skimmed.code, event.int("code"), "{shown}");
+    assert_eq!(skimmed.elapsed_ms, event.int("elapsed_ms"), "{shown}");
+    assert_eq!(
+        skimmed.facts.as_ref(),
+        event.get("facts").and_then(Value::as_object),
+        "{shown}"
+    );
+    let as_is: Value = serde_json::from_str(skimmed.line).expect("a skimmed line is JSON");
+    let rewritten: Value = serde_json::from_str(&event.to_line()).expect("sheepdog writes JSON");
+    assert_eq!(as_is, rewritten, "{shown}");
+    true
 }
 
 /// The configuration loader: any text is a configuration or an error.

@@ -31,6 +31,7 @@ pub mod recv;
 pub mod run;
 pub mod signing;
 pub mod size;
+pub mod skim;
 pub mod spool;
 pub mod sqlite;
 pub mod store;

@@ -4,6 +4,7 @@
 
 use crate::event::{Event, Rejection};
 use crate::exit::Exit;
+use crate::skim::{Skimmed, skim};
 use std::io::{self, BufRead};
 
 /// Splits input into lines of at most `max` bytes. A longer line is not
@@ -88,11 +89,53 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 }
 
 /// What one line of input turned out to be.
-pub enum Item {
-    Event(Event),
+pub enum Item<T = Event> {
+    /// An event, prepared ([`Prepare`]).
+    Event(T),
     Rejected(Rejection),
     /// Only white space: skipped silently, as empty input is no events.
     Blank,
+}
+
+/// Turns a line of input into what its reader keeps.
+pub trait Prepare<T> {
+    /// A line straight from its text, when it needs no change (see
+    /// [`crate::skim`]); `None` has it parsed into an event instead. The
+    /// line is within the event size limit.
+    fn line(&self, _line: &[u8]) -> Option<T> {
+        None
+    }
+
+    fn event(&self, event: Event) -> T;
+}
+
+/// A closure prepares every line as an event.
+impl<T, F: Fn(Event) -> T> Prepare<T> for F {
+    fn event(&self, event: Event) -> T {
+        self(event)
+    }
+}
+
+/// How the commands that stamp events (sd-bark, sd-store) prepare them:
+/// an event that needs nothing — current, stamped, with a host — straight
+/// from its line ([`skim`]); any other parsed, then stamped with `host`.
+pub struct Stamping<T> {
+    pub host: String,
+    pub as_is: fn(Skimmed<'_>) -> T,
+    pub stamped: fn(Event) -> T,
+}
+
+impl<T> Prepare<T> for Stamping<T> {
+    fn line(&self, line: &[u8]) -> Option<T> {
+        // The reader has refused lines over the size limit already.
+        let event = skim(line, usize::MAX)?;
+        event.host.is_some().then(|| (self.as_is)(event))
+    }
+
+    fn event(&self, mut event: Event) -> T {
+        event.stamp(&self.host);
+        (self.stamped)(event)
+    }
 }
 
 /// Reads events from lines, with the event size limit.
@@ -109,8 +152,12 @@ impl<R: BufRead> EventReader<R> {
         }
     }
 
-    /// The next line as an event (or why it is not one) with its number.
-    pub fn next_item(&mut self) -> io::Result<Option<(u64, Item)>> {
+    /// The next line as an event prepared by `prepare` (or why it is not
+    /// one) with its number.
+    pub fn next_item<T>(
+        &mut self,
+        prepare: &impl Prepare<T>,
+    ) -> io::Result<Option<(u64, Item<T>)>> {
         let max_event = self.max_event;
         let Some((number, line)) = self.lines.next_line()? else {
             return Ok(None);
@@ -118,9 +165,12 @@ impl<R: BufRead> EventReader<R> {
         let item = match line {
             Line::TooLong(length) => Item::Rejected(Rejection::too_large(length, max_event)),
             Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Item::Blank,
-            Line::Text(bytes) => match Event::parse(bytes, max_event) {
-                Ok(event) => Item::Event(event),
-                Err(why) => Item::Rejected(why),
+            Line::Text(bytes) => match prepare.line(bytes) {
+                Some(prepared) => Item::Event(prepared),
+                None => match Event::parse(bytes, max_event) {
+                    Ok(event) => Item::Event(prepare.event(event)),
+                    Err(why) => Item::Rejected(why),
+                },
             },
         };
         Ok(Some((number, item)))

@@ -7,7 +7,7 @@
 //! Regenerate with `SD_UPDATE_FIXTURES=1 cargo test golden` and review the
 //! diff.
 
-use sheepdog::event::DEFAULT_MAX_EVENT_BYTES;
+use sheepdog::event::{DEFAULT_MAX_EVENT_BYTES, Event};
 use sheepdog::lines::{EventReader, Item};
 use std::path::Path;
 
@@ -57,7 +57,7 @@ fn process(input: &[u8], limit: usize) -> (String, String) {
     let mut reader = EventReader::new(input, limit);
     let (mut out, mut err) = (String::new(), String::new());
     let before = sheepdog::time::now_ms();
-    while let Some((number, item)) = reader.next_item().unwrap() {
+    while let Some((number, item)) = reader.next_item(&|event: Event| event).unwrap() {
         match item {
             Item::Event(mut event) => {
                 let had_id = event.get("id").is_some();

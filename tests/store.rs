@@ -78,6 +78,49 @@ fn storing_twice_is_harmless_and_echo_prints_each_event() {
 }
 
 #[test]
+fn an_event_that_needs_nothing_is_kept_as_written_the_others_are_stamped() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    // Complete, but not as sheepdog would write it (spaces, an escape).
+    let as_written = r#"{"v": 1, "id": "w1", "time": "2026-11-20T02:00:01.000Z", "host": "h", "tag": "t\u00e9", "status": "ok", "x": [1.50]}"#;
+    let lines = [
+        as_written.to_string() + "  ",
+        // No host; a time with an offset; an event of the earlier sheepdog.
+        r#"{"v":1,"id":"w2","time":"2026-11-20T02:00:02.000Z","tag":"t","status":"fail"}"#.into(),
+        r#"{"v":1,"id":"w3","time":"2026-11-20T03:00:03+01:00","host":"h","tag":"t","status":"ok"}"#.into(),
+        r#"{"time":"2026-11-20 03:00:04 +0100","host":"h","tag":"t","status":0,"err":"SUCCESS","command":"true"}"#.into(),
+    ];
+    let run = env
+        .cmd("sd-store")
+        .arg("--echo")
+        .arg(&path)
+        .stdin(lines.join("\n") + "\n")
+        .expect_code(0);
+    let stdout = run.stdout();
+    let echoed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(echoed[0], as_written, "{echoed:#?}");
+    let body = |id: &str| -> String {
+        db(&path)
+            .query_row("SELECT body FROM events WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(body("w1"), as_written);
+    let stamped: serde_json::Value = serde_json::from_str(&body("w2")).unwrap();
+    assert_eq!(stamped["host"], sheepdog::ident::short_hostname().as_str());
+    assert!(body("w3").contains(r#""time":"2026-11-20T02:00:03.000Z""#));
+    let legacy: (String, String) = db(&path)
+        .query_row(
+            "SELECT status, body FROM events WHERE kind = 'run'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(legacy.0, "ok");
+    assert!(legacy.1.starts_with(r#"{"v":1,"id":""#), "{}", legacy.1);
+    assert_eq!(echoed.len(), 4);
+}
+
+#[test]
 fn interruptions_are_right_whatever_the_order_of_arrival() {
     let timeline = [
         event("a", 10, "h", "web", "ok"),

@@ -9,6 +9,7 @@ use crate::config::{BrokerSettings, redact_url};
 use crate::error::Result;
 use crate::event::Event;
 use crate::signing::Keyring;
+use crate::skim::skim;
 use crate::spool::Spool;
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,14 @@ pub fn derive(
     ms: Option<i64>,
     max: usize,
 ) -> std::result::Result<Derived, String> {
+    if let Some(event) = skim(raw.as_bytes(), max) {
+        // It has `v`, `id` and `time` already: delivered as it is.
+        return Ok(Derived {
+            line: event.line.to_string(),
+            id: event.id,
+            host: event.host.unwrap_or_default(),
+        });
+    }
     let mut event = Event::parse(raw.as_bytes(), max).map_err(|r| r.0)?;
     event.fill_front(
         || format!("{prefix}-{entry}"),

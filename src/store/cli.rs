@@ -6,8 +6,9 @@ use super::{Serialized, Store};
 use crate::batch::{Batches, feed_batches};
 use crate::config::ConfigArgs;
 use crate::error::Result;
-use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event};
+use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::exit::Exit;
+use crate::lines::Stamping;
 use crate::{cli, ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
 use std::io::{self, Write};
@@ -32,7 +33,8 @@ moment, the database stays intact and every echoed event is in it.
 
 SCHEMA (PRAGMA user_version 3; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
-         elapsed_ms, received_ms, body)  -- body is the whole event JSON;
+         elapsed_ms, received_ms, body)  -- body is the whole event JSON
+         (as written when it needed no stamping or change);
          received_ms is when the store got it
   facts(host, name, value, time_ms)          -- latest value per host and name
   facts_history(host, name, value, time_ms)  -- every change
@@ -134,14 +136,14 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     storing.prune()?;
 
-    let host = ident::short_hostname();
-    let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
-    let stamp = move |mut event: Event| {
-        event.stamp(&host);
-        Serialized::new(event)
+    let stamping = Stamping {
+        host: ident::short_hostname(),
+        as_is: Serialized::skimmed,
+        stamped: Serialized::new,
     };
+    let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
     let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
-    feed_batches(input, max, stamp, &mut storing)
+    feed_batches(input, max, stamping, &mut storing)
 }
 
 /// sd-store at work: batches stored (and echoed once durable), the

@@ -11,6 +11,7 @@ pub mod schema;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
+use crate::skim::Skimmed;
 use interruptions::StateEvent;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
@@ -366,6 +367,27 @@ impl Serialized {
                 _ => None,
             },
             row,
+        }
+    }
+}
+
+impl Serialized {
+    /// An event that needs no change (a host included), kept as its
+    /// producer wrote it.
+    pub fn skimmed(event: Skimmed<'_>) -> Serialized {
+        Serialized {
+            host: event.host.unwrap_or_default(),
+            line: event.line.to_string(),
+            id: event.id,
+            tag: event.tag.unwrap_or_default(),
+            kind: event.kind,
+            facts: event.facts,
+            row: Row {
+                time_ms: event.time_ms,
+                status: event.status,
+                code: event.code,
+                elapsed_ms: event.elapsed_ms,
+            },
         }
     }
 }
