@@ -9,6 +9,7 @@ use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
 use crate::lines::Stamping;
 use crate::outbox::Outbox;
+use crate::skim::Skimmed;
 use crate::{ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
 use std::io;
@@ -176,8 +177,8 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
         let stamping = Stamping {
             host,
-            as_is: |event| event.line.to_string(),
-            stamped: |event| event.to_line(),
+            as_is: |event: Skimmed<'_>| event.line.to_string(),
+            stamped: |event: Event| event.to_line(),
         };
         rejected = read_batches(input, max, stamping, |batch| {
             outbox.commit(&batch);

@@ -119,13 +119,13 @@ impl<T, F: Fn(Event) -> T> Prepare<T> for F {
 /// How the commands that stamp events (sd-bark, sd-store) prepare them:
 /// an event that needs nothing — current, stamped, with a host — straight
 /// from its line ([`skim`]); any other parsed, then stamped with `host`.
-pub struct Stamping<T> {
+pub struct Stamping<A, S> {
     pub host: String,
-    pub as_is: fn(Skimmed<'_>) -> T,
-    pub stamped: fn(Event) -> T,
+    pub as_is: A,
+    pub stamped: S,
 }
 
-impl<T> Prepare<T> for Stamping<T> {
+impl<T, A: Fn(Skimmed<'_>) -> T, S: Fn(Event) -> T> Prepare<T> for Stamping<A, S> {
     fn line(&self, line: &[u8]) -> Option<T> {
         // The reader has refused lines over the size limit already.
         let event = skim(line, usize::MAX)?;

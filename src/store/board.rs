@@ -15,9 +15,9 @@
 //! ok), so writers may write their boards in any order: another sd-store
 //! on the same database only means reading back what it stored.
 
+use super::pairs::{Pair, Pairs, PerPair};
 use crate::event::Status;
 use rusqlite::{Transaction, params};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often the board is written to `latest` while events arrive.
@@ -53,10 +53,11 @@ impl Entry {
 }
 
 /// What is on the board but not yet in `latest`.
-#[derive(Default)]
 pub struct Board {
-    /// By host, then tag: looked up with borrowed names, no allocation.
-    pending: HashMap<String, HashMap<String, Entry>>,
+    pairs: Pairs,
+    pending: PerPair<Entry>,
+    /// The pairs given an entry in `pending` since the last write.
+    waiting: Vec<Pair>,
     /// When `pending` took its first entry since the last write.
     since: Option<Instant>,
 }
@@ -72,25 +73,28 @@ const WRITE: &str = "
         last_ok_ms = coalesce(max(excluded.last_ok_ms, latest.last_ok_ms), excluded.last_ok_ms, latest.last_ok_ms)";
 
 impl Board {
+    /// An empty board, whose pairs are numbered by `pairs`.
+    pub fn new(pairs: Pairs) -> Board {
+        Board {
+            pairs,
+            pending: PerPair::default(),
+            waiting: Vec::new(),
+            since: None,
+        }
+    }
+
     /// Puts a state event just stored on the board.
-    pub fn record(&mut self, host: &str, tag: &str, status: Status, time_ms: i64, id: &str) {
-        let entry = match self.pending.get_mut(host) {
-            Some(tags) => tags.get_mut(tag),
-            None => None,
-        };
-        match entry {
+    pub fn record(&mut self, pair: Pair, status: Status, time_ms: i64, id: &str) {
+        match self.pending.slot(pair) {
             Some(entry) => entry.merge(status, time_ms, id),
-            None => {
-                let entry = Entry {
+            slot @ None => {
+                *slot = Some(Entry {
                     status,
                     time_ms,
                     id: id.to_string(),
                     last_ok_ms: (status == Status::Ok).then_some(time_ms),
-                };
-                self.pending
-                    .entry(host.to_string())
-                    .or_default()
-                    .insert(tag.to_string(), entry);
+                });
+                self.waiting.push(pair);
             }
         }
         self.since.get_or_insert_with(Instant::now);
@@ -106,11 +110,11 @@ impl Board {
     pub fn write_pair(
         &mut self,
         tx: &Transaction<'_>,
+        pair: Pair,
         host: &str,
         tag: &str,
     ) -> rusqlite::Result<()> {
-        let entry = self.pending.get_mut(host).and_then(|tags| tags.remove(tag));
-        match entry {
+        match self.pending.take(pair) {
             Some(entry) => write_entry(tx, host, tag, &entry),
             None => Ok(()),
         }
@@ -128,11 +132,14 @@ impl Board {
     /// Writes everything pending to `latest` and moves the mark to the
     /// newest event, in the caller's transaction.
     pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        for (host, tags) in self.pending.drain() {
-            for (tag, entry) in tags {
-                write_entry(tx, &host, &tag, &entry)?;
+        let numbering = self.pairs.lock();
+        for pair in self.waiting.drain(..) {
+            if let Some(entry) = self.pending.take(pair) {
+                let (host, tag) = numbering.names(pair);
+                write_entry(tx, host, tag, &entry)?;
             }
         }
+        drop(numbering);
         tx.prepare_cached(
             "UPDATE board_mark SET through = (SELECT coalesce(max(rowid), 0) FROM events)",
         )?
@@ -154,13 +161,10 @@ impl Board {
             let Ok(status) = status.parse::<Status>() else {
                 continue;
             };
-            self.record(
-                row.get_ref(0)?.as_str()?,
-                row.get_ref(1)?.as_str()?,
-                status,
-                row.get(3)?,
-                row.get_ref(4)?.as_str()?,
-            );
+            let pair = self
+                .pairs
+                .number(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
+            self.record(pair, status, row.get(3)?, row.get_ref(4)?.as_str()?);
         }
         Ok(())
     }
@@ -195,11 +199,11 @@ mod tests {
         reversed.reverse();
         orders.push(reversed);
         for order in orders {
-            let mut board = Board::default();
+            let mut board = Board::new(Pairs::default());
             for (status, time, id) in order {
-                board.record("h", "t", status, time, id);
+                board.record(7, status, time, id);
             }
-            let entry = &board.pending["h"]["t"];
+            let entry = board.pending.get(7).unwrap();
             assert_eq!(
                 (
                     entry.status,

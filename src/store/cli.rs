@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::exit::Exit;
 use crate::lines::Stamping;
+use crate::skim::Skimmed;
 use crate::{cli, ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
 use std::io::{self, Write};
@@ -136,10 +137,11 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     storing.prune()?;
 
+    let (pairs, also) = (storing.store.pairs(), storing.store.pairs());
     let stamping = Stamping {
         host: ident::short_hostname(),
-        as_is: Serialized::skimmed,
-        stamped: Serialized::new,
+        as_is: move |event: Skimmed<'_>| Serialized::skimmed(event, &pairs),
+        stamped: move |event| Serialized::new(event, &also),
     };
     let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
     let input = io::BufReader::with_capacity(256 * 1024, io::stdin());

@@ -17,12 +17,13 @@
 //! inserted and recorded in turn.
 
 use super::board::Board;
+use super::pairs::{Pair, PerPair};
 use crate::event::Status;
 use rusqlite::{OptionalExtension, Transaction, params};
-use std::collections::HashMap;
 
 /// A state event just inserted.
 pub struct StateEvent<'a> {
+    pub pair: Pair,
     pub host: &'a str,
     pub tag: &'a str,
     pub time_ms: i64,
@@ -38,8 +39,7 @@ pub struct StateEvent<'a> {
 /// memory is dropped whenever another connection wrote to the database.
 #[derive(Default)]
 pub struct Tracker {
-    /// By host, then tag: looked up with borrowed names, no allocation.
-    known: HashMap<String, HashMap<String, Latest>>,
+    known: PerPair<Latest>,
     data_version: Option<i64>,
 }
 
@@ -76,22 +76,16 @@ impl Tracker {
         if !matches!(event.status, Status::Ok | Status::Fail | Status::Error) {
             return Ok(());
         }
-        let known = self
-            .known
-            .get(event.host)
-            .and_then(|tags| tags.get(event.tag));
-        let latest = match known {
+        let latest = match self.known.get(event.pair) {
             Some(latest) => *latest,
             None => {
-                board.write_pair(tx, event.host, event.tag)?;
+                board.write_pair(tx, event.pair, event.host, event.tag)?;
                 load(tx, event)?
             }
         };
         if event.time_ms < latest.last_state_ms {
-            if let Some(tags) = self.known.get_mut(event.host) {
-                tags.remove(event.tag);
-            }
-            board.write_pair(tx, event.host, event.tag)?;
+            self.known.take(event.pair);
+            board.write_pair(tx, event.pair, event.host, event.tag)?;
             return record(tx, event);
         }
         let open_since = match (event.status, latest.open_since) {
@@ -125,22 +119,10 @@ impl Tracker {
                 Some(event.time_ms)
             }
         };
-        let latest = Latest {
+        *self.known.slot(event.pair) = Some(Latest {
             last_state_ms: event.time_ms,
             open_since,
-        };
-        match self.known.get_mut(event.host) {
-            Some(tags) => match tags.get_mut(event.tag) {
-                Some(known) => *known = latest,
-                None => {
-                    tags.insert(event.tag.to_string(), latest);
-                }
-            },
-            None => {
-                let tags = HashMap::from([(event.tag.to_string(), latest)]);
-                self.known.insert(event.host.to_string(), tags);
-            }
-        }
+        });
         Ok(())
     }
 }

@@ -7,12 +7,14 @@ mod board;
 pub mod cli;
 mod durable;
 mod interruptions;
+mod pairs;
 pub mod schema;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::skim::Skimmed;
 use interruptions::StateEvent;
+pub use pairs::Pairs;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,8 @@ pub struct Store {
     /// The database as SQLite names it, if in WAL mode: [`durable`]
     /// flushes its WAL after each commit, and checkpoints it.
     wal: Option<PathBuf>,
+    /// Numbers each event's host and tag ([`Serialized::new`]).
+    pairs: Pairs,
     periods: interruptions::Tracker,
     board: board::Board,
 }
@@ -63,12 +67,14 @@ impl Store {
         let behind: bool = conn
             .query_row(board::BEHIND, [], |r| r.get(0))
             .map_err(|e| fail("opening", &e))?;
+        let pairs = Pairs::default();
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
             wal,
+            board: board::Board::new(pairs.clone()),
+            pairs,
             periods: interruptions::Tracker::default(),
-            board: board::Board::default(),
         };
         if behind {
             // The last sd-store stopped before writing its board.
@@ -108,6 +114,11 @@ impl Store {
         &self.path
     }
 
+    /// How events for this store are to be numbered by host and tag.
+    pub fn pairs(&self) -> Pairs {
+        self.pairs.clone()
+    }
+
     /// Starts the thread that makes each committed batch durable before
     /// it is echoed ([`Durable::committed`]).
     pub fn durable(&self, echo: Option<Box<dyn std::io::Write + Send>>) -> durable::Durable {
@@ -140,12 +151,14 @@ impl Store {
                     id,
                     host,
                     tag,
+                    pair,
                     facts,
                     row,
                     ..
                 } = event;
                 if let Some(status) = row.status.filter(|s| s.carries_state()) {
                     let state = StateEvent {
+                        pair: *pair,
                         host,
                         tag,
                         time_ms: row.time_ms,
@@ -156,7 +169,7 @@ impl Store {
                     self.periods
                         .record(&tx, &state, &mut self.board)
                         .map_err(fail)?;
-                    self.board.record(host, tag, status, row.time_ms, id);
+                    self.board.record(*pair, status, row.time_ms, id);
                 }
                 if let Some(facts) = facts {
                     record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;
@@ -337,13 +350,14 @@ pub struct Serialized {
     id: String,
     host: String,
     tag: String,
+    pair: pairs::Pair,
     kind: Option<String>,
     facts: Option<serde_json::Map<String, Value>>,
     row: Row,
 }
 
 impl Serialized {
-    pub fn new(event: Event) -> Serialized {
+    pub fn new(event: Event, pairs: &Pairs) -> Serialized {
         let line = event.to_line();
         let row = Row {
             time_ms: event.time_ms().unwrap_or_default(),
@@ -356,11 +370,14 @@ impl Serialized {
             Some(Value::String(s)) => Some(s),
             _ => None,
         };
+        let host = text("host").unwrap_or_default();
+        let tag = text("tag").unwrap_or_default();
         Serialized {
             line,
             id: text("id").unwrap_or_default(),
-            host: text("host").unwrap_or_default(),
-            tag: text("tag").unwrap_or_default(),
+            pair: pairs.number(&host, &tag),
+            host,
+            tag,
             kind: text("kind"),
             facts: match fields.remove("facts") {
                 Some(Value::Object(facts)) => Some(facts),
@@ -374,12 +391,15 @@ impl Serialized {
 impl Serialized {
     /// An event that needs no change (a host included), kept as its
     /// producer wrote it.
-    pub fn skimmed(event: Skimmed<'_>) -> Serialized {
+    pub fn skimmed(event: Skimmed<'_>, pairs: &Pairs) -> Serialized {
+        let host = event.host.unwrap_or_default();
+        let tag = event.tag.unwrap_or_default();
         Serialized {
-            host: event.host.unwrap_or_default(),
+            pair: pairs.number(&host, &tag),
+            host,
+            tag,
             line: event.line.to_string(),
             id: event.id,
-            tag: event.tag.unwrap_or_default(),
             kind: event.kind,
             facts: event.facts,
             row: Row {
@@ -524,6 +544,8 @@ mod tests {
                 let at = rng.below(order.len());
                 order.insert(at, order[rng.below(order.len())]);
             }
+            let path = dir.path().join(format!("{seed}.db"));
+            let mut store = Store::open(&path).unwrap();
             let lines: Vec<Serialized> = order
                 .iter()
                 .map(|&i| {
@@ -533,11 +555,10 @@ mod tests {
                         r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","status":"{status}"}}"#,
                         crate::time::format_ms(*time)
                     );
-                    Serialized::new(Event::parse(line.as_bytes(), usize::MAX).unwrap())
+                    let event = Event::parse(line.as_bytes(), usize::MAX).unwrap();
+                    Serialized::new(event, &store.pairs())
                 })
                 .collect();
-            let path = dir.path().join(format!("{seed}.db"));
-            let mut store = Store::open(&path).unwrap();
             let mut rest = &lines[..];
             let mut new = 0;
             while !rest.is_empty() {
