@@ -25,11 +25,12 @@ use std::fmt;
 pub struct Skimmed<'a> {
     /// The event as it is: the line without white space around it.
     pub line: &'a str,
-    pub id: String,
+    /// Borrowed from `line` unless written with escapes.
+    pub id: Cow<'a, str>,
     pub time_ms: i64,
-    pub host: Option<String>,
-    pub tag: Option<String>,
-    pub kind: Option<String>,
+    pub host: Option<Cow<'a, str>>,
+    pub tag: Option<Cow<'a, str>>,
+    pub kind: Option<Cow<'a, str>>,
     pub status: Option<Status>,
     pub code: Option<i64>,
     pub elapsed_ms: Option<i64>,
@@ -49,7 +50,7 @@ pub fn skim(line: &[u8], max_bytes: usize) -> Option<Skimmed<'_>> {
     let mut version = false;
     let mut skimmed = Skimmed {
         line,
-        id: String::new(),
+        id: Cow::Borrowed(""),
         time_ms: 0,
         host: None,
         tag: None,
@@ -96,14 +97,14 @@ pub fn skim(line: &[u8], max_bytes: usize) -> Option<Skimmed<'_>> {
     (version && time && !skimmed.id.is_empty()).then_some(skimmed)
 }
 
-/// A JSON string's value; text without escapes is taken as it is.
-fn string(raw: &str) -> Option<String> {
+/// A JSON string's value; text without escapes is borrowed as it is.
+fn string(raw: &str) -> Option<Cow<'_, str>> {
     if raw.len() >= 2 && raw.starts_with('"') && !raw.contains('\\') {
         // Valid JSON (the parser checked it): no quote or control
         // character inside.
-        return Some(raw[1..raw.len() - 1].to_string());
+        return Some(Cow::Borrowed(&raw[1..raw.len() - 1]));
     }
-    serde_json::from_str(raw).ok()
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
 }
 
 /// An object's members in order, each value left as its JSON text.

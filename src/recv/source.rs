@@ -90,8 +90,8 @@ pub fn derive(
         // It has `v`, `id` and `time` already: delivered as it is.
         return Ok(Derived {
             line: event.line.to_string(),
-            id: event.id,
-            host: event.host.unwrap_or_default(),
+            id: event.id.into_owned(),
+            host: event.host.unwrap_or_default().into_owned(),
         });
     }
     let mut event = Event::parse(raw.as_bytes(), max).map_err(|r| r.0)?;

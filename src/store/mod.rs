@@ -9,14 +9,15 @@ mod durable;
 mod interruptions;
 mod pairs;
 pub mod schema;
+mod serialized;
 
 use crate::error::{Error, Result};
-use crate::event::{Event, Status};
-use crate::skim::Skimmed;
+use crate::event::Status;
 use interruptions::StateEvent;
 pub use pairs::Pairs;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
+pub use serialized::Serialized;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -147,18 +148,11 @@ impl Store {
                     continue;
                 };
                 new += 1;
-                let Serialized {
-                    id,
-                    host,
-                    tag,
-                    pair,
-                    facts,
-                    row,
-                    ..
-                } = event;
+                let (id, host, tag) = (event.id(), event.host(), event.tag());
+                let row = &event.row;
                 if let Some(status) = row.status.filter(|s| s.carries_state()) {
                     let state = StateEvent {
-                        pair: *pair,
+                        pair: event.pair,
                         host,
                         tag,
                         time_ms: row.time_ms,
@@ -169,9 +163,9 @@ impl Store {
                     self.periods
                         .record(&tx, &state, &mut self.board)
                         .map_err(fail)?;
-                    self.board.record(*pair, status, row.time_ms, id);
+                    self.board.record(event.pair, status, row.time_ms, id);
                 }
-                if let Some(facts) = facts {
+                if let Some(facts) = &event.facts {
                     record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;
                 }
             }
@@ -291,7 +285,7 @@ fn insert_group(
         group
             .iter()
             .map(|event| {
-                ids.next_if(|id| **id == event.id).map(|_| {
+                ids.next_if(|id| *id == event.id()).map(|_| {
                     rowid += 1;
                     rowid
                 })
@@ -310,11 +304,11 @@ fn bind_row(
     received_ms: i64,
 ) -> rusqlite::Result<()> {
     let row = &event.row;
-    insert.raw_bind_parameter(before + 1, &event.id)?;
+    insert.raw_bind_parameter(before + 1, event.id())?;
     insert.raw_bind_parameter(before + 2, row.time_ms)?;
-    insert.raw_bind_parameter(before + 3, &event.host)?;
-    insert.raw_bind_parameter(before + 4, &event.tag)?;
-    insert.raw_bind_parameter(before + 5, &event.kind)?;
+    insert.raw_bind_parameter(before + 3, event.host())?;
+    insert.raw_bind_parameter(before + 4, event.tag())?;
+    insert.raw_bind_parameter(before + 5, event.kind())?;
     insert.raw_bind_parameter(before + 6, row.status.map(Status::as_str))?;
     insert.raw_bind_parameter(before + 7, row.code)?;
     insert.raw_bind_parameter(before + 8, row.elapsed_ms)?;
@@ -340,85 +334,6 @@ fn begin_writing<'c>(
         board.catch_up(&tx)?;
     }
     Ok((tx, caught_up))
-}
-
-/// An event taken apart in advance into what the store writes — its
-/// line of JSON (for both `body` and the echo) and its columns — on the
-/// thread that reads input, off the one that writes to SQLite.
-pub struct Serialized {
-    pub line: String,
-    id: String,
-    host: String,
-    tag: String,
-    pair: pairs::Pair,
-    kind: Option<String>,
-    facts: Option<serde_json::Map<String, Value>>,
-    row: Row,
-}
-
-impl Serialized {
-    pub fn new(event: Event, pairs: &Pairs) -> Serialized {
-        let line = event.to_line();
-        let row = Row {
-            time_ms: event.time_ms().unwrap_or_default(),
-            status: event.status(),
-            code: event.int("code"),
-            elapsed_ms: event.int("elapsed_ms"),
-        };
-        let mut fields = event.into_fields();
-        let mut text = |key: &str| match fields.remove(key) {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        };
-        let host = text("host").unwrap_or_default();
-        let tag = text("tag").unwrap_or_default();
-        Serialized {
-            line,
-            id: text("id").unwrap_or_default(),
-            pair: pairs.number(&host, &tag),
-            host,
-            tag,
-            kind: text("kind"),
-            facts: match fields.remove("facts") {
-                Some(Value::Object(facts)) => Some(facts),
-                _ => None,
-            },
-            row,
-        }
-    }
-}
-
-impl Serialized {
-    /// An event that needs no change (a host included), kept as its
-    /// producer wrote it.
-    pub fn skimmed(event: Skimmed<'_>, pairs: &Pairs) -> Serialized {
-        let host = event.host.unwrap_or_default();
-        let tag = event.tag.unwrap_or_default();
-        Serialized {
-            pair: pairs.number(&host, &tag),
-            host,
-            tag,
-            line: event.line.to_string(),
-            id: event.id,
-            kind: event.kind,
-            facts: event.facts,
-            row: Row {
-                time_ms: event.time_ms,
-                status: event.status,
-                code: event.code,
-                elapsed_ms: event.elapsed_ms,
-            },
-        }
-    }
-}
-
-/// The columns that are not text. Text columns missing from an event
-/// are stored empty, so no event is refused for lacking them.
-struct Row {
-    time_ms: i64,
-    status: Option<Status>,
-    code: Option<i64>,
-    elapsed_ms: Option<i64>,
 }
 
 /// A fact's value as text: strings as they are, other JSON as JSON.
@@ -463,6 +378,7 @@ fn record_facts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event;
     use rusqlite::OptionalExtension;
 
     /// A small generator, so the test needs no crate and every failure
