@@ -132,17 +132,12 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let received = crate::time::now_ms();
         let (tx, _) =
             begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
-        let mut last_rowid: i64 = tx
-            .query_row("SELECT coalesce(max(rowid), 0) FROM events", [], |r| {
-                r.get(0)
-            })
-            .map_err(fail)?;
+        let mut inserting = Inserting::start(&tx).map_err(fail)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
-            let fresh = insert_group(&tx, group, received, &mut last_rowid).map_err(fail)?;
+            let fresh = inserting.group(&tx, group).map_err(fail)?;
             for (event, rowid) in group.iter().zip(fresh) {
                 let Some(rowid) = rowid else {
                     continue;
@@ -170,6 +165,7 @@ impl Store {
                 }
             }
         }
+        drop(inserting);
         if self.board.due().is_some_and(|due| due <= Instant::now()) {
             self.board.write(&tx).map_err(fail)?;
         }
@@ -242,47 +238,74 @@ const COLUMNS: &str = "INSERT OR IGNORE INTO events
 const ONE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const PARAMETERS_PER_ROW: usize = 10;
 
-/// Inserts a group of events and gives the rowid of each that was new
-/// (`None` for those stored before, or earlier in the group). A full
-/// group goes in one statement. SQLite gives each new row the rowid
-/// after the largest (`last_rowid`, kept up to date here), so the new
-/// rows are numbered in the group's order, and when fewer went in than
-/// were given, the ids past `last_rowid` are the new ones.
-fn insert_group(
-    tx: &rusqlite::Transaction<'_>,
-    group: &[Serialized],
+/// The inserting of one batch. Its statements are held for the whole
+/// batch: given back to rusqlite's cache after each group, the one of
+/// many rows had its bindings cleared (and the text buffers SQLite made
+/// for them freed) and its text looked up again each time.
+struct Inserting<'t> {
+    many: rusqlite::CachedStatement<'t>,
+    one: rusqlite::CachedStatement<'t>,
     received_ms: i64,
-    last_rowid: &mut i64,
-) -> rusqlite::Result<Vec<Option<i64>>> {
-    static MANY_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        COLUMNS.to_string() + &vec![ONE_ROW; ROWS_PER_INSERT].join(", ")
-    });
-    if group.len() < ROWS_PER_INSERT {
-        let mut insert = tx.prepare_cached(&(COLUMNS.to_string() + ONE_ROW))?;
-        let mut fresh = Vec::with_capacity(group.len());
-        for event in group {
-            bind_row(&mut insert, 0, event, received_ms)?;
-            let stored = insert.raw_execute()?;
-            *last_rowid += stored as i64;
-            fresh.push((stored == 1).then_some(*last_rowid));
+    /// The largest rowid in `events`: SQLite numbers new rows after it.
+    last_rowid: i64,
+}
+
+impl<'t> Inserting<'t> {
+    fn start(tx: &'t rusqlite::Transaction<'_>) -> rusqlite::Result<Inserting<'t>> {
+        static MANY_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            COLUMNS.to_string() + &vec![ONE_ROW; ROWS_PER_INSERT].join(", ")
+        });
+        Ok(Inserting {
+            many: tx.prepare_cached(&MANY_ROWS)?,
+            one: tx.prepare_cached(&(COLUMNS.to_string() + ONE_ROW))?,
+            received_ms: crate::time::now_ms(),
+            last_rowid: tx.query_row("SELECT coalesce(max(rowid), 0) FROM events", [], |r| {
+                r.get(0)
+            })?,
+        })
+    }
+
+    /// Inserts a group of events and gives the rowid of each that was
+    /// new (`None` for those stored before, or earlier in the group). A
+    /// full group goes in one statement; its new rows are numbered in
+    /// the group's order, and when fewer went in than were given, the ids
+    /// past the last rowid before it are the new ones.
+    fn group(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        group: &[Serialized],
+    ) -> rusqlite::Result<Vec<Option<i64>>> {
+        if group.len() < ROWS_PER_INSERT {
+            let mut fresh = Vec::with_capacity(group.len());
+            for event in group {
+                bind_row(&mut self.one, 0, event, self.received_ms)?;
+                let stored = self.one.raw_execute()?;
+                self.last_rowid += stored as i64;
+                fresh.push((stored == 1).then_some(self.last_rowid));
+            }
+            return Ok(fresh);
         }
-        return Ok(fresh);
-    }
-    let mut insert = tx.prepare_cached(&MANY_ROWS)?;
-    for (n, event) in group.iter().enumerate() {
-        bind_row(&mut insert, n * PARAMETERS_PER_ROW, event, received_ms)?;
-    }
-    let stored = insert.raw_execute()?;
-    let fresh = if stored == group.len() {
-        (1..=stored as i64).map(|n| Some(*last_rowid + n)).collect()
-    } else {
+        for (n, event) in group.iter().enumerate() {
+            bind_row(
+                &mut self.many,
+                n * PARAMETERS_PER_ROW,
+                event,
+                self.received_ms,
+            )?;
+        }
+        let stored = self.many.raw_execute()?;
+        let before = self.last_rowid;
+        self.last_rowid += stored as i64;
+        if stored == group.len() {
+            return Ok((1..=stored as i64).map(|n| Some(before + n)).collect());
+        }
         let ids: Vec<String> = tx
             .prepare_cached("SELECT id FROM events WHERE rowid > ?1 ORDER BY rowid")?
-            .query_map([*last_rowid], |r| r.get(0))?
+            .query_map([before], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut ids = ids.iter().peekable();
-        let mut rowid = *last_rowid;
-        group
+        let mut rowid = before;
+        Ok(group
             .iter()
             .map(|event| {
                 ids.next_if(|id| *id == event.id()).map(|_| {
@@ -290,10 +313,8 @@ fn insert_group(
                     rowid
                 })
             })
-            .collect()
-    };
-    *last_rowid += stored as i64;
-    Ok(fresh)
+            .collect())
+    }
 }
 
 /// Binds one event's columns after the first `before` parameters.
