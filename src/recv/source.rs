@@ -89,7 +89,7 @@ pub fn derive(
     if let Some(event) = skim(raw.as_bytes(), max) {
         // It has `v`, `id` and `time` already: delivered as it is.
         return Ok(Derived {
-            line: event.line.to_string(),
+            line: (event.line.len() != raw.len()).then(|| event.line.to_string()),
             id: event.id.into_owned(),
             host: event.host.unwrap_or_default().into_owned(),
         });
@@ -103,13 +103,14 @@ pub fn derive(
     Ok(Derived {
         id: event.id().unwrap_or_default().to_string(),
         host: event.host().unwrap_or_default().to_string(),
-        line: event.to_line(),
+        line: Some(event.to_line()),
     })
 }
 
 /// An entry made a delivery: its line, id and the host it claims.
 pub struct Derived {
-    pub line: String,
+    /// `None`: the entry's text is the line, as it is.
+    pub line: Option<String>,
     pub id: String,
     pub host: String,
 }
@@ -262,15 +263,14 @@ impl RedisSource {
             .into_iter()
             .map(|entry| {
                 let ms = crate::broker::parse_id(&entry.id).map(|(ms, _)| ms as i64);
-                let raw = entry.event.clone().unwrap_or_default();
-                if entry.event.is_none() {
+                let Some(raw) = entry.event else {
                     return Received::Bad(BadEntry {
                         entry: entry.id,
-                        raw,
+                        raw: String::new(),
                         why: "the entry has no `event` field".into(),
                         rejected: false,
                     });
-                }
+                };
                 match derive(&entry.id, "redis", &raw, ms, self.max_event) {
                     Ok(derived) => {
                         // The signature covers the text as published.
@@ -284,7 +284,7 @@ impl RedisSource {
                             Ok(()) => Received::Event(Delivery {
                                 entry: entry.id,
                                 id: derived.id,
-                                line: derived.line,
+                                line: derived.line.unwrap_or(raw),
                                 deliveries: entry.deliveries,
                             }),
                             Err(why) => Received::Bad(BadEntry {
@@ -447,7 +447,7 @@ impl Source for SpoolSource {
                             Ok(derived) => Received::Event(Delivery {
                                 entry,
                                 id: derived.id,
-                                line: derived.line,
+                                line: derived.line.unwrap_or(e.line),
                                 deliveries: e.deliveries,
                             }),
                             Err(why) => Received::Bad(BadEntry {
