@@ -70,7 +70,7 @@ impl Spool {
         };
         // synchronous=NORMAL: a committed batch survives the process being
         // killed; FULL would add an fsync per batch for the power-loss case.
-        let conn = crate::sqlite::open_wal(path, "spool", "NORMAL")?;
+        let conn = crate::sqlite::open_wal(path, "spool", "NORMAL", None)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| fail("reading", &e))?;

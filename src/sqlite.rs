@@ -11,8 +11,15 @@ use std::time::Duration;
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
 /// Opens `path` (what: "spool", "store") for writing, in WAL mode with the
-/// given `synchronous` level.
-pub fn open_wal(path: &Path, what: &str, synchronous: &str) -> Result<Connection> {
+/// given `synchronous` level. `page_size`, if given, is that of a new
+/// database; one that exists keeps its own (only VACUUM changes it, and
+/// not in WAL mode).
+pub fn open_wal(
+    path: &Path,
+    what: &str,
+    synchronous: &str,
+    page_size: Option<u32>,
+) -> Result<Connection> {
     let fail = |doing: &str, e: &dyn std::fmt::Display| {
         Error::io(format!("{doing} {what} {}: {e}", path.display()))
     };
@@ -27,6 +34,10 @@ pub fn open_wal(path: &Path, what: &str, synchronous: &str) -> Result<Connection
     let conn = Connection::open(path).map_err(|e| fail("opening", &e))?;
     conn.busy_timeout(BUSY_WAIT)
         .map_err(|e| fail("opening", &e))?;
+    if let Some(size) = page_size {
+        conn.pragma_update(None, "page_size", size)
+            .map_err(|e| fail("opening", &e))?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| fail("opening", &e))?;
     conn.pragma_update(None, "synchronous", synchronous)

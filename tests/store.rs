@@ -75,6 +75,11 @@ fn storing_twice_is_harmless_and_echo_prints_each_event() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, sheepdog::store::schema::VERSION);
+    // A new store has pages of 16 KiB (fewer WAL frames per event).
+    let page_size: i64 = db(&path)
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, 16384);
 }
 
 #[test]

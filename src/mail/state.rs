@@ -80,7 +80,7 @@ pub const ANY: &str = "*";
 
 impl State {
     pub fn open(path: &Path) -> Result<State> {
-        let conn = crate::sqlite::open_wal(path, "mail state", "FULL")?;
+        let conn = crate::sqlite::open_wal(path, "mail state", "FULL", None)?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| Error::io(format!("creating mail state {}: {e}", path.display())))?;
         Ok(State {

@@ -46,7 +46,8 @@ SCHEMA (PRAGMA user_version 3; query it with sqlite3 -readonly):
          tag; the table latest (written at most once a second and at
          exit) with the events past board_mark.through laid over it
 Events are indexed by id, (tag, time_ms), (status, time_ms) and time_ms.
-Times are milliseconds since the epoch, UTC. Back up with SQLite's own \
+Times are milliseconds since the epoch, UTC. A new store has 16 KiB pages \
+(an older one keeps its own). Back up with SQLite's own \
 online backup: sqlite3 events.db \".backup /backup/events.db\".";
 
 const AFTER_HELP: &str = "\

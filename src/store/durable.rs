@@ -35,9 +35,9 @@ const IN_FLIGHT: usize = 8;
 
 /// A passive checkpoint after this many batches…
 const CHECKPOINT_EVERY: usize = 4;
-/// …and a restarting one once the WAL holds this many pages (32 MiB of
-/// 4 KiB pages), so it does not grow without end under steady load.
-const RESTART_AT_PAGES: i64 = 8192;
+/// …and a restarting one once the WAL holds this many bytes, so it does
+/// not grow without end under steady load.
+const RESTART_AT_BYTES: i64 = 32 << 20;
 /// How long a restarting checkpoint waits for readers before giving up
 /// until next time: meanwhile the writer waits too.
 const RESTART_WAIT: Duration = Duration::from_millis(100);
@@ -190,8 +190,11 @@ impl Log {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
         };
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(fail)?;
         let (_, pages, _) = checkpoint("PASSIVE").map_err(fail)?;
-        if pages >= RESTART_AT_PAGES {
+        if pages * page_size >= RESTART_AT_BYTES {
             conn.busy_timeout(RESTART_WAIT).map_err(fail)?;
             // Busy (a reader holds the WAL) is no failure: next time.
             checkpoint("RESTART").map_err(fail)?;
