@@ -1,7 +1,8 @@
 //! What SQLite alone costs for the store's schema: 1,000,000 rows of 200
 //! bytes prepared in memory, inserted in transactions of 1,000 with one
-//! prepared statement, nothing else — no JSON, no periods, no facts. The
-//! floor under `sd-store`'s import, measured on the same machine.
+//! prepared statement (of one row, or of fifty as sd-store does), nothing
+//! else — no JSON, no periods, no facts. The floor under `sd-store`'s
+//! import, measured on the same machine.
 //!
 //! cargo run --release --example store-floor [ROWS]
 
@@ -31,6 +32,7 @@ struct Variant {
     schema: &'static [&'static str],
     upsert_latest: bool,
     synchronous: &'static str,
+    rows_per_insert: usize,
 }
 
 fn main() {
@@ -44,30 +46,42 @@ fn main() {
             schema: &[TABLE],
             upsert_latest: false,
             synchronous: "NORMAL",
+            rows_per_insert: 1,
         },
         Variant {
             name: "+ unique id",
             schema: &[TABLE, UNIQUE_ID],
             upsert_latest: false,
             synchronous: "NORMAL",
+            rows_per_insert: 1,
         },
         Variant {
             name: "+ tag, status, time indexes",
             schema: all,
             upsert_latest: false,
             synchronous: "NORMAL",
+            rows_per_insert: 1,
         },
         Variant {
             name: "+ tag, status, time indexes, synchronous=FULL",
             schema: all,
             upsert_latest: false,
             synchronous: "FULL",
+            rows_per_insert: 1,
         },
         Variant {
             name: "+ latest upserted per row",
             schema: all,
             upsert_latest: true,
             synchronous: "NORMAL",
+            rows_per_insert: 1,
+        },
+        Variant {
+            name: "+ tag, status, time indexes, 50 rows per INSERT",
+            schema: all,
+            upsert_latest: false,
+            synchronous: "NORMAL",
+            rows_per_insert: 50,
         },
     ];
     let data: Vec<(String, i64, String, String, &str)> = (0..rows)
@@ -94,36 +108,44 @@ fn main() {
         conn.pragma_update(None, "cache_size", -65536).unwrap();
         conn.execute_batch(&variant.schema.concat()).unwrap();
         let start = Instant::now();
+        let values = vec!["(?,?,?,?,?,?,?,?,?,?)"; variant.rows_per_insert].join(",");
+        let sql = format!(
+            "INSERT OR IGNORE INTO events (id, time_ms, host, tag, kind, status, code,
+             elapsed_ms, received_ms, body) VALUES {values}"
+        );
         for chunk in data.chunks(1000) {
             let tx = conn.transaction().unwrap();
             {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO events (id, time_ms, host, tag, kind, status, code,
-                         elapsed_ms, received_ms, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
-                    )
-                    .unwrap();
-                for (id, time, host, tag, status) in chunk {
-                    insert
-                        .execute(params![
+                let mut insert = tx.prepare_cached(&sql).unwrap();
+                for rows in chunk.chunks(variant.rows_per_insert) {
+                    let mut n = 0;
+                    for (id, time, host, tag, status) in rows {
+                        let row: [&dyn rusqlite::ToSql; 10] = [
                             id,
                             time,
                             host,
                             tag,
-                            "heartbeat",
+                            &"heartbeat",
                             status,
-                            None::<i64>,
-                            123,
-                            0,
-                            BODY
-                        ])
-                        .unwrap();
+                            &None::<i64>,
+                            &123,
+                            &0,
+                            &BODY,
+                        ];
+                        for value in row {
+                            n += 1;
+                            insert.raw_bind_parameter(n, value).unwrap();
+                        }
+                    }
+                    insert.raw_execute().unwrap();
                     if variant.upsert_latest {
-                        let ok = (*status == "ok").then_some(*time);
-                        tx.prepare_cached(UPSERT)
-                            .unwrap()
-                            .execute(params![host, tag, status, time, id, ok])
-                            .unwrap();
+                        for (id, time, host, tag, status) in rows {
+                            let ok = (*status == "ok").then_some(*time);
+                            tx.prepare_cached(UPSERT)
+                                .unwrap()
+                                .execute(params![host, tag, status, time, id, ok])
+                                .unwrap();
+                        }
                     }
                 }
             }
