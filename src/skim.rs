@@ -70,11 +70,7 @@ pub fn skim(line: &[u8], max_bytes: usize) -> Option<Skimmed<'_>> {
             "v" => version = raw.parse() == Ok(SCHEMA_VERSION),
             "id" => skimmed.id = string(raw).filter(|id| !id.is_empty())?,
             "time" => {
-                let text = string(raw)?;
-                skimmed.time_ms = time::parse_rfc3339_ms(&text)?;
-                if time::format_ms(skimmed.time_ms) != text {
-                    return None;
-                }
+                skimmed.time_ms = time::parse_canonical_ms(&string(raw)?)?;
                 time = true;
             }
             "status" => skimmed.status = Some(string(raw)?.parse().ok()?),

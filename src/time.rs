@@ -2,7 +2,7 @@
 //! (`2026-11-20T02:00:01.000Z`), and milliseconds since the Unix epoch
 //! inside the store.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -14,6 +14,46 @@ pub fn format_ms(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Milliseconds since the epoch of a time written in canonical form, read
+/// field by field without a general parser (the form events carry, read
+/// for every event on the way into the store); `None` for anything else,
+/// even a time that [`parse_rfc3339_ms`] reads.
+pub fn parse_canonical_ms(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 24
+        && [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (23, b'Z'),
+        ]
+        .iter()
+        .all(|&(at, c)| b[at] == c);
+    if !shape {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )?;
+    let time = date.and_hms_milli_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 23)?,
+    )?;
+    Some(time.and_utc().timestamp_millis())
 }
 
 /// Milliseconds since the epoch of any RFC 3339 time, whatever its offset.
@@ -67,6 +107,29 @@ mod tests {
             Some("2026-11-20T02:00:01.123Z")
         );
         assert_eq!(canonical("yesterday"), None);
+    }
+
+    #[test]
+    fn the_canonical_form_is_read_as_the_general_parser_reads_it() {
+        let mut ms: i64 = -62_135_596_800_000; // 0001-01-01
+        while ms < 253_402_300_799_999 {
+            let text = format_ms(ms);
+            assert_eq!(parse_canonical_ms(&text), Some(ms), "{text}");
+            ms += 86_399_999_937; // a day and a bit, through every month
+        }
+        for other in [
+            "2026-11-20T03:00:01+01:00",
+            "2026-11-20T02:00:01Z",
+            "2026-11-20T02:00:01.0000Z",
+            "2026-02-30T02:00:01.000Z",
+            "2026-11-20T24:00:00.000Z",
+            "2026-11-20T23:59:60.000Z",
+            "2026-11-20t02:00:01.000Z",
+            "2026-11-20T02:00:0x.000Z",
+            "+026-11-20T02:00:01.000Z",
+        ] {
+            assert_eq!(parse_canonical_ms(other), None, "{other}");
+        }
     }
 
     #[test]
