@@ -33,6 +33,7 @@ struct Variant {
     upsert_latest: bool,
     synchronous: &'static str,
     rows_per_insert: usize,
+    page_size: u32,
 }
 
 fn main() {
@@ -47,6 +48,7 @@ fn main() {
             upsert_latest: false,
             synchronous: "NORMAL",
             rows_per_insert: 1,
+            page_size: 4096,
         },
         Variant {
             name: "+ unique id",
@@ -54,6 +56,7 @@ fn main() {
             upsert_latest: false,
             synchronous: "NORMAL",
             rows_per_insert: 1,
+            page_size: 4096,
         },
         Variant {
             name: "+ tag, status, time indexes",
@@ -61,6 +64,7 @@ fn main() {
             upsert_latest: false,
             synchronous: "NORMAL",
             rows_per_insert: 1,
+            page_size: 4096,
         },
         Variant {
             name: "+ tag, status, time indexes, synchronous=FULL",
@@ -68,6 +72,7 @@ fn main() {
             upsert_latest: false,
             synchronous: "FULL",
             rows_per_insert: 1,
+            page_size: 4096,
         },
         Variant {
             name: "+ latest upserted per row",
@@ -75,6 +80,7 @@ fn main() {
             upsert_latest: true,
             synchronous: "NORMAL",
             rows_per_insert: 1,
+            page_size: 4096,
         },
         Variant {
             name: "+ tag, status, time indexes, 50 rows per INSERT",
@@ -82,6 +88,15 @@ fn main() {
             upsert_latest: false,
             synchronous: "NORMAL",
             rows_per_insert: 50,
+            page_size: 4096,
+        },
+        Variant {
+            name: "the same with 16 KiB pages (as sd-store makes a store)",
+            schema: all,
+            upsert_latest: false,
+            synchronous: "NORMAL",
+            rows_per_insert: 50,
+            page_size: 16384,
         },
     ];
     let data: Vec<(String, i64, String, String, &str)> = (0..rows)
@@ -102,6 +117,8 @@ fn main() {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
         let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "page_size", variant.page_size)
+            .unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.pragma_update(None, "synchronous", variant.synchronous)
             .unwrap();
