@@ -138,11 +138,11 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     storing.prune()?;
 
-    let (pairs, also) = (storing.store.pairs(), storing.store.pairs());
+    let (pairs, same_pairs) = (storing.store.pairs(), storing.store.pairs());
     let stamping = Stamping {
         host: ident::short_hostname(),
         as_is: move |event: Skimmed<'_>| Serialized::skimmed(event, &pairs),
-        stamped: move |event| Serialized::new(event, &also),
+        stamped: move |event| Serialized::new(event, &same_pairs),
     };
     let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
     let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
