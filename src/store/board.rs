@@ -132,14 +132,22 @@ impl Board {
     /// Writes everything pending to `latest` and moves the mark to the
     /// newest event, in the caller's transaction.
     pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let numbering = self.pairs.lock();
-        for pair in self.waiting.drain(..) {
-            if let Some(entry) = self.pending.take(pair) {
-                let (host, tag) = numbering.names(pair);
-                write_entry(tx, host, tag, &entry)?;
-            }
+        // The names are copied out first: the reading thread numbers
+        // pairs with the same lock, and should not wait for SQLite.
+        let entries: Vec<(String, String, Entry)> = {
+            let numbering = self.pairs.lock();
+            self.waiting
+                .drain(..)
+                .filter_map(|pair| {
+                    let entry = self.pending.take(pair)?;
+                    let (host, tag) = numbering.names(pair);
+                    Some((host.to_string(), tag.to_string(), entry))
+                })
+                .collect()
+        };
+        for (host, tag, entry) in &entries {
+            write_entry(tx, host, tag, entry)?;
         }
-        drop(numbering);
         tx.prepare_cached(
             "UPDATE board_mark SET through = (SELECT coalesce(max(rowid), 0) FROM events)",
         )?
