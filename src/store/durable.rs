@@ -17,7 +17,11 @@
 //! stopping the writer every 1,000 pages: a passive one every few
 //! batches, and when the WAL has grown large a restarting one, which
 //! waits for the writer's current transaction and lets the next one start
-//! the WAL from the beginning again.
+//! the WAL from the beginning again. Under steady load the writer's
+//! transactions follow each other with hardly a gap, and a checkpoint
+//! waiting for the lock in SQLite's busy handler (it sleeps and tries
+//! again) would rarely get it: the [`Gate`] holds the writer back before
+//! its next transaction while a restarting checkpoint runs.
 
 use super::Serialized;
 use crate::cli;
@@ -27,6 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -37,10 +42,42 @@ const IN_FLIGHT: usize = 8;
 const CHECKPOINT_EVERY: usize = 4;
 /// …and a restarting one once the WAL holds this many bytes, so it does
 /// not grow without end under steady load.
-const RESTART_AT_BYTES: i64 = 32 << 20;
+const RESTART_AT_BYTES: i64 = 16 << 20;
 /// How long a restarting checkpoint waits for readers before giving up
 /// until next time: meanwhile the writer waits too.
 const RESTART_WAIT: Duration = Duration::from_millis(100);
+
+/// Where the writer waits, before a transaction, while a restarting
+/// checkpoint needs the write lock.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// Returns once no restarting checkpoint is waiting or running.
+    pub fn pass(&self) {
+        let (closed, opened) = &*self.0;
+        let mut closed = closed.lock().unwrap_or_else(PoisonError::into_inner);
+        while *closed {
+            closed = opened.wait(closed).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Keeps the writer out until the guard is dropped.
+    fn close(&self) -> Closed<'_> {
+        *self.0.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        Closed(self)
+    }
+}
+
+struct Closed<'a>(&'a Gate);
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        let (closed, opened) = &*self.0.0;
+        *closed.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        opened.notify_all();
+    }
+}
 
 pub struct Durable {
     batches: Option<SyncSender<Vec<Serialized>>>,
@@ -51,12 +88,17 @@ impl Durable {
     /// `wal_db` is the database file as SQLite names it, whose WAL is
     /// flushed and checkpointed here; None when it is not in WAL mode
     /// (SQLite then syncs at commit and checkpoints itself). `echo` is
-    /// where committed events are printed, if anywhere.
-    pub fn start(wal_db: Option<PathBuf>, echo: Option<Box<dyn Write + Send>>) -> Durable {
+    /// where committed events are printed, if anywhere; the writer
+    /// passes `gate` before each transaction.
+    pub fn start(
+        wal_db: Option<PathBuf>,
+        echo: Option<Box<dyn Write + Send>>,
+        gate: Gate,
+    ) -> Durable {
         let (batches, committed) = mpsc::sync_channel(IN_FLIGHT);
         let thread = thread::Builder::new()
             .name("durable".into())
-            .spawn(move || flush_then_echo(committed, wal_db, echo))
+            .spawn(move || flush_then_echo(committed, wal_db.map(|db| Log::new(db, gate)), echo))
             .expect("cannot start a thread");
         Durable {
             batches: Some(batches),
@@ -87,10 +129,9 @@ impl Durable {
 
 fn flush_then_echo(
     committed: Receiver<Vec<Serialized>>,
-    wal_db: Option<PathBuf>,
+    mut log: Option<Log>,
     mut echo: Option<Box<dyn Write + Send>>,
 ) -> Result<()> {
-    let mut log = wal_db.map(Log::new);
     while let Ok(first) = committed.recv() {
         let mut flushed = vec![first];
         flushed.extend(committed.try_iter());
@@ -117,13 +158,14 @@ struct Log {
     /// Opened at the first flush: the WAL exists once something committed.
     file: Option<File>,
     checkpointer: Option<Connection>,
+    gate: Gate,
     batches: usize,
     /// A checkpoint failed and it was said; said again only after one works.
     warned: bool,
 }
 
 impl Log {
-    fn new(db: PathBuf) -> Log {
+    fn new(db: PathBuf, gate: Gate) -> Log {
         let mut path = db.clone().into_os_string();
         path.push("-wal");
         Log {
@@ -131,6 +173,7 @@ impl Log {
             path: path.into(),
             file: None,
             checkpointer: None,
+            gate,
             batches: 0,
             warned: false,
         }
@@ -196,7 +239,9 @@ impl Log {
         let (_, pages, _) = checkpoint("PASSIVE").map_err(fail)?;
         if pages * page_size >= RESTART_AT_BYTES {
             conn.busy_timeout(RESTART_WAIT).map_err(fail)?;
-            // Busy (a reader holds the WAL) is no failure: next time.
+            // The writer finishes its transaction and waits; busy (a
+            // reader still holds the WAL) is no failure: next time.
+            let _closed = self.gate.close();
             checkpoint("RESTART").map_err(fail)?;
         }
         Ok(())

@@ -36,6 +36,8 @@ pub struct Store {
     wal: Option<PathBuf>,
     /// Numbers each event's host and tag ([`Serialized::new`]).
     pairs: Pairs,
+    /// Passed before each transaction ([`durable::Gate`]).
+    gate: durable::Gate,
     periods: interruptions::Tracker,
     board: board::Board,
 }
@@ -82,6 +84,7 @@ impl Store {
             wal,
             board: board::Board::new(pairs.clone()),
             pairs,
+            gate: durable::Gate::default(),
             periods: interruptions::Tracker::default(),
         };
         if behind {
@@ -130,7 +133,7 @@ impl Store {
     /// Starts the thread that makes each committed batch durable before
     /// it is echoed ([`Durable::committed`]).
     pub fn durable(&self, echo: Option<Box<dyn std::io::Write + Send>>) -> durable::Durable {
-        durable::Durable::start(self.wal.clone(), echo)
+        durable::Durable::start(self.wal.clone(), echo, self.gate.clone())
     }
 
     /// Stores a batch in one transaction; an event whose id is already
@@ -139,8 +142,13 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, _) =
-            begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
+        let (tx, _) = begin_writing(
+            &mut self.conn,
+            &self.gate,
+            &mut self.periods,
+            &mut self.board,
+        )
+        .map_err(fail)?;
         let mut inserting = Inserting::start(&tx).map_err(fail)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
@@ -199,8 +207,13 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, caught_up) =
-            begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
+        let (tx, caught_up) = begin_writing(
+            &mut self.conn,
+            &self.gate,
+            &mut self.periods,
+            &mut self.board,
+        )
+        .map_err(fail)?;
         if !caught_up {
             self.board.write(&tx).map_err(fail)?;
         }
@@ -212,8 +225,13 @@ impl Store {
     pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
-        let (tx, _) =
-            begin_writing(&mut self.conn, &mut self.periods, &mut self.board).map_err(fail)?;
+        let (tx, _) = begin_writing(
+            &mut self.conn,
+            &self.gate,
+            &mut self.periods,
+            &mut self.board,
+        )
+        .map_err(fail)?;
         let gone = tx
             .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
             .map_err(fail)?;
@@ -345,8 +363,9 @@ fn bind_row(
     insert.raw_bind_parameter(before + 10, &event.line)
 }
 
-/// Every writing transaction starts here. It takes the write lock at
-/// once, waiting for it if need be: a deferred transaction would start by
+/// Every writing transaction starts here. It waits while this process's
+/// restarting checkpoint needs the lock ([`durable::Gate`]), then takes
+/// the write lock at once, waiting for it if need be: a deferred transaction would start by
 /// reading, and SQLite refuses to upgrade it later ("database is locked")
 /// while a checkpoint holds the lock. Then, if another process committed
 /// since this one last did (or this is the first transaction), what this
@@ -354,9 +373,11 @@ fn bind_row(
 /// whether it was.
 fn begin_writing<'c>(
     conn: &'c mut Connection,
+    gate: &durable::Gate,
     periods: &mut interruptions::Tracker,
     board: &mut board::Board,
 ) -> rusqlite::Result<(rusqlite::Transaction<'c>, bool)> {
+    gate.pass();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let caught_up = periods.begin(&tx)?;
     if caught_up {
