@@ -36,6 +36,11 @@ pub struct Store {
     wal: Option<PathBuf>,
     /// Numbers each event's host and tag ([`Serialized::new`]).
     pairs: Pairs,
+    writer: Writer,
+}
+
+/// What the writing side keeps from one transaction to the next.
+struct Writer {
     /// Passed before each transaction ([`durable::Gate`]).
     gate: durable::Gate,
     periods: interruptions::Tracker,
@@ -82,10 +87,12 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             wal,
-            board: board::Board::new(pairs.clone()),
+            writer: Writer {
+                gate: durable::Gate::default(),
+                periods: interruptions::Tracker::default(),
+                board: board::Board::new(pairs.clone()),
+            },
             pairs,
-            gate: durable::Gate::default(),
-            periods: interruptions::Tracker::default(),
         };
         if behind {
             // The last sd-store stopped before writing its board.
@@ -133,7 +140,7 @@ impl Store {
     /// Starts the thread that makes each committed batch durable before
     /// it is echoed ([`Durable::committed`]).
     pub fn durable(&self, echo: Option<Box<dyn std::io::Write + Send>>) -> durable::Durable {
-        durable::Durable::start(self.wal.clone(), echo, self.gate.clone())
+        durable::Durable::start(self.wal.clone(), echo, self.writer.gate.clone())
     }
 
     /// Stores a batch in one transaction; an event whose id is already
@@ -142,13 +149,7 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, _) = begin_writing(
-            &mut self.conn,
-            &self.gate,
-            &mut self.periods,
-            &mut self.board,
-        )
-        .map_err(fail)?;
+        let (tx, _) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
         let mut inserting = Inserting::start(&tx).map_err(fail)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
@@ -170,10 +171,13 @@ impl Store {
                         status,
                         rowid,
                     };
-                    self.periods
-                        .record(&tx, &state, &mut self.board)
+                    self.writer
+                        .periods
+                        .record(&tx, &state, &mut self.writer.board)
                         .map_err(fail)?;
-                    self.board.record(event.pair, status, row.time_ms, id);
+                    self.writer
+                        .board
+                        .record(event.pair, status, row.time_ms, id);
                 }
                 if let Some(facts) = &event.facts {
                     record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;
@@ -181,8 +185,13 @@ impl Store {
             }
         }
         drop(inserting);
-        if self.board.due().is_some_and(|due| due <= Instant::now()) {
-            self.board.write(&tx).map_err(fail)?;
+        if self
+            .writer
+            .board
+            .due()
+            .is_some_and(|due| due <= Instant::now())
+        {
+            self.writer.board.write(&tx).map_err(fail)?;
         }
         tx.commit().map_err(fail)?;
         Ok(new)
@@ -191,13 +200,13 @@ impl Store {
     /// When the board should next be written, if anything waits
     /// ([`Store::write_board`]).
     pub fn board_due(&self) -> Option<Instant> {
-        self.board.due()
+        self.writer.board.due()
     }
 
     /// Writes the board to `latest` (store/board.rs): called when it is
     /// due while input is idle, and before sd-store exits.
     pub fn write_board(&mut self) -> Result<()> {
-        match self.board.due() {
+        match self.writer.board.due() {
             Some(_) => self.write_board_now(),
             None => Ok(()),
         }
@@ -207,15 +216,9 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, caught_up) = begin_writing(
-            &mut self.conn,
-            &self.gate,
-            &mut self.periods,
-            &mut self.board,
-        )
-        .map_err(fail)?;
+        let (tx, caught_up) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
         if !caught_up {
-            self.board.write(&tx).map_err(fail)?;
+            self.writer.board.write(&tx).map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
@@ -225,19 +228,13 @@ impl Store {
     pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
-        let (tx, _) = begin_writing(
-            &mut self.conn,
-            &self.gate,
-            &mut self.periods,
-            &mut self.board,
-        )
-        .map_err(fail)?;
+        let (tx, _) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
         let gone = tx
             .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
             .map_err(fail)?;
         // Rowids past the newest remaining event may be given again: the
         // mark moves down to it, after the board is written.
-        self.board.write(&tx).map_err(fail)?;
+        self.writer.board.write(&tx).map_err(fail)?;
         tx.execute(
             "DELETE FROM facts_history WHERE time_ms < ?1",
             [older_than_ms],
@@ -373,15 +370,13 @@ fn bind_row(
 /// whether it was.
 fn begin_writing<'c>(
     conn: &'c mut Connection,
-    gate: &durable::Gate,
-    periods: &mut interruptions::Tracker,
-    board: &mut board::Board,
+    writer: &mut Writer,
 ) -> rusqlite::Result<(rusqlite::Transaction<'c>, bool)> {
-    gate.pass();
+    writer.gate.pass();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let caught_up = periods.begin(&tx)?;
+    let caught_up = writer.periods.begin(&tx)?;
     if caught_up {
-        board.catch_up(&tx)?;
+        writer.board.catch_up(&tx)?;
     }
     Ok((tx, caught_up))
 }
