@@ -157,7 +157,8 @@ struct Log {
     path: PathBuf,
     /// Opened at the first flush: the WAL exists once something committed.
     file: Option<File>,
-    checkpointer: Option<Connection>,
+    /// Opened at the first checkpoint, with the database's page size.
+    checkpointer: Option<(Connection, i64)>,
     gate: Gate,
     batches: usize,
     /// A checkpoint failed and it was said; said again only after one works.
@@ -221,11 +222,18 @@ impl Log {
         let db = &self.db;
         let fail =
             |e: rusqlite::Error| Error::io(format!("checkpointing store {}: {e}", db.display()));
-        let conn = match &self.checkpointer {
-            Some(conn) => conn,
-            None => self
-                .checkpointer
-                .insert(Connection::open(db).map_err(fail)?),
+        let (conn, page_size) = match &self.checkpointer {
+            Some((conn, page_size)) => (conn, *page_size),
+            None => {
+                let conn = Connection::open(db).map_err(fail)?;
+                // Only a restarting checkpoint waits for the lock.
+                conn.busy_timeout(RESTART_WAIT).map_err(fail)?;
+                let page_size = conn
+                    .query_row("PRAGMA page_size", [], |r| r.get(0))
+                    .map_err(fail)?;
+                let (conn, _) = self.checkpointer.insert((conn, page_size));
+                (&*conn, page_size)
+            }
         };
         // (busy, pages in the WAL, pages copied into the database)
         let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64, i64)> {
@@ -233,12 +241,8 @@ impl Log {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
         };
-        let page_size: i64 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(fail)?;
         let (_, pages, _) = checkpoint("PASSIVE").map_err(fail)?;
         if pages * page_size >= RESTART_AT_BYTES {
-            conn.busy_timeout(RESTART_WAIT).map_err(fail)?;
             // The writer finishes its transaction and waits; busy (a
             // reader still holds the WAL) is no failure: next time.
             let _closed = self.gate.close();
