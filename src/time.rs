@@ -63,8 +63,12 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-/// The canonical form of an RFC 3339 time: UTC, milliseconds.
+/// The canonical form of an RFC 3339 time: UTC, milliseconds. A time
+/// already in that form (most are) is taken as it is.
 pub fn canonical(text: &str) -> Option<String> {
+    if parse_canonical_ms(text).is_some() {
+        return Some(text.to_string());
+    }
     parse_rfc3339_ms(text).map(format_ms)
 }
 
@@ -115,6 +119,7 @@ mod tests {
         while ms < 253_402_300_799_999 {
             let text = format_ms(ms);
             assert_eq!(parse_canonical_ms(&text), Some(ms), "{text}");
+            assert_eq!(canonical(&text).as_deref(), Some(text.as_str()));
             ms += 86_399_999_937; // a day and a bit, through every month
         }
         for other in [
