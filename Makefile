@@ -1,5 +1,5 @@
 # Build and install sheepdog the way Unix users expect:
-#   make && sudo make install                 (to /usr/local)
+#   make && sudo make install                 (build as yourself, install as root)
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg  (for packagers)
 # Binaries go to $(BINDIR), man pages to $(MANDIR)/man1 and man7, and
 # completions where bash-completion, zsh and fish look for them.
@@ -12,8 +12,10 @@ BASHDIR    ?= $(DATADIR)/bash-completion/completions
 ZSHDIR     ?= $(DATADIR)/zsh/site-functions
 FISHDIR    ?= $(DATADIR)/fish/vendor_completions.d
 CARGO      ?= cargo
+# Where cargo puts what it builds; honours CARGO_TARGET_DIR like cargo.
+TARGETDIR  ?= $(or $(CARGO_TARGET_DIR),target)
 # Where the built binaries are (target/debug after a plain `cargo build`).
-BUILDDIR   ?= target/release
+BUILDDIR   ?= $(TARGETDIR)/release
 
 COMMANDS = sd-run sd-bark sd-recv sd-store sd-query sd-expect sd-facts sd-mail sd-heartbeat
 
@@ -22,7 +24,13 @@ all: build
 build:
 	$(CARGO) build --release --locked
 
-install: build install-files
+# Installing builds only what is not built yet, so `sudo make install`
+# after `make` needs no cargo in root's PATH and leaves target/ alone.
+install: $(addprefix $(BUILDDIR)/,$(COMMANDS))
+	$(MAKE) install-files
+
+$(addprefix $(BUILDDIR)/,$(COMMANDS)):
+	$(CARGO) build --release --locked
 
 # Installs what is already built, without building (packagers, tests).
 install-files:

@@ -59,6 +59,27 @@ impl Status {
     pub fn carries_state(self) -> bool {
         self != Status::Info
     }
+
+    /// The state an event of this status and `kind` reports about its host
+    /// and tag, if any: none for `info`, and none for a verdict's `ok` —
+    /// an `ok` from sd-expect says the job succeeded *earlier*; counted as
+    /// a success itself, the dead man's switch would keep itself fresh
+    /// forever (DESIGN.md §1). A verdict's `fail` is a failure like any.
+    pub fn state_for(self, kind: Option<&str>) -> Option<Status> {
+        match self {
+            Status::Info => None,
+            Status::Ok if kind.is_some_and(is_verdict) => None,
+            status => Some(status),
+        }
+    }
+}
+
+/// Kinds of events that only judge another event: they never count as the
+/// watched job succeeding.
+pub const VERDICT_KINDS: [&str; 1] = ["expect"];
+
+pub fn is_verdict(kind: &str) -> bool {
+    VERDICT_KINDS.contains(&kind)
 }
 
 impl std::str::FromStr for Status {

@@ -29,6 +29,7 @@ pub mod paths;
 pub mod query;
 pub mod recv;
 pub mod run;
+pub mod schedule;
 pub mod signing;
 pub mod size;
 pub mod skim;

@@ -42,3 +42,41 @@ fn make_install_puts_everything_in_place() {
     }
     assert!(usr.join("share/man/man7/sheepdog.7").is_file());
 }
+
+/// `make && sudo make install`: the install step finds what the build
+/// step made (under CARGO_TARGET_DIR when set) and does not build again,
+/// so root needs no cargo; it builds only what is missing.
+#[test]
+fn make_install_after_make_installs_without_building_and_honours_cargo_target_dir() {
+    let env = TestEnv::new();
+    let built = Path::new(crate::util::bin("sd-run")).parent().unwrap();
+    let target = env.path("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::os::unix::fs::symlink(built, target.join("release")).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let stage = env.path("stage");
+    // CARGO=false: any attempt to build fails the install.
+    let run = env
+        .external("make", "make")
+        .args(["-C", root, "install", "PREFIX=/usr", "CARGO=false"])
+        .arg(format!("DESTDIR={}", stage.display()))
+        .env("CARGO_TARGET_DIR", &target)
+        .run();
+    assert_eq!(run.code(), Some(0), "{}", run.report());
+    assert!(stage.join("usr/bin/sd-expect").is_file());
+    // Nothing built there yet: it builds (and here, with no cargo, fails).
+    let empty = env.path("empty-target");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = env
+        .external("make", "make")
+        .args(["-C", root, "install", "PREFIX=/usr", "CARGO=false"])
+        .arg(format!("DESTDIR={}", stage.display()))
+        .env("CARGO_TARGET_DIR", &empty)
+        .run();
+    assert_ne!(run.code(), Some(0), "{}", run.report());
+    assert!(
+        run.stdout().contains("false build --release"),
+        "{}",
+        run.report()
+    );
+}

@@ -9,6 +9,7 @@ mod chaos;
 mod contrib;
 mod disk_full;
 mod events;
+mod expect;
 mod facts;
 mod fuzz_corpus;
 mod heartbeat;

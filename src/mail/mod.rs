@@ -575,7 +575,9 @@ impl Rules {
     /// Decides on one event inside the batch's transaction; whether it is
     /// done (echo now) or waits for its mail.
     fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<bool> {
-        let (Some(id), Some(status)) = (event.id(), event.status()) else {
+        // A verdict's `ok` is no recovery: the state is the job's own.
+        let status = event.status().and_then(|s| s.state_for(event.kind()));
+        let (Some(id), Some(status)) = (event.id(), status) else {
             return Ok(true);
         };
         if !tx.first_sight(id, now)? {

@@ -16,6 +16,7 @@
 //! on the same database only means reading back what it stored.
 
 use super::pairs::{Pair, Pairs, PerPair};
+use super::schema::IS_STATE_EVENT;
 use crate::event::Status;
 use rusqlite::{Transaction, params};
 use std::time::{Duration, Instant};
@@ -158,11 +159,10 @@ impl Board {
 
     /// Puts on the board the state events past the mark.
     fn take_in_events_past_mark(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let mut past = tx.prepare_cached(
+        let mut past = tx.prepare_cached(&format!(
             "SELECT host, tag, status, time_ms, id FROM events
-             WHERE rowid > (SELECT through FROM board_mark)
-               AND status IN ('ok', 'warn', 'fail', 'error')",
-        )?;
+             WHERE rowid > (SELECT through FROM board_mark) AND {IS_STATE_EVENT}"
+        ))?;
         let mut rows = past.query([])?;
         while let Some(row) = rows.next()? {
             let status: String = row.get(2)?;

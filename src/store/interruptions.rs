@@ -18,6 +18,7 @@
 
 use super::board::Board;
 use super::pairs::{Pair, PerPair};
+use super::schema::IS_SUCCESS;
 use crate::event::Status;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -283,12 +284,12 @@ fn next_ok_after(
     // Walks the time index forward from the event, and stops at the first
     // ok or at the pair's newest state event, whichever comes first.
     let until = newest_state(tx, e.host, e.tag)?;
-    tx.prepare_cached(
+    tx.prepare_cached(&format!(
         "SELECT time_ms FROM events
-         WHERE time_ms > ?3 AND time_ms <= ?4 AND host = ?1 AND tag = ?2 AND status = 'ok'
+         WHERE time_ms > ?3 AND time_ms <= ?4 AND host = ?1 AND tag = ?2 AND {IS_SUCCESS}
            AND rowid <= ?5
-         ORDER BY time_ms LIMIT 1",
-    )?
+         ORDER BY time_ms LIMIT 1"
+    ))?
     .query_row(params![e.host, e.tag, time_ms, until, e.rowid], |r| {
         r.get(0)
     })

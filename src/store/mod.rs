@@ -161,7 +161,7 @@ impl Store {
                 new += 1;
                 let (id, host, tag) = (event.id(), event.host(), event.tag());
                 let row = &event.row;
-                if let Some(status) = row.status.filter(|s| s.carries_state()) {
+                if let Some(status) = row.status.and_then(|s| s.state_for(event.kind())) {
                     let state = StateEvent {
                         pair: event.pair,
                         host,

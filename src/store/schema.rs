@@ -100,7 +100,34 @@ pub const MIGRATIONS: &[&str] = &[
                   AND status IN ('ok', 'warn', 'fail', 'error')))
         WHERE n = 1;
     ",
+    // 3 → 4: a verdict's `ok` (kind `expect`) is not a success of the job
+    // it judges (DESIGN.md §1, event::Status::state_for): the board takes
+    // in only state events, as the writing side does.
+    "
+    DROP VIEW board;
+    CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
+        SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
+            SELECT host, tag, status, time_ms, id,
+                   max(last_ok_ms) OVER (PARTITION BY host, tag) AS last_ok_ms,
+                   row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
+            FROM (
+                SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
+                UNION ALL
+                SELECT host, tag, status, time_ms, id, iif(status = 'ok', time_ms, NULL)
+                FROM events
+                WHERE rowid > (SELECT through FROM board_mark)
+                  AND (status IN ('warn', 'fail', 'error')
+                       OR (status = 'ok' AND kind IS NOT 'expect'))))
+        WHERE n = 1;
+    ",
 ];
+
+/// The SQL condition for an event that carries state, as
+/// [`Status::state_for`](crate::event::Status::state_for) decides it.
+pub const IS_STATE_EVENT: &str =
+    "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))";
+/// The SQL condition for an event that counts as the job succeeding.
+pub const IS_SUCCESS: &str = "(status = 'ok' AND kind IS NOT 'expect')";
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -350,6 +350,7 @@ pub struct Event {
     pub msg: Option<String>,
     pub facts: Option<serde_json::Map<String, serde_json::Value>>,
     pub last_ok: Option<String>,
+    pub due: Option<String>,
 }
 
 /// Starts a server for a test; the kernel sends it `on_parent_death`
