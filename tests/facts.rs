@@ -119,12 +119,27 @@ fn thresholds_add_a_warn_event_per_breach() {
             warn.msg
         );
     }
-    let none: Vec<Event> = env
+    // Under the threshold, each watched value says so with an `ok` for the
+    // same tag, which clears an earlier warning on the board.
+    let clear: Vec<Event> = env
         .cmd("sd-facts")
-        .args(["--no-packages", "--disk-warn", "100%"])
+        .args([
+            "--no-packages",
+            "--disk-warn",
+            "100%",
+            "--load-warn",
+            "1000000",
+        ])
         .expect_code(0)
         .lines();
-    assert_eq!(none.len(), 1);
+    let cleared: Vec<(&str, &str)> = clear[1..]
+        .iter()
+        .map(|e| (e.tag.as_str(), e.status.as_str()))
+        .collect();
+    assert!(cleared.contains(&("disk:/", "ok")), "{cleared:?}");
+    assert!(cleared.contains(&("load", "ok")), "{cleared:?}");
+    assert!(cleared.iter().all(|(_, s)| *s == "ok"), "{cleared:?}");
+    assert!(clear[1].msg.as_deref().unwrap().contains("at most"));
     env.cmd("sd-facts")
         .args(["--disk-warn", "120%"])
         .expect_code(2);
@@ -159,4 +174,47 @@ fn facts_feed_the_fact_filter_of_sd_query() {
         .expect_code(0)
         .lines();
     assert_eq!(rows[0]["value"], kernel.as_str());
+}
+
+/// The crontab's `sd-facts --load-warn … | sd-bark`, into the store: a
+/// warning shows on the board, and the next run under the threshold clears
+/// it.
+#[test]
+fn a_warning_clears_on_the_board_when_the_value_is_back_under_its_threshold() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let board = |load_warn: &str| -> Vec<(String, String)> {
+        let facts = env
+            .cmd("sd-facts")
+            .args(["--no-packages", &format!("--load-warn={load_warn}")])
+            .expect_code(0);
+        env.cmd("sd-bark").stdin(facts.stdout()).expect_code(0);
+        env.cmd("sd-recv")
+            .args([
+                "--group",
+                "store",
+                "--once",
+                "--",
+                crate::util::bin("sd-store"),
+                "--echo",
+            ])
+            .arg(&db)
+            .expect_code(0);
+        let rows: Vec<serde_json::Value> = env
+            .cmd("sd-query")
+            .arg(&db)
+            .args(["status", "--tag", "load"])
+            .expect_code(0)
+            .lines();
+        rows.iter()
+            .map(|r| {
+                (
+                    r["tag"].as_str().unwrap().into(),
+                    r["status"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(board("-1"), [("load".to_string(), "warn".to_string())]);
+    assert_eq!(board("1000000"), [("load".to_string(), "ok".to_string())]);
 }

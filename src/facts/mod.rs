@@ -1,6 +1,7 @@
 //! `sd-facts`: one `facts` event with the machine's indicators, and a
 //! `warn` event for each threshold it is past (what the earlier
-//! sheepdog's storage check did), so `sd-query --fact` can pick machines
+//! sheepdog's storage check did) — and an `ok` for each it is under, so a
+//! warning clears when the disk is fine again — so `sd-query --fact` can pick machines
 //! by what they are and what they run.
 
 mod gather;
@@ -21,8 +22,10 @@ disk.MOUNT.size_bytes and disk.MOUNT.used_pct for every real filesystem, and \
 pkg.NAME for installed packages (the version as the package manager prints \
 it: dpkg, rpm, apk or Guix, whichever exists).
 
-With thresholds, a `warn` event follows for each one passed, naming the \
-mount or the value. Pipe into sd-bark; sd-store keeps each host's latest \
+With thresholds, an event follows for each value watched: `warn` when it \
+is past its threshold (tag disk:MOUNT, mem or load), `ok` when it is not, \
+which clears an earlier warning of the same tag on the board and in mail. \
+Pipe into sd-bark; sd-store keeps each host's latest \
 facts for `sd-query --fact`.";
 
 const AFTER_HELP: &str = "\
@@ -129,18 +132,34 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         .set("kind", "facts")
         .set("status", Status::Info.as_str())
         .set("msg", format!("facts of {host}: {} values", facts.len()));
-    let warnings = thresholds(&args, &facts, &disks);
+    let readings = thresholds(&args, &facts, &disks);
     report.set("facts", Value::Object(facts));
     events.push(report);
-    for (tag, reason, msg) in warnings {
-        let mut warn = Event::new();
-        warn.stamp(&host);
-        warn.set("tag", tag)
+    for reading in readings {
+        let mut event = Event::new();
+        event.stamp(&host);
+        event
+            .set("tag", reading.tag)
             .set("kind", "facts")
-            .set("status", Status::Warn.as_str())
-            .set("reason", reason)
-            .set("msg", msg);
-        events.push(warn);
+            .set(
+                "status",
+                if reading.over {
+                    Status::Warn
+                } else {
+                    Status::Ok
+                }
+                .as_str(),
+            )
+            .set(
+                "reason",
+                if reading.over {
+                    reading.reason
+                } else {
+                    "normal"
+                },
+            )
+            .set("msg", reading.msg);
+        events.push(event);
     }
     let mut out = io::stdout().lock();
     for event in &events {
@@ -150,24 +169,34 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// (tag, reason, message) for each threshold passed.
-fn thresholds(
-    args: &Args,
-    facts: &Map<String, Value>,
-    disks: &[gather::Disk],
-) -> Vec<(String, String, String)> {
+/// One watched value against its threshold.
+struct Reading {
+    tag: String,
+    /// Past the threshold: a `warn`; otherwise an `ok` that clears an
+    /// earlier warning of the same tag (DESIGN.md §1).
+    over: bool,
+    reason: &'static str,
+    msg: String,
+}
+
+/// A reading for each threshold asked for, over it or not.
+fn thresholds(args: &Args, facts: &Map<String, Value>, disks: &[gather::Disk]) -> Vec<Reading> {
     let number = |name: &str| facts.get(name).and_then(Value::as_f64);
-    let mut warnings = Vec::new();
+    let mut readings = Vec::new();
     if let Some(limit) = args.disk_warn {
-        for disk in disks.iter().filter(|d| d.used_pct > limit) {
-            warnings.push((
-                format!("disk:{}", disk.mount),
-                "disk-full".to_string(),
-                format!(
-                    "{} is {:.1}% full (more than {limit}%)",
-                    disk.mount, disk.used_pct
+        for disk in disks {
+            let over = disk.used_pct > limit;
+            readings.push(Reading {
+                tag: format!("disk:{}", disk.mount),
+                over,
+                reason: "disk-full",
+                msg: format!(
+                    "{} is {:.1}% full ({} {limit}%)",
+                    disk.mount,
+                    disk.used_pct,
+                    if over { "more than" } else { "at most" }
                 ),
-            ));
+            });
         }
     }
     if let (Some(limit), Some(total), Some(available)) = (
@@ -177,22 +206,28 @@ fn thresholds(
     ) && total > 0.0
     {
         let used = 100.0 * (total - available) / total;
-        if used > limit {
-            warnings.push((
-                "mem".to_string(),
-                "memory-low".to_string(),
-                format!("{used:.1}% of memory is in use (more than {limit}%)"),
-            ));
-        }
+        let over = used > limit;
+        readings.push(Reading {
+            tag: "mem".to_string(),
+            over,
+            reason: "memory-low",
+            msg: format!(
+                "{used:.1}% of memory is in use ({} {limit}%)",
+                if over { "more than" } else { "at most" }
+            ),
+        });
     }
-    if let (Some(limit), Some(load)) = (args.load_warn, number("load1"))
-        && load > limit
-    {
-        warnings.push((
-            "load".to_string(),
-            "load-high".to_string(),
-            format!("load is {load} (more than {limit})"),
-        ));
+    if let (Some(limit), Some(load)) = (args.load_warn, number("load1")) {
+        let over = load > limit;
+        readings.push(Reading {
+            tag: "load".to_string(),
+            over,
+            reason: "load-high",
+            msg: format!(
+                "load is {load} ({} {limit})",
+                if over { "more than" } else { "at most" }
+            ),
+        });
     }
-    warnings
+    readings
 }
