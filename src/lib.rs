@@ -26,6 +26,7 @@ pub mod mail;
 pub mod man;
 pub mod outbox;
 pub mod paths;
+pub mod process;
 pub mod query;
 pub mod recv;
 pub mod run;

@@ -556,3 +556,105 @@ fn many_checks_from_a_file_and_a_clean_stop_on_sigterm() {
     let lines = String::from_utf8_lossy(&output.stdout).lines().count();
     assert!(lines >= 2, "several rounds: {lines}");
 }
+
+/// A name that does not resolve is the check's own error: exit 125, an
+/// `error` event, and never a restart (a broken resolver must not restart
+/// every service on the host).
+#[test]
+fn a_name_that_does_not_resolve_is_an_error_and_never_a_restart() {
+    let env = TestEnv::new();
+    let marker = env.path("restarts");
+    let restart = format!("sh -c 'echo restarted >> {}'", marker.display());
+    for target in [
+        ["--http", "http://no-such-host.invalid/"],
+        ["--tcp", "no-such-host.invalid:80"],
+    ] {
+        let run = heartbeat(&env)
+            .args(target)
+            .args(["--tag", "svc", "--restart", &restart])
+            .expect_code(125);
+        assert_eq!(
+            summary(&beats(&run)),
+            [s("heartbeat", "error", "resolve")],
+            "{}",
+            run.report()
+        );
+    }
+    assert!(!marker.exists(), "a restart ran");
+}
+
+/// When no check can drop to its user, the error is an event on stdout
+/// (for `| sd-bark`) as well as a message on stderr.
+#[test]
+fn a_user_checks_cannot_run_as_is_an_error_event_too() {
+    let env = TestEnv::new();
+    // As root: a user that does not exist; otherwise: another user.
+    let user = if is_root() { "no-such-user-sd" } else { "root" };
+    let run = env
+        .cmd("sd-heartbeat")
+        .args(["--tcp", "127.0.0.1:1", "--tag", "svc", "--user", user])
+        .expect_code(125);
+    assert_eq!(
+        summary(&beats(&run)),
+        [s("heartbeat", "error", "cannot-check")],
+        "{}",
+        run.report()
+    );
+    assert!(run.stderr().contains(user), "{}", run.report());
+}
+
+/// A restart command that prints far more than a pipe holds is read while
+/// it runs, so it finishes at once instead of waiting for the kill.
+#[test]
+fn a_chatty_restart_does_not_block() {
+    let env = TestEnv::new();
+    let closed = format!("127.0.0.1:{}", free_port());
+    let run = heartbeat(&env)
+        .args(["--tcp", &closed, "--tag", "svc"])
+        .args([
+            "--restart",
+            "sh -c 'head -c 1000000 /dev/zero | tr \\\\0 x; echo done'",
+        ])
+        .expect_code(1);
+    assert_eq!(
+        summary(&beats(&run)),
+        [
+            s("heartbeat", "fail", "refused"),
+            s("restart", "info", "restarted")
+        ],
+        "{}",
+        run.report()
+    );
+}
+
+/// Overlapping runs each write the failure counter whole: whatever they
+/// interleave, the file is never left half-written.
+#[test]
+fn overlapping_runs_never_corrupt_the_failure_counter() {
+    let env = TestEnv::new();
+    let closed = format!("127.0.0.1:{}", free_port());
+    let state = env.path("hb");
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            heartbeat(&env)
+                .args(["--tcp", &closed, "--tag", "svc", "--after", "1000000"])
+                .arg("--state-dir")
+                .arg(&state)
+                .args(["--restart", "true"])
+                .spawn()
+        })
+        .collect();
+    for mut child in children {
+        assert_eq!(child.wait().unwrap().code(), Some(1));
+    }
+    let text = std::fs::read_to_string(state.join("svc.json")).unwrap();
+    let memory: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("corrupt state file ({e}): {text:?}"));
+    let failures = memory["failures"].as_u64().unwrap();
+    assert!((1..=12).contains(&failures), "{memory}");
+    let leftovers: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["svc.json"], "temporary files left behind");
+}

@@ -8,9 +8,8 @@
 use crate::event::Status;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What to check, as the worker receives it.
@@ -122,6 +121,12 @@ fn http(
         Ok(request) => request,
         Err(e) => return (Status::Error, "bad-url".into(), format!("{url}: {e}")),
     };
+    // A name that does not resolve says nothing about the service: it is
+    // the check's own error, never a reason to restart (a broken resolver
+    // must not restart every service on the host).
+    if let Err(why) = resolve(request.uri(), timeout) {
+        return (Status::Error, "resolve".into(), format!("{url}: {why}"));
+    }
     let mut response = match agent.run(request) {
         Ok(response) => response,
         Err(e) => return http_failure(url, &e),
@@ -169,8 +174,8 @@ fn http(
 fn http_failure(url: &str, e: &ureq::Error) -> Verdict {
     use ureq::Error as E;
     let (status, reason) = match e {
+        E::HostNotFound | E::Timeout(ureq::Timeout::Resolve) => (Status::Error, "resolve"),
         E::Timeout(_) => (Status::Fail, "timeout"),
-        E::HostNotFound => (Status::Fail, "host-not-found"),
         E::ConnectionFailed => (Status::Fail, "refused"),
         E::Io(io)
             if io
@@ -291,18 +296,52 @@ pub fn parse_expect(text: &str) -> Result<Vec<(u16, u16)>, String> {
         .collect()
 }
 
+/// The addresses `host:port` resolves to, within `timeout` (the resolver
+/// has no timeout of its own, so it asks from a thread of its own).
+fn lookup(address: String, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let asked = address.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(asked.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
+        Ok(Ok(_)) => Err(format!("{address} resolves to no address")),
+        Ok(Err(e)) => Err(format!("cannot resolve {address}: {e}")),
+        Err(_) => Err(format!(
+            "resolving {address} took longer than {}",
+            humantime::format_duration(timeout)
+        )),
+    }
+}
+
+/// Whether the URL's host resolves, before the service is asked.
+fn resolve(uri: &ureq::http::Uri, timeout: Duration) -> Result<(), String> {
+    let Some(host) = uri.host() else {
+        return Ok(()); // ureq itself says what is wrong with the URL
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let address = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    lookup(address, timeout).map(|_| ())
+}
+
 /// Connects to every address the name resolves to, until one answers.
 fn tcp(address: &str, timeout: Duration) -> Verdict {
     let deadline = Instant::now() + timeout;
-    let addresses: Vec<_> = match address.to_socket_addrs() {
-        Ok(a) => a.collect(),
-        Err(e) => {
-            return (
-                Status::Fail,
-                "host-not-found".into(),
-                format!("{address}: {e}"),
-            );
-        }
+    let addresses = match lookup(address.to_string(), timeout) {
+        Ok(addresses) => addresses,
+        Err(why) => return (Status::Error, "resolve".into(), why),
     };
     let mut last = String::from("no address");
     let mut reason = "refused";
@@ -346,25 +385,17 @@ type ExecVerdict = (
 
 /// Runs the command (no shell), killing its process group at the timeout.
 fn exec(command: &[String], timeout: Duration) -> ExecVerdict {
-    use std::os::unix::process::CommandExt;
     let shown = shell_words::join(command);
-    let Some((program, args)) = command.split_first() else {
+    if command.is_empty() {
         return (
             Status::Error,
             "no-command".into(),
             "no command given".into(),
             None,
         );
-    };
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
+    }
+    let finished = match crate::process::run(command, timeout, OUTPUT_KEPT) {
+        Ok(finished) => finished,
         Err(e) => {
             let reason = if e.kind() == std::io::ErrorKind::NotFound {
                 "not-found"
@@ -379,58 +410,10 @@ fn exec(command: &[String], timeout: Duration) -> ExecVerdict {
             );
         }
     };
-    let read_tail = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut tail = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    tail.extend_from_slice(&buf[..n]);
-                    if tail.len() > 2 * OUTPUT_KEPT {
-                        tail.drain(..tail.len() - OUTPUT_KEPT);
-                    }
-                }
-            }
-            let start = tail.len().saturating_sub(OUTPUT_KEPT);
-            String::from_utf8_lossy(&tail[start..]).into_owned()
-        })
-    };
-    let out = read_tail(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = read_tail(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
-                let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => break None,
-        }
-    };
     let nonempty = |s: String| (!s.is_empty()).then_some(s);
-    let output = Some((
-        out.join().ok().and_then(nonempty),
-        err.join().ok().and_then(nonempty),
-    ));
+    let output = Some((nonempty(finished.stdout), nonempty(finished.stderr)));
     use std::os::unix::process::ExitStatusExt;
-    match status {
+    match finished.status {
         None => (
             Status::Fail,
             "timeout".into(),

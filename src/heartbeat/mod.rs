@@ -28,7 +28,9 @@ Check that a service answers, and restart it through its service manager \
 when it stops answering. Each check prints one event (kind heartbeat) as a \
 JSON line: status ok, fail (the service did not answer as it should: reason \
 timeout, refused, http-503, body-mismatch, exit-N…) or error (the check \
-could not be run), with elapsed_ms. Pipe it to sd-bark.
+could not be run: reason resolve when the name does not resolve, \
+cannot-check when privileges cannot be dropped, not-found…), with \
+elapsed_ms. Pipe it to sd-bark.
 
 Checks: --http URL (HEAD, or GET with --body-match; every address the name \
 resolves to is tried, so a server on ::1 only passes http://localhost/; \
@@ -37,8 +39,9 @@ https with the system's roots and --ca FILE), --tcp HOST:PORT (connect), \
 
 Started as root, the checks run in a worker process that dropped to --user \
 (default sheepdog) before any I/O, and proved it cannot become root again; \
-if it cannot, the result is error (exit 125) and no check runs. Restarts \
-run with the original privileges.
+if it cannot (or the user does not exist), each check is an error event \
+(exit 125) and none runs. Restarts run with the original privileges; their \
+output is read as they run and kept bounded.
 
 Restarting: --restart CMD, --shepherd SERVICE (herd restart), --systemd UNIT \
 (systemctl restart). When the service is not supposed to be running \
@@ -225,29 +228,34 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         .clone()
         .or_else(|| config.heartbeat.state_dir.clone())
         .unwrap_or_else(|| crate::paths::state_dir().join("heartbeat"));
+    let host = ident::short_hostname();
     let user = match (
         ident::is_root(),
         args.user.clone().or(config.heartbeat.user.clone()),
     ) {
         (true, user) => Some(user.unwrap_or_else(|| "sheepdog".into())),
         (false, Some(user)) if user != ident::user_name() => {
-            return Err(Error::new(
-                Exit::CannotCheck,
-                format!(
-                    "--user {user}: only root can run checks as another user (run sd-heartbeat as root, or without --user)"
+            return Err(cannot_check(
+                &host,
+                &services,
+                Error::new(
+                    Exit::CannotCheck,
+                    format!(
+                        "--user {user}: only root can run checks as another user (run sd-heartbeat as root, or without --user)"
+                    ),
                 ),
             ));
         }
         (false, _) => None,
     };
     // Before any thread: the worker is forked from a single-threaded process.
-    let mut worker = Worker::start(user.as_deref())?;
+    let mut worker =
+        Worker::start(user.as_deref()).map_err(|e| cannot_check(&host, &services, e))?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Error::io(format!("installing a signal handler: {e}")))?;
     }
-    let host = ident::short_hostname();
     let mut round = Round {
         worker: &mut worker,
         state_dir: &state_dir,
@@ -271,6 +279,31 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             return Ok(Exit::Ok);
         }
     }
+}
+
+/// No check can run at all (its user does not exist, privileges cannot
+/// be dropped): an `error` event for each on stdout, so `| sd-bark` tells
+/// the server, besides the message on stderr.
+fn cannot_check(host: &str, services: &[Service], err: Error) -> Error {
+    let mut out = std::io::stdout().lock();
+    for service in services {
+        let mut event = service_event(host, service, "heartbeat", Status::Error, "cannot-check");
+        event.set("msg", err.message.clone());
+        if writeln!(out, "{event}").and_then(|_| out.flush()).is_err() {
+            break;
+        }
+    }
+    err
+}
+
+fn service_event(host: &str, service: &Service, kind: &str, status: Status, reason: &str) -> Event {
+    let mut event = Event::new();
+    event.stamp(host);
+    event.set("tag", service.tag.clone());
+    event.set("kind", kind);
+    event.set("status", status.as_str());
+    event.set("reason", reason);
+    event
 }
 
 fn split(flag: &str, line: &str) -> Result<Vec<String>> {
@@ -581,13 +614,7 @@ impl Round<'_> {
     }
 
     fn event(&self, service: &Service, kind: &str, status: Status, reason: &str) -> Event {
-        let mut event = Event::new();
-        event.stamp(self.host);
-        event.set("tag", service.tag.clone());
-        event.set("kind", kind);
-        event.set("status", status.as_str());
-        event.set("reason", reason);
-        event
+        service_event(self.host, service, kind, status, reason)
     }
 
     fn print(&mut self, event: &Event) -> Result<()> {

@@ -7,8 +7,8 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// How a restart (and the question "should it run?") is done.
@@ -70,56 +70,33 @@ fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
 
-/// Runs a command without a shell, output captured, within the timeout.
+/// What a restart command may print that is kept (head and tail).
+const OUTPUT_KEPT: usize = 64 * 1024;
+
+/// Runs a command without a shell, output captured (and read while it
+/// runs, so a chatty restart never blocks), within the timeout.
 pub fn run(cmd: &[String]) -> Ran {
-    let Some((program, args)) = cmd.split_first() else {
-        return Ran {
-            cmd: cmd.to_vec(),
-            code: None,
-            output: "no command".into(),
-        };
-    };
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            return Ran {
-                cmd: cmd.to_vec(),
-                code: None,
-                output: format!("{program}: {}", crate::error::describe_io(&e)),
-            };
-        }
-    };
-    let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) | Err(_) => break,
-            Ok(None) if std::time::Instant::now() >= deadline => {
-                let _ = child.kill();
-                break;
+    let program = cmd.first().map_or("", String::as_str);
+    match crate::process::run(cmd, COMMAND_TIMEOUT, OUTPUT_KEPT) {
+        Ok(finished) => {
+            let mut output = finished.stdout;
+            output.push_str(&finished.stderr);
+            if finished.timed_out {
+                output.push_str(&format!(
+                    "\nkilled after {}",
+                    humantime::format_duration(COMMAND_TIMEOUT)
+                ));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
-    match child.wait_with_output() {
-        Ok(out) => {
-            let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-            output.push_str(&String::from_utf8_lossy(&out.stderr));
             Ran {
                 cmd: cmd.to_vec(),
-                code: out.status.code(),
+                code: finished.status.and_then(|s| s.code()),
                 output: output.trim().to_string(),
             }
         }
         Err(e) => Ran {
             cmd: cmd.to_vec(),
             code: None,
-            output: crate::error::describe_io(&e),
+            output: format!("{program}: {}", crate::error::describe_io(&e)),
         },
     }
 }
@@ -188,7 +165,9 @@ impl Memory {
             .unwrap_or_default()
     }
 
-    /// Writes it whole (a temporary file renamed over the old one).
+    /// Writes it whole and atomically: a temporary file of its own in the
+    /// same directory, flushed to disk, renamed over the old one — two
+    /// overlapping runs never leave a half-written or mixed file.
     pub fn save(&self, path: &Path) -> Result<()> {
         let fail = |e: std::io::Error| {
             Error::io(format!(
@@ -197,12 +176,14 @@ impl Memory {
                 crate::error::describe_io(&e)
             ))
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(self).unwrap_or_default()).map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+        tmp.write_all(&serde_json::to_vec(self).unwrap_or_default())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(fail)?;
+        tmp.persist(path).map_err(|e| fail(e.error))?;
+        Ok(())
     }
 
     /// Restarts still inside the window ending now.

@@ -7,8 +7,7 @@
 //! SIGINT/SIGTERM/SIGHUP/SIGQUIT to forward). No helper threads, so
 //! wrapping a job costs little more than starting it.
 
-use super::capture::Capture;
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use crate::process::{Output, Pipe};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -151,67 +150,9 @@ impl Job {
             ending,
             timed_out,
             elapsed,
-            stdout: stdout.capture.into_text(),
-            stderr: stderr.capture.into_text(),
+            stdout: stdout.into_text(),
+            stderr: stderr.into_text(),
         }))
-    }
-}
-
-type Pipe = Box<dyn ReadFd>;
-
-trait ReadFd: Read + AsFd {}
-impl<T: Read + AsFd> ReadFd for T {}
-
-/// One of the job's output pipes and what was kept of it.
-struct Output {
-    pipe: Option<Pipe>,
-    capture: Capture,
-}
-
-impl Output {
-    fn new(pipe: Option<Pipe>, limit: usize) -> io::Result<Output> {
-        if let Some(pipe) = &pipe {
-            let flags = fcntl(pipe.as_fd(), FcntlArg::F_GETFL)?;
-            let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
-            fcntl(pipe.as_fd(), FcntlArg::F_SETFL(flags))?;
-        }
-        Ok(Output {
-            pipe,
-            capture: Capture::new(limit),
-        })
-    }
-
-    fn is_closed(&self) -> bool {
-        self.pipe.is_none()
-    }
-
-    /// Reads whatever is there without blocking; closes at end of file.
-    fn read_available(&mut self, mut tee: Option<&mut dyn Write>) {
-        let Some(pipe) = self.pipe.as_mut() else {
-            return;
-        };
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => {
-                    self.pipe = None;
-                    return;
-                }
-                Ok(n) => {
-                    self.capture.push(&buf[..n]);
-                    if let Some(out) = tee.as_mut() {
-                        // A closed stderr must not stop the capture.
-                        let _ = out.write_all(&buf[..n]).and_then(|_| out.flush());
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    self.pipe = None;
-                    return;
-                }
-            }
-        }
     }
 }
 
@@ -250,8 +191,8 @@ impl SignalPipe {
     fn wait(&self, outputs: &[Output], timeout: PollTimeout) -> io::Result<()> {
         let mut fds: Vec<PollFd> = outputs
             .iter()
-            .filter_map(|o| o.pipe.as_ref())
-            .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN))
+            .filter_map(Output::fd)
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         fds.push(PollFd::new(self.fd(), PollFlags::POLLIN));
         match poll(&mut fds, timeout) {

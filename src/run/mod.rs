@@ -5,7 +5,6 @@
 //! is the event channel. sd-run exits with the job's own status, so cron
 //! and shells still see failure; the event carries the detail.
 
-mod capture;
 mod job;
 mod lock;
 
