@@ -447,6 +447,17 @@ fn io_error() -> RedisError {
 
 /// A broker failure as an exit-69 error: `connecting to redis://…: why`.
 pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
+    if err.kind() == redis::ErrorKind::Parse {
+        // Something answered, but not in Redis's protocol: a web server,
+        // an SSH daemon — the wrong port, most likely.
+        return Error::new(
+            Exit::Unavailable,
+            format!(
+                "not a Redis server at {shown} ({what} it: what answered does not speak \
+                 the Redis protocol; check the host and port)"
+            ),
+        );
+    }
     Error::new(
         Exit::Unavailable,
         format!("{what} {shown}: {}", describe(err)),
@@ -464,6 +475,9 @@ pub fn describe(err: &RedisError) -> String {
     match err.kind() {
         redis::ErrorKind::AuthenticationFailed => {
             "authentication failed (check the user and password_file)".to_string()
+        }
+        redis::ErrorKind::Parse => {
+            "what answered does not speak the Redis protocol (check the host and port)".to_string()
         }
         _ => crate::error::plain(err.to_string()),
     }

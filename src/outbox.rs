@@ -178,9 +178,11 @@ impl<'a> Outbox<'a> {
                 self.broker = None;
                 if !self.announced_down && !self.settings.quiet {
                     self.announced_down = true;
-                    cli::note(format!(
-                        "{err} (events stay in the spool and go out when it is back)"
-                    ));
+                    cli::note(if err.exit == Exit::Usage {
+                        format!("{err} (events stay in the spool)")
+                    } else {
+                        format!("{err} (events stay in the spool and go out when it is back)")
+                    });
                 }
                 self.broker_down = Some((err, Instant::now() + self.backoff));
                 self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
@@ -254,13 +256,25 @@ impl<'a> Outbox<'a> {
                 .and_then(|s| s.backlog(FORWARD).ok())
                 .unwrap_or(0);
             if !self.settings.quiet {
+                // The cause was said when it happened; say it once.
+                let cause = if self.announced_down {
+                    String::new()
+                } else {
+                    format!("{err}: ")
+                };
                 cli::note(format!(
-                    "{err}: {waiting} event(s) wait in the spool {}; they go out the next time \
+                    "{cause}{waiting} event(s) wait in the spool {}; they go out the next time \
                      sd-bark runs (or run `sd-bark --flush`)",
                     self.settings.spool.display()
                 ));
             }
-            return Exit::Unavailable;
+            // A setting that is wrong (a key file that cannot be read) is
+            // the admin's to fix, not an outage to wait out.
+            return if err.exit == Exit::Usage {
+                Exit::Usage
+            } else {
+                Exit::Unavailable
+            };
         }
         if self.local_failure {
             Exit::IoErr

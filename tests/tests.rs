@@ -5,6 +5,7 @@
 mod util;
 
 mod acl;
+mod broker_errors;
 mod chaos;
 mod contrib;
 mod disk_full;

@@ -20,6 +20,7 @@ pub struct ConfigFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerSection {
+    #[serde(deserialize_with = "broker_url")]
     pub url: Option<String>,
     pub password_file: Option<PathBuf>,
     pub stream: Option<String>,
@@ -87,6 +88,16 @@ pub struct CheckSection {
     pub if_running: Option<CommandLine>,
     pub after: Option<u32>,
     pub max_restarts: Option<String>,
+}
+
+/// `[broker] url`, checked as it is read, so a mistake is named with its
+/// line like any other.
+fn broker_url<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(deserializer)?;
+    super::check_broker_url(&url).map_err(serde::de::Error::custom)?;
+    Ok(Some(url))
 }
 
 /// A duration written for people (`30s`, `5m`, `24h`, `30d`).

@@ -140,11 +140,18 @@ impl Settings {
         let (config, config_path) = args.base.load()?;
         let broker_section = &config.broker;
         let url = args.broker.clone().or_else(|| broker_section.url.clone());
+        let from_argv = args.broker.is_some()
+            && matches.value_source("broker") == Some(ValueSource::CommandLine);
+        if let Some(given) = &args.broker {
+            // The file's URL was checked as the file was read.
+            check_broker_url(given).map_err(|why| {
+                let origin = if from_argv { "--broker" } else { "SD_BROKER" };
+                Error::usage(format!("{origin}: {why}"))
+            })?;
+        }
         let broker = match url.filter(|u| !u.trim().is_empty()) {
             None => None,
             Some(url) => {
-                let from_argv = args.broker.is_some()
-                    && matches.value_source("broker") == Some(ValueSource::CommandLine);
                 if from_argv && url_password(&url).is_some() && !args.base.quiet {
                     crate::cli::warn(
                         "the password in --broker is visible to every user through ps; \
@@ -205,6 +212,42 @@ fn load_config(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>)> {
     Ok((ConfigFile::default(), None))
 }
 
+/// Whether a broker URL is one sheepdog can use: a known scheme, a port,
+/// a database number. Empty means no broker. A URL that is wrong is a
+/// usage error (exit 2), never "the broker is unavailable" (exit 69).
+pub fn check_broker_url(text: &str) -> Result<(), String> {
+    const FORMS: &str =
+        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… or unix:///PATH";
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    let shown = redact_url(text);
+    let url =
+        url::Url::parse(text).map_err(|e| format!("`{shown}` is not a URL: {e} ({FORMS})"))?;
+    match url.scheme() {
+        "redis" | "rediss" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{shown}` names no host ({FORMS})"));
+            }
+            let db = url.path().trim_matches('/');
+            if !db.is_empty() && db.parse::<u32>().is_err() {
+                return Err(format!(
+                    "`{shown}`: the database must be a number, not `{db}` ({FORMS})"
+                ));
+            }
+        }
+        "unix" | "redis+unix" => {
+            if url.path().is_empty() {
+                return Err(format!("`{shown}` names no socket path ({FORMS})"));
+            }
+        }
+        other => return Err(format!("`{shown}`: unknown scheme {other}: ({FORMS})")),
+    }
+    redis::IntoConnectionInfo::into_connection_info(text)
+        .map(|_| ())
+        .map_err(|e| format!("`{shown}`: {} ({FORMS})", crate::broker::describe(&e)))
+}
+
 /// The password part of a URL's user information, if any.
 fn url_password(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
@@ -247,6 +290,30 @@ mod tests {
             redact_url("unix:///run/redis.sock"),
             "unix:///run/redis.sock"
         );
+    }
+
+    #[test]
+    fn broker_urls_are_checked_before_use() {
+        for good in [
+            "",
+            "redis://127.0.0.1:6379",
+            "redis://:pw@host:1/0",
+            "rediss://host",
+            "unix:///run/redis.sock",
+        ] {
+            assert_eq!(check_broker_url(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("http://localhost:6379", "unknown scheme http"),
+            ("redis://127.0.0.1:6379/abc", "database must be a number"),
+            ("redis://127.0.0.1:99999", "invalid port"),
+            ("localhost:6379", "expected redis://"),
+            ("redis://:s3cret@host/x", "database"),
+        ] {
+            let err = check_broker_url(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,8 +60,16 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
     let mut received = 0u64;
     let mut backoff = Duration::from_millis(100);
     let mut draining = false;
+    let mut said_stopping = false;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
+        if stopping && !said_stopping {
+            said_stopping = true;
+            cli::note(format!(
+                "stopping: finishing the {} event(s) in flight",
+                in_flight.len()
+            ));
+        }
         let done_receiving = stopping || draining || options.count.is_some_and(|n| received >= n);
         if done_receiving && in_flight.is_empty() {
             break;
@@ -118,6 +127,17 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
             let (late, _) = collect_echoes(&echo_rx, &mut in_flight, Duration::from_millis(50));
             source.ack(&late)?;
             if done_receiving && in_flight.is_empty() {
+                break;
+            }
+            if stop.load(Ordering::SeqCst) {
+                // Told to stop (a service manager may signal the handler
+                // too): not started again; what it did not finish is
+                // delivered again to the next sd-recv.
+                cli::note(format!(
+                    "handler {} exited while stopping; {} event(s) it had not finished will be delivered again",
+                    options.argv[0],
+                    in_flight.len()
+                ));
                 break;
             }
             cli::note(format!(
@@ -267,8 +287,12 @@ fn send(handler: &mut Running, line: &str) {
 }
 
 fn start(argv: &[String], echoes: &Sender<FromHandler>, generation: u64) -> Result<Running> {
+    // Its own process group: Ctrl-C in a terminal reaches sd-recv, which
+    // stops reading and closes the handler's input, rather than killing
+    // the handler with events in flight.
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -12,7 +12,7 @@ use crate::exit::Exit;
 use crate::spool::Spool;
 use crate::{cli, ident, man};
 use clap::{ArgMatches, CommandFactory, Parser};
-use source::{Received, RedisSource, Source, SpoolSource};
+use source::{Reading, Received, RedisSource, Source, SpoolSource};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -185,36 +185,37 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         }
         None => None,
     };
+    // Before the source: a service waiting for its broker at start stops
+    // when told to.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::local_io("installing signal handlers", e))?;
+    }
+    let reading = Reading {
+        group,
+        from_now: args.from_now,
+        claim_idle: args.claim_idle,
+        max_event,
+    };
     let mut source: Box<dyn Source> = match &settings.broker {
         Some(broker) => {
             let mut source = RedisSource::new(
                 broker.clone(),
                 settings.stream.clone(),
-                group,
-                args.from_now,
-                args.claim_idle,
-                max_event,
+                reading,
                 settings.quiet,
+                Arc::clone(&stop),
+                !args.once,
             )?;
             if let Some(keyring) = keyring {
                 source.check_signatures(keyring);
             }
             Box::new(source)
         }
-        None => Box::new(SpoolSource::new(
-            Spool::open(&settings.spool)?,
-            group,
-            args.from_now,
-            args.claim_idle,
-            max_event,
-        )?),
+        None => Box::new(SpoolSource::new(Spool::open(&settings.spool)?, reading)?),
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Error::local_io("installing signal handlers", e))?;
-    }
     let block = if args.once {
         Duration::from_millis(100)
     } else {
@@ -277,6 +278,9 @@ fn print_events(
         source.housekeeping();
     }
     out.flush().map_err(cli::stdout_error)?;
+    if stop.load(Ordering::SeqCst) && !args.common.base.quiet {
+        cli::note("stopping: every event printed was acknowledged");
+    }
     source.finish();
     Ok(rejected)
 }

@@ -6,11 +6,14 @@
 use crate::broker::{Broker, Entry};
 use crate::cli;
 use crate::config::{BrokerSettings, redact_url};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::exit::Exit;
 use crate::signing::Keyring;
 use crate::skim::skim;
 use crate::spool::Spool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One event handed out, with what is needed to acknowledge it.
@@ -115,6 +118,17 @@ pub struct Derived {
     pub host: String,
 }
 
+/// How a source reads, whichever it is.
+pub struct Reading {
+    /// The group and consumer; `None` follows without one.
+    pub group: Option<(String, String)>,
+    /// A new group starts with what arrives from now on.
+    pub from_now: bool,
+    /// Entries another consumer left pending this long are taken over.
+    pub claim_idle: Duration,
+    pub max_event: usize,
+}
+
 pub struct RedisSource {
     settings: BrokerSettings,
     stream: String,
@@ -132,25 +146,26 @@ pub struct RedisSource {
     quiet: bool,
     /// Checks signatures when set (`--keyring`).
     keyring: Option<Keyring>,
+    /// Set on SIGTERM/SIGINT: no more waiting for a broker that is away.
+    stop: Arc<AtomicBool>,
 }
 
 impl RedisSource {
     pub fn new(
         settings: BrokerSettings,
         stream: String,
-        group: Option<(String, String)>,
-        from_now: bool,
-        claim_idle: Duration,
-        max_event: usize,
+        reading: Reading,
         quiet: bool,
+        stop: Arc<AtomicBool>,
+        wait_for_broker: bool,
     ) -> Result<RedisSource> {
         let mut source = RedisSource {
             settings,
             stream,
-            group,
-            from_now,
-            claim_idle,
-            max_event,
+            group: reading.group,
+            from_now: reading.from_now,
+            claim_idle: reading.claim_idle,
+            max_event: reading.max_event,
             broker: None,
             last_id: None,
             next_claim: Instant::now(),
@@ -158,11 +173,49 @@ impl RedisSource {
             warned_lag: false,
             quiet,
             keyring: None,
+            stop,
         };
-        // The first connection must work: a wrong URL or password is an
-        // error to report, not an outage to wait out.
-        source.connect()?;
-        Ok(source)
+        // A wrong password is an error to report, not an outage to wait
+        // out; a broker that is away is waited for by a service (not by
+        // --once, which a script runs to drain what is there).
+        match source.connect() {
+            Ok(_) => Ok(source),
+            Err(e) if e.exit == Exit::Unavailable && wait_for_broker => {
+                source.wait_for_broker(e)?;
+                Ok(source)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits, with backoff, until the broker answers (or sd-recv is told
+    /// to stop): one message when waiting starts, one when it connects.
+    fn wait_for_broker(&mut self, first: Error) -> Result<()> {
+        if !self.quiet {
+            cli::note(format!("{first}; waiting for it (retrying with backoff)"));
+        }
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let until = Instant::now() + backoff;
+            while Instant::now() < until {
+                if self.stop.load(Ordering::SeqCst) {
+                    return Err(Error::new(Exit::Ok, ""));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            match self.connect() {
+                Ok(_) => {
+                    if !self.quiet {
+                        cli::note(format!("connected to {}", self.shown()));
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.exit == Exit::Unavailable => {
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn shown(&self) -> String {
@@ -194,6 +247,7 @@ impl RedisSource {
     ) -> Result<T> {
         let mut backoff = Duration::from_millis(100);
         let mut announced = false;
+        let mut stopping_tries = 0;
         loop {
             let attempt = match self.connect() {
                 Ok(_) => {
@@ -225,6 +279,22 @@ impl RedisSource {
                         cli::note(format!("reconnected to {}", self.shown()));
                     }
                     return Ok(value);
+                }
+                Err(why) if self.stop.load(Ordering::SeqCst) => {
+                    // Stopping: a read cut short by the signal is no
+                    // outage; try a few times quietly (to acknowledge what
+                    // is done), then leave it to the next run.
+                    stopping_tries += 1;
+                    if stopping_tries > 3 {
+                        return Err(Error::new(
+                            Exit::Unavailable,
+                            format!(
+                                "stopping without reaching {} ({why}); what was not acknowledged is delivered again",
+                                self.shown()
+                            ),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
                 }
                 Err(why) => {
                     if !announced {
@@ -403,22 +473,16 @@ pub struct SpoolSource {
 }
 
 impl SpoolSource {
-    pub fn new(
-        mut spool: Spool,
-        group: Option<(String, String)>,
-        from_now: bool,
-        claim_idle: Duration,
-        max_event: usize,
-    ) -> Result<SpoolSource> {
+    pub fn new(mut spool: Spool, reading: Reading) -> Result<SpoolSource> {
         let last_seq = spool.last_seq()?;
-        if let Some((group, _)) = &group {
-            spool.create_group(group, from_now)?;
+        if let Some((group, _)) = &reading.group {
+            spool.create_group(group, reading.from_now)?;
         }
         Ok(SpoolSource {
             spool,
-            group,
-            claim_idle,
-            max_event,
+            group: reading.group,
+            claim_idle: reading.claim_idle,
+            max_event: reading.max_event,
             last_seq,
         })
     }

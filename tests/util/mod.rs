@@ -140,6 +140,14 @@ impl Cmd {
         self
     }
 
+    /// Runs it in a process group of its own (as a shell's job is), so
+    /// a test can signal the whole group like a terminal's Ctrl-C.
+    pub fn own_group(mut self) -> Self {
+        use std::os::unix::process::CommandExt;
+        self.command.process_group(0);
+        self
+    }
+
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
         self
