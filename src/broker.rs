@@ -9,6 +9,7 @@
 use crate::config::{BrokerSettings, redact_url};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::groups::GroupInfo;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
 use redis::{Client, Connection, IntoConnectionInfo, RedisError, Value};
 use std::time::Duration;
@@ -305,6 +306,53 @@ impl Broker {
             .arg(&entry.id)
             .ignore()
             .query::<()>(&mut self.conn)
+    }
+
+    /// Every group of the stream: consumers, pending, lag, and how long
+    /// since any of its consumers last read.
+    pub fn groups(&mut self) -> std::result::Result<Vec<GroupInfo>, RedisError> {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&self.stream)
+            .query(&mut self.conn)?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let info: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&self.stream)
+            .query(&mut self.conn)?;
+        let mut groups = Vec::new();
+        for group in info.groups {
+            let consumers: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg(&self.stream)
+                .arg(&group.name)
+                .query(&mut self.conn)?;
+            groups.push(GroupInfo {
+                idle_ms: consumers.consumers.iter().map(|c| c.idle as u64).min(),
+                name: group.name,
+                consumers: group.consumers as u64,
+                pending: group.pending as u64,
+                lag: group.lag.map(|l| l as u64),
+            });
+        }
+        Ok(groups)
+    }
+
+    /// Destroys a group (`XGROUP DESTROY`), so it holds nothing back any
+    /// more; false when there was no such group.
+    pub fn retire_group(&mut self, group: &str) -> std::result::Result<bool, RedisError> {
+        let destroyed: std::result::Result<i64, RedisError> = redis::cmd("XGROUP")
+            .arg("DESTROY")
+            .arg(&self.stream)
+            .arg(group)
+            .query(&mut self.conn);
+        match destroyed {
+            Ok(n) => Ok(n > 0),
+            // No stream at all: no group either.
+            Err(e) if e.to_string().contains("no such key") => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Trims entries every group is done with (`XTRIM MINID`), and says

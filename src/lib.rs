@@ -18,6 +18,7 @@ pub mod exit;
 pub mod expect;
 pub mod facts;
 pub mod fuzzing;
+pub mod groups;
 pub mod heartbeat;
 pub mod ident;
 pub mod legacy;

@@ -8,6 +8,7 @@
 //! the events. Entries every reader is done with are deleted.
 
 use crate::error::{Error, Result};
+use crate::groups::GroupInfo;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +16,8 @@ use std::time::Duration;
 /// The reader that publishes to the broker.
 pub const FORWARD: &str = "forward";
 
-const SCHEMA_VERSION: i64 = 1;
+/// Each migration takes the spool from version N to N+1 (sqlite::migrate).
+const MIGRATIONS: &[&str] = &[SCHEMA, TOUCHED];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -47,6 +49,10 @@ CREATE TABLE IF NOT EXISTS dead (
 );
 ";
 
+/// 1 → 2: when each reader last read, so a group nobody reads any more
+/// can be found (`sd-recv --groups`) and retired.
+const TOUCHED: &str = "ALTER TABLE cursors ADD COLUMN touched_ms INTEGER;";
+
 pub struct Spool {
     conn: Connection,
     path: PathBuf,
@@ -70,22 +76,8 @@ impl Spool {
         };
         // synchronous=NORMAL: a committed batch survives the process being
         // killed; FULL would add an fsync per batch for the power-loss case.
-        let conn = crate::sqlite::open_wal(path, "spool", "NORMAL", None)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| fail("reading", &e))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::io(format!(
-                "spool {} was written by a newer sheepdog (schema {version}); upgrade sheepdog",
-                path.display()
-            )));
-        }
-        if version < SCHEMA_VERSION {
-            conn.execute_batch(SCHEMA)
-                .map_err(|e| fail("creating", &e))?;
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(|e| fail("creating", &e))?;
-        }
+        let mut conn = crate::sqlite::open_wal(path, "spool", "NORMAL", None)?;
+        crate::sqlite::migrate(&mut conn, MIGRATIONS).map_err(|e| fail("migrating", &e))?;
         Ok(Spool {
             conn,
             path: path.to_path_buf(),
@@ -197,8 +189,8 @@ impl Spool {
         };
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO cursors (reader, seq) VALUES (?1, ?2)",
-                params![reader, start],
+                "INSERT OR IGNORE INTO cursors (reader, seq, touched_ms) VALUES (?1, ?2, ?3)",
+                params![reader, start, crate::time::now_ms()],
             )
             .map_err(|e| self.error("writing to", e))?;
         Ok(())
@@ -257,6 +249,13 @@ impl Spool {
                     .map_err(fail)?;
             }
         }
+        // When the group last read, at most once a minute (for --groups).
+        tx.prepare_cached(
+            "UPDATE cursors SET touched_ms = ?2
+             WHERE reader = ?1 AND coalesce(touched_ms, 0) < ?2 - 60000",
+        )
+        .and_then(|mut touch| touch.execute(params![reader, now]))
+        .map_err(fail)?;
         if delivered.len() < count {
             let cursor: i64 = tx
                 .query_row(
@@ -341,6 +340,51 @@ impl Spool {
             )
             .map_err(|e| self.error("writing to", e))?;
         self.ack(group, &[seq])
+    }
+
+    /// The local groups: consumers, pending, lag, idle time.
+    pub fn groups(&self) -> Result<Vec<GroupInfo>> {
+        let now = crate::time::now_ms();
+        let read = || -> rusqlite::Result<Vec<GroupInfo>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT substr(c.reader, 7), c.touched_ms,
+                        (SELECT count(DISTINCT consumer) FROM pending p WHERE p.reader = c.reader),
+                        (SELECT count(*) FROM pending p WHERE p.reader = c.reader),
+                        (SELECT count(*) FROM entries e WHERE e.seq > c.seq)
+                 FROM cursors c WHERE c.reader LIKE 'group:%' ORDER BY c.reader",
+            )?;
+            stmt.query_map([], |r| {
+                let touched: Option<i64> = r.get(1)?;
+                Ok(GroupInfo {
+                    name: r.get(0)?,
+                    idle_ms: touched.map(|t| (now - t).max(0) as u64),
+                    consumers: r.get::<_, i64>(2)? as u64,
+                    pending: r.get::<_, i64>(3)? as u64,
+                    lag: Some(r.get::<_, i64>(4)? as u64),
+                })
+            })?
+            .collect()
+        };
+        read().map_err(|e| self.error("reading", e))
+    }
+
+    /// Forgets a local group and what it had pending, so it holds nothing
+    /// back any more; false when there was no such group.
+    pub fn retire_group(&mut self, group: &str) -> Result<bool> {
+        let reader = group_reader(group);
+        let path = self.path.clone();
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
+        let tx = self.conn.transaction().map_err(fail)?;
+        let existed = tx
+            .execute("DELETE FROM cursors WHERE reader = ?1", [&reader])
+            .map_err(fail)?
+            > 0;
+        tx.execute("DELETE FROM pending WHERE reader = ?1", [&reader])
+            .map_err(fail)?;
+        trim(&tx).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(existed)
     }
 
     /// The newest sequence number, for following without a group.

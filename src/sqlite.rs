@@ -1,6 +1,7 @@
-//! Opening the SQLite files sheepdog writes (the spool and the store) the
-//! same way: the directory created, WAL, a wait for another process's lock
-//! instead of failing at once, and errors that name the file.
+//! Opening the SQLite files sheepdog writes (the spool, the store, the
+//! mail state) the same way: the directory created, WAL, a wait for
+//! another process's lock instead of failing at once, errors that name the
+//! file, and one way to bring a schema up to date ([`migrate`]).
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -43,4 +44,46 @@ pub fn open_wal(
     conn.pragma_update(None, "synchronous", synchronous)
         .map_err(|e| fail("opening", &e))?;
     Ok(conn)
+}
+
+/// Brings a database to `migrations.len()`, its version kept in `PRAGMA
+/// user_version`: migration N takes it from version N to N+1, each in a
+/// transaction of its own, so an older sheepdog's file is upgraded in
+/// place. A file written by a newer sheepdog is refused, not misread.
+pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> std::result::Result<(), String> {
+    let known = migrations.len() as i64;
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if current > known {
+        return Err(format!(
+            "it was written by a newer sheepdog (schema version {current}, this one knows {known}); upgrade sheepdog"
+        ));
+    }
+    for (from, sql) in migrations.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_in_order_and_newer_files_are_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let steps = ["CREATE TABLE a (x);", "ALTER TABLE a ADD COLUMN y;"];
+        migrate(&mut conn, &steps[..1]).unwrap();
+        migrate(&mut conn, &steps).unwrap();
+        migrate(&mut conn, &steps).unwrap();
+        conn.execute("INSERT INTO a (x, y) VALUES (1, 2)", [])
+            .unwrap();
+        let err = migrate(&mut conn, &steps[..1]).unwrap_err();
+        assert!(err.contains("newer sheepdog (schema version 2"), "{err}");
+    }
 }

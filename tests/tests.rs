@@ -13,6 +13,7 @@ mod events;
 mod expect;
 mod facts;
 mod fuzz_corpus;
+mod groups;
 mod heartbeat;
 mod hostile;
 mod install;

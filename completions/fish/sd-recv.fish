@@ -1,6 +1,8 @@
 complete -c sd-recv -l group -d 'Consumer group: every group gets every event; consumers of one group share them. Without it, follow the stream (no guarantees)' -r
 complete -c sd-recv -l consumer -d 'This consumer\'s name within the group [default: HOST-PID]' -r
 complete -c sd-recv -l count -d 'Stop after N events' -r
+complete -c sd-recv -l retire-group -d 'Delete a consumer group nobody uses any more, so the events it held back can be trimmed, and exit' -r
+complete -c sd-recv -l warn-idle-group -d 'Warn about another group nobody has read for this long that holds events back from trimming' -r
 complete -c sd-recv -l keyring -d 'Check signed events against the key of the host they name, from DIR/HOST.key; a bad signature goes to sheepdog:rejected' -r -F
 complete -c sd-recv -l claim-idle -d 'Take over entries another consumer left unacknowledged this long' -r
 complete -c sd-recv -l window -d 'Events in flight to the handler at most. Several of the handler\'s batches (sd-store commits 1,000 at a time), so that it stores the next while the last is flushed, echoed and acknowledged' -r
@@ -13,6 +15,8 @@ complete -c sd-recv -l spool -d 'Local spool database [default: $XDG_STATE_HOME/
 complete -c sd-recv -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
 complete -c sd-recv -l once -d 'Deliver what is there now, then exit'
 complete -c sd-recv -l from-now -d 'A new group starts with what arrives from now on, not at the beginning of the stream'
+complete -c sd-recv -l from-start -d 'A new group starts with everything the stream still holds (the default; say it to make a script\'s intent plain)'
+complete -c sd-recv -l groups -d 'List the stream\'s consumer groups (consumers, pending, lag, idle time) as JSON lines, and exit'
 complete -c sd-recv -l require-signed -d 'With --keyring, unsigned events go to sheepdog:rejected too'
 complete -c sd-recv -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-recv -s h -l help -d 'Print help (see more with \'--help\')'

@@ -80,9 +80,11 @@ pub const ANY: &str = "*";
 
 impl State {
     pub fn open(path: &Path) -> Result<State> {
-        let conn = crate::sqlite::open_wal(path, "mail state", "FULL", None)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| Error::io(format!("creating mail state {}: {e}", path.display())))?;
+        let mut conn = crate::sqlite::open_wal(path, "mail state", "FULL", None)?;
+        // The first version had no user_version; its tables are created
+        // "IF NOT EXISTS", so migration 0 → 1 takes it as it is.
+        crate::sqlite::migrate(&mut conn, &[SCHEMA])
+            .map_err(|e| Error::io(format!("migrating mail state {}: {e}", path.display())))?;
         Ok(State {
             conn,
             path: path.to_path_buf(),

@@ -39,14 +39,23 @@ moved to the dead-letter stream sheepdog:dead. On SIGTERM sd-recv stops \
 reading, lets in-flight events finish, acknowledges them and exits 0.
 
 A broker that goes away is waited for: sd-recv reconnects with backoff \
-and carries on where it was. Without a broker, the local spool is read \
-with the same group semantics.";
+and carries on where it was; one that is away when sd-recv starts is \
+waited for too, except with --once. SIGINT stops it like SIGTERM. Without \
+a broker, the local spool is read with the same group semantics.
+
+A group holds back from trimming every event it has not acknowledged, \
+until it is retired: --groups lists the groups (consumers, pending, lag, \
+idle time), --retire-group NAME deletes one nobody uses any more, and a \
+receiver warns about a group idle for --warn-idle-group that holds events \
+back.";
 
 const AFTER_HELP: &str = "\
 Examples:
   sd-recv                                            # watch events arrive
   sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db
-  sd-recv --group mail -- sd-mail --echo --to admin@example.org";
+  sd-recv --group mail -- sd-mail --echo --to admin@example.org
+  sd-recv --groups                                   # which groups hold events back?
+  sd-recv --retire-group test";
 
 #[derive(Debug, Parser)]
 #[command(name = "sd-recv", version, about = "Receive events, print them or feed a handler", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -70,8 +79,28 @@ pub struct Args {
 
     /// A new group starts with what arrives from now on, not at the
     /// beginning of the stream.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from_start")]
     pub from_now: bool,
+
+    /// A new group starts with everything the stream still holds (the
+    /// default; say it to make a script's intent plain).
+    #[arg(long)]
+    pub from_start: bool,
+
+    /// List the stream's consumer groups (consumers, pending, lag, idle
+    /// time) as JSON lines, and exit.
+    #[arg(long, conflicts_with_all = ["group", "retire_group", "handler", "once", "count"])]
+    pub groups: bool,
+
+    /// Delete a consumer group nobody uses any more, so the events it held
+    /// back can be trimmed, and exit.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["group", "handler", "once", "count"])]
+    pub retire_group: Option<String>,
+
+    /// Warn about another group nobody has read for this long that holds
+    /// events back from trimming.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "24h")]
+    pub warn_idle_group: Duration,
 
     /// Check signed events against the key of the host they name, from
     /// DIR/HOST.key; a bad signature goes to sheepdog:rejected.
@@ -151,6 +180,10 @@ pub fn man_page() -> man::Page {
                 "Drain the backlog into a file, then stop:",
                 "sd-recv --group archive --once >> archive.jsonl",
             ),
+            (
+                "Which groups hold events back, and retire one used only to try things:",
+                "sd-recv --groups; sd-recv --retire-group test",
+            ),
         ],
         see_also: &["sd-bark(1)", "sd-store(1)", "sd-mail(1)"],
     }
@@ -192,11 +225,16 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Error::local_io("installing signal handlers", e))?;
     }
+    if args.groups || args.retire_group.is_some() {
+        return manage_groups(&settings, &args);
+    }
     let reading = Reading {
         group,
         from_now: args.from_now,
         claim_idle: args.claim_idle,
         max_event,
+        idle_warning: args.warn_idle_group,
+        quiet: settings.quiet,
     };
     let mut source: Box<dyn Source> = match &settings.broker {
         Some(broker) => {
@@ -236,6 +274,65 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     }
 }
 
+/// `--groups` and `--retire-group`: the life cycle of consumer groups, in
+/// Redis or in the local spool.
+fn manage_groups(settings: &Settings, args: &Args) -> Result<Exit> {
+    let mut broker = match &settings.broker {
+        Some(broker) => Some(crate::broker::Broker::connect(broker, &settings.stream)?),
+        None => None,
+    };
+    let mut spool = match &broker {
+        Some(_) => None,
+        None => Some(Spool::open(&settings.spool)?),
+    };
+    let where_ = match &broker {
+        Some(b) => format!("stream {} on {}", settings.stream, b.shown),
+        None => format!("the spool {}", settings.spool.display()),
+    };
+    if let Some(name) = &args.retire_group {
+        let held = groups_of(&mut broker, &mut spool)?
+            .into_iter()
+            .find(|g| &g.name == name)
+            .map(|g| g.held_back());
+        let retired = match (&mut broker, &mut spool) {
+            (Some(b), _) => b
+                .retire_group(name)
+                .map_err(|e| b.error("retiring the group on", &e))?,
+            (None, Some(s)) => s.retire_group(name)?,
+            (None, None) => false,
+        };
+        if !retired {
+            return Err(Error::usage(format!(
+                "no group {name} on {where_} (sd-recv --groups lists them)"
+            )));
+        }
+        if !settings.quiet {
+            cli::note(format!(
+                "retired group {name} of {where_}; the {} event(s) it held back can be trimmed",
+                held.unwrap_or(0)
+            ));
+        }
+        return Ok(Exit::Ok);
+    }
+    let mut out = io::stdout().lock();
+    for group in groups_of(&mut broker, &mut spool)? {
+        writeln!(out, "{}", group.to_json()).map_err(cli::stdout_error)?;
+    }
+    out.flush().map_err(cli::stdout_error)?;
+    Ok(Exit::Ok)
+}
+
+fn groups_of(
+    broker: &mut Option<crate::broker::Broker>,
+    spool: &mut Option<Spool>,
+) -> Result<Vec<crate::groups::GroupInfo>> {
+    match (broker, spool) {
+        (Some(b), _) => b.groups().map_err(|e| b.error("listing the groups on", &e)),
+        (None, Some(s)) => s.groups(),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
 /// Prints events; with a group, acknowledges each batch once it was
 /// written and flushed. A reader that went away ends the run without
 /// acknowledging what it did not get.
@@ -254,6 +351,7 @@ fn print_events(
             .map_or(args.window, |n| args.window.min((n - delivered) as usize));
         let batch = source.receive(room, block)?;
         if batch.is_empty() {
+            source.housekeeping();
             if args.once {
                 break;
             }

@@ -9,6 +9,7 @@ use crate::config::{BrokerSettings, redact_url};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::exit::Exit;
+use crate::groups::IdleWatch;
 use crate::signing::Keyring;
 use crate::skim::skim;
 use crate::spool::Spool;
@@ -127,6 +128,9 @@ pub struct Reading {
     /// Entries another consumer left pending this long are taken over.
     pub claim_idle: Duration,
     pub max_event: usize,
+    /// Warn about another group idle this long that holds events back.
+    pub idle_warning: Duration,
+    pub quiet: bool,
 }
 
 pub struct RedisSource {
@@ -148,6 +152,7 @@ pub struct RedisSource {
     keyring: Option<Keyring>,
     /// Set on SIGTERM/SIGINT: no more waiting for a broker that is away.
     stop: Arc<AtomicBool>,
+    idle_groups: IdleWatch,
 }
 
 impl RedisSource {
@@ -162,7 +167,7 @@ impl RedisSource {
         let mut source = RedisSource {
             settings,
             stream,
-            group: reading.group,
+            group: reading.group.clone(),
             from_now: reading.from_now,
             claim_idle: reading.claim_idle,
             max_event: reading.max_event,
@@ -174,6 +179,11 @@ impl RedisSource {
             quiet,
             keyring: None,
             stop,
+            idle_groups: IdleWatch::new(
+                reading.idle_warning,
+                reading.group.as_ref().map(|(g, _)| g.clone()),
+                reading.quiet,
+            ),
         };
         // A wrong password is an error to report, not an outage to wait
         // out; a broker that is away is waited for by a service (not by
@@ -431,6 +441,15 @@ impl Source for RedisSource {
         let Some(broker) = self.broker.as_mut() else {
             return;
         };
+        if self.idle_groups.due() {
+            match broker.groups() {
+                Ok(groups) => self.idle_groups.look(&groups),
+                Err(_) => {
+                    self.broker = None;
+                    return;
+                }
+            }
+        }
         let cap = broker.max_len;
         match broker.trim() {
             Ok(states) => {
@@ -470,6 +489,7 @@ pub struct SpoolSource {
     claim_idle: Duration,
     max_event: usize,
     last_seq: i64,
+    idle_groups: IdleWatch,
 }
 
 impl SpoolSource {
@@ -480,6 +500,11 @@ impl SpoolSource {
         }
         Ok(SpoolSource {
             spool,
+            idle_groups: IdleWatch::new(
+                reading.idle_warning,
+                reading.group.as_ref().map(|(g, _)| g.clone()),
+                reading.quiet,
+            ),
             group: reading.group,
             claim_idle: reading.claim_idle,
             max_event: reading.max_event,
@@ -544,6 +569,14 @@ impl Source for SpoolSource {
         };
         let seq = entry.parse().unwrap_or(0);
         self.spool.dead_letter(group, seq, raw, reason)
+    }
+
+    fn housekeeping(&mut self) {
+        if self.idle_groups.due()
+            && let Ok(groups) = self.spool.groups()
+        {
+            self.idle_groups.look(&groups);
+        }
     }
 
     fn acknowledges(&self) -> bool {

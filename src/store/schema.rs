@@ -133,20 +133,5 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to [`VERSION`]; fails on a newer one.
 pub fn migrate(conn: &mut Connection) -> Result<(), String> {
-    let current: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if current > VERSION {
-        return Err(format!(
-            "it was written by a newer sheepdog (schema version {current}, this one knows {VERSION}); upgrade sheepdog"
-        ));
-    }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
-        tx.execute_batch(sql).map_err(|e| e.to_string())?;
-        tx.pragma_update(None, "user_version", from as i64 + 1)
-            .map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    crate::sqlite::migrate(conn, MIGRATIONS)
 }

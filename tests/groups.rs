@@ -1,0 +1,123 @@
+//! The life cycle of consumer groups, in Redis and in the local spool: a
+//! group used once holds events back until it is retired; sd-recv lists
+//! groups, warns about an idle one with the numbers and the command to
+//! run, and retires one.
+
+use crate::util::TestEnv;
+use crate::util::redis::RedisServer;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Group {
+    group: String,
+    consumers: u64,
+    pending: u64,
+    lag: Option<u64>,
+    idle_ms: Option<u64>,
+    idle: String,
+}
+
+fn groups(env: &TestEnv) -> Vec<Group> {
+    env.cmd("sd-recv").arg("--groups").expect_code(0).lines()
+}
+
+fn bark(env: &TestEnv, n: usize) {
+    let input: String = (0..n)
+        .map(|i| format!("{{\"tag\":\"g\",\"status\":\"ok\",\"n\":{i}}}\n"))
+        .collect();
+    env.cmd("sd-bark").stdin(input).expect_code(0);
+}
+
+/// The whole cycle on whichever transport `env` is set up for; returns
+/// the stderr of the run that should warn.
+fn life_cycle(env: &TestEnv) {
+    // The README's first command: a group used once.
+    bark(env, 1);
+    env.cmd("sd-recv")
+        .args(["--group", "test", "--once"])
+        .expect_code(0);
+    let listed = groups(env);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].group.as_str(), listed[0].pending), ("test", 0));
+    assert!(
+        listed[0].consumers <= 1 && listed[0].idle_ms.is_some(),
+        "{listed:?}"
+    );
+    assert_ne!(listed[0].idle, "");
+
+    // Five more arrive; the store reads them, the test group does not.
+    bark(env, 5);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let run = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--once", "--warn-idle-group", "1s"])
+        .expect_code(0);
+    // The first event went when test, then the only group, was done with it.
+    assert_eq!(run.stdout().lines().count(), 5);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("group test has read nothing for")
+            && stderr.contains("holds 5 event(s) back from trimming")
+            && stderr.contains("sd-recv --retire-group test"),
+        "{}",
+        run.report()
+    );
+    assert!(!stderr.contains("group store has"), "{}", run.report());
+    let test = groups(env).into_iter().find(|g| g.group == "test").unwrap();
+    assert_eq!(test.lag, Some(5));
+
+    // Retired, it holds nothing back; an unknown group is a usage error.
+    let run = env
+        .cmd("sd-recv")
+        .args(["--retire-group", "test"])
+        .expect_code(0);
+    assert!(
+        run.stderr().contains("retired group test"),
+        "{}",
+        run.report()
+    );
+    let names: Vec<String> = groups(env).into_iter().map(|g| g.group).collect();
+    assert_eq!(names, ["store"]);
+    let run = env
+        .cmd("sd-recv")
+        .args(["--retire-group", "test"])
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("sd-recv --groups lists them"),
+        "{}",
+        run.report()
+    );
+    // --from-start and --from-now are each other's opposite.
+    env.cmd("sd-recv")
+        .args(["--group", "x", "--from-start", "--from-now", "--once"])
+        .expect_code(2);
+}
+
+#[test]
+fn groups_in_the_local_spool_are_listed_warned_about_and_retired() {
+    let env = TestEnv::new();
+    life_cycle(&env);
+    // What no group needs any more is gone from the spool.
+    bark(&env, 2);
+    env.cmd("sd-recv")
+        .args(["--group", "store", "--once"])
+        .expect_code(0);
+    let left: i64 = rusqlite::Connection::open(env.path("state/spool.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn groups_in_redis_are_listed_warned_about_and_retired() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    life_cycle(&env);
+    bark(&env, 2);
+    env.cmd("sd-recv")
+        .args(["--group", "store", "--once"])
+        .expect_code(0);
+    assert_eq!(redis.cli(&["XLEN", "sheepdog:events"]).unwrap().trim(), "0");
+}
