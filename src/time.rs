@@ -88,17 +88,34 @@ pub fn human_ms(ms: i64) -> String {
     }
     let secs = ms / 1000;
     let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
+    // Two units at most, the second left out when it is zero: `6h`, not
+    // `6h 0m`.
+    let (big, small) = match (d, h, m) {
+        (0, 0, 0) => return format!("{s}s"),
+        (0, 0, _) => ((m, "m"), (s, "s")),
+        (0, _, _) => ((h, "h"), (m, "m")),
+        _ => ((d, "d"), (h, "h")),
+    };
+    match small {
+        (0, _) => format!("{}{}", big.0, big.1),
+        _ => format!("{}{} {}{}", big.0, big.1, small.0, small.1),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_for_people_have_two_units_at_most() {
+        assert_eq!(human_ms(250), "250ms");
+        assert_eq!(human_ms(59_000), "59s");
+        assert_eq!(human_ms(60_000), "1m");
+        assert_eq!(human_ms(61_000), "1m 1s");
+        assert_eq!(human_ms(6 * 3_600_000), "6h");
+        assert_eq!(human_ms(30 * 3_600_000), "1d 6h");
+        assert_eq!(human_ms(2 * 86_400_000), "2d");
+    }
 
     #[test]
     fn canonical_form_is_utc_with_milliseconds() {

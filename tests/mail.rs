@@ -124,7 +124,7 @@ fn fail_ok_fail_is_three_mails_and_reminders_come_every_repeat() {
         subjects(&smtp.received()),
         [
             "[sheepdog] FAIL WEB on tux01 (exit 2)",
-            "[sheepdog] OK WEB on tux01 (recovered from FAIL after 10m 0s)",
+            "[sheepdog] OK WEB on tux01 (recovered from FAIL after 10m)",
             "[sheepdog] FAIL WEB on tux01 (exit 2)",
         ]
     );
@@ -422,5 +422,68 @@ fn sendmail_and_dry_run_hand_over_the_same_mail() {
         "{}",
         dry.stdout()
     );
-    assert!(dry.stdout().contains("Message-ID: <"), "{}", dry.stdout());
+    assert!(
+        dry.stdout().contains("To: admin@example.org"),
+        "{}",
+        dry.stdout()
+    );
+}
+
+/// `--dry-run` shows the mail as a person reads it and changes nothing:
+/// a real run after the preview still sends it.
+#[test]
+fn a_preview_changes_nothing_and_reads_as_text() {
+    let env = TestEnv::new();
+    let kept = env.path("sendmail.out");
+    let sendmail = env.path("sendmail");
+    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", kept.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = env.path("mail.db");
+    let long = "the backup repository /srv/borg/tux01 is locked by another process that has not let go for a long time";
+    let event = ev("p1", 1, "tux01", "borg", "fail")
+        .replace("\"status\"", &format!("\"msg\":\"{long}\",\"status\""));
+    for _ in 0..2 {
+        let dry = env
+            .cmd("sd-mail")
+            .args([
+                "--to",
+                "admin@example.org",
+                "--group-wait",
+                "0s",
+                "--dry-run",
+                "--state",
+            ])
+            .arg(&state)
+            .stdin(event.clone())
+            .expect_code(0);
+        let text = dry.stdout();
+        assert!(
+            text.contains("Subject: [sheepdog] FAIL BORG on tux01"),
+            "{text}"
+        );
+        assert!(text.contains(long), "not decoded: {text}");
+        assert!(
+            !text.contains("=\n") && !text.contains("quoted-printable"),
+            "{text}"
+        );
+    }
+    env.cmd("sd-mail")
+        .args([
+            "--to",
+            "admin@example.org",
+            "--group-wait",
+            "0s",
+            "--sendmail",
+        ])
+        .arg(&sendmail)
+        .arg("--state")
+        .arg(&state)
+        .stdin(event)
+        .expect_code(0);
+    let sent = std::fs::read_to_string(&kept).unwrap_or_default();
+    assert!(
+        sent.contains("Subject: [sheepdog] FAIL BORG on tux01"),
+        "the preview suppressed the mail: {sent:?}"
+    );
 }

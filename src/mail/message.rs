@@ -191,9 +191,13 @@ fn describe(body: &mut String, item: &Item, now_ms: i64) {
         "Its history:  sd-query events --host {host} --tag {tag} --since 7d"
     );
     if item.notice != Notice::Recovery {
+        // Named, so that in a mail that also reports a recovery the promise
+        // cannot be read as being about that one.
         let _ = writeln!(
             body,
-            "\nYou will be told when it recovers, and reminded while it does not."
+            "\nYou will be told when {} on {} recovers, and reminded while it does not.",
+            one_line(&item.tag),
+            one_line(&item.host)
         );
     }
 }
@@ -275,8 +279,16 @@ fn time_of(event: &Map<String, Value>) -> Option<i64> {
         .and_then(crate::time::parse_rfc3339_ms)
 }
 
-/// `exit 2`, `SIGKILL`, or the reason.
+/// `timeout after 6h`, `exit 2`, `SIGKILL`, or the reason.
 fn cause(event: &Map<String, Value>) -> Option<String> {
+    if event.get("reason").and_then(Value::as_str) == Some("timeout") {
+        // sd-run ended it: the signal and code it used are its own, not
+        // the job's (DESIGN.md §4: 124 as timeout(1) does).
+        return Some(match event.get("elapsed_ms").and_then(Value::as_i64) {
+            Some(ms) => format!("timeout after {}", human_ms(ms)),
+            None => "timeout".to_string(),
+        });
+    }
     if let Some(signal) = event.get("signal").and_then(Value::as_str) {
         return Some(signal.to_string());
     }
@@ -292,6 +304,27 @@ fn cause(event: &Map<String, Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recovery_makes_no_promise_and_a_problem_names_what_it_promises() {
+        let failed = r#"{"host":"a","tag":"web","status":"fail","code":1}"#;
+        let recovered = r#"{"host":"b","tag":"db","status":"ok"}"#;
+        let mail = notification(&[item(Notice::Recovery, "b", "db", recovered)], 0);
+        assert!(!mail.body.contains("You will be told"), "{}", mail.body);
+        let both = notification(
+            &[
+                item(Notice::Recovery, "b", "db", recovered),
+                item(Notice::Problem, "a", "web", failed),
+            ],
+            0,
+        );
+        assert_eq!(both.body.matches("You will be told").count(), 1);
+        assert!(
+            both.body.contains("told when web on a recovers"),
+            "{}",
+            both.body
+        );
+    }
 
     fn item(notice: Notice, host: &str, tag: &str, line: &str) -> Item {
         Item {
@@ -310,6 +343,12 @@ mod tests {
         let line = r#"{"time":"2026-11-20T03:00:01.000Z","host":"tux01","tag":"borg","status":"fail","code":2}"#;
         let mail = notification(&[item(Notice::Problem, "tux01", "borg", line)], 0);
         assert_eq!(mail.subject, "[sheepdog] FAIL BORG on tux01 (exit 2)");
+        let timeout = r#"{"host":"tux01","tag":"borg","status":"fail","reason":"timeout","code":124,"signal":"SIGTERM","elapsed_ms":21600000}"#;
+        let mail = notification(&[item(Notice::Problem, "tux01", "borg", timeout)], 0);
+        assert_eq!(
+            mail.subject,
+            "[sheepdog] FAIL BORG on tux01 (timeout after 6h)"
+        );
         let evil = item(Notice::Problem, "tux01\r\nBcc: x@evil", "a\nb", line);
         let mail = notification(&[evil], 0);
         assert!(!mail.subject.contains(['\r', '\n']), "{}", mail.subject);

@@ -402,8 +402,17 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
              or --dry-run to print it",
         ));
     };
+    // A preview changes nothing: it decides on a scratch copy of the
+    // state, so it says what a real run would send and a later real run
+    // still sends it.
+    let (state, _scratch) = if args.dry_run {
+        let (state, scratch) = State::scratch_copy(&path)?;
+        (state, Some(scratch))
+    } else {
+        (State::open(&path)?, None)
+    };
     let mut mailer = Mailer {
-        state: State::open(&path)?,
+        state,
         path,
         transport,
         envelope,
@@ -512,6 +521,9 @@ impl Mailer {
 
     /// Hands one mail to the transport, retrying with backoff.
     fn deliver(&mut self, mail: &message::Mail) -> Result<()> {
+        if let Transport::DryRun { to_stderr } = self.transport {
+            return self.preview(mail, to_stderr);
+        }
         let message = self.build(mail)?;
         let mut wait = Duration::from_secs(1);
         let mut attempt = 0;
@@ -542,6 +554,28 @@ impl Mailer {
                 }
             }
         }
+    }
+
+    /// The mail as a person reads it: its headers and its text, not the
+    /// encoded form that goes over the wire.
+    fn preview(&self, mail: &message::Mail, to_stderr: bool) -> Result<()> {
+        // Built all the same, so a preview fails where a real mail would.
+        self.build(mail)?;
+        let to: Vec<String> = self.envelope.to.iter().map(|m| m.to_string()).collect();
+        let text = format!(
+            "From: {}\nTo: {}\nSubject: {}\n\n{}\n",
+            self.envelope.from,
+            to.join(", "),
+            mail.subject,
+            mail.body
+        );
+        let written = if to_stderr {
+            io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        };
+        written.map_err(|e| Error::local_io("printing the mail", e))
     }
 
     fn build(&self, mail: &message::Mail) -> Result<Message> {

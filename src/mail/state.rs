@@ -91,6 +91,31 @@ impl State {
         })
     }
 
+    /// A copy of the state at `path` (or an empty one), in a temporary
+    /// directory that lives as long as the returned guard: for
+    /// `--dry-run`, which must decide as a real run would and keep nothing.
+    pub fn scratch_copy(path: &Path) -> Result<(State, tempfile::TempDir)> {
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::io(format!(
+                "copying mail state {} for a preview: {e}",
+                path.display()
+            ))
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("sd-mail-preview-")
+            .tempdir()
+            .map_err(|e| fail(&e))?;
+        let copy = dir.path().join("mail.db");
+        if path.exists() {
+            let conn =
+                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(|e| fail(&e))?;
+            conn.execute("VACUUM INTO ?1", [copy.to_string_lossy()])
+                .map_err(|e| fail(&e))?;
+        }
+        Ok((State::open(&copy)?, dir))
+    }
+
     pub fn error(&self, doing: &str, e: rusqlite::Error) -> Error {
         Error::io(format!("{doing} mail state {}: {e}", self.path.display()))
     }

@@ -16,7 +16,6 @@ use crate::exit::Exit;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -165,22 +164,8 @@ impl Transport {
                     retry: true,
                     message: format!("{}: {e}", program.display()),
                 }),
-            Transport::DryRun { to_stderr } => {
-                let text = message.formatted();
-                let written = if *to_stderr {
-                    let mut err = std::io::stderr().lock();
-                    err.write_all(&text).and_then(|_| err.write_all(b"\n"))
-                } else {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&text)
-                        .and_then(|_| out.write_all(b"\n"))
-                        .and_then(|_| out.flush())
-                };
-                written.map_err(|e| Failure {
-                    retry: false,
-                    message: format!("printing the mail: {}", crate::error::describe_io(&e)),
-                })
-            }
+            // A preview is printed as text by the mailer, never encoded.
+            Transport::DryRun { .. } => Ok(()),
         }
     }
 }
