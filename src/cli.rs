@@ -34,7 +34,7 @@ where
     R: Into<ExitCode>,
 {
     let _ = PROGRAM.set(name);
-    let parsed = A::command()
+    let parsed = with_local_defaults(A::command())
         .try_get_matches()
         .and_then(|matches| A::from_arg_matches(&matches).map(|args| (args, matches)));
     let (args, matches) = match parsed {
@@ -54,6 +54,24 @@ where
             err.exit.into()
         }
     }
+}
+
+/// `--help` names the store this very user would get (root's and a
+/// user's differ), besides the rule the man page gives.
+fn with_local_defaults(command: clap::Command) -> clap::Command {
+    fn patch(command: clap::Command, store: &str) -> clap::Command {
+        command
+            .mut_args(|arg| {
+                if arg.get_id() != "db" {
+                    return arg;
+                }
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                arg.help(format!("{help} [here: {store}]"))
+            })
+            .mut_subcommands(|sub| patch(sub, store))
+    }
+    let store = crate::paths::data_dir().join("events.db");
+    patch(command, &store.display().to_string())
 }
 
 /// Whether writing failed because the reader went away.

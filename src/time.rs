@@ -2,7 +2,7 @@
 //! (`2026-11-20T02:00:01.000Z`), and milliseconds since the Unix epoch
 //! inside the store.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Local, NaiveDate, SecondsFormat, Utc};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -72,6 +72,43 @@ pub fn canonical(text: &str) -> Option<String> {
     parse_rfc3339_ms(text).map(format_ms)
 }
 
+/// A point in time as a person gives it on the command line, in ms since
+/// the epoch: a duration before now (`2h`, `30d`), an RFC 3339 time, a
+/// date (`2026-11-01`, local midnight), `today`, `yesterday` (local
+/// midnight) or `now`.
+pub fn parse_point(text: &str) -> Result<i64, String> {
+    parse_point_at(text, Local::now())
+}
+
+fn parse_point_at(text: &str, now: DateTime<Local>) -> Result<i64, String> {
+    let text = text.trim();
+    let midnight = |date: NaiveDate| {
+        date.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(Local).earliest())
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(|| format!("`{text}`: that midnight does not exist here"))
+    };
+    match text {
+        "now" => return Ok(now.timestamp_millis()),
+        "today" => return midnight(now.date_naive()),
+        "yesterday" => return midnight(now.date_naive() - chrono::Days::new(1)),
+        _ => {}
+    }
+    if let Ok(ago) = humantime::parse_duration(text) {
+        return Ok(now.timestamp_millis() - ago.as_millis() as i64);
+    }
+    if let Some(ms) = parse_rfc3339_ms(text) {
+        return Ok(ms);
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return midnight(date);
+    }
+    Err(format!(
+        "`{text}` is neither a duration before now (2h, 30d) nor a time \
+         (2026-11-01, 2026-11-01T12:00:00Z, today, yesterday)"
+    ))
+}
+
 /// Milliseconds since the epoch of the local time Ruby's `Time#to_s`
 /// writes (`2026-11-20 03:00:01 +0100`), as the earlier sheepdog did.
 pub fn parse_ruby_ms(text: &str) -> Option<i64> {
@@ -105,6 +142,45 @@ pub fn human_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn points_in_time_are_durations_times_dates_and_words() {
+        let now = Local.timestamp_millis_opt(1_764_763_200_000).unwrap(); // 2025-12-03T12:00:00Z
+        let at = |text: &str| parse_point_at(text, now).unwrap();
+        assert_eq!(at("now"), now.timestamp_millis());
+        assert_eq!(at("2h"), now.timestamp_millis() - 7_200_000);
+        assert_eq!(at("2026-11-01T12:00:00Z"), 1_793_534_400_000);
+        let today = at("today");
+        assert_eq!(at("yesterday"), today - 86_400_000 + dst_shift(today));
+        assert!(today <= now.timestamp_millis() && now.timestamp_millis() - today < 86_400_000);
+        let date = at("2026-11-01");
+        assert_eq!(
+            Local
+                .timestamp_millis_opt(date)
+                .unwrap()
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            "2026-11-01 00:00"
+        );
+        assert!(
+            parse_point_at("last tuesday", now)
+                .unwrap_err()
+                .contains("2026-11-01")
+        );
+    }
+
+    /// A day before `ms` is 23 or 25 hours long where the clock changed.
+    fn dst_shift(ms: i64) -> i64 {
+        let here = |ms: i64| {
+            Local
+                .timestamp_millis_opt(ms)
+                .unwrap()
+                .offset()
+                .local_minus_utc() as i64
+        };
+        (here(ms) - here(ms - 86_400_000)) * 1000
+    }
 
     #[test]
     fn durations_for_people_have_two_units_at_most() {

@@ -303,3 +303,163 @@ fn the_dead_mans_switch_fails_when_an_ok_is_overdue() {
     let event: crate::util::Event = run.event();
     assert_eq!(event.reason.as_deref(), Some("never-seen"));
 }
+
+/// --since and --until take absolute times as well as durations.
+#[test]
+fn windows_take_dates_times_and_words() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let at = |text: &str| sheepdog::time::parse_rfc3339_ms(text).unwrap();
+    let mut input = String::new();
+    input += &ev("d1", at("2026-10-31T23:00:00Z"), "tux01", "web", "fail");
+    input += &ev("d2", at("2026-11-01T10:00:00Z"), "tux01", "web", "ok");
+    input += &ev("d3", at("2026-11-02T10:00:00Z"), "tux01", "web", "fail");
+    input += &ev("d4", at("2026-11-03T10:00:00Z"), "tux01", "web", "ok");
+    env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+    let ids = |args: &[&str]| -> Vec<String> {
+        env.cmd("sd-query")
+            .arg(&db)
+            .arg("events")
+            .args(args)
+            .env("TZ", "UTC")
+            .expect_code(0)
+            .ids()
+    };
+    assert_eq!(
+        ids(&["--since", "2026-11-01", "--until", "2026-11-02"]),
+        ["d2"]
+    );
+    assert_eq!(
+        ids(&["--since", "2026-11-01T00:00:00Z", "--until", "today"]),
+        ["d2", "d3", "d4"]
+    );
+    assert_eq!(
+        ids(&["--since", "2026-10-01", "--until", "2026-11-01T10:00:00Z"]),
+        ["d1"]
+    );
+    // Interruptions are clipped to the window.
+    let rows: Vec<Interruption> = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args([
+            "interruptions",
+            "--since",
+            "2026-11-02",
+            "--until",
+            "2026-11-02T12:00:00Z",
+        ])
+        .env("TZ", "UTC")
+        .expect_code(0)
+        .lines();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].count, rows[0].total_ms), (1, 2 * 60 * MIN));
+    let run = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["events", "--since", "last tuesday"])
+        .expect_code(2);
+    assert!(run.stderr().contains("2026-11-01"), "{}", run.report());
+}
+
+/// The store is named before the question or after it, and --help says
+/// which one this user gets by default.
+#[test]
+fn the_store_is_named_before_or_after_the_question() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::time::now_ms();
+    env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
+    let before = env.cmd("sd-query").arg(&db).arg("status").expect_code(0);
+    let after = env.cmd("sd-query").arg("status").arg(&db).expect_code(0);
+    let board = |run: &crate::util::Run| -> Vec<(String, String, String)> {
+        run.lines::<serde_json::Value>()
+            .iter()
+            .map(|r| {
+                (
+                    r["host"].to_string(),
+                    r["tag"].to_string(),
+                    r["status"].to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(board(&before).len(), 7);
+    assert_eq!(board(&before), board(&after));
+    env.cmd("sd-query")
+        .arg(&db)
+        .args(["events", "--since", "30d"])
+        .arg(env.path("other.db"))
+        .expect_code(2);
+    let help = env
+        .cmd("sd-query")
+        .args(["status", "--help"])
+        .expect_code(0);
+    let default = env.path("data/sheepdog/events.db");
+    let text = help
+        .stdout()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains(&format!("[here: {}]", default.display())),
+        "{}",
+        help.report()
+    );
+}
+
+/// `sd-query status --check` is itself a check: exit 1 when a tag shown
+/// is failing, warnings too with --warn.
+#[test]
+fn the_board_as_a_check() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::time::now_ms();
+    let mut input = String::new();
+    input += &ev("c1", now - MIN, "tux01", "web", "ok");
+    input += &ev("c2", now - MIN, "tux01", "disk", "warn");
+    input += &ev("c3", now - MIN, "tux02", "web", "fail");
+    env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+    let check = |args: &[&str]| {
+        env.cmd("sd-query")
+            .arg(&db)
+            .args(["status", "--check"])
+            .args(args)
+            .run()
+            .code()
+    };
+    assert_eq!(check(&[]), Some(1));
+    assert_eq!(check(&["--host", "tux01"]), Some(0));
+    assert_eq!(check(&["--host", "tux01", "--warn"]), Some(1));
+    assert_eq!(
+        check(&["--host", "tux01", "--tag", "web", "--warn"]),
+        Some(0)
+    );
+    // Without --check the board is only shown.
+    env.cmd("sd-query").arg(&db).arg("status").expect_code(0);
+}
+
+/// A store named by hand in a directory that does not exist is a typo,
+/// not a new empty store; the default directory is created.
+#[test]
+fn a_store_in_a_missing_directory_is_an_error_but_the_default_is_made() {
+    let env = TestEnv::new();
+    let typo = env.path("no-such-dir/events.db");
+    let run = env
+        .cmd("sd-store")
+        .arg(&typo)
+        .stdin(ev("s1", 0, "h", "t", "ok"))
+        .expect_code(2);
+    assert!(
+        run.stderr().contains(&format!(
+            "no directory {}",
+            env.path("no-such-dir").display()
+        )),
+        "{}",
+        run.report()
+    );
+    assert!(!env.path("no-such-dir").exists());
+    env.cmd("sd-store")
+        .stdin(ev("s1", sheepdog::time::now_ms(), "h", "t", "ok"))
+        .expect_code(0);
+    assert!(env.path("data/sheepdog/events.db").is_file());
+}

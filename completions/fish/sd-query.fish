@@ -34,7 +34,8 @@ complete -c sd-query -n "__fish_sd_query_needs_command" -s V -l version -d 'Prin
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "status" -d 'The latest state of every host and tag, with its age'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "events" -d 'Events in the window, oldest first'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "interruptions" -d 'Interruption periods per host and tag in the window'
-complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l since -d 'Only what happened within this long before now [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l since -d 'Only what happened since then: a duration before now (2h, 30d), a time (2026-11-01T12:00:00Z), a date (2026-11-01, local midnight), today or yesterday [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l until -d 'Only what happened before then (the same forms as --since) [default: now]. Not for status, which is the board as it is now' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l host -d 'Only this host' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l tag -d 'Only this tag' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l status -d 'Only this status (ok, warn, fail, error, info)' -r
@@ -44,9 +45,12 @@ complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l limit -d 'A
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
 table\t''"
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l check -d 'Exit 1 when a tag shown is failing (fail or error), so the board can itself be a check in cron or a monitoring system'
+complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l warn -d 'With --check, a warning counts as failing too'
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -s h -l help -d 'Print help'
-complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l since -d 'Only what happened within this long before now [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l since -d 'Only what happened since then: a duration before now (2h, 30d), a time (2026-11-01T12:00:00Z), a date (2026-11-01, local midnight), today or yesterday [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l until -d 'Only what happened before then (the same forms as --since) [default: now]. Not for status, which is the board as it is now' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l host -d 'Only this host' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l tag -d 'Only this tag' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l status -d 'Only this status (ok, warn, fail, error, info)' -r
@@ -58,7 +62,8 @@ table\t''"
 complete -c sd-query -n "__fish_sd_query_using_subcommand events" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand events" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-query -n "__fish_sd_query_using_subcommand events" -s h -l help -d 'Print help'
-complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l since -d 'Only what happened within this long before now [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l since -d 'Only what happened since then: a duration before now (2h, 30d), a time (2026-11-01T12:00:00Z), a date (2026-11-01, local midnight), today or yesterday [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l until -d 'Only what happened before then (the same forms as --since) [default: now]. Not for status, which is the board as it is now' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l host -d 'Only this host' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l tag -d 'Only this tag' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l status -d 'Only this status (ok, warn, fail, error, info)' -r

@@ -8,7 +8,7 @@ use crate::config::ConfigArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::store::Store;
-use crate::{cli, man, time};
+use crate::{man, time};
 use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
 use fact_expr::FactExpr;
 use output::{Answer, Format};
@@ -72,7 +72,7 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Question {
     /// The latest state of every host and tag, with its age.
-    Status(Filters),
+    Status(StatusArgs),
     /// Events in the window, oldest first.
     Events(Filters),
     /// Interruption periods per host and tag in the window.
@@ -80,11 +80,35 @@ pub enum Question {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Exit 1 when a tag shown is failing (fail or error), so the board
+    /// can itself be a check in cron or a monitoring system.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check, a warning counts as failing too.
+    #[arg(long, requires = "check")]
+    pub warn: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
 pub struct Filters {
-    /// Only what happened within this long before now [default: 24h for
-    /// events, 30d for interruptions, everything for status].
-    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
-    pub since: Option<Duration>,
+    /// The store, here or before the question [default: [store] path,
+    /// else $XDG_DATA_HOME/sheepdog/events.db, /var/lib/sheepdog/events.db
+    /// for root].
+    #[arg(value_name = "DB")]
+    pub db: Option<PathBuf>,
+    /// Only what happened since then: a duration before now (2h, 30d), a
+    /// time (2026-11-01T12:00:00Z), a date (2026-11-01, local midnight),
+    /// today or yesterday [default: 24h for events, 30d for
+    /// interruptions, everything for status].
+    #[arg(long, value_name = "WHEN", value_parser = time::parse_point)]
+    pub since: Option<i64>,
+    /// Only what happened before then (the same forms as --since)
+    /// [default: now]. Not for status, which is the board as it is now.
+    #[arg(long, value_name = "WHEN", value_parser = time::parse_point)]
+    pub until: Option<i64>,
     /// Only this host.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
@@ -144,11 +168,39 @@ pub fn man_page() -> man::Page {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
-    let path = Store::locate(args.db.as_deref(), &config);
+    let filters = match &args.question {
+        Some(Question::Status(s)) => Some(&s.filters),
+        Some(Question::Events(f) | Question::Interruptions(f)) => Some(f),
+        None => None,
+    };
+    // The store may be named before the question or after it, not both.
+    let db = match (&args.db, filters.and_then(|f| f.db.as_ref())) {
+        (Some(before), Some(after)) if before != after => {
+            return Err(Error::usage(format!(
+                "two stores named: {} and {}; give one",
+                before.display(),
+                after.display()
+            )));
+        }
+        (before, after) => before.as_ref().or(after),
+    };
+    let path = Store::locate(db.map(PathBuf::as_path), &config);
     let conn = Store::open_read_only(&path)?;
+    let mut exit = Exit::Ok;
     let answer = match (&args.sql, &args.question) {
         (Some(sql), _) => sql_answer(&conn, sql)?,
-        (None, Some(Question::Status(f))) => status(&conn, f)?,
+        (None, Some(Question::Status(s))) => {
+            if s.filters.until.is_some() {
+                return Err(Error::usage(
+                    "status is the board as it is now; --until is for events and interruptions",
+                ));
+            }
+            let answer = status(&conn, &s.filters)?;
+            if s.check && answer.rows.iter().any(|row| failing(row, s.warn)) {
+                exit = Exit::Failed;
+            }
+            answer
+        }
         (None, Some(Question::Events(f))) => events(&conn, f)?,
         (None, Some(Question::Interruptions(f))) => interruptions(&conn, f)?,
         (None, None) => {
@@ -158,7 +210,16 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         }
     };
     answer.print(args.format)?;
-    Ok(Exit::Ok)
+    Ok(exit)
+}
+
+/// Whether a row of the board is failing (a warning too, if asked).
+fn failing(row: &Map<String, Value>, warn_counts: bool) -> bool {
+    match row.get("status").and_then(Value::as_str) {
+        Some("fail" | "error") => true,
+        Some("warn") => warn_counts,
+        _ => false,
+    }
 }
 
 fn db_error(e: rusqlite::Error) -> Error {
@@ -223,6 +284,9 @@ fn conditions(
     if let Some(since) = since_ms {
         add(format!("{time_column} >= ?"), Sql::Integer(since));
     }
+    if let Some(until) = f.until {
+        add(format!("{time_column} < ?"), Sql::Integer(until));
+    }
     if let Some(host) = &f.host {
         add("host = ?".into(), Sql::Text(host.clone()));
     }
@@ -249,8 +313,7 @@ fn conditions(
 
 fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
     f.since
-        .or(default)
-        .map(|d| time::now_ms() - d.as_millis() as i64)
+        .or_else(|| default.map(|d| time::now_ms() - d.as_millis() as i64))
 }
 
 fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
@@ -337,7 +400,8 @@ fn events(conn: &Connection, f: &Filters) -> Result<Answer> {
 /// Per host and tag: periods overlapping [since, now], clipped to it.
 fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
     let hosts = hosts_matching(conn, &f.fact)?;
-    let now = time::now_ms();
+    // The window: periods are clipped to it; one still open counts to now.
+    let now = f.until.unwrap_or(i64::MAX).min(time::now_ms());
     let from = since(f, Some(Duration::from_secs(30 * 86400))).unwrap_or(i64::MIN);
     let unfiltered = Filters {
         since: None,

@@ -126,6 +126,23 @@ pub fn man_page() -> man::Page {
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
     let path = Store::locate(args.db.as_deref(), &config);
+    // A store named by hand goes where it was named: a directory that does
+    // not exist is likely a typo, and a new empty store there would hide
+    // it. Only the default directory is created.
+    if args.db.is_some() || config.store.path.is_some() {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            return Err(crate::error::Error::usage(format!(
+                "no directory {} for the store {} (a typo? if not, create it first: mkdir -p {})",
+                dir.display(),
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
     let store = Store::open(&path)?;
     let echo: Option<Box<dyn Write + Send>> = args.echo.then(|| {
         Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout())) as Box<dyn Write + Send>
