@@ -102,6 +102,14 @@ impl IdleWatch {
         !self.quiet && std::time::Instant::now() >= self.next
     }
 
+    /// Stops watching, saying why once.
+    pub fn give_up(&mut self, why: &str) {
+        if !self.quiet {
+            crate::cli::warn(why);
+        }
+        self.quiet = true;
+    }
+
     /// Warns about what `groups` shows.
     pub fn look(&mut self, groups: &[GroupInfo]) {
         self.next = std::time::Instant::now() + Self::EVERY;

@@ -34,6 +34,7 @@ const RECEIVER: &[&str] = &[
     "+xautoclaim",
     "+xpending",
     "+xinfo|groups",
+    "+xinfo|consumers",
     "+xtrim",
     "~sheepdog:events",
     "(+xadd ~sheepdog:dead ~sheepdog:rejected)",
@@ -126,6 +127,31 @@ fn producer_and_receiver_work_with_only_their_acls() {
         ])
         .run();
     assert_eq!(redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(), "1");
+    // A receiver set up before it could look at consumers still works,
+    // and says once that it cannot watch for idle groups.
+    let older: Vec<&str> = RECEIVER
+        .iter()
+        .map(|w| if *w == "receiver" { "older" } else { w })
+        .filter(|w| *w != "+xinfo|consumers")
+        .collect();
+    assert_eq!(redis.cli(&older).as_deref().map(str::trim), Some("OK"));
+    env.set("SD_BROKER", as_user("producer", "producer-pw"));
+    env.cmd("sd-bark")
+        .args(["--tag", "acl", "--status", "ok"])
+        .expect_code(0);
+    env.set("SD_BROKER", as_user("older", "receiver-pw"));
+    let run = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--once"])
+        .expect_code(0);
+    assert_eq!(run.stdout().lines().count(), 1, "{}", run.report());
+    assert_eq!(
+        run.stderr().matches("idle groups are not watched").count(),
+        1,
+        "{}",
+        run.report()
+    );
+    env.set("SD_BROKER", as_user("receiver", "receiver-pw"));
     // …and cannot publish events of its own.
     assert!(denied(
         "receiver",

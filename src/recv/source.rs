@@ -444,6 +444,13 @@ impl Source for RedisSource {
         if self.idle_groups.due() {
             match broker.groups() {
                 Ok(groups) => self.idle_groups.look(&groups),
+                // A receiver whose ACL does not let it look (sheepdog(7))
+                // works all the same, without the warning.
+                Err(e) if e.code() == Some("NOPERM") => self.idle_groups.give_up(&format!(
+                    "cannot look at the groups ({}); idle groups are not watched \
+                     (grant +xinfo|consumers, sheepdog(7))",
+                    crate::broker::describe(&e)
+                )),
                 Err(_) => {
                     self.broker = None;
                     return;
