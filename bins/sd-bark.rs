@@ -1,5 +1,5 @@
 //! sd-bark: stamp, spool and publish events. See sd-bark(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::cli::main("sd-bark", sheepdog::bark::run)
+    sheepdog::bark::TOOL.main()
 }

@@ -1,5 +1,5 @@
 //! sd-facts: report the machine's indicators. See sd-facts(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::cli::main("sd-facts", sheepdog::facts::run)
+    sheepdog::facts::TOOL.main()
 }

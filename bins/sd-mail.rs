@@ -1,5 +1,5 @@
 //! sd-mail: mail a person when something really goes wrong, once. See sd-mail(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::cli::main("sd-mail", sheepdog::mail::run)
+    sheepdog::mail::TOOL.main()
 }

@@ -1,5 +1,5 @@
 //! sd-query: answer questions from the store. See sd-query(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::cli::main("sd-query", sheepdog::query::run)
+    sheepdog::query::TOOL.main()
 }

@@ -7,10 +7,11 @@ use crate::config::{CommonArgs, Settings};
 use crate::error::{Error, Result};
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
+use crate::ident;
 use crate::lines::Stamping;
 use crate::outbox::Outbox;
 use crate::skim::Skimmed;
-use crate::{ident, man};
+use crate::tool::Tool;
 use clap::{ArgMatches, CommandFactory, Parser};
 use std::io;
 
@@ -33,15 +34,8 @@ that cannot be reached within its timeout (5 s) delays events but never \
 loses them: sd-bark exits 69 and the next sd-bark run, or `sd-bark \
 --flush`, sends them.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-run --tag BORG -- borg create ::'{now}' /home | sd-bark
-  sd-bark --tag deploy --status ok --msg 'deployed v2.3'
-  sd-bark --ping --tag tux01-alive          # keepalive for a dead man's switch
-  sd-bark --flush                           # send what is waiting in the spool";
-
 #[derive(Debug, Parser)]
-#[command(name = "sd-bark", version, about = "Stamp, spool and publish events", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sd-bark", version, about = "Stamp, spool and publish events", long_about = LONG_ABOUT)]
 pub struct Args {
     /// Compose one event with this tag instead of reading stdin.
     #[arg(long, value_name = "TAG")]
@@ -81,63 +75,61 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-bark",
-        command,
-        environment: &[(
-            "XDG_STATE_HOME",
-            "The spool is $XDG_STATE_HOME/sheepdog/spool.db unless --spool says otherwise.",
-        )],
-        files: &[
-            (
-                "$XDG_STATE_HOME/sheepdog/spool.db",
-                "The spool (/var/lib/sheepdog/spool.db for root).",
-            ),
-            (
-                "SPOOL.publish.lock",
-                "Taken by the sd-bark that is publishing the spool's backlog.",
-            ),
-            (man::CONFIG_FILES, "Configuration ([broker], [spool])."),
-        ],
-        exits: &[
-            Exit::Ok,
-            Exit::Usage,
-            Exit::DataErr,
-            Exit::Unavailable,
-            Exit::IoErr,
-        ],
-        exit_notes: &[],
-        examples: &[
-            (
-                "Report a backup run:",
-                "sd-run --tag BORG -- borg create ::'{now}' /home | sd-bark",
-            ),
-            (
-                "Note a deployment:",
-                "sd-bark --tag deploy --status ok --msg 'deployed v2.3'",
-            ),
-            (
-                "A keepalive every five minutes from cron:",
-                "*/5 * * * * sd-bark --ping --tag alive",
-            ),
-            (
-                "Send the backlog after an outage:",
-                "sd-bark --flush --broker redis://sheepdog.example.org",
-            ),
-        ],
-        see_also: &[
-            "sd-run(1)",
-            "sd-recv(1)",
-            "sd-heartbeat(1)",
-            "redis-server(1)",
-        ],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-bark",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[(
+        "XDG_STATE_HOME",
+        "The spool is $XDG_STATE_HOME/sheepdog/spool.db unless --spool says otherwise.",
+    )],
+    files: &[
+        (
+            "$XDG_STATE_HOME/sheepdog/spool.db",
+            "The spool (/var/lib/sheepdog/spool.db for root).",
+        ),
+        (
+            "SPOOL.publish.lock",
+            "Taken by the sd-bark that is publishing the spool's backlog.",
+        ),
+        (
+            crate::tool::CONFIG_FILES,
+            "Configuration ([broker], [spool]).",
+        ),
+    ],
+    exits: &[
+        Exit::Ok,
+        Exit::Usage,
+        Exit::DataErr,
+        Exit::Unavailable,
+        Exit::IoErr,
+    ],
+    exit_notes: &[],
+    examples: &[
+        (
+            "Report a backup run:",
+            "sd-run --tag BORG -- borg create ::'{now}' /home | sd-bark",
+        ),
+        (
+            "Note a deployment:",
+            "sd-bark --tag deploy --status ok --msg 'deployed v2.3'",
+        ),
+        (
+            "A keepalive every five minutes from cron:",
+            "*/5 * * * * sd-bark --ping --tag alive",
+        ),
+        (
+            "Send the backlog after an outage:",
+            "sd-bark --flush --broker redis://sheepdog.example.org",
+        ),
+    ],
+    see_also: &[
+        "sd-run(1)",
+        "sd-recv(1)",
+        "sd-heartbeat(1)",
+        "redis-server(1)",
+    ],
+};
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let mut settings = Settings::resolve(&args.common, matches)?;

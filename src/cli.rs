@@ -4,9 +4,7 @@
 //! reader that has seen enough (`| head`) ends the command quietly.
 
 use crate::error::{Error, Result};
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use std::io;
-use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -27,38 +25,14 @@ pub fn note(message: impl std::fmt::Display) {
     eprintln!("{}: {message}", program());
 }
 
-/// Runs one command: the whole body of a `bins/sd-*.rs` file.
-pub fn main<A, R>(name: &'static str, run: fn(A, &ArgMatches) -> Result<R>) -> ExitCode
-where
-    A: CommandFactory + FromArgMatches,
-    R: Into<ExitCode>,
-{
+/// Names the running command, for messages.
+pub fn set_program(name: &'static str) {
     let _ = PROGRAM.set(name);
-    let parsed = with_local_defaults(A::command())
-        .try_get_matches()
-        .and_then(|matches| A::from_arg_matches(&matches).map(|args| (args, matches)));
-    let (args, matches) = match parsed {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            // --help and --version are no errors; clap says which.
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
-        }
-    };
-    match run(args, &matches) {
-        Ok(outcome) => outcome.into(),
-        Err(err) => {
-            if !err.message.is_empty() {
-                eprintln!("{name}: {err}");
-            }
-            err.exit.into()
-        }
-    }
 }
 
 /// `--help` names the store this very user would get (root's and a
 /// user's differ), besides the rule the man page gives.
-fn with_local_defaults(command: clap::Command) -> clap::Command {
+pub fn with_local_defaults(command: clap::Command) -> clap::Command {
     fn patch(command: clap::Command, store: &str) -> clap::Command {
         command
             .mut_args(|arg| {

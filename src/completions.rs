@@ -23,8 +23,8 @@ pub fn file(shell: Shell, command: &str) -> PathBuf {
 }
 
 /// The completion script of one command for one shell.
-pub fn render(shell: Shell, page: &crate::man::Page) -> String {
-    let mut command = (page.command)();
+pub fn render(shell: Shell, page: &crate::tool::Tool) -> String {
+    let mut command = page.command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, page.name, &mut out);
     String::from_utf8(out).expect("completion scripts are UTF-8")

@@ -10,7 +10,8 @@ use crate::event::{Event, Status};
 use crate::exit::Exit;
 use crate::schedule::{self, Deadline, Zone};
 use crate::store::Store;
-use crate::{cli, ident, man, time};
+use crate::tool::Tool;
+use crate::{cli, ident, time};
 use clap::{ArgMatches, CommandFactory, Parser};
 use rusqlite::{OptionalExtension, params};
 use std::io::{self, Write};
@@ -37,17 +38,11 @@ events carry TAG and the host they are about, so a stale backup shows as \
 an interruption of that backup, and mail follows the same rules as for any \
 failure.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-expect --tag BORG --within 26h | sd-bark
-  sd-expect --tag BORG --cron '0 3 * * *' --tz Europe/Amsterdam --grace 2h | sd-bark
-  sd-expect /var/lib/sheepdog/events.db --tag alive --host tux01 --within 15m | sd-bark";
-
 /// How long a scheduled run has to report success, unless told.
 const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Parser)]
-#[command(name = "sd-expect", version, about = "Dead man's switch: fail when an ok is overdue", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sd-expect", version, about = "Dead man's switch: fail when an ok is overdue", long_about = LONG_ABOUT)]
 #[command(group = clap::ArgGroup::new("deadline").required(true).args(["within", "cron"]))]
 pub struct Args {
     /// The store [default: [store] path, else $XDG_DATA_HOME/sheepdog/events.db
@@ -85,38 +80,33 @@ pub struct Args {
     pub base: ConfigArgs,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-expect",
-        command,
-        environment: &[],
-        files: &[(
-            "$XDG_DATA_HOME/sheepdog/events.db",
-            "The store (/var/lib/sheepdog/events.db for root).",
-        )],
-        exits: &[Exit::Ok, Exit::Failed, Exit::Usage, Exit::IoErr],
-        exit_notes: &[],
-        examples: &[
-            (
-                "Every hour, on the server: has the nightly backup reported success within 26 hours?",
-                "0 * * * * sd-expect --tag BORG --within 26h | sd-bark",
-            ),
-            (
-                "The same backup runs at 03:00 Amsterdam time and takes up to two hours: overdue from 05:00 on a morning it did not report.",
-                "15 * * * * sd-expect --tag BORG --cron '0 3 * * *' --tz Europe/Amsterdam --grace 2h | sd-bark",
-            ),
-            (
-                "Is tux01 still alive (it runs `sd-bark --ping --tag alive` every 5 minutes)?",
-                "sd-expect --tag alive --host tux01 --within 15m | sd-bark",
-            ),
-        ],
-        see_also: &["sd-query(1)", "sd-bark(1)", "sd-run(1)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-expect",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[],
+    files: &[(
+        "$XDG_DATA_HOME/sheepdog/events.db",
+        "The store (/var/lib/sheepdog/events.db for root).",
+    )],
+    exits: &[Exit::Ok, Exit::Failed, Exit::Usage, Exit::IoErr],
+    exit_notes: &[],
+    examples: &[
+        (
+            "Every hour, on the server: has the nightly backup reported success within 26 hours?",
+            "0 * * * * sd-expect --tag BORG --within 26h | sd-bark",
+        ),
+        (
+            "The same backup runs at 03:00 Amsterdam time and takes up to two hours: overdue from 05:00 on a morning it did not report.",
+            "15 * * * * sd-expect --tag BORG --cron '0 3 * * *' --tz Europe/Amsterdam --grace 2h | sd-bark",
+        ),
+        (
+            "Is tux01 still alive (it runs `sd-bark --ping --tag alive` every 5 minutes)?",
+            "sd-expect --tag alive --host tux01 --within 15m | sd-bark",
+        ),
+    ],
+    see_also: &["sd-query(1)", "sd-bark(1)", "sd-run(1)"],
+};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;

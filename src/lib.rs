@@ -10,6 +10,8 @@ pub mod bark;
 pub mod batch;
 pub mod broker;
 pub mod cli;
+pub mod commands;
+#[cfg(feature = "gen")]
 pub mod completions;
 pub mod config;
 pub mod error;
@@ -24,6 +26,7 @@ pub mod ident;
 pub mod legacy;
 pub mod lines;
 pub mod mail;
+#[cfg(feature = "gen")]
 pub mod man;
 pub mod outbox;
 pub mod paths;
@@ -39,3 +42,4 @@ pub mod spool;
 pub mod sqlite;
 pub mod store;
 pub mod time;
+pub mod tool;

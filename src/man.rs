@@ -1,50 +1,19 @@
-//! Manual pages, generated from each command's clap definition so `--help`
-//! and `man` never drift apart. clap_mangen writes the NAME, SYNOPSIS,
+//! Manual pages, rendered from each command's [`Tool`] so `--help` and
+//! `man` never drift apart. clap_mangen writes the NAME, SYNOPSIS,
 //! DESCRIPTION and OPTIONS sections; the sections a clap definition has no
 //! place for (ENVIRONMENT, FILES, EXIT STATUS, EXAMPLES, SEE ALSO) are
-//! written here from each command's [`Page`]. The pages are checked into
+//! written here from the rest of the [`Tool`]. The pages are checked into
 //! `man/`, and a test fails when one is stale.
+//!
+//! Only the page generator needs this (the `gen` feature): the commands
+//! themselves do not carry clap_mangen and roff.
 
-use crate::exit::Exit;
+use crate::tool::Tool;
 use roff::{Roff, bold, italic, roman};
 
-/// What one command's page says beyond its clap definition.
-pub struct Page {
-    pub name: &'static str,
-    pub command: fn() -> clap::Command,
-    /// Variables the command reads besides those of its flags.
-    pub environment: &'static [(&'static str, &'static str)],
-    pub files: &'static [(&'static str, &'static str)],
-    /// The statuses this command can end with, besides its own notes.
-    pub exits: &'static [Exit],
-    /// Extra paragraphs for EXIT STATUS (sd-run passes its job's code).
-    pub exit_notes: &'static [&'static str],
-    /// (what it does, the command line)
-    pub examples: &'static [(&'static str, &'static str)],
-    pub see_also: &'static [&'static str],
-}
-
-/// Where the configuration file is looked for, as FILES lists it.
-pub const CONFIG_FILES: &str = "~/.config/sheepdog/sheepdog.toml, /etc/sheepdog/sheepdog.toml";
-
-/// Every command's page, in the order a reader would meet them.
-pub fn pages() -> Vec<Page> {
-    vec![
-        crate::run::man_page(),
-        crate::bark::man_page(),
-        crate::recv::man_page(),
-        crate::store::cli::man_page(),
-        crate::query::man_page(),
-        crate::expect::man_page(),
-        crate::mail::man_page(),
-        crate::heartbeat::man_page(),
-        crate::facts::man_page(),
-    ]
-}
-
 /// The complete page in roff.
-pub fn render(page: &Page) -> String {
-    let mut command = (page.command)();
+pub fn render(page: &Tool) -> String {
+    let mut command = page.definition_for_pages();
     command.build();
     let man = clap_mangen::Man::new(command.clone())
         .section("1")
@@ -113,7 +82,7 @@ fn ascii_only(roff: &str) -> String {
     out
 }
 
-fn extra_sections(page: &Page, command: &clap::Command) -> Roff {
+fn extra_sections(page: &Tool, command: &clap::Command) -> Roff {
     let mut roff = Roff::new();
 
     let from_flags: Vec<(String, String)> = command

@@ -24,6 +24,17 @@ need guile guile-3.0         # contrib/guix and contrib/shepherd must read as Sc
 # system's Python (tests look for it under /usr/bin/python3).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"
 
+# rustfmt and clippy: rustup's components, or Debian's packages when the
+# toolchain is Debian's.
+for tool in fmt clippy; do
+    cargo "$tool" --version >/dev/null 2>&1 && continue
+    if command -v rustup >/dev/null 2>&1; then
+        rustup component add "$([ "$tool" = fmt ] && echo rustfmt || echo clippy)"
+    else
+        missing="$missing $([ "$tool" = fmt ] && echo rustfmt || echo rust-clippy)"
+    fi
+done
+
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "tests/check.sh: installing$missing" >&2
@@ -35,4 +46,8 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-exec cargo test --locked
+# The code as the project keeps it: formatted, and clean under clippy.
+cargo fmt --check
+cargo clippy --locked --all-targets --all-features -- -D warnings
+# Every test, the man page and completion generator's included.
+exec cargo test --locked --features gen

@@ -105,7 +105,7 @@ fn systemd_units_verify() {
 #[test]
 fn every_crontab_line_is_a_valid_command_line() {
     let text = std::fs::read_to_string(contrib("cron/sheepdog.crontab")).unwrap();
-    let pages = sheepdog::man::pages();
+    let pages = sheepdog::commands::ALL;
     let mut commands = 0;
     for line in text.lines() {
         let line = line.trim();
@@ -138,7 +138,7 @@ fn every_crontab_line_is_a_valid_command_line() {
             let Some(page) = pages.iter().find(|p| p.name == argv[0]) else {
                 continue;
             };
-            (page.command)()
+            page.command()
                 .try_get_matches_from(argv)
                 .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
             commands += 1;

@@ -9,7 +9,8 @@ mod gather;
 use crate::error::Result;
 use crate::event::{Event, Status};
 use crate::exit::Exit;
-use crate::{cli, ident, man};
+use crate::tool::Tool;
+use crate::{cli, ident};
 use clap::{ArgMatches, CommandFactory, Parser};
 use serde_json::{Map, Value};
 use std::io::{self, Write};
@@ -28,13 +29,8 @@ which clears an earlier warning of the same tag on the board and in mail. \
 Pipe into sd-bark; sd-store keeps each host's latest \
 facts for `sd-query --fact`.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-facts --packages nginx,postgresql | sd-bark
-  sd-facts --disk-warn 90% --mem-warn 95% --load-warn 8 | sd-bark";
-
 #[derive(Debug, Parser)]
-#[command(name = "sd-facts", version, about = "Report the machine's indicators as a facts event", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sd-facts", version, about = "Report the machine's indicators as a facts event", long_about = LONG_ABOUT)]
 pub struct Args {
     /// Only these packages (comma-separated); all of them without it.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
@@ -69,39 +65,32 @@ fn parse_pct(text: &str) -> Result<f64, String> {
     }
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-facts",
-        command,
-        environment: &[],
-        files: &[
-            (
-                "/proc/meminfo, /proc/loadavg, /proc/uptime, /proc/self/mounts",
-                "Where memory, load, uptime and filesystems are read.",
-            ),
-            ("/etc/os-release", "The os fact (PRETTY_NAME)."),
-        ],
-        exits: &[Exit::Ok, Exit::Usage],
-        exit_notes: &[
-            "Thresholds passed are reported as warn events, not through the exit status.",
-        ],
-        examples: &[
-            (
-                "Every hour, from cron:",
-                "0 * * * * sd-facts --packages nginx,postgresql,openssl | sd-bark",
-            ),
-            (
-                "Watch disks, memory and load:",
-                "*/10 * * * * sd-facts --no-packages --disk-warn 90% --mem-warn 95% --load-warn 8 | sd-bark",
-            ),
-        ],
-        see_also: &["sd-query(1)", "sd-bark(1)", "df(1)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-facts",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[],
+    files: &[
+        (
+            "/proc/meminfo, /proc/loadavg, /proc/uptime, /proc/self/mounts",
+            "Where memory, load, uptime and filesystems are read.",
+        ),
+        ("/etc/os-release", "The os fact (PRETTY_NAME)."),
+    ],
+    exits: &[Exit::Ok, Exit::Usage],
+    exit_notes: &["Thresholds passed are reported as warn events, not through the exit status."],
+    examples: &[
+        (
+            "Every hour, from cron:",
+            "0 * * * * sd-facts --packages nginx,postgresql,openssl | sd-bark",
+        ),
+        (
+            "Watch disks, memory and load:",
+            "*/10 * * * * sd-facts --no-packages --disk-warn 90% --mem-warn 95% --load-warn 8 | sd-bark",
+        ),
+    ],
+    see_also: &["sd-query(1)", "sd-bark(1)", "df(1)"],
+};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let host = ident::short_hostname();

@@ -12,7 +12,8 @@ use crate::config::{CheckSection, ConfigArgs, ConfigFile};
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::exit::Exit;
-use crate::{cli, ident, man, time};
+use crate::tool::Tool;
+use crate::{cli, ident, time};
 use check::{Outcome, Probe};
 use clap::{ArgMatches, CommandFactory, Parser};
 use restart::{Memory, RateLimit, Supervisor};
@@ -56,16 +57,9 @@ One-shot for cron, mcron, Shepherd or systemd timers (exit 0 ok, 1 failed, \
 125 could not check), or a service with --every. --checks FILE runs many \
 [[check]] tables at once (sheepdog(7)): 1,000 checks take about one timeout.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-heartbeat --http http://localhost/ --shepherd mympd | sd-bark
-  sd-heartbeat --tcp db.example.org:5432 --tag postgres --systemd postgresql --after 2
-  sd-heartbeat --exec 'pg_isready -q' --tag postgres --every 30s | sd-bark
-  sd-heartbeat --checks /etc/sheepdog/checks.toml --every 30s | sd-bark";
-
 #[derive(Debug, Parser)]
 #[command(name = "sd-heartbeat", version, about = "Check a service; restart it when it stops answering",
-          long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+          long_about = LONG_ABOUT)]
 pub struct Args {
     /// Check this URL: HEAD (GET with --body-match), status in --expect.
     #[arg(long, value_name = "URL", group = "probe")]
@@ -151,59 +145,54 @@ pub struct Args {
     pub base: ConfigArgs,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-heartbeat",
-        command,
-        environment: &[(
-            "XDG_STATE_HOME",
-            "Failures and restarts are counted under $XDG_STATE_HOME/sheepdog/heartbeat.",
-        )],
-        files: &[
-            (
-                "/var/lib/sheepdog/heartbeat/TAG.json",
-                "Failures in a row and recent restarts of each check (under $XDG_STATE_HOME/sheepdog/heartbeat when not root).",
-            ),
-            (
-                man::CONFIG_FILES,
-                "Configuration ([heartbeat] user and state_dir; [[check]] tables for --checks).",
-            ),
-        ],
-        exits: &[
-            Exit::Ok,
-            Exit::Failed,
-            Exit::Usage,
-            Exit::IoErr,
-            Exit::CannotCheck,
-        ],
-        exit_notes: &[],
-        examples: &[
-            (
-                "Every 5 minutes from cron, restart mympd through Shepherd after two failures:",
-                "*/5 * * * * sd-heartbeat --http http://localhost:6680/ --shepherd mympd --after 2 | sd-bark",
-            ),
-            (
-                "As a service of its own, checking a database every 30 seconds:",
-                "sd-heartbeat --tcp localhost:5432 --tag postgres --systemd postgresql --every 30s | sd-bark",
-            ),
-            (
-                "Many services from one file:",
-                "sd-heartbeat --checks /etc/sheepdog/checks.toml --every 30s | sd-bark",
-            ),
-        ],
-        see_also: &[
-            "sd-bark(1)",
-            "sd-mail(1)",
-            "herd(8)",
-            "systemctl(1)",
-            "sheepdog(7)",
-        ],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-heartbeat",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[(
+        "XDG_STATE_HOME",
+        "Failures and restarts are counted under $XDG_STATE_HOME/sheepdog/heartbeat.",
+    )],
+    files: &[
+        (
+            "/var/lib/sheepdog/heartbeat/TAG.json",
+            "Failures in a row and recent restarts of each check (under $XDG_STATE_HOME/sheepdog/heartbeat when not root).",
+        ),
+        (
+            crate::tool::CONFIG_FILES,
+            "Configuration ([heartbeat] user and state_dir; [[check]] tables for --checks).",
+        ),
+    ],
+    exits: &[
+        Exit::Ok,
+        Exit::Failed,
+        Exit::Usage,
+        Exit::IoErr,
+        Exit::CannotCheck,
+    ],
+    exit_notes: &[],
+    examples: &[
+        (
+            "Every 5 minutes from cron, restart mympd through Shepherd after two failures:",
+            "*/5 * * * * sd-heartbeat --http http://localhost:6680/ --shepherd mympd --after 2 | sd-bark",
+        ),
+        (
+            "As a service of its own, checking a database every 30 seconds:",
+            "sd-heartbeat --tcp localhost:5432 --tag postgres --systemd postgresql --every 30s | sd-bark",
+        ),
+        (
+            "Many services from one file:",
+            "sd-heartbeat --checks /etc/sheepdog/checks.toml --every 30s | sd-bark",
+        ),
+    ],
+    see_also: &[
+        "sd-bark(1)",
+        "sd-mail(1)",
+        "herd(8)",
+        "systemctl(1)",
+        "sheepdog(7)",
+    ],
+};
 
 /// One service to check, with everything its restarts need.
 #[derive(Debug)]

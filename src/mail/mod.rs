@@ -16,7 +16,8 @@ use crate::config::{ConfigArgs, Secret};
 use crate::error::{Error, Result};
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
-use crate::{cli, ident, man, time};
+use crate::tool::Tool;
+use crate::{cli, ident, time};
 use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
 use lettre::Message;
 use lettre::message::{Mailbox, header::ContentType};
@@ -58,16 +59,9 @@ Values from events (tag, host, output) go into the subject and body only, \
 the subject on one line with control characters removed: an event cannot \
 add a header.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-recv --group mail -- sd-mail --echo --to admin@example.org --smtp smtp://mail.example.org:587
-  sd-mail --dry-run --to me@example.org < events.jsonl
-  sd-mail silence --host tux01 --tag borg --for 2d --reason 'disk replaced'
-  sd-mail silences";
-
 #[derive(Debug, Parser)]
 #[command(name = "sd-mail", version, about = "Mail on state changes, once", long_about = LONG_ABOUT,
-          after_help = AFTER_HELP, disable_help_subcommand = true, args_conflicts_with_subcommands = true)]
+          disable_help_subcommand = true, args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -196,60 +190,55 @@ pub struct SilenceArgs {
     pub reason: Option<String>,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-mail",
-        command,
-        environment: &[
-            (
-                "SD_SMTP_PASSWORD",
-                "The SMTP password, when no [mail] password_file is set.",
-            ),
-            (
-                "XDG_STATE_HOME",
-                "The default state file is $XDG_STATE_HOME/sheepdog/mail.db.",
-            ),
-        ],
-        files: &[
-            (
-                "$XDG_STATE_HOME/sheepdog/mail.db",
-                "The state: each host and tag, handled ids, silences, the outbox and the digest's diary (/var/lib/sheepdog/mail.db for root).",
-            ),
-            (man::CONFIG_FILES, "Configuration ([mail])."),
-        ],
-        exits: &[
-            Exit::Ok,
-            Exit::Usage,
-            Exit::DataErr,
-            Exit::IoErr,
-            Exit::TempFail,
-        ],
-        exit_notes: &[],
-        examples: &[
-            (
-                "Mail the admins about everything the herd reports, acknowledging what is done:",
-                "sd-recv --group mail -- sd-mail --echo --to admin@example.org --smtp smtp://mail.example.org:587",
-            ),
-            (
-                "See what would be sent:",
-                "sd-mail --dry-run --to me@example.org < events.jsonl",
-            ),
-            (
-                "A daily summary instead of immediate mail:",
-                "sd-recv --group digest -- sd-mail --echo --notify none --digest 24h --to team@example.org",
-            ),
-            (
-                "Quiet during maintenance:",
-                "sd-mail silence --host tux01 --for 2h --reason 'disk replaced'",
-            ),
-        ],
-        see_also: &["sd-recv(1)", "sd-query(1)", "sheepdog(7)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-mail",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[
+        (
+            "SD_SMTP_PASSWORD",
+            "The SMTP password, when no [mail] password_file is set.",
+        ),
+        (
+            "XDG_STATE_HOME",
+            "The default state file is $XDG_STATE_HOME/sheepdog/mail.db.",
+        ),
+    ],
+    files: &[
+        (
+            "$XDG_STATE_HOME/sheepdog/mail.db",
+            "The state: each host and tag, handled ids, silences, the outbox and the digest's diary (/var/lib/sheepdog/mail.db for root).",
+        ),
+        (crate::tool::CONFIG_FILES, "Configuration ([mail])."),
+    ],
+    exits: &[
+        Exit::Ok,
+        Exit::Usage,
+        Exit::DataErr,
+        Exit::IoErr,
+        Exit::TempFail,
+    ],
+    exit_notes: &[],
+    examples: &[
+        (
+            "Mail the admins about everything the herd reports, acknowledging what is done:",
+            "sd-recv --group mail -- sd-mail --echo --to admin@example.org --smtp smtp://mail.example.org:587",
+        ),
+        (
+            "See what would be sent:",
+            "sd-mail --dry-run --to me@example.org < events.jsonl",
+        ),
+        (
+            "A daily summary instead of immediate mail:",
+            "sd-recv --group digest -- sd-mail --echo --notify none --digest 24h --to team@example.org",
+        ),
+        (
+            "Quiet during maintenance:",
+            "sd-mail silence --host tux01 --for 2h --reason 'disk replaced'",
+        ),
+    ],
+    see_also: &["sd-recv(1)", "sd-query(1)", "sheepdog(7)"],
+};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.state.base.load()?;

@@ -8,7 +8,8 @@ use crate::config::ConfigArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::store::Store;
-use crate::{man, time};
+use crate::time;
+use crate::tool::Tool;
 use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
 use fact_expr::FactExpr;
 use output::{Answer, Format};
@@ -37,16 +38,9 @@ matches on the upstream part (pkg.nginx=1.24.0 matches 1.24.0-2+deb12u1).
 Output is a table on a terminal (coloured unless NO_COLOR is set) and JSON \
 lines otherwise, or as --format says.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-query status
-  sd-query events --since 2h --status fail
-  sd-query interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0'
-  sd-query --sql 'SELECT host, count(*) FROM events GROUP BY host'";
-
 #[derive(Debug, Parser)]
 #[command(name = "sd-query", version, about = "Answer questions from the store", long_about = LONG_ABOUT,
-          after_help = AFTER_HELP, disable_help_subcommand = true)]
+          disable_help_subcommand = true)]
 pub struct Args {
     /// The store [default: [store] path, $XDG_DATA_HOME/sheepdog/events.db,
     /// /var/lib/sheepdog/events.db for root].
@@ -129,42 +123,37 @@ pub struct Filters {
     pub limit: Option<usize>,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-query",
-        command,
-        environment: &[(
-            "NO_COLOR",
-            "When set and not empty, tables are not coloured.",
-        )],
-        files: &[(
-            "$XDG_DATA_HOME/sheepdog/events.db",
-            "The store (/var/lib/sheepdog/events.db for root).",
-        )],
-        exits: &[Exit::Ok, Exit::Usage, Exit::IoErr],
-        exit_notes: &[],
-        examples: &[
-            ("The board:", "sd-query status"),
-            (
-                "Failures in the last two hours:",
-                "sd-query events --since 2h --status fail",
-            ),
-            (
-                "Which services showed interruptions in the last month, on machines with little RAM that also run nginx 1.24.0?",
-                "sd-query interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0'",
-            ),
-            (
-                "Your own question:",
-                "sd-query --sql 'SELECT host, count(*) FROM events GROUP BY host'",
-            ),
-        ],
-        see_also: &["sd-store(1)", "sd-expect(1)", "sqlite3(1)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-query",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[(
+        "NO_COLOR",
+        "When set and not empty, tables are not coloured.",
+    )],
+    files: &[(
+        "$XDG_DATA_HOME/sheepdog/events.db",
+        "The store (/var/lib/sheepdog/events.db for root).",
+    )],
+    exits: &[Exit::Ok, Exit::Usage, Exit::IoErr],
+    exit_notes: &[],
+    examples: &[
+        ("The board:", "sd-query status"),
+        (
+            "Failures in the last two hours:",
+            "sd-query events --since 2h --status fail",
+        ),
+        (
+            "Which services showed interruptions in the last month, on machines with little RAM that also run nginx 1.24.0?",
+            "sd-query interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0'",
+        ),
+        (
+            "Your own question:",
+            "sd-query --sql 'SELECT host, count(*) FROM events GROUP BY host'",
+        ),
+    ],
+    see_also: &["sd-store(1)", "sd-expect(1)", "sqlite3(1)"],
+};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;

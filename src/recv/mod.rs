@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::exit::Exit;
 use crate::spool::Spool;
-use crate::{cli, ident, man};
+use crate::tool::Tool;
+use crate::{cli, ident};
 use clap::{ArgMatches, CommandFactory, Parser};
 use source::{Reading, Received, RedisSource, Source, SpoolSource};
 use std::io::{self, Write};
@@ -49,16 +50,8 @@ idle time), --retire-group NAME deletes one nobody uses any more, and a \
 receiver warns about a group idle for --warn-idle-group that holds events \
 back.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-recv                                            # watch events arrive
-  sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db
-  sd-recv --group mail -- sd-mail --echo --to admin@example.org
-  sd-recv --groups                                   # which groups hold events back?
-  sd-recv --retire-group test";
-
 #[derive(Debug, Parser)]
-#[command(name = "sd-recv", version, about = "Receive events, print them or feed a handler", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sd-recv", version, about = "Receive events, print them or feed a handler", long_about = LONG_ABOUT)]
 pub struct Args {
     /// Consumer group: every group gets every event; consumers of one
     /// group share them. Without it, follow the stream (no guarantees).
@@ -142,52 +135,47 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-recv",
-        command,
-        environment: &[],
-        files: &[
-            (
-                "$XDG_STATE_HOME/sheepdog/spool.db",
-                "The spool read when no broker is configured.",
-            ),
-            (man::CONFIG_FILES, "Configuration ([broker])."),
-        ],
-        exits: &[
-            Exit::Ok,
-            Exit::Usage,
-            Exit::DataErr,
-            Exit::Unavailable,
-            Exit::IoErr,
-        ],
-        exit_notes: &["On SIGTERM or SIGINT sd-recv finishes what is in flight and exits 0."],
-        examples: &[
-            ("Watch events arrive:", "sd-recv"),
-            (
-                "Store everything, acknowledging what is committed:",
-                "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
-            ),
-            (
-                "Mail on failures:",
-                "sd-recv --group mail -- sd-mail --echo --to admin@example.org",
-            ),
-            (
-                "Drain the backlog into a file, then stop:",
-                "sd-recv --group archive --once >> archive.jsonl",
-            ),
-            (
-                "Which groups hold events back, and retire one used only to try things:",
-                "sd-recv --groups; sd-recv --retire-group test",
-            ),
-        ],
-        see_also: &["sd-bark(1)", "sd-store(1)", "sd-mail(1)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-recv",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[],
+    files: &[
+        (
+            "$XDG_STATE_HOME/sheepdog/spool.db",
+            "The spool read when no broker is configured.",
+        ),
+        (crate::tool::CONFIG_FILES, "Configuration ([broker])."),
+    ],
+    exits: &[
+        Exit::Ok,
+        Exit::Usage,
+        Exit::DataErr,
+        Exit::Unavailable,
+        Exit::IoErr,
+    ],
+    exit_notes: &["On SIGTERM or SIGINT sd-recv finishes what is in flight and exits 0."],
+    examples: &[
+        ("Watch events arrive:", "sd-recv"),
+        (
+            "Store everything, acknowledging what is committed:",
+            "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
+        ),
+        (
+            "Mail on failures:",
+            "sd-recv --group mail -- sd-mail --echo --to admin@example.org",
+        ),
+        (
+            "Drain the backlog into a file, then stop:",
+            "sd-recv --group archive --once >> archive.jsonl",
+        ),
+        (
+            "Which groups hold events back, and retire one used only to try things:",
+            "sd-recv --groups; sd-recv --retire-group test",
+        ),
+    ],
+    see_also: &["sd-bark(1)", "sd-store(1)", "sd-mail(1)"],
+};
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let settings = Settings::resolve(&args.common, matches)?;

@@ -11,7 +11,8 @@ mod lock;
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::exit::{self, Exit};
-use crate::{cli, ident, man, paths};
+use crate::tool::Tool;
+use crate::{cli, ident, paths};
 use clap::{ArgMatches, CommandFactory, Parser};
 use job::{Ending, Finished, Job, Outcome};
 use std::ffi::OsString;
@@ -36,13 +37,8 @@ command was not found and 128+N when it died of signal N, as shells and \
 timeout(1) do. Note for crontabs: /bin/sh has no pipefail, so \
 `sd-run ... | sd-bark` returns sd-bark's status; the job's lives in the event.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-run --tag BORG --timeout 6h -- borg create ::'{now}' /home | sd-bark
-  sd-run --lock --failures-only -c 'pg_dump app | gzip > /backup/app.sql.gz' | sd-bark";
-
 #[derive(Debug, Parser)]
-#[command(name = "sd-run", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sd-run", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Args {
     /// What the job is called in events [default: the command's base name].
     #[arg(short, long, value_name = "TAG")]
@@ -107,51 +103,46 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-run",
-        command,
-        environment: &[(
-            "XDG_STATE_HOME",
-            "Where --lock files go when --lock-dir is not given.",
-        )],
-        files: &[(
-            "$XDG_STATE_HOME/sheepdog/locks/TAG.lock",
-            "The --lock file of a tag (/var/lib/sheepdog/locks for root).",
-        )],
-        exits: &[
-            Exit::Ok,
-            Exit::Usage,
-            Exit::IoErr,
-            Exit::TempFail,
-            Exit::Timeout,
-            Exit::NotExecutable,
-            Exit::NotFound,
-        ],
-        exit_notes: &[
-            "Otherwise sd-run exits with the job's own exit status, or 128+N when the job died of signal N.",
-        ],
-        examples: &[
-            (
-                "Back up every night and report the run:",
-                "sd-run --tag BORG --timeout 6h -- borg create ::'{now}' /home | sd-bark",
-            ),
-            (
-                "Only report failures, and never run two dumps at once:",
-                "sd-run --lock --failures-only -c 'pg_dump app | gzip > /backup/app.sql.gz' | sd-bark",
-            ),
-            (
-                "In a crontab:",
-                "0 3 * * * sd-run --tag BORG -- /usr/local/bin/backup | sd-bark",
-            ),
-        ],
-        see_also: &["sd-bark(1)", "sd-expect(1)", "timeout(1)", "flock(1)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-run",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[(
+        "XDG_STATE_HOME",
+        "Where --lock files go when --lock-dir is not given.",
+    )],
+    files: &[(
+        "$XDG_STATE_HOME/sheepdog/locks/TAG.lock",
+        "The --lock file of a tag (/var/lib/sheepdog/locks for root).",
+    )],
+    exits: &[
+        Exit::Ok,
+        Exit::Usage,
+        Exit::IoErr,
+        Exit::TempFail,
+        Exit::Timeout,
+        Exit::NotExecutable,
+        Exit::NotFound,
+    ],
+    exit_notes: &[
+        "Otherwise sd-run exits with the job's own exit status, or 128+N when the job died of signal N.",
+    ],
+    examples: &[
+        (
+            "Back up every night and report the run:",
+            "sd-run --tag BORG --timeout 6h -- borg create ::'{now}' /home | sd-bark",
+        ),
+        (
+            "Only report failures, and never run two dumps at once:",
+            "sd-run --lock --failures-only -c 'pg_dump app | gzip > /backup/app.sql.gz' | sd-bark",
+        ),
+        (
+            "In a crontab:",
+            "0 3 * * * sd-run --tag BORG -- /usr/local/bin/backup | sd-bark",
+        ),
+    ],
+    see_also: &["sd-bark(1)", "sd-expect(1)", "timeout(1)", "flock(1)"],
+};
 
 /// The job's exit status as sd-run's own.
 pub fn run(args: Args, _: &ArgMatches) -> Result<u8> {

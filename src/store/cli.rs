@@ -10,7 +10,8 @@ use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::exit::Exit;
 use crate::lines::Stamping;
 use crate::skim::Skimmed;
-use crate::{cli, ident, man};
+use crate::tool::Tool;
+use crate::{cli, ident};
 use clap::{ArgMatches, CommandFactory, Parser};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -51,14 +52,8 @@ Times are milliseconds since the epoch, UTC. A new store has 16 KiB pages \
 (an older one keeps its own). Back up with SQLite's own \
 online backup: sqlite3 events.db \".backup /backup/events.db\".";
 
-const AFTER_HELP: &str = "\
-Examples:
-  sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db
-  sd-store --retain 400d < old-events.jsonl
-  sqlite3 -readonly events.db 'SELECT host, tag, count(*) FROM interruptions GROUP BY 1, 2'";
-
 #[derive(Debug, Parser)]
-#[command(name = "sd-store", version, about = "Store events in SQLite, idempotently", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sd-store", version, about = "Store events in SQLite, idempotently", long_about = LONG_ABOUT)]
 pub struct Args {
     /// The database [default: [store] path, $XDG_DATA_HOME/sheepdog/events.db,
     /// /var/lib/sheepdog/events.db for root].
@@ -81,47 +76,42 @@ pub struct Args {
     pub base: ConfigArgs,
 }
 
-pub fn command() -> clap::Command {
-    Args::command()
-}
-
-pub fn man_page() -> man::Page {
-    man::Page {
-        name: "sd-store",
-        command,
-        environment: &[(
-            "XDG_DATA_HOME",
-            "The default database is $XDG_DATA_HOME/sheepdog/events.db.",
-        )],
-        files: &[
-            (
-                "$XDG_DATA_HOME/sheepdog/events.db",
-                "The store (/var/lib/sheepdog/events.db for root).",
-            ),
-            (
-                man::CONFIG_FILES,
-                "Configuration ([store] path and retain).",
-            ),
-        ],
-        exits: &[Exit::Ok, Exit::Usage, Exit::DataErr, Exit::IoErr],
-        exit_notes: &[],
-        examples: &[
-            (
-                "Store everything the broker carries, acknowledging what is committed:",
-                "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
-            ),
-            (
-                "Import a file of events, keeping 400 days:",
-                "sd-store --retain 400d < old-events.jsonl",
-            ),
-            (
-                "Back up the store while it runs:",
-                "sqlite3 /var/lib/sheepdog/events.db '.backup /backup/events.db'",
-            ),
-        ],
-        see_also: &["sd-recv(1)", "sd-query(1)", "sqlite3(1)"],
-    }
-}
+pub const TOOL: Tool = Tool {
+    name: "sd-store",
+    definition: Args::command,
+    run: crate::runner!(Args, run),
+    environment: &[(
+        "XDG_DATA_HOME",
+        "The default database is $XDG_DATA_HOME/sheepdog/events.db.",
+    )],
+    files: &[
+        (
+            "$XDG_DATA_HOME/sheepdog/events.db",
+            "The store (/var/lib/sheepdog/events.db for root).",
+        ),
+        (
+            crate::tool::CONFIG_FILES,
+            "Configuration ([store] path and retain).",
+        ),
+    ],
+    exits: &[Exit::Ok, Exit::Usage, Exit::DataErr, Exit::IoErr],
+    exit_notes: &[],
+    examples: &[
+        (
+            "Store everything the broker carries, acknowledging what is committed:",
+            "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
+        ),
+        (
+            "Import a file of events, keeping 400 days:",
+            "sd-store --retain 400d < old-events.jsonl",
+        ),
+        (
+            "Back up the store while it runs:",
+            "sqlite3 /var/lib/sheepdog/events.db '.backup /backup/events.db'",
+        ),
+    ],
+    see_also: &["sd-recv(1)", "sd-query(1)", "sqlite3(1)"],
+};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
