@@ -245,7 +245,7 @@ pub fn check_broker_url(text: &str) -> Result<(), String> {
     }
     redis::IntoConnectionInfo::into_connection_info(text)
         .map(|_| ())
-        .map_err(|e| format!("`{shown}`: {} ({FORMS})", crate::broker::describe(&e)))
+        .map_err(|e| format!("`{shown}`: {} ({FORMS})", crate::error::plain(e.to_string())))
 }
 
 /// The password part of a URL's user information, if any.
