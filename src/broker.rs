@@ -1,4 +1,4 @@
-//! The Redis side of the wire format (DESIGN.md §2, sheepdog(7)): one
+//! The Redis side of the wire format (docs/ARCHITECTURE.md §2, sheepdog(7)): one
 //! stream, one entry per event, the JSON text in the entry field `event`;
 //! consumer groups give each role every event once.
 //!

@@ -1,6 +1,6 @@
 //! What every command's `main` does the same way: parse flags with clap,
 //! run, print an error once with the program's name, and turn the outcome
-//! into an exit status (DESIGN.md §4). A closed stdout is no error: a
+//! into an exit status (docs/ARCHITECTURE.md §4). A closed stdout is no error: a
 //! reader that has seen enough (`| head`) ends the command quietly.
 
 use crate::error::{Error, Result};

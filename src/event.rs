@@ -1,4 +1,4 @@
-//! The event: one JSON object on one line (DESIGN.md §1).
+//! The event: one JSON object on one line (docs/ARCHITECTURE.md §1).
 //!
 //! An [`Event`] is the object itself, fields in the order they arrived, so
 //! fields sheepdog does not know pass through untouched. Parsing validates
@@ -64,7 +64,7 @@ impl Status {
     /// and tag, if any: none for `info`, and none for a verdict's `ok` —
     /// an `ok` from sd-expect says the job succeeded *earlier*; counted as
     /// a success itself, the dead man's switch would keep itself fresh
-    /// forever (DESIGN.md §1). A verdict's `fail` is a failure like any.
+    /// forever (docs/ARCHITECTURE.md §1). A verdict's `fail` is a failure like any.
     pub fn state_for(self, kind: Option<&str>) -> Option<Status> {
         match self {
             Status::Info => None,

@@ -1,4 +1,4 @@
-//! The one exit-status policy every sheepdog command follows (DESIGN.md §4).
+//! The one exit-status policy every sheepdog command follows (docs/ARCHITECTURE.md §4).
 //!
 //! Scripts and service managers act on these numbers, so they live in one
 //! place, are tested here, and are written into every man page from

@@ -157,7 +157,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     }
     for host in &hosts {
         // The board's last success counts only the job's own `ok`s, never
-        // an earlier verdict of this switch (DESIGN.md §1).
+        // an earlier verdict of this switch (docs/ARCHITECTURE.md §1).
         let last_ok: Option<i64> = conn
             .query_row(
                 "SELECT last_ok_ms FROM board WHERE host = ?1 AND tag = ?2",

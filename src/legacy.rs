@@ -3,7 +3,7 @@
 //! Old crontabs keep feeding the new herd: an object with the old fields
 //! (`time, elapsed, host, command, tag, stdout, stderr, status, err`, with
 //! `err` one of `SUCCESS`/`FAIL`/`WARNING` and `status` the exit code) is
-//! rewritten field by field, in place, into schema version 1 (DESIGN.md §1).
+//! rewritten field by field, in place, into schema version 1 (docs/ARCHITECTURE.md §1).
 
 use crate::time;
 use serde_json::{Map, Value};

@@ -4,7 +4,7 @@
 //! `sd-heartbeat`, `sd-facts`), carry them between machines (`sd-bark`,
 //! `sd-recv`), keep them (`sd-store`), answer questions (`sd-query`) and
 //! tell a person (`sd-mail`). This library holds all of their logic; each
-//! `bins/sd-*.rs` only calls into it. DESIGN.md is the contract.
+//! `bins/sd-*.rs` only calls into it. docs/ARCHITECTURE.md maps it.
 
 pub mod bark;
 pub mod batch;

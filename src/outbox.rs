@@ -1,4 +1,4 @@
-//! sd-bark's way of never losing an event (DESIGN.md §2): every batch is
+//! sd-bark's way of never losing an event (docs/ARCHITECTURE.md §2): every batch is
 //! committed to the local spool first; then, when a broker is configured,
 //! whoever holds the publisher lock publishes the spool's backlog, oldest
 //! first, until it is empty. A broker that is away delays events, never

@@ -1,4 +1,4 @@
-//! Signed events (DESIGN.md §2): each host has a key of its own; sd-bark
+//! Signed events (docs/ARCHITECTURE.md §2): each host has a key of its own; sd-bark
 //! adds an HMAC-SHA256 of the event's exact text as a second field of the
 //! stream entry (`sig`, lowercase hex), and sd-recv checks it against the
 //! key of the host the event claims to come from. A host holding only its

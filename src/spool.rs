@@ -1,4 +1,4 @@
-//! The local spool (DESIGN.md §2): a SQLite log of events on this machine,
+//! The local spool (docs/ARCHITECTURE.md §2): a SQLite log of events on this machine,
 //! with a cursor per reader.
 //!
 //! Without a broker it is where events live, and `sd-recv` reads it with

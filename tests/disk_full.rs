@@ -1,7 +1,7 @@
 //! A full disk under the store and under the spool, on a small tmpfs
 //! mounted in a private mount namespace (so nothing is left mounted on
 //! the machine, whatever happens): a clear error and the exit codes of
-//! DESIGN.md §4, nothing already accepted lost, recovery when space
+//! docs/ARCHITECTURE.md §4, nothing already accepted lost, recovery when space
 //! returns.
 
 use crate::util::redis::RedisServer;

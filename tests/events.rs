@@ -1,4 +1,4 @@
-//! Golden cases for the event rules (DESIGN.md §1): each folder under
+//! Golden cases for the event rules (docs/ARCHITECTURE.md §1): each folder under
 //! tests/fixtures/events holds `in.jsonl`, the `out.jsonl` the parser,
 //! normaliser and stamper must make of it, `err.txt` with the rejected
 //! lines (absent when none are), and optionally `limit`, the event size

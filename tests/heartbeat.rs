@@ -191,7 +191,7 @@ fn tcp_and_exec_checks() {
     );
 }
 
-/// A stand-in for herd or systemctl (DESIGN.md §9): records its argv and
+/// A stand-in for herd or systemctl (docs/ARCHITECTURE.md §9): records its argv and
 /// answers as `$STANDIN_STATE` says.
 fn stand_in(dir: &Path, name: &str) {
     let script = format!(

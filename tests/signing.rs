@@ -1,4 +1,4 @@
-//! Signed events (DESIGN.md §2) against a real redis-server: a key per
+//! Signed events (docs/ARCHITECTURE.md §2) against a real redis-server: a key per
 //! host; forged, altered, replayed-as-another-host and unsigned events go
 //! to sheepdog:rejected when signatures are required, and pass when they
 //! are not.

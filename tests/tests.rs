@@ -1,6 +1,6 @@
 //! Integration tests: the real binaries, run as a user would run them,
 //! each test in its own temporary directory, against real servers the
-//! tests start on free loopback ports (DESIGN.md §9).
+//! tests start on free loopback ports (docs/ARCHITECTURE.md §9).
 
 mod util;
 

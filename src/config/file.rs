@@ -1,4 +1,4 @@
-//! The configuration file (DESIGN.md §6): TOML, every key optional, an
+//! The configuration file (docs/ARCHITECTURE.md §6): TOML, every key optional, an
 //! unknown key or a wrong type an error naming the file, line and key.
 
 use crate::error::{Error, Result};

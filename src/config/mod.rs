@@ -1,6 +1,6 @@
 //! Settings every command shares, and where each one comes from.
 //!
-//! Precedence (DESIGN.md §4): flag > environment (`SD_…`) > configuration
+//! Precedence (docs/ARCHITECTURE.md §4): flag > environment (`SD_…`) > configuration
 //! file > default. clap resolves the first two from one definition
 //! ([`CommonArgs`]); [`Settings::resolve`] adds the file and the defaults.
 //! Secrets come from `password_file` or a URL; one in a URL on the command
@@ -245,7 +245,12 @@ pub fn check_broker_url(text: &str) -> Result<(), String> {
     }
     redis::IntoConnectionInfo::into_connection_info(text)
         .map(|_| ())
-        .map_err(|e| format!("`{shown}`: {} ({FORMS})", crate::error::plain(e.to_string())))
+        .map_err(|e| {
+            format!(
+                "`{shown}`: {} ({FORMS})",
+                crate::error::plain(e.to_string())
+            )
+        })
 }
 
 /// The password part of a URL's user information, if any.

@@ -1,5 +1,5 @@
 //! Reading the machine's indicators from /proc, statvfs(3) and the
-//! package manager, under the fact names of DESIGN.md §3.
+//! package manager, under the fact names of sheepdog(7), FACTS.
 
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -44,7 +44,7 @@ pub struct Disk {
     pub used_pct: f64,
 }
 
-/// Everything but packages and disks, in the order of DESIGN.md §3.
+/// Everything but packages and disks, in the order of sheepdog(7), FACTS.
 pub fn system(facts: &mut Map<String, Value>) {
     let full_name = nix::unistd::gethostname()
         .ok()

@@ -162,7 +162,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
 struct Reading {
     tag: String,
     /// Past the threshold: a `warn`; otherwise an `ok` that clears an
-    /// earlier warning of the same tag (DESIGN.md §1).
+    /// earlier warning of the same tag (docs/ARCHITECTURE.md §1).
     over: bool,
     reason: &'static str,
     msg: String,

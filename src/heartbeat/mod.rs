@@ -1,5 +1,5 @@
 //! `sd-heartbeat`: check that a service answers, and restart it through
-//! its service manager when it does not (DESIGN.md §5, from the Guix
+//! its service manager when it does not (docs/ARCHITECTURE.md §5, from the Guix
 //! "Shepherd heartbeat" design). The checks run in a [`worker`] that gave
 //! up root before touching the network; [`restart`] decides and restarts
 //! with the original privileges; every check prints one event.

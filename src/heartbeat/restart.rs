@@ -1,4 +1,4 @@
-//! Restarting a service that stopped answering (DESIGN.md §5): through a
+//! Restarting a service that stopped answering (docs/ARCHITECTURE.md §5): through a
 //! command, GNU Shepherd's `herd` or systemd's `systemctl`; only when it
 //! is supposed to be running; only after `--after` failures in a row,
 //! counted across one-shot runs in a state file; and at most

@@ -1,4 +1,4 @@
-//! The unprivileged worker (DESIGN.md §5). Started as root, sd-heartbeat
+//! The unprivileged worker (docs/ARCHITECTURE.md §5). Started as root, sd-heartbeat
 //! forks one worker before any thread exists; the worker drops to the
 //! check user — `setgroups([])`, `setgid`, `setuid`, in that order —,
 //! proves it cannot become root again, and only then does any check's

@@ -283,7 +283,7 @@ fn time_of(event: &Map<String, Value>) -> Option<i64> {
 fn cause(event: &Map<String, Value>) -> Option<String> {
     if event.get("reason").and_then(Value::as_str) == Some("timeout") {
         // sd-run ended it: the signal and code it used are its own, not
-        // the job's (DESIGN.md §4: 124 as timeout(1) does).
+        // the job's (docs/ARCHITECTURE.md §4: 124 as timeout(1) does).
         return Some(match event.get("elapsed_ms").and_then(Value::as_i64) {
             Some(ms) => format!("timeout after {}", human_ms(ms)),
             None => "timeout".to_string(),

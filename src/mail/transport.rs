@@ -1,5 +1,5 @@
 //! Handing a mail to the mail system: SMTP (lettre, with the URLs of
-//! DESIGN.md §4), a sendmail program, or standard output for `--dry-run`.
+//! docs/ARCHITECTURE.md §4), a sendmail program, or standard output for `--dry-run`.
 //!
 //! - `smtp://host[:587]` — STARTTLS, required;
 //! - `smtp://host?tls=opportunistic` — STARTTLS when offered;

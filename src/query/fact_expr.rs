@@ -1,4 +1,4 @@
-//! Fact expressions (DESIGN.md §3): `NAME OP VALUE` with `= != < <= > >=`
+//! Fact expressions (sheepdog(7), FACTS): `NAME OP VALUE` with `= != < <= > >=`
 //! and `~` (glob), checked against a host's latest facts.
 //!
 //! How two values compare depends on the fact: `pkg.*` compare as Debian

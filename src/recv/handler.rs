@@ -1,4 +1,4 @@
-//! The handler protocol (DESIGN.md §2): sd-recv writes events to the
+//! The handler protocol (docs/ARCHITECTURE.md §2): sd-recv writes events to the
 //! handler's stdin from one thread and reads its stdout from another; an
 //! event is acknowledged once the handler echoes its `id` (the event's
 //! line, or any JSON object with that id). At most `window` events are in

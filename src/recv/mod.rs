@@ -1,6 +1,6 @@
 //! `sd-recv`: receive events from the broker (or the local spool) and
 //! print them, or feed a handler and acknowledge what it echoes
-//! (DESIGN.md §2).
+//! (docs/ARCHITECTURE.md §2).
 
 mod handler;
 pub mod source;

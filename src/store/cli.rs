@@ -1,5 +1,5 @@
 //! `sd-store`: keep events in SQLite, idempotently, and with `--echo` say
-//! which ones are safely kept (the handler protocol of DESIGN.md §2).
+//! which ones are safely kept (the handler protocol of docs/ARCHITECTURE.md §2).
 
 use super::durable::Durable;
 use super::{Serialized, Store};

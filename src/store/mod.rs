@@ -1,4 +1,4 @@
-//! The event store (DESIGN.md §3): SQLite, WAL, batched transactions,
+//! The event store (docs/ARCHITECTURE.md §3): SQLite, WAL, batched transactions,
 //! `INSERT OR IGNORE` on `id`, so storing an event twice is harmless.
 //! Facts and interruption periods are kept up to date in the same
 //! transaction as the events they come from.

@@ -1,4 +1,4 @@
-//! The store's schema (DESIGN.md §3), versioned with `PRAGMA user_version`
+//! The store's schema (docs/ARCHITECTURE.md §3), versioned with `PRAGMA user_version`
 //! so a newer sheepdog migrates an older database in place. Documented in
 //! sd-store(1) for people who query it with sqlite3.
 
@@ -101,7 +101,7 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE n = 1;
     ",
     // 3 → 4: a verdict's `ok` (kind `expect`) is not a success of the job
-    // it judges (DESIGN.md §1, event::Status::state_for): the board takes
+    // it judges (docs/ARCHITECTURE.md §1, event::Status::state_for): the board takes
     // in only state events, as the writing side does.
     "
     DROP VIEW board;

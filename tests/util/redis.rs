@@ -23,7 +23,7 @@ impl RedisServer {
 
     /// Starts redis-server with `appendonly yes` and `appendfsync always`,
     /// the configuration under which an acknowledged event survives a
-    /// crash of Redis (DESIGN.md §2).
+    /// crash of Redis (docs/ARCHITECTURE.md §2).
     pub fn start_durable(dir: PathBuf) -> RedisServer {
         RedisServer::start_with(
             dir,
