@@ -1,5 +1,5 @@
 //! sd-heartbeat: check a service; restart it when it stops answering. See sd-heartbeat(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::heartbeat::TOOL.main()
+    sheepdog::commands::HEARTBEAT.main()
 }

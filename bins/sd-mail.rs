@@ -1,5 +1,5 @@
 //! sd-mail: mail a person when something really goes wrong, once. See sd-mail(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::mail::TOOL.main()
+    sheepdog::commands::MAIL.main()
 }

@@ -1,5 +1,5 @@
 //! sd-query: answer questions from the store. See sd-query(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::query::TOOL.main()
+    sheepdog::commands::QUERY.main()
 }

@@ -1,5 +1,5 @@
 //! sd-recv: receive events, print them or feed a handler. See sd-recv(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::recv::TOOL.main()
+    sheepdog::commands::RECV.main()
 }

@@ -1,5 +1,5 @@
 //! sd-store: store events in SQLite, idempotently. See sd-store(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::store::cli::TOOL.main()
+    sheepdog::commands::STORE.main()
 }

@@ -11,8 +11,7 @@ use crate::ident;
 use crate::lines::Stamping;
 use crate::outbox::Outbox;
 use crate::skim::Skimmed;
-use crate::tool::Tool;
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use std::io;
 
 const LONG_ABOUT: &str = "\
@@ -74,62 +73,6 @@ pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-bark",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[(
-        "XDG_STATE_HOME",
-        "The spool is $XDG_STATE_HOME/sheepdog/spool.db unless --spool says otherwise.",
-    )],
-    files: &[
-        (
-            "$XDG_STATE_HOME/sheepdog/spool.db",
-            "The spool (/var/lib/sheepdog/spool.db for root).",
-        ),
-        (
-            "SPOOL.publish.lock",
-            "Taken by the sd-bark that is publishing the spool's backlog.",
-        ),
-        (
-            crate::tool::CONFIG_FILES,
-            "Configuration ([broker], [spool]).",
-        ),
-    ],
-    exits: &[
-        Exit::Ok,
-        Exit::Usage,
-        Exit::DataErr,
-        Exit::Unavailable,
-        Exit::IoErr,
-    ],
-    exit_notes: &[],
-    examples: &[
-        (
-            "Report a backup run:",
-            "sd-run --tag BORG -- borg create ::'{now}' /home | sd-bark",
-        ),
-        (
-            "Note a deployment:",
-            "sd-bark --tag deploy --status ok --msg 'deployed v2.3'",
-        ),
-        (
-            "A keepalive every five minutes from cron:",
-            "*/5 * * * * sd-bark --ping --tag alive",
-        ),
-        (
-            "Send the backlog after an outage:",
-            "sd-bark --flush --broker redis://sheepdog.example.org",
-        ),
-    ],
-    see_also: &[
-        "sd-run(1)",
-        "sd-recv(1)",
-        "sd-heartbeat(1)",
-        "redis-server(1)",
-    ],
-};
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let mut settings = Settings::resolve(&args.common, matches)?;

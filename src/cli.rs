@@ -57,7 +57,7 @@ pub fn is_broken_pipe(err: &io::Error) -> bool {
 /// went away, an I/O error otherwise.
 pub fn stdout_error(err: io::Error) -> Error {
     if is_broken_pipe(&err) {
-        Error::new(crate::exit::Exit::Ok, "")
+        Error::quiet(crate::exit::Exit::Ok)
     } else {
         Error::local_io("writing to standard output", err)
     }

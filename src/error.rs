@@ -14,6 +14,9 @@ use std::fmt;
 pub struct Error {
     pub exit: Exit,
     pub message: String,
+    /// Nothing to say: the command just ends with `exit` (a reader that
+    /// went away, a stop that was asked for).
+    pub quiet: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -23,6 +26,16 @@ impl Error {
         Error {
             exit,
             message: message.into(),
+            quiet: false,
+        }
+    }
+
+    /// Ends the command with `exit` and no message.
+    pub fn quiet(exit: Exit) -> Self {
+        Error {
+            exit,
+            message: String::new(),
+            quiet: true,
         }
     }
 
@@ -37,6 +50,27 @@ impl Error {
     /// An I/O error while doing `what` with the local disk.
     pub fn local_io(what: impl fmt::Display, err: std::io::Error) -> Self {
         Error::io(format!("{what}: {}", describe_io(&err)))
+    }
+}
+
+/// What was being done, and to what, added to an error from below, in the
+/// house style: `writing to spool /var/lib/sheepdog/spool.db: disk full`.
+/// One trait instead of a `map_err` closure at every call.
+pub trait Context<T> {
+    /// A failure of local I/O (exit 74).
+    fn context(self, doing: &str, what: impl fmt::Display) -> Result<T>;
+    /// A setting that cannot be used: a file named in the configuration
+    /// that cannot be read (exit 2).
+    fn usage_context(self, doing: &str, what: impl fmt::Display) -> Result<T>;
+}
+
+impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, doing: &str, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::io(format!("{doing} {what}: {}", plain(e.to_string()))))
+    }
+
+    fn usage_context(self, doing: &str, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::usage(format!("{doing} {what}: {}", plain(e.to_string()))))
     }
 }
 
@@ -71,6 +105,23 @@ pub fn plain(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_says_what_was_done_to_what() {
+        let failed: std::result::Result<(), std::io::Error> =
+            Err(std::io::Error::from_raw_os_error(libc_enoent()));
+        let err = failed.context("reading", "/etc/x").unwrap_err();
+        assert_eq!(
+            (err.exit, err.message.as_str()),
+            (Exit::IoErr, "reading /etc/x: no such file or directory")
+        );
+        let failed: std::result::Result<(), String> = Err("bad".into());
+        assert_eq!(
+            failed.usage_context("reading key", "k").unwrap_err().exit,
+            Exit::Usage
+        );
+        assert!(Error::quiet(Exit::Ok).quiet);
+    }
 
     #[test]
     fn io_errors_read_plainly() {

@@ -10,9 +10,8 @@ use crate::event::{Event, Status};
 use crate::exit::Exit;
 use crate::schedule::{self, Deadline, Zone};
 use crate::store::Store;
-use crate::tool::Tool;
 use crate::{cli, ident, time};
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use rusqlite::{OptionalExtension, params};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -79,34 +78,6 @@ pub struct Args {
     #[command(flatten)]
     pub base: ConfigArgs,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-expect",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[],
-    files: &[(
-        "$XDG_DATA_HOME/sheepdog/events.db",
-        "The store (/var/lib/sheepdog/events.db for root).",
-    )],
-    exits: &[Exit::Ok, Exit::Failed, Exit::Usage, Exit::IoErr],
-    exit_notes: &[],
-    examples: &[
-        (
-            "Every hour, on the server: has the nightly backup reported success within 26 hours?",
-            "0 * * * * sd-expect --tag BORG --within 26h | sd-bark",
-        ),
-        (
-            "The same backup runs at 03:00 Amsterdam time and takes up to two hours: overdue from 05:00 on a morning it did not report.",
-            "15 * * * * sd-expect --tag BORG --cron '0 3 * * *' --tz Europe/Amsterdam --grace 2h | sd-bark",
-        ),
-        (
-            "Is tux01 still alive (it runs `sd-bark --ping --tag alive` every 5 minutes)?",
-            "sd-expect --tag alive --host tux01 --within 15m | sd-bark",
-        ),
-    ],
-    see_also: &["sd-query(1)", "sd-bark(1)", "sd-run(1)"],
-};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;

@@ -82,7 +82,8 @@ fn ascii_only(roff: &str) -> String {
     out
 }
 
-fn extra_sections(page: &Tool, command: &clap::Command) -> Roff {
+fn extra_sections(tool: &Tool, command: &clap::Command) -> Roff {
+    let page = tool.page();
     let mut roff = Roff::new();
 
     let from_flags: Vec<(String, String)> = command
@@ -98,7 +99,7 @@ fn extra_sections(page: &Tool, command: &clap::Command) -> Roff {
         let extra = page
             .environment
             .iter()
-            .map(|(v, d)| (v.to_string(), d.to_string()));
+            .map(|v| (v.name.clone(), v.what.clone()));
         for (variable, what) in from_flags.into_iter().chain(extra) {
             roff.control("TP", [])
                 .text([bold(variable)])
@@ -108,21 +109,21 @@ fn extra_sections(page: &Tool, command: &clap::Command) -> Roff {
 
     if !page.files.is_empty() {
         roff.control("SH", ["FILES"]);
-        for (path, what) in page.files {
+        for file in &page.files {
             roff.control("TP", [])
-                .text([italic(*path)])
-                .text([roman(*what)]);
+                .text([italic(file.path.as_str())])
+                .text([roman(file.what.as_str())]);
         }
     }
 
     roff.control("SH", ["EXIT STATUS"]);
-    for exit in page.exits {
+    for exit in page.exits() {
         roff.control("TP", [])
             .text([bold(exit.code().to_string())])
             .text([roman(exit.meaning())]);
     }
-    for note in page.exit_notes {
-        roff.control("PP", []).text([roman(*note)]);
+    for note in &page.exit_notes {
+        roff.control("PP", []).text([roman(note.as_str())]);
     }
     roff.control("PP", []).text([roman(
         "Every sheepdog command uses the same statuses; sheepdog(7) lists them all.",
@@ -130,10 +131,10 @@ fn extra_sections(page: &Tool, command: &clap::Command) -> Roff {
 
     if !page.examples.is_empty() {
         roff.control("SH", ["EXAMPLES"]);
-        for (what, line) in page.examples {
-            roff.control("PP", []).text([roman(*what)]);
+        for example in &page.examples {
+            roff.control("PP", []).text([roman(example.what.as_str())]);
             roff.control("RS", ["4"]).control("nf", []);
-            roff.text([bold(*line)]);
+            roff.text([bold(example.line.as_str())]);
             roff.control("fi", []).control("RE", []);
         }
     }
@@ -142,7 +143,7 @@ fn extra_sections(page: &Tool, command: &clap::Command) -> Roff {
     let names: Vec<&str> = page
         .see_also
         .iter()
-        .copied()
+        .map(String::as_str)
         .chain(["sheepdog(7)"])
         .collect();
     roff.text([roman(names.join(", "))]);

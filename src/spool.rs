@@ -7,9 +7,9 @@
 //! Redis" is one more reader whose cursor only moves once Redis accepted
 //! the events. Entries every reader is done with are deleted.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use crate::groups::GroupInfo;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -71,13 +71,10 @@ pub struct Entry {
 impl Spool {
     /// Opens (creating if needed) the spool at `path`.
     pub fn open(path: &Path) -> Result<Spool> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::io(format!("{what} spool {}: {e}", path.display()))
-        };
         // synchronous=NORMAL: a committed batch survives the process being
         // killed; FULL would add an fsync per batch for the power-loss case.
         let mut conn = crate::sqlite::open_wal(path, "spool", "NORMAL", None)?;
-        crate::sqlite::migrate(&mut conn, MIGRATIONS).map_err(|e| fail("migrating", &e))?;
+        crate::sqlite::migrate(&mut conn, MIGRATIONS).context("migrating spool", path.display())?;
         Ok(Spool {
             conn,
             path: path.to_path_buf(),
@@ -88,112 +85,95 @@ impl Spool {
         &self.path
     }
 
-    fn error(&self, what: &str, e: rusqlite::Error) -> Error {
-        Error::io(format!("{what} spool {}: {e}", self.path.display()))
+    /// Runs `work` in one transaction (IMMEDIATE: it takes the write lock
+    /// at once, so two readers of one group never deliver the same entry)
+    /// and commits it; an error names the spool.
+    fn writing<T>(
+        &mut self,
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let run = || {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(value)
+        };
+        run().context("writing to spool", self.path.display())
+    }
+
+    /// Runs a question; an error names the spool.
+    fn reading<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        work(&self.conn).context("reading spool", self.path.display())
     }
 
     /// Commits a batch of event lines in one transaction; returns the
     /// sequence number of the last one (they are consecutive).
     pub fn append(&mut self, lines: &[String]) -> Result<i64> {
         let now = crate::time::now_ms();
-        let path = self.path.clone();
-        let fail =
-            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
-        let tx = self.conn.transaction().map_err(fail)?;
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO entries (line, added_ms) VALUES (?1, ?2)")
-                .map_err(fail)?;
+        self.writing(|tx| {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO entries (line, added_ms) VALUES (?1, ?2)")?;
             for line in lines {
-                insert.execute(params![line, now]).map_err(fail)?;
+                insert.execute(params![line, now])?;
             }
-        }
-        let last = tx.last_insert_rowid();
-        tx.commit().map_err(fail)?;
-        Ok(last)
+            Ok(tx.last_insert_rowid())
+        })
     }
 
     /// Where a reader stands: the last sequence number it is done with.
     pub fn cursor(&self, reader: &str) -> Result<i64> {
-        self.conn
-            .query_row("SELECT seq FROM cursors WHERE reader = ?1", [reader], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map(|seq| seq.unwrap_or(0))
-            .map_err(|e| self.error("reading", e))
+        self.reading(|conn| cursor_of(conn, reader))
     }
 
     /// Entries after `seq`, oldest first, at most `limit`.
     pub fn after(&self, seq: i64, limit: usize) -> Result<Vec<Entry>> {
-        let mut select = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, line, added_ms FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
-            .map_err(|e| self.error("reading", e))?;
-        let rows = select
-            .query_map(params![seq, limit as i64], |r| {
-                Ok(Entry {
-                    seq: r.get(0)?,
-                    line: r.get(1)?,
-                    added_ms: r.get(2)?,
-                    deliveries: 1,
-                })
-            })
-            .map_err(|e| self.error("reading", e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.error("reading", e))
+        self.reading(|conn| entries_after(conn, seq, limit))
     }
 
     /// Moves a reader's cursor forward to `seq`, and deletes what every
     /// reader is done with.
     pub fn advance(&mut self, reader: &str, seq: i64) -> Result<()> {
-        let path = self.path.clone();
-        let fail =
-            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
-        let tx = self.conn.transaction().map_err(fail)?;
-        tx.execute(
-            "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
-             ON CONFLICT (reader) DO UPDATE SET seq = max(seq, excluded.seq)",
-            params![reader, seq],
-        )
-        .map_err(fail)?;
-        trim(&tx).map_err(fail)?;
-        tx.commit().map_err(fail)
+        self.writing(|tx| {
+            tx.execute(
+                "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
+                 ON CONFLICT (reader) DO UPDATE SET seq = max(seq, excluded.seq)",
+                params![reader, seq],
+            )?;
+            trim(tx)
+        })
     }
 
     /// How many entries a reader has not yet got past.
     pub fn backlog(&self, reader: &str) -> Result<i64> {
-        let cursor = self.cursor(reader)?;
-        self.conn
-            .query_row(
+        self.reading(|conn| {
+            let cursor = cursor_of(conn, reader)?;
+            conn.query_row(
                 "SELECT count(*) FROM entries WHERE seq > ?1",
                 [cursor],
                 |r| r.get(0),
             )
-            .map_err(|e| self.error("reading", e))
+        })
     }
 
     /// Registers a local group: from the start, or from now.
     pub fn create_group(&mut self, group: &str, from_now: bool) -> Result<()> {
         let reader = group_reader(group);
-        let start: i64 = if from_now {
-            self.conn
-                .query_row("SELECT coalesce(max(seq), 0) FROM entries", [], |r| {
+        self.writing(|tx| {
+            let start: i64 = if from_now {
+                tx.query_row("SELECT coalesce(max(seq), 0) FROM entries", [], |r| {
                     r.get(0)
-                })
-                .map_err(|e| self.error("reading", e))?
-        } else {
-            0
-        };
-        self.conn
-            .execute(
+                })?
+            } else {
+                0
+            };
+            tx.execute(
                 "INSERT OR IGNORE INTO cursors (reader, seq, touched_ms) VALUES (?1, ?2, ?3)",
                 params![reader, start, crate::time::now_ms()],
-            )
-            .map_err(|e| self.error("writing to", e))?;
-        Ok(())
+            )?;
+            Ok(())
+        })
     }
 
     /// Delivers to `consumer` of `group`: first entries other consumers
@@ -209,22 +189,13 @@ impl Spool {
         let reader = group_reader(group);
         let now = crate::time::now_ms();
         let idle_before = now - claim_idle.as_millis() as i64;
-        let path = self.path.clone();
-        let fail = |e: rusqlite::Error| Error::io(format!("reading spool {}: {e}", path.display()));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        let mut delivered = Vec::new();
-        {
-            let mut stale = tx
+        self.writing(|tx| {
+            let mut delivered: Vec<Entry> = tx
                 .prepare_cached(
                     "SELECT p.seq, e.line, e.added_ms, p.deliveries + 1 FROM pending p
                      JOIN entries e ON e.seq = p.seq
                      WHERE p.reader = ?1 AND p.delivered_ms <= ?2 ORDER BY p.seq LIMIT ?3",
-                )
-                .map_err(fail)?;
-            let rows = stale
+                )?
                 .query_map(params![reader, idle_before, count as i64], |r| {
                     Ok(Entry {
                         seq: r.get(0)?,
@@ -232,128 +203,86 @@ impl Spool {
                         added_ms: r.get(2)?,
                         deliveries: r.get::<_, i64>(3)? as u64,
                     })
-                })
-                .map_err(fail)?;
-            for row in rows {
-                delivered.push(row.map_err(fail)?);
-            }
-            let mut claim = tx
-                .prepare_cached(
-                    "UPDATE pending SET consumer = ?3, delivered_ms = ?4, deliveries = deliveries + 1
-                     WHERE reader = ?1 AND seq = ?2",
-                )
-                .map_err(fail)?;
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut claim = tx.prepare_cached(
+                "UPDATE pending SET consumer = ?3, delivered_ms = ?4, deliveries = deliveries + 1
+                 WHERE reader = ?1 AND seq = ?2",
+            )?;
             for entry in &delivered {
-                claim
-                    .execute(params![reader, entry.seq, consumer, now])
-                    .map_err(fail)?;
+                claim.execute(params![reader, entry.seq, consumer, now])?;
             }
-        }
-        // When the group last read, at most once a minute (for --groups).
-        tx.prepare_cached(
-            "UPDATE cursors SET touched_ms = ?2
-             WHERE reader = ?1 AND coalesce(touched_ms, 0) < ?2 - 60000",
-        )
-        .and_then(|mut touch| touch.execute(params![reader, now]))
-        .map_err(fail)?;
-        if delivered.len() < count {
-            let cursor: i64 = tx
-                .query_row(
-                    "SELECT seq FROM cursors WHERE reader = ?1",
-                    [&reader],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(fail)?
-                .unwrap_or(0);
-            let mut fresh = Vec::new();
-            {
-                let mut select = tx
-                    .prepare_cached(
-                        "SELECT seq, line, added_ms FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    )
-                    .map_err(fail)?;
-                let rows = select
-                    .query_map(params![cursor, (count - delivered.len()) as i64], |r| {
-                        Ok(Entry {
-                            seq: r.get(0)?,
-                            line: r.get(1)?,
-                            added_ms: r.get(2)?,
-                            deliveries: 1,
-                        })
-                    })
-                    .map_err(fail)?;
-                for row in rows {
-                    fresh.push(row.map_err(fail)?);
-                }
-                let mut pend = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO pending (reader, seq, consumer, delivered_ms, deliveries)
-                         VALUES (?1, ?2, ?3, ?4, 1)",
-                    )
-                    .map_err(fail)?;
+            // When the group last read, at most once a minute (for --groups).
+            tx.prepare_cached(
+                "UPDATE cursors SET touched_ms = ?2
+                 WHERE reader = ?1 AND coalesce(touched_ms, 0) < ?2 - 60000",
+            )?
+            .execute(params![reader, now])?;
+            if delivered.len() < count {
+                let cursor = cursor_of(tx, &reader)?;
+                let fresh = entries_after(tx, cursor, count - delivered.len())?;
+                let mut pend = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO pending (reader, seq, consumer, delivered_ms, deliveries)
+                     VALUES (?1, ?2, ?3, ?4, 1)",
+                )?;
                 for entry in &fresh {
-                    pend.execute(params![reader, entry.seq, consumer, now])
-                        .map_err(fail)?;
+                    pend.execute(params![reader, entry.seq, consumer, now])?;
                 }
+                if let Some(last) = fresh.last() {
+                    tx.execute(
+                        "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
+                         ON CONFLICT (reader) DO UPDATE SET seq = excluded.seq",
+                        params![reader, last.seq],
+                    )?;
+                }
+                delivered.extend(fresh);
             }
-            if let Some(last) = fresh.last() {
-                tx.execute(
-                    "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
-                     ON CONFLICT (reader) DO UPDATE SET seq = excluded.seq",
-                    params![reader, last.seq],
-                )
-                .map_err(fail)?;
-            }
-            delivered.extend(fresh);
-        }
-        tx.commit().map_err(fail)?;
-        Ok(delivered)
+            Ok(delivered)
+        })
     }
 
     /// Acknowledges entries of a group; what no reader needs is deleted.
     pub fn ack(&mut self, group: &str, seqs: &[i64]) -> Result<()> {
         let reader = group_reader(group);
-        let path = self.path.clone();
-        let fail =
-            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
-        let tx = self.conn.transaction().map_err(fail)?;
-        {
-            let mut delete = tx
-                .prepare_cached("DELETE FROM pending WHERE reader = ?1 AND seq = ?2")
-                .map_err(fail)?;
+        self.writing(|tx| {
+            let mut delete =
+                tx.prepare_cached("DELETE FROM pending WHERE reader = ?1 AND seq = ?2")?;
             for seq in seqs {
-                delete.execute(params![reader, seq]).map_err(fail)?;
+                delete.execute(params![reader, seq])?;
             }
-        }
-        trim(&tx).map_err(fail)?;
-        tx.commit().map_err(fail)
+            trim(tx)
+        })
     }
 
     /// Moves an entry a group's handler never finished with to the dead
     /// letters, and acknowledges it.
     pub fn dead_letter(&mut self, group: &str, seq: i64, line: &str, reason: &str) -> Result<()> {
-        self.conn
-            .execute(
+        let reader = group_reader(group);
+        self.writing(|tx| {
+            tx.execute(
                 "INSERT INTO dead (line, reason, reader, added_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![line, reason, group_reader(group), crate::time::now_ms()],
-            )
-            .map_err(|e| self.error("writing to", e))?;
-        self.ack(group, &[seq])
+                params![line, reason, reader, crate::time::now_ms()],
+            )?;
+            tx.execute(
+                "DELETE FROM pending WHERE reader = ?1 AND seq = ?2",
+                params![reader, seq],
+            )?;
+            trim(tx)
+        })
     }
 
     /// The local groups: consumers, pending, lag, idle time.
     pub fn groups(&self) -> Result<Vec<GroupInfo>> {
         let now = crate::time::now_ms();
-        let read = || -> rusqlite::Result<Vec<GroupInfo>> {
-            let mut stmt = self.conn.prepare(
+        self.reading(|conn| {
+            conn.prepare(
                 "SELECT substr(c.reader, 7), c.touched_ms,
                         (SELECT count(DISTINCT consumer) FROM pending p WHERE p.reader = c.reader),
                         (SELECT count(*) FROM pending p WHERE p.reader = c.reader),
                         (SELECT count(*) FROM entries e WHERE e.seq > c.seq)
                  FROM cursors c WHERE c.reader LIKE 'group:%' ORDER BY c.reader",
-            )?;
-            stmt.query_map([], |r| {
+            )?
+            .query_map([], |r| {
                 let touched: Option<i64> = r.get(1)?;
                 Ok(GroupInfo {
                     name: r.get(0)?,
@@ -364,37 +293,54 @@ impl Spool {
                 })
             })?
             .collect()
-        };
-        read().map_err(|e| self.error("reading", e))
+        })
     }
 
     /// Forgets a local group and what it had pending, so it holds nothing
     /// back any more; false when there was no such group.
     pub fn retire_group(&mut self, group: &str) -> Result<bool> {
         let reader = group_reader(group);
-        let path = self.path.clone();
-        let fail =
-            |e: rusqlite::Error| Error::io(format!("writing to spool {}: {e}", path.display()));
-        let tx = self.conn.transaction().map_err(fail)?;
-        let existed = tx
-            .execute("DELETE FROM cursors WHERE reader = ?1", [&reader])
-            .map_err(fail)?
-            > 0;
-        tx.execute("DELETE FROM pending WHERE reader = ?1", [&reader])
-            .map_err(fail)?;
-        trim(&tx).map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        Ok(existed)
+        self.writing(|tx| {
+            let existed = tx.execute("DELETE FROM cursors WHERE reader = ?1", [&reader])? > 0;
+            tx.execute("DELETE FROM pending WHERE reader = ?1", [&reader])?;
+            trim(tx)?;
+            Ok(existed)
+        })
     }
 
     /// The newest sequence number, for following without a group.
     pub fn last_seq(&self) -> Result<i64> {
-        self.conn
-            .query_row("SELECT coalesce(max(seq), 0) FROM entries", [], |r| {
+        self.reading(|conn| {
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM entries", [], |r| {
                 r.get(0)
             })
-            .map_err(|e| self.error("reading", e))
+        })
     }
+}
+
+/// Where a reader stands (0: at the start).
+fn cursor_of(conn: &Connection, reader: &str) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT seq FROM cursors WHERE reader = ?1", [reader], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(|seq| seq.unwrap_or(0))
+}
+
+/// Entries after `seq`, oldest first, at most `limit`.
+fn entries_after(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Result<Vec<Entry>> {
+    conn.prepare_cached(
+        "SELECT seq, line, added_ms FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?
+    .query_map(params![seq, limit as i64], |r| {
+        Ok(Entry {
+            seq: r.get(0)?,
+            line: r.get(1)?,
+            added_ms: r.get(2)?,
+            deliveries: 1,
+        })
+    })?
+    .collect()
 }
 
 fn group_reader(group: &str) -> String {

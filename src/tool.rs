@@ -12,6 +12,7 @@
 use crate::error::Result;
 use crate::exit::Exit;
 use clap::ArgMatches;
+use serde::Deserialize;
 use std::process::ExitCode;
 
 pub struct Tool {
@@ -20,16 +21,64 @@ pub struct Tool {
     pub definition: fn() -> clap::Command,
     /// Runs it on parsed flags (made by [`crate::runner!`]).
     pub run: fn(&ArgMatches) -> Result<ExitCode>,
-    /// Variables the command reads besides those of its flags.
-    pub environment: &'static [(&'static str, &'static str)],
-    pub files: &'static [(&'static str, &'static str)],
-    /// The statuses this command can end with, besides its own notes.
-    pub exits: &'static [Exit],
+    /// What its manual page says beyond the flags, as TOML
+    /// (`src/pages/NAME.toml`): documentation kept as data, read by
+    /// [`Tool::page`].
+    pub page: &'static str,
+}
+
+/// A command's page beyond its flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    pub see_also: Vec<String>,
+    /// The exit statuses it can end with, by number.
+    pub exits: Vec<u8>,
     /// Extra paragraphs for EXIT STATUS (sd-run passes its job's code).
-    pub exit_notes: &'static [&'static str],
-    /// (what it does, the command line): in `--help` and in the page.
-    pub examples: &'static [(&'static str, &'static str)],
-    pub see_also: &'static [&'static str],
+    #[serde(default)]
+    pub exit_notes: Vec<String>,
+    /// Variables it reads besides those of its flags.
+    #[serde(default)]
+    pub environment: Vec<Variable>,
+    #[serde(default, rename = "file")]
+    pub files: Vec<File>,
+    /// Shown by `--help` and in the page.
+    #[serde(default, rename = "example")]
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    pub name: String,
+    pub what: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub path: String,
+    pub what: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// What it does, in a sentence.
+    pub what: String,
+    /// The command line.
+    pub line: String,
+}
+
+impl Page {
+    /// The exit statuses, as the policy names them.
+    pub fn exits(&self) -> Vec<Exit> {
+        Exit::ALL
+            .into_iter()
+            .filter(|exit| self.exits.contains(&exit.code()))
+            .collect()
+    }
 }
 
 /// Where the configuration file is looked for, as FILES lists it.
@@ -49,16 +98,23 @@ macro_rules! runner {
 }
 
 impl Tool {
+    /// What its page says beyond the flags. The text is part of the
+    /// program and checked by a test, so it always reads.
+    pub fn page(&self) -> Page {
+        toml::from_str(self.page).unwrap_or_else(|e| panic!("src/pages/{}.toml: {e}", self.name))
+    }
+
     /// The complete clap command: the definition with the examples as the
     /// text after `--help`.
     pub fn command(&self) -> clap::Command {
         let command = (self.definition)();
-        if self.examples.is_empty() {
+        let examples = self.page().examples;
+        if examples.is_empty() {
             return command;
         }
         let mut text = String::from("Examples:\n");
-        for (what, line) in self.examples {
-            text.push_str(&format!("  # {what}\n  {line}\n"));
+        for example in &examples {
+            text.push_str(&format!("  # {}\n  {}\n", example.what, example.line));
         }
         command.after_help(text.trim_end().to_string())
     }
@@ -83,10 +139,30 @@ impl Tool {
         match (self.run)(&matches) {
             Ok(code) => code,
             Err(err) => {
-                if !err.message.is_empty() {
+                if !err.quiet {
                     eprintln!("{}: {err}", self.name);
                 }
                 err.exit.into()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_reads_and_names_only_statuses_that_exist() {
+        for tool in crate::commands::ALL {
+            let page = tool.page();
+            assert_eq!(page.exits().len(), page.exits.len(), "{}", tool.name);
+            assert!(page.exits.contains(&0), "{}", tool.name);
+            assert!(!page.examples.is_empty(), "{} has no example", tool.name);
+            for file in &page.files {
+                if file.path.contains("sheepdog.toml") {
+                    assert_eq!(file.path, CONFIG_FILES, "{}", tool.name);
+                }
             }
         }
     }

@@ -9,9 +9,8 @@ mod gather;
 use crate::error::Result;
 use crate::event::{Event, Status};
 use crate::exit::Exit;
-use crate::tool::Tool;
 use crate::{cli, ident};
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use serde_json::{Map, Value};
 use std::io::{self, Write};
 
@@ -64,33 +63,6 @@ fn parse_pct(text: &str) -> Result<f64, String> {
         _ => Err(format!("`{text}` is not a percentage (try 90%)")),
     }
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-facts",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[],
-    files: &[
-        (
-            "/proc/meminfo, /proc/loadavg, /proc/uptime, /proc/self/mounts",
-            "Where memory, load, uptime and filesystems are read.",
-        ),
-        ("/etc/os-release", "The os fact (PRETTY_NAME)."),
-    ],
-    exits: &[Exit::Ok, Exit::Usage],
-    exit_notes: &["Thresholds passed are reported as warn events, not through the exit status."],
-    examples: &[
-        (
-            "Every hour, from cron:",
-            "0 * * * * sd-facts --packages nginx,postgresql,openssl | sd-bark",
-        ),
-        (
-            "Watch disks, memory and load:",
-            "*/10 * * * * sd-facts --no-packages --disk-warn 90% --mem-warn 95% --load-warn 8 | sd-bark",
-        ),
-    ],
-    see_also: &["sd-query(1)", "sd-bark(1)", "df(1)"],
-};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let host = ident::short_hostname();

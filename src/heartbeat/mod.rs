@@ -12,10 +12,9 @@ use crate::config::{CheckSection, ConfigArgs, ConfigFile};
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::exit::Exit;
-use crate::tool::Tool;
 use crate::{cli, ident, time};
 use check::{Outcome, Probe};
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use restart::{Memory, RateLimit, Supervisor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -144,55 +143,6 @@ pub struct Args {
     #[command(flatten)]
     pub base: ConfigArgs,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-heartbeat",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[(
-        "XDG_STATE_HOME",
-        "Failures and restarts are counted under $XDG_STATE_HOME/sheepdog/heartbeat.",
-    )],
-    files: &[
-        (
-            "/var/lib/sheepdog/heartbeat/TAG.json",
-            "Failures in a row and recent restarts of each check (under $XDG_STATE_HOME/sheepdog/heartbeat when not root).",
-        ),
-        (
-            crate::tool::CONFIG_FILES,
-            "Configuration ([heartbeat] user and state_dir; [[check]] tables for --checks).",
-        ),
-    ],
-    exits: &[
-        Exit::Ok,
-        Exit::Failed,
-        Exit::Usage,
-        Exit::IoErr,
-        Exit::CannotCheck,
-    ],
-    exit_notes: &[],
-    examples: &[
-        (
-            "Every 5 minutes from cron, restart mympd through Shepherd after two failures:",
-            "*/5 * * * * sd-heartbeat --http http://localhost:6680/ --shepherd mympd --after 2 | sd-bark",
-        ),
-        (
-            "As a service of its own, checking a database every 30 seconds:",
-            "sd-heartbeat --tcp localhost:5432 --tag postgres --systemd postgresql --every 30s | sd-bark",
-        ),
-        (
-            "Many services from one file:",
-            "sd-heartbeat --checks /etc/sheepdog/checks.toml --every 30s | sd-bark",
-        ),
-    ],
-    see_also: &[
-        "sd-bark(1)",
-        "sd-mail(1)",
-        "herd(8)",
-        "systemctl(1)",
-        "sheepdog(7)",
-    ],
-};
 
 /// One service to check, with everything its restarts need.
 #[derive(Debug)]

@@ -16,9 +16,8 @@ use crate::config::{ConfigArgs, Secret};
 use crate::error::{Error, Result};
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
-use crate::tool::Tool;
 use crate::{cli, ident, time};
-use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
+use clap::{ArgMatches, Parser, Subcommand};
 use lettre::Message;
 use lettre::message::{Mailbox, header::ContentType};
 use policy::{Decision, Incoming, Notice, Policy};
@@ -189,56 +188,6 @@ pub struct SilenceArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-mail",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[
-        (
-            "SD_SMTP_PASSWORD",
-            "The SMTP password, when no [mail] password_file is set.",
-        ),
-        (
-            "XDG_STATE_HOME",
-            "The default state file is $XDG_STATE_HOME/sheepdog/mail.db.",
-        ),
-    ],
-    files: &[
-        (
-            "$XDG_STATE_HOME/sheepdog/mail.db",
-            "The state: each host and tag, handled ids, silences, the outbox and the digest's diary (/var/lib/sheepdog/mail.db for root).",
-        ),
-        (crate::tool::CONFIG_FILES, "Configuration ([mail])."),
-    ],
-    exits: &[
-        Exit::Ok,
-        Exit::Usage,
-        Exit::DataErr,
-        Exit::IoErr,
-        Exit::TempFail,
-    ],
-    exit_notes: &[],
-    examples: &[
-        (
-            "Mail the admins about everything the herd reports, acknowledging what is done:",
-            "sd-recv --group mail -- sd-mail --echo --to admin@example.org --smtp smtp://mail.example.org:587",
-        ),
-        (
-            "See what would be sent:",
-            "sd-mail --dry-run --to me@example.org < events.jsonl",
-        ),
-        (
-            "A daily summary instead of immediate mail:",
-            "sd-recv --group digest -- sd-mail --echo --notify none --digest 24h --to team@example.org",
-        ),
-        (
-            "Quiet during maintenance:",
-            "sd-mail silence --host tux01 --for 2h --reason 'disk replaced'",
-        ),
-    ],
-    see_also: &["sd-recv(1)", "sd-query(1)", "sheepdog(7)"],
-};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.state.base.load()?;

@@ -9,8 +9,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::store::Store;
 use crate::time;
-use crate::tool::Tool;
-use clap::{ArgMatches, CommandFactory, Parser, Subcommand};
+use clap::{ArgMatches, Parser, Subcommand};
 use fact_expr::FactExpr;
 use output::{Answer, Format};
 use rusqlite::{Connection, params_from_iter, types::ValueRef};
@@ -122,38 +121,6 @@ pub struct Filters {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-query",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[(
-        "NO_COLOR",
-        "When set and not empty, tables are not coloured.",
-    )],
-    files: &[(
-        "$XDG_DATA_HOME/sheepdog/events.db",
-        "The store (/var/lib/sheepdog/events.db for root).",
-    )],
-    exits: &[Exit::Ok, Exit::Usage, Exit::IoErr],
-    exit_notes: &[],
-    examples: &[
-        ("The board:", "sd-query status"),
-        (
-            "Failures in the last two hours:",
-            "sd-query events --since 2h --status fail",
-        ),
-        (
-            "Which services showed interruptions in the last month, on machines with little RAM that also run nginx 1.24.0?",
-            "sd-query interruptions --since 30d --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0'",
-        ),
-        (
-            "Your own question:",
-            "sd-query --sql 'SELECT host, count(*) FROM events GROUP BY host'",
-        ),
-    ],
-    see_also: &["sd-store(1)", "sd-expect(1)", "sqlite3(1)"],
-};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;

@@ -10,9 +10,8 @@ use crate::error::{Error, Result};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::exit::Exit;
 use crate::spool::Spool;
-use crate::tool::Tool;
 use crate::{cli, ident};
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use source::{Reading, Received, RedisSource, Source, SpoolSource};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -134,48 +133,6 @@ pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-recv",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[],
-    files: &[
-        (
-            "$XDG_STATE_HOME/sheepdog/spool.db",
-            "The spool read when no broker is configured.",
-        ),
-        (crate::tool::CONFIG_FILES, "Configuration ([broker])."),
-    ],
-    exits: &[
-        Exit::Ok,
-        Exit::Usage,
-        Exit::DataErr,
-        Exit::Unavailable,
-        Exit::IoErr,
-    ],
-    exit_notes: &["On SIGTERM or SIGINT sd-recv finishes what is in flight and exits 0."],
-    examples: &[
-        ("Watch events arrive:", "sd-recv"),
-        (
-            "Store everything, acknowledging what is committed:",
-            "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
-        ),
-        (
-            "Mail on failures:",
-            "sd-recv --group mail -- sd-mail --echo --to admin@example.org",
-        ),
-        (
-            "Drain the backlog into a file, then stop:",
-            "sd-recv --group archive --once >> archive.jsonl",
-        ),
-        (
-            "Which groups hold events back, and retire one used only to try things:",
-            "sd-recv --groups; sd-recv --retire-group test",
-        ),
-    ],
-    see_also: &["sd-bark(1)", "sd-store(1)", "sd-mail(1)"],
-};
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let settings = Settings::resolve(&args.common, matches)?;

@@ -209,7 +209,7 @@ impl RedisSource {
             let until = Instant::now() + backoff;
             while Instant::now() < until {
                 if self.stop.load(Ordering::SeqCst) {
-                    return Err(Error::new(Exit::Ok, ""));
+                    return Err(Error::quiet(Exit::Ok));
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -11,9 +11,8 @@ mod lock;
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::exit::{self, Exit};
-use crate::tool::Tool;
 use crate::{cli, ident, paths};
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use job::{Ending, Finished, Job, Outcome};
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -102,47 +101,6 @@ pub struct Args {
     )]
     pub command: Vec<OsString>,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-run",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[(
-        "XDG_STATE_HOME",
-        "Where --lock files go when --lock-dir is not given.",
-    )],
-    files: &[(
-        "$XDG_STATE_HOME/sheepdog/locks/TAG.lock",
-        "The --lock file of a tag (/var/lib/sheepdog/locks for root).",
-    )],
-    exits: &[
-        Exit::Ok,
-        Exit::Usage,
-        Exit::IoErr,
-        Exit::TempFail,
-        Exit::Timeout,
-        Exit::NotExecutable,
-        Exit::NotFound,
-    ],
-    exit_notes: &[
-        "Otherwise sd-run exits with the job's own exit status, or 128+N when the job died of signal N.",
-    ],
-    examples: &[
-        (
-            "Back up every night and report the run:",
-            "sd-run --tag BORG --timeout 6h -- borg create ::'{now}' /home | sd-bark",
-        ),
-        (
-            "Only report failures, and never run two dumps at once:",
-            "sd-run --lock --failures-only -c 'pg_dump app | gzip > /backup/app.sql.gz' | sd-bark",
-        ),
-        (
-            "In a crontab:",
-            "0 3 * * * sd-run --tag BORG -- /usr/local/bin/backup | sd-bark",
-        ),
-    ],
-    see_also: &["sd-bark(1)", "sd-expect(1)", "timeout(1)", "flock(1)"],
-};
 
 /// The job's exit status as sd-run's own.
 pub fn run(args: Args, _: &ArgMatches) -> Result<u8> {

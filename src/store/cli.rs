@@ -10,9 +10,8 @@ use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::exit::Exit;
 use crate::lines::Stamping;
 use crate::skim::Skimmed;
-use crate::tool::Tool;
 use crate::{cli, ident};
-use clap::{ArgMatches, CommandFactory, Parser};
+use clap::{ArgMatches, Parser};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,43 +74,6 @@ pub struct Args {
     #[command(flatten)]
     pub base: ConfigArgs,
 }
-
-pub const TOOL: Tool = Tool {
-    name: "sd-store",
-    definition: Args::command,
-    run: crate::runner!(Args, run),
-    environment: &[(
-        "XDG_DATA_HOME",
-        "The default database is $XDG_DATA_HOME/sheepdog/events.db.",
-    )],
-    files: &[
-        (
-            "$XDG_DATA_HOME/sheepdog/events.db",
-            "The store (/var/lib/sheepdog/events.db for root).",
-        ),
-        (
-            crate::tool::CONFIG_FILES,
-            "Configuration ([store] path and retain).",
-        ),
-    ],
-    exits: &[Exit::Ok, Exit::Usage, Exit::DataErr, Exit::IoErr],
-    exit_notes: &[],
-    examples: &[
-        (
-            "Store everything the broker carries, acknowledging what is committed:",
-            "sd-recv --group store -- sd-store --echo /var/lib/sheepdog/events.db",
-        ),
-        (
-            "Import a file of events, keeping 400 days:",
-            "sd-store --retain 400d < old-events.jsonl",
-        ),
-        (
-            "Back up the store while it runs:",
-            "sqlite3 /var/lib/sheepdog/events.db '.backup /backup/events.db'",
-        ),
-    ],
-    see_also: &["sd-recv(1)", "sd-query(1)", "sqlite3(1)"],
-};
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
