@@ -7,7 +7,7 @@
 //! message names the broker without its password.
 
 use crate::config::{BrokerSettings, redact_url};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::exit::Exit;
 use crate::groups::GroupInfo;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
@@ -72,13 +72,7 @@ impl Broker {
         }
         let client = match &settings.ca_file {
             Some(ca) => {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    Error::usage(format!(
-                        "reading broker CA {}: {}",
-                        ca.display(),
-                        crate::error::describe_io(&e)
-                    ))
-                })?;
+                let pem = std::fs::read(ca).usage_context("reading broker CA", ca.display())?;
                 let certs = redis::TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem),

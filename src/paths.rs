@@ -17,6 +17,23 @@ pub fn data_dir() -> PathBuf {
     xdg_or_system("XDG_DATA_HOME", ".local/share")
 }
 
+/// The file in `dir` that belongs to a tag (its lock, its failure
+/// counter): `DIR/TAG.EXTENSION`, every character of the tag that could
+/// leave `dir` or confuse a shell replaced by `_`.
+pub fn file_for_tag(dir: &std::path::Path, tag: &str, extension: &str) -> PathBuf {
+    let safe: String = tag
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{safe}.{extension}"))
+}
+
 /// Configuration files to try, in order, when none was named.
 pub fn config_candidates() -> Vec<PathBuf> {
     let mut candidates = Vec::new();
@@ -48,4 +65,22 @@ fn explicit_env(variable: &str) -> Option<PathBuf> {
     env::var_os(variable)
         .map(PathBuf::from)
         .filter(|path| path.is_absolute())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_tag_never_leaves_its_directory() {
+        assert_eq!(
+            file_for_tag(Path::new("/s"), "../etc/passwd", "json"),
+            Path::new("/s/.._etc_passwd.json")
+        );
+        assert_eq!(
+            file_for_tag(Path::new("/l"), "backup@tux01 now", "lock"),
+            Path::new("/l/backup@tux01_now.lock")
+        );
+    }
 }

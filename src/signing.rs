@@ -27,8 +27,7 @@ pub struct Key(Secret);
 
 impl Key {
     pub fn from_file(path: &Path) -> Result<Key> {
-        let secret = Secret::from_file(path)
-            .map_err(|e| Error::usage(e.message.replacen("password file", "key file", 1)))?;
+        let secret = Secret::from_file(path, "key file")?;
         if secret.expose().len() < 16 {
             return Err(Error::usage(format!(
                 "key file {}: a key of at least 16 characters, please (openssl rand -hex 32)",
@@ -47,33 +46,19 @@ impl Key {
     pub fn sign(&self, text: &str) -> String {
         let mut mac = self.mac();
         mac.update(text.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// Whether `sig` is this key's signature of `text` (compared in
     /// constant time).
     pub fn verify(&self, text: &str, sig: &str) -> bool {
-        let Some(bytes) = from_hex(sig) else {
+        let Ok(bytes) = hex::decode(sig) else {
             return false;
         };
         let mut mac = self.mac();
         mac.update(text.as_bytes());
         mac.verify_slice(&bytes).is_ok()
     }
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// The keys of the herd, read from a directory as hosts are met.

@@ -1,7 +1,7 @@
 //! The configuration file (docs/ARCHITECTURE.md §6): TOML, every key optional, an
 //! unknown key or a wrong type an error naming the file, line and key.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -141,13 +141,8 @@ impl<'de> Deserialize<'de> for CommandLine {
 impl ConfigFile {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<ConfigFile> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!(
-                "reading configuration file {}: {}",
-                path.display(),
-                crate::error::describe_io(&e)
-            ))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .usage_context("reading configuration file", path.display())?;
         ConfigFile::parse(&text)
             .map_err(|why| Error::usage(format!("configuration file {}{why}", path.display())))
     }

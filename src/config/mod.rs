@@ -11,7 +11,7 @@ mod file;
 pub use file::{BrokerSection, CheckSection, HeartbeatSection, MailSection, StoreSection};
 pub use file::{CommandLine, ConfigFile, HumanDuration};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use std::fmt;
@@ -87,16 +87,12 @@ impl Secret {
         &self.0
     }
 
-    /// Reads a secret from a file of its own; the trailing newline an
-    /// editor adds is not part of it.
-    pub fn from_file(path: &Path) -> Result<Secret> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!(
-                "reading password file {}: {}",
-                path.display(),
-                crate::error::describe_io(&e)
-            ))
-        })?;
+    /// Reads a secret from a file of its own (`what`: "password file",
+    /// "key file", for the message); the trailing newline an editor adds
+    /// is not part of it.
+    pub fn from_file(path: &Path, what: &str) -> Result<Secret> {
+        let text = std::fs::read_to_string(path)
+            .usage_context(&format!("reading {what}"), path.display())?;
         Ok(Secret(text.trim_end_matches(['\n', '\r']).to_string()))
     }
 }
@@ -159,7 +155,7 @@ impl Settings {
                     );
                 }
                 let password = match &broker_section.password_file {
-                    Some(path) => Some(Secret::from_file(path)?),
+                    Some(path) => Some(Secret::from_file(path, "password file")?),
                     None => None,
                 };
                 Some(BrokerSettings {

@@ -143,17 +143,7 @@ pub struct Memory {
 
 /// The state file of one check: `<dir>/<tag>.json`.
 pub fn memory_path(dir: &Path, tag: &str) -> PathBuf {
-    let safe: String = tag
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    dir.join(format!("{safe}.json"))
+    crate::paths::file_for_tag(dir, tag, "json")
 }
 
 impl Memory {
@@ -204,13 +194,5 @@ mod tests {
         assert_eq!((r.count, r.window), (3, Duration::from_secs(3600)));
         assert!("3".parse::<RateLimit>().is_err());
         assert!("x/1h".parse::<RateLimit>().is_err());
-    }
-
-    #[test]
-    fn tags_make_safe_file_names() {
-        assert_eq!(
-            memory_path(Path::new("/s"), "../etc/passwd"),
-            Path::new("/s/.._etc_passwd.json")
-        );
     }
 }

@@ -324,7 +324,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         Transport::Sendmail(program)
     } else if let Some(url) = args.smtp.clone().or_else(|| mail.smtp.clone()) {
         let password = match &mail.password_file {
-            Some(file) => Some(Secret::from_file(file)?),
+            Some(file) => Some(Secret::from_file(file, "password file")?),
             None => std::env::var("SD_SMTP_PASSWORD").ok().map(Secret::new),
         };
         Transport::smtp(SmtpSettings {

@@ -11,7 +11,7 @@
 //! printed).
 
 use crate::config::Secret;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::exit::Exit;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -99,13 +99,7 @@ impl Transport {
         } else {
             let mut builder = TlsParameters::builder(host.to_string());
             if let Some(ca) = settings.ca {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    Error::usage(format!(
-                        "reading --smtp-ca {}: {}",
-                        ca.display(),
-                        crate::error::describe_io(&e)
-                    ))
-                })?;
+                let pem = std::fs::read(ca).usage_context("reading --smtp-ca", ca.display())?;
                 let cert = Certificate::from_pem(&pem)
                     .map_err(|e| Error::usage(format!("--smtp-ca {}: {e}", ca.display())))?;
                 builder = builder.add_root_certificate(cert);

@@ -182,6 +182,21 @@ fn db_error(e: rusqlite::Error) -> Error {
     Error::io(format!("reading the store: {e}"))
 }
 
+/// The rows a question finds, each made by `row`.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<rusqlite::types::Value>,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let read = || -> rusqlite::Result<Vec<T>> {
+        conn.prepare(sql)?
+            .query_map(params_from_iter(params), row)?
+            .collect()
+    };
+    read().map_err(db_error)
+}
+
 /// Hosts whose latest facts match every expression; `None` when there are
 /// no expressions (every host).
 fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Vec<String>>> {
@@ -284,21 +299,17 @@ fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
          WHERE {filter} ORDER BY host, tag"
     );
     let now = time::now_ms();
-    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })
-        .map_err(db_error)?;
+    let board = rows(conn, &sql, params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (host, tag, status, time_ms, body) = row.map_err(db_error)?;
+    for (host, tag, status, time_ms, body) in board {
         let event: Map<String, Value> = body
             .and_then(|body| serde_json::from_str(&body).ok())
             .unwrap_or_default();
@@ -338,15 +349,10 @@ fn events(conn: &Connection, f: &Filters) -> Result<Answer> {
         "SELECT body FROM (SELECT body, time_ms, id FROM events WHERE {filter}
          ORDER BY time_ms DESC, id DESC LIMIT {limit}) ORDER BY time_ms, id"
     );
-    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| r.get::<_, String>(0))
-        .map_err(db_error)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let body = row.map_err(db_error)?;
-        out.push(serde_json::from_str(&body).unwrap_or_default());
-    }
+    let out = rows(conn, &sql, params, |r| r.get::<_, String>(0))?
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap_or_default())
+        .collect();
     Ok(Answer {
         columns: vec!["time", "host", "tag", "status", "reason", "msg"],
         rows: out,
@@ -373,17 +379,14 @@ fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
          WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})
          ORDER BY host, tag, start_ms"
     );
-    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-            ))
-        })
-        .map_err(db_error)?;
+    let periods = rows(conn, &sql, params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
+    })?;
     #[derive(Default)]
     struct Summary {
         count: u64,
@@ -393,8 +396,7 @@ fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
         total_ms: i64,
     }
     let mut summaries: BTreeMap<(String, String), Summary> = BTreeMap::new();
-    for row in rows {
-        let (host, tag, start, end) = row.map_err(db_error)?;
+    for (host, tag, start, end) in periods {
         let clipped_start = start.max(from);
         let clipped_end = end.unwrap_or(now).min(now);
         if clipped_end <= clipped_start && end.is_some() {

@@ -21,17 +21,7 @@ pub enum Acquired {
 
 /// The lock file of a tag under `dir`.
 pub fn path_for(dir: &Path, tag: &str) -> PathBuf {
-    let safe: String = tag
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    dir.join(format!("{safe}.lock"))
+    crate::paths::file_for_tag(dir, tag, "lock")
 }
 
 pub fn try_lock(dir: &Path, tag: &str) -> Result<Acquired> {

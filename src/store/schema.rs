@@ -4,6 +4,30 @@
 
 use rusqlite::Connection;
 
+/// The `board` view: `latest` with the state events past
+/// `board_mark.through` laid over it; `$state` says which events carry
+/// state (the one thing migration 4 changed).
+macro_rules! board_view {
+    ($state:literal) => {
+        concat!(
+            "CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
+                SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
+                    SELECT host, tag, status, time_ms, id,
+                           max(last_ok_ms) OVER (PARTITION BY host, tag) AS last_ok_ms,
+                           row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
+                    FROM (
+                        SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
+                        UNION ALL
+                        SELECT host, tag, status, time_ms, id, iif(status = 'ok', time_ms, NULL)
+                        FROM events
+                        WHERE rowid > (SELECT through FROM board_mark) AND ",
+            $state,
+            "))
+                WHERE n = 1;"
+        )
+    };
+}
+
 /// Each migration takes the database from version N to N+1.
 pub const MIGRATIONS: &[&str] = &[
     // 0 → 1
@@ -83,43 +107,20 @@ pub const MIGRATIONS: &[&str] = &[
     // `board_mark.through` is the rowid up to which it is complete, and
     // the `board` view lays the events past it over `latest`, so readers
     // always see the current board.
-    "
-    CREATE TABLE board_mark (through INTEGER NOT NULL);
-    INSERT INTO board_mark (through) SELECT coalesce(max(rowid), 0) FROM events;
-    CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
-        SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
-            SELECT host, tag, status, time_ms, id,
-                   max(last_ok_ms) OVER (PARTITION BY host, tag) AS last_ok_ms,
-                   row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
-            FROM (
-                SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
-                UNION ALL
-                SELECT host, tag, status, time_ms, id, iif(status = 'ok', time_ms, NULL)
-                FROM events
-                WHERE rowid > (SELECT through FROM board_mark)
-                  AND status IN ('ok', 'warn', 'fail', 'error')))
-        WHERE n = 1;
-    ",
+    concat!(
+        "CREATE TABLE board_mark (through INTEGER NOT NULL);
+         INSERT INTO board_mark (through) SELECT coalesce(max(rowid), 0) FROM events;",
+        board_view!("status IN ('ok', 'warn', 'fail', 'error')")
+    ),
     // 3 → 4: a verdict's `ok` (kind `expect`) is not a success of the job
-    // it judges (docs/ARCHITECTURE.md §1, event::Status::state_for): the board takes
-    // in only state events, as the writing side does.
-    "
-    DROP VIEW board;
-    CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
-        SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
-            SELECT host, tag, status, time_ms, id,
-                   max(last_ok_ms) OVER (PARTITION BY host, tag) AS last_ok_ms,
-                   row_number() OVER (PARTITION BY host, tag ORDER BY time_ms DESC, id DESC) AS n
-            FROM (
-                SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
-                UNION ALL
-                SELECT host, tag, status, time_ms, id, iif(status = 'ok', time_ms, NULL)
-                FROM events
-                WHERE rowid > (SELECT through FROM board_mark)
-                  AND (status IN ('warn', 'fail', 'error')
-                       OR (status = 'ok' AND kind IS NOT 'expect'))))
-        WHERE n = 1;
-    ",
+    // it judges (docs/ARCHITECTURE.md §1, event::Status::state_for): the
+    // board takes in only state events, as the writing side does.
+    concat!(
+        "DROP VIEW board;",
+        board_view!(
+            "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))"
+        )
+    ),
 ];
 
 /// The SQL condition for an event that carries state, as
