@@ -50,7 +50,7 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
             saw_any = true;
-            let (chunk, found_newline) = match memchr(b'\n', available) {
+            let (chunk, found_newline) = match memchr::memchr(b'\n', available) {
                 Some(at) => (&available[..at], true),
                 None => (available, false),
             };
@@ -82,10 +82,6 @@ impl<R: BufRead> LineReader<R> {
     pub fn line_number(&self) -> u64 {
         self.number
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 /// What one line of input turned out to be.

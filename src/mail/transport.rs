@@ -58,36 +58,44 @@ impl Transport {
                 crate::config::redact_url(settings.url)
             ))
         };
-        let (scheme, rest) = settings
-            .url
-            .split_once("://")
-            .ok_or_else(|| bad("not a URL"))?;
-        let (authority, query) = match rest.split_once('?') {
-            Some((a, q)) => (a.trim_end_matches('/'), Some(q)),
-            None => (rest.trim_end_matches('/'), None),
-        };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        let mut security = match scheme {
+        let url = url::Url::parse(settings.url).map_err(|e| bad(&format!("not a URL ({e})")))?;
+        let mut security = match url.scheme() {
             "smtp" => Security::Required,
             "smtps" => Security::Wrapper,
             _ => return Err(bad("the scheme must be smtp or smtps")),
         };
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            security = match (pair, &security) {
-                ("tls=required", Security::Required) => Security::Required,
-                ("tls=opportunistic", Security::Required) => Security::Opportunistic,
-                ("tls=none", Security::Required) => Security::None,
-                _ => return Err(bad(&format!("unknown option `{pair}`"))),
+        for (key, value) in url.query_pairs() {
+            security = match (key.as_ref(), value.as_ref(), &security) {
+                ("tls", "required", Security::Required) => Security::Required,
+                ("tls", "opportunistic", Security::Required) => Security::Opportunistic,
+                ("tls", "none", Security::Required) => Security::None,
+                _ => return Err(bad(&format!("unknown option `{key}={value}`"))),
             };
         }
-        let (host, port) = split_host_port(hostport).ok_or_else(|| bad("no host"))?;
-        let port = match port {
-            Some(port) => port.parse::<u16>().map_err(|_| bad("bad port"))?,
-            None if security == Security::Wrapper => 465,
-            None => 587,
+        let host = match url.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err(bad("no host")),
+        };
+        let host = host.as_str();
+        let port = url.port().unwrap_or(if security == Security::Wrapper {
+            465
+        } else {
+            587
+        });
+        if url.password().is_some() {
+            return Err(bad(
+                "put the password in [mail] password_file or SD_SMTP_PASSWORD, not in the URL",
+            ));
+        }
+        // A user name is percent-encoded in a URL (`me%40example.org`).
+        let url_user = match url.username() {
+            "" => None,
+            user => Some(
+                percent_decode(user)
+                    .ok_or_else(|| bad("the user name is not UTF-8 once decoded"))?,
+            ),
         };
         if security == Security::None && !is_loopback(host) {
             crate::cli::warn(format!(
@@ -117,13 +125,7 @@ impl Transport {
             .port(port)
             .tls(tls)
             .timeout(Some(settings.timeout));
-        let url_user = userinfo.map(|u| u.split(':').next().unwrap_or(u));
-        if userinfo.is_some_and(|u| u.contains(':')) {
-            return Err(bad(
-                "put the password in [mail] password_file or SD_SMTP_PASSWORD, not in the URL",
-            ));
-        }
-        match (url_user.or(settings.user), settings.password) {
+        match (url_user.as_deref().or(settings.user), settings.password) {
             (Some(user), Some(password)) => {
                 builder = builder.credentials(Credentials::new(
                     user.to_string(),
@@ -201,16 +203,12 @@ fn describe_smtp(server: &str, e: &lettre::transport::smtp::Error) -> String {
     format!("mail server {server}: {text}{hint}")
 }
 
-fn split_host_port(text: &str) -> Option<(&str, Option<&str>)> {
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        return Some((host, after.strip_prefix(':')));
-    }
-    let (host, port) = match text.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (text, None),
-    };
-    (!host.is_empty()).then_some((host, port))
+/// `%40` → `@`, as a URL's user name is written.
+fn percent_decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|user| user.into_owned())
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -256,5 +254,19 @@ mod tests {
             smtp("smtp://me@mail.example.org").is_err(),
             "a user needs a password"
         );
+        // A user name with an @ is written %40 in a URL.
+        let with_password = Transport::smtp(SmtpSettings {
+            url: "smtp://me%40example.org@mail.example.org",
+            user: None,
+            password: Some(crate::config::Secret::new("pw".into())),
+            ca: None,
+            timeout: Duration::from_secs(5),
+        });
+        assert!(with_password.is_ok());
+        assert_eq!(
+            percent_decode("me%40example.org").as_deref(),
+            Some("me@example.org")
+        );
+        assert_eq!(percent_decode("%ff"), None);
     }
 }

@@ -1,11 +1,15 @@
 //! How answers are printed: JSON lines for programs (when piped, or with
 //! `--format json`), an aligned table for people on a terminal, coloured
-//! by status unless `NO_COLOR` is set.
+//! by status. anstream decides whether colour reaches the terminal
+//! (`NO_COLOR`, `CLICOLOR`, a pipe); widths are those a terminal shows
+//! (unicode-width), so a host name in CJK still lines up.
 
 use crate::cli;
 use crate::error::Result;
+use anstyle::{AnsiColor, Style};
 use serde_json::{Map, Value};
 use std::io::{self, IsTerminal, Write};
+use unicode_width::UnicodeWidthStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -27,21 +31,23 @@ impl Answer {
         } else {
             Format::Json
         });
-        let mut out = io::BufWriter::new(stdout.lock());
         match format {
             Format::Json => {
+                let mut out = io::BufWriter::new(stdout.lock());
                 for row in &self.rows {
                     writeln!(out, "{}", Value::Object(row.clone())).map_err(cli::stdout_error)?;
                 }
+                out.flush().map_err(cli::stdout_error)
             }
-            Format::Table => self
-                .table(&mut out, colour_wanted())
-                .map_err(cli::stdout_error)?,
+            Format::Table => {
+                let mut out = io::BufWriter::new(anstream::stdout().lock());
+                self.table(&mut out).map_err(cli::stdout_error)?;
+                out.flush().map_err(cli::stdout_error)
+            }
         }
-        out.flush().map_err(cli::stdout_error)
     }
 
-    fn table(&self, out: &mut impl Write, colour: bool) -> io::Result<()> {
+    fn table(&self, out: &mut impl Write) -> io::Result<()> {
         let cells: Vec<Vec<String>> = self
             .rows
             .iter()
@@ -54,7 +60,7 @@ impl Answer {
             .map(|(i, c)| {
                 cells
                     .iter()
-                    .map(|r| r[i].chars().count())
+                    .map(|r| r[i].width())
                     .chain([c.len()])
                     .max()
                     .unwrap_or(0)
@@ -64,7 +70,7 @@ impl Answer {
             .columns
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{:<w$}", c.to_uppercase()))
+            .map(|(c, w)| pad(&c.to_uppercase(), *w))
             .collect();
         writeln!(out, "{}", header.join("  ").trim_end())?;
         for row in &cells {
@@ -73,13 +79,12 @@ impl Answer {
                 if i > 0 {
                     line.push_str("  ");
                 }
-                let padded = format!("{text:<width$}");
-                let status_column = self.columns[i] == "status";
-                match (colour && status_column, text.as_str()) {
-                    (true, "ok") => line.push_str(&format!("\x1b[32m{padded}\x1b[0m")),
-                    (true, "warn") => line.push_str(&format!("\x1b[33m{padded}\x1b[0m")),
+                let padded = pad(text, *width);
+                match (self.columns[i] == "status", text.as_str()) {
+                    (true, "ok") => paint(&mut line, &padded, AnsiColor::Green.on_default()),
+                    (true, "warn") => paint(&mut line, &padded, AnsiColor::Yellow.on_default()),
                     (true, "fail" | "error") => {
-                        line.push_str(&format!("\x1b[31;1m{padded}\x1b[0m"))
+                        paint(&mut line, &padded, AnsiColor::Red.on_default().bold())
                     }
                     _ => line.push_str(&padded),
                 }
@@ -90,6 +95,15 @@ impl Answer {
     }
 }
 
+/// `text` and spaces up to `width` columns of a terminal.
+fn pad(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
+}
+
+fn paint(line: &mut String, text: &str, style: Style) {
+    line.push_str(&format!("{style}{text}{style:#}"));
+}
+
 fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".to_string(),
@@ -98,8 +112,31 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
-/// Colour only on a terminal, and never when NO_COLOR is set
-/// (https://no-color.org).
-fn colour_wanted() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_line_up_in_terminal_columns() {
+        let answer = Answer {
+            columns: vec!["host", "status"],
+            rows: ["東京01", "tux01"]
+                .iter()
+                .map(|host| {
+                    let mut row = Map::new();
+                    row.insert("host".into(), (*host).into());
+                    row.insert("status".into(), "ok".into());
+                    row
+                })
+                .collect(),
+        };
+        let mut out = Vec::new();
+        answer.table(&mut out).unwrap();
+        let text = anstream::adapter::strip_str(std::str::from_utf8(&out).unwrap()).to_string();
+        let starts: Vec<usize> = text
+            .lines()
+            .map(|l| l[..l.find("ok").or_else(|| l.find("STATUS")).unwrap()].width())
+            .collect();
+        assert_eq!(starts, [8, 8, 8], "{text}");
+    }
 }
