@@ -6,6 +6,7 @@
 //! tell a person (`sd-mail`). This library holds all of their logic; each
 //! `bins/sd-*.rs` only calls into it. docs/ARCHITECTURE.md maps it.
 
+pub mod backoff;
 pub mod bark;
 pub mod batch;
 pub mod broker;

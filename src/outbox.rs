@@ -6,6 +6,7 @@
 //! directly, and when that fails too the events go to stderr (so cron
 //! mails them) and the exit status says so.
 
+use crate::backoff::Backoff;
 use crate::broker::Broker;
 use crate::cli;
 use crate::config::Settings;
@@ -26,7 +27,7 @@ pub struct Outbox<'a> {
     broker: Option<Broker>,
     /// Why the broker is away, and when to try it again.
     broker_down: Option<(Error, Instant)>,
-    backoff: Duration,
+    backoff: Backoff,
     /// Events neither spooled nor published: the run ends with 74.
     lost_to_stderr: u64,
     spool_failed: bool,
@@ -44,7 +45,7 @@ impl<'a> Outbox<'a> {
             spool: None,
             broker: None,
             broker_down: None,
-            backoff: Duration::from_millis(500),
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
             lost_to_stderr: 0,
             spool_failed: false,
             local_failure: false,
@@ -172,7 +173,7 @@ impl<'a> Outbox<'a> {
                         self.shown()
                     ));
                 }
-                self.backoff = Duration::from_millis(500);
+                self.backoff.reset();
             }
             Err(err) if err.exit == Exit::Unavailable || err.exit == Exit::Usage => {
                 self.broker = None;
@@ -184,8 +185,7 @@ impl<'a> Outbox<'a> {
                         format!("{err} (events stay in the spool and go out when it is back)")
                     });
                 }
-                self.broker_down = Some((err, Instant::now() + self.backoff));
-                self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
+                self.broker_down = Some((err, Instant::now() + self.backoff.next_wait()));
             }
             Err(err) => {
                 cli::note(&err);

@@ -54,14 +54,11 @@ impl Deadline {
     pub fn describe(&self) -> String {
         match self {
             Deadline::Within(window) => {
-                format!(
-                    "within {}",
-                    crate::time::human_ms(window.as_millis() as i64)
-                )
+                format!("within {}", crate::time::human(*window))
             }
             Deadline::Cron { cron, zone, grace } => format!(
                 "by {} after each run of '{}' ({})",
-                crate::time::human_ms(grace.as_millis() as i64),
+                crate::time::human(*grace),
                 cron.pattern,
                 zone.name()
             ),

@@ -118,6 +118,12 @@ pub fn parse_ruby_ms(text: &str) -> Option<i64> {
 }
 
 /// `3d 4h`, `12m 5s`, `800ms`: a duration for people, to two units.
+/// A duration for a person: [`human_ms`] of it. The one format every
+/// message uses (`6h`, `1d 6h`, `1m 30s`).
+pub fn human(duration: std::time::Duration) -> String {
+    human_ms(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub fn human_ms(ms: i64) -> String {
     let ms = ms.max(0) as u64;
     if ms < 1000 {

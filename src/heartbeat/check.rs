@@ -88,10 +88,7 @@ impl Probe {
         Outcome {
             status,
             reason,
-            msg: format!(
-                "{msg} in {}",
-                crate::time::human_ms(elapsed.as_millis() as i64)
-            ),
+            msg: format!("{msg} in {}", crate::time::human(elapsed)),
             elapsed_ms: elapsed.as_millis() as i64,
             stdout,
             stderr,
@@ -310,7 +307,7 @@ fn lookup(address: String, timeout: Duration) -> Result<Vec<SocketAddr>, String>
         Ok(Err(e)) => Err(format!("cannot resolve {address}: {e}")),
         Err(_) => Err(format!(
             "resolving {address} took longer than {}",
-            humantime::format_duration(timeout)
+            crate::time::human(timeout)
         )),
     }
 }

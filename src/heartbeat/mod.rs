@@ -511,7 +511,7 @@ impl Round<'_> {
                     format!(
                         "not restarting {}: {recent} restart(s) in the last {} already (--max-restarts {limit})",
                         service.tag,
-                        humantime::format_duration(limit.window)
+                        crate::time::human(limit.window)
                     ),
                 );
                 self.print(&event)?;

@@ -84,7 +84,7 @@ pub fn run(cmd: &[String]) -> Ran {
             if finished.timed_out {
                 output.push_str(&format!(
                     "\nkilled after {}",
-                    humantime::format_duration(COMMAND_TIMEOUT)
+                    crate::time::human(COMMAND_TIMEOUT)
                 ));
             }
             Ran {
@@ -123,12 +123,7 @@ impl std::str::FromStr for RateLimit {
 
 impl std::fmt::Display for RateLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}",
-            self.count,
-            humantime::format_duration(self.window)
-        )
+        write!(f, "{}/{}", self.count, crate::time::human(self.window))
     }
 }
 

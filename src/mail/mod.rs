@@ -11,6 +11,7 @@ mod policy;
 mod state;
 mod transport;
 
+use crate::backoff::Backoff;
 use crate::batch::{Batches, feed_batches};
 use crate::config::{ConfigArgs, Secret};
 use crate::error::{Error, Result};
@@ -463,7 +464,7 @@ impl Mailer {
             return self.preview(mail, to_stderr);
         }
         let message = self.build(mail)?;
-        let mut wait = Duration::from_secs(1);
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut attempt = 0;
         loop {
             match self.transport.send(&message) {
@@ -473,11 +474,10 @@ impl Mailer {
                         cli::warn(format!(
                             "{}; trying again in {}",
                             failure.message,
-                            humantime::format_duration(wait)
+                            time::human(backoff.peek())
                         ));
                     }
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(60));
+                    backoff.sleep();
                     attempt += 1;
                 }
                 Err(failure) => {

@@ -7,6 +7,7 @@
 //! an echo goes to the dead letters.
 
 use super::source::{Delivery, Received, Source};
+use crate::backoff::Backoff;
 use crate::cli;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -58,7 +59,7 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
     let mut in_flight: HashMap<String, InFlight> = HashMap::new();
     let mut order = 0u64;
     let mut received = 0u64;
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     let mut draining = false;
     let mut said_stopping = false;
     loop {
@@ -118,7 +119,7 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
         let closed = closed.contains(&handler.generation);
         if !acked.is_empty() {
             source.ack(&acked)?;
-            backoff = Duration::from_millis(100);
+            backoff.reset();
         }
         source.housekeeping();
         if closed || handler.child.try_wait().ok().flatten().is_some() {
@@ -144,11 +145,10 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
                 "handler {} exited ({}); starting it again in {} ms with the {} event(s) it had not finished",
                 options.argv[0],
                 status.map_or("unknown status".into(), |s| s.to_string()),
-                backoff.as_millis(),
+                backoff.peek().as_millis(),
                 in_flight.len()
             ));
-            thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff.sleep();
             handler = start(&options.argv, &echo_tx, handler.generation + 1)?;
             resend(source, &mut handler, &mut in_flight, options)?;
         }

@@ -3,6 +3,7 @@
 //! A broker that goes away is waited for: the source reconnects with
 //! backoff, says so on stderr, and carries on from where it was.
 
+use crate::backoff::Backoff;
 use crate::broker::{Broker, Entry};
 use crate::cli;
 use crate::config::{BrokerSettings, redact_url};
@@ -204,9 +205,9 @@ impl RedisSource {
         if !self.quiet {
             cli::note(format!("{first}; waiting for it (retrying with backoff)"));
         }
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
         loop {
-            let until = Instant::now() + backoff;
+            let until = Instant::now() + backoff.next_wait();
             while Instant::now() < until {
                 if self.stop.load(Ordering::SeqCst) {
                     return Err(Error::quiet(Exit::Ok));
@@ -220,9 +221,7 @@ impl RedisSource {
                     }
                     return Ok(());
                 }
-                Err(e) if e.exit == Exit::Unavailable => {
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
+                Err(e) if e.exit == Exit::Unavailable => {}
                 Err(e) => return Err(e),
             }
         }
@@ -255,7 +254,7 @@ impl RedisSource {
         &mut self,
         mut op: impl FnMut(&mut Broker, &RedisSource) -> std::result::Result<T, redis::RedisError>,
     ) -> Result<T> {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut announced = false;
         let mut stopping_tries = 0;
         loop {
@@ -311,8 +310,7 @@ impl RedisSource {
                         cli::note(format!("lost {}: {why}; reconnecting", self.shown()));
                         announced = true;
                     }
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff.sleep();
                 }
             }
         }

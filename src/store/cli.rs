@@ -140,7 +140,7 @@ impl Storing {
         if gone > 0 && !self.quiet {
             cli::note(format!(
                 "pruned {gone} event(s) older than {}",
-                humantime::format_duration(keep)
+                crate::time::human(keep)
             ));
         }
         self.next_prune = Instant::now() + Duration::from_secs(3600);
