@@ -224,7 +224,7 @@ impl Reporter {
             (true, ending) => {
                 let mut event = self.event(Status::Fail, "timeout");
                 add_ending(&mut event, &ending);
-                let limit = timeout.map(|t| crate::time::human(t)).unwrap_or_default();
+                let limit = timeout.map(crate::time::human).unwrap_or_default();
                 (
                     event,
                     Exit::Timeout.code(),
