@@ -124,20 +124,15 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
 }
 
 fn compose(args: &Args, host: &str) -> Event {
-    let mut event = Event::new();
-    event.stamp(host);
-    let tag = args.tag.clone().unwrap_or_else(|| "ping".into());
+    let tag = args.tag.as_deref().unwrap_or("ping");
     let kind = args
         .kind
-        .clone()
-        .unwrap_or_else(|| if args.ping { "ping" } else { "note" }.into());
+        .as_deref()
+        .unwrap_or(if args.ping { "ping" } else { "note" });
     let status = args
         .status
         .unwrap_or(if args.ping { Status::Ok } else { Status::Info });
-    event
-        .set("tag", tag)
-        .set("kind", kind)
-        .set("status", status.as_str());
+    let mut event = Event::report(host, tag, kind, status);
     if let Some(msg) = &args.msg {
         event.set("msg", msg.as_str());
     }

@@ -130,6 +130,20 @@ impl Event {
         Event::default()
     }
 
+    /// An event a sheepdog command reports about `tag` on `host`: stamped,
+    /// then `tag`, `kind`, `status` in that order. The one way every
+    /// command composes its events; `reason`, `msg` and the rest follow
+    /// with [`Event::set`].
+    pub fn report(host: &str, tag: &str, kind: &str, status: Status) -> Self {
+        let mut event = Event::new();
+        event.stamp(host);
+        event
+            .set("tag", tag)
+            .set("kind", kind)
+            .set("status", status.as_str());
+        event
+    }
+
     /// Parses one line of input: UTF-8, a JSON object, not larger than
     /// `max_bytes`, known fields of the right type. Old-style events are
     /// normalised.

@@ -184,13 +184,8 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
 }
 
 fn expect_event(host: &str, tag: &str, status: Status, reason: &str) -> Event {
-    let mut event = Event::new();
-    event.stamp(host);
-    event
-        .set("tag", tag)
-        .set("kind", "expect")
-        .set("status", status.as_str())
-        .set("reason", reason);
+    let mut event = Event::report(host, tag, "expect", status);
+    event.set("reason", reason);
     event
 }
 

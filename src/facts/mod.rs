@@ -86,40 +86,18 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     }
 
     let mut events = Vec::new();
-    let mut report = Event::new();
-    report.stamp(&host);
-    report
-        .set("tag", args.tag.as_str())
-        .set("kind", "facts")
-        .set("status", Status::Info.as_str())
-        .set("msg", format!("facts of {host}: {} values", facts.len()));
+    let mut report = Event::report(&host, &args.tag, "facts", Status::Info);
+    report.set("msg", format!("facts of {host}: {} values", facts.len()));
     let readings = thresholds(&args, &facts, &disks);
     report.set("facts", Value::Object(facts));
     events.push(report);
     for reading in readings {
-        let mut event = Event::new();
-        event.stamp(&host);
-        event
-            .set("tag", reading.tag)
-            .set("kind", "facts")
-            .set(
-                "status",
-                if reading.over {
-                    Status::Warn
-                } else {
-                    Status::Ok
-                }
-                .as_str(),
-            )
-            .set(
-                "reason",
-                if reading.over {
-                    reading.reason
-                } else {
-                    "normal"
-                },
-            )
-            .set("msg", reading.msg);
+        let (status, reason) = match reading.over {
+            true => (Status::Warn, reading.reason),
+            false => (Status::Ok, "normal"),
+        };
+        let mut event = Event::report(&host, &reading.tag, "facts", status);
+        event.set("reason", reason).set("msg", reading.msg);
         events.push(event);
     }
     let mut out = io::stdout().lock();

@@ -236,11 +236,7 @@ fn cannot_check(host: &str, services: &[Service], err: Error) -> Error {
 }
 
 fn service_event(host: &str, service: &Service, kind: &str, status: Status, reason: &str) -> Event {
-    let mut event = Event::new();
-    event.stamp(host);
-    event.set("tag", service.tag.clone());
-    event.set("kind", kind);
-    event.set("status", status.as_str());
+    let mut event = Event::report(host, &service.tag, kind, status);
     event.set("reason", reason);
     event
 }

@@ -207,13 +207,8 @@ struct Reporter {
 
 impl Reporter {
     fn event(&self, status: Status, reason: &str) -> Event {
-        let mut event = Event::new();
-        event.stamp(&self.host);
-        event
-            .set("tag", self.tag.as_str())
-            .set("kind", "run")
-            .set("status", status.as_str())
-            .set("reason", reason);
+        let mut event = Event::report(&self.host, &self.tag, "run", status);
+        event.set("reason", reason);
         event
     }
 
