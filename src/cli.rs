@@ -63,6 +63,29 @@ pub fn stdout_error(err: io::Error) -> Error {
     }
 }
 
+/// Prints events on stdout, one line each, flushed at once so a reader
+/// (`| sd-bark`) has them while the command goes on. A reader that went
+/// away ends the command quietly ([`stdout_error`]).
+pub fn print_events<'a>(events: impl IntoIterator<Item = &'a crate::event::Event>) -> Result<()> {
+    use std::io::Write;
+    let mut out = io::stdout().lock();
+    for event in events {
+        writeln!(out, "{event}").map_err(stdout_error)?;
+    }
+    out.flush().map_err(stdout_error)
+}
+
+/// A flag raised by SIGTERM or SIGINT: a service stops at its next
+/// chance, finishing what it holds, instead of dying mid-work.
+pub fn stop_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .map_err(|e| Error::local_io("installing signal handlers", e))?;
+    }
+    Ok(stop)
+}
+
 /// For clap and the configuration file: `30s`, `5m`, `24h`, `30d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())

@@ -13,7 +13,6 @@ use crate::store::Store;
 use crate::{cli, ident, time};
 use clap::{ArgMatches, Parser};
 use rusqlite::{OptionalExtension, params};
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -174,11 +173,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         event.set("msg", msg);
         events.push(event);
     }
-    let mut out = io::stdout().lock();
-    for event in &events {
-        writeln!(out, "{event}").map_err(cli::stdout_error)?;
-    }
-    out.flush().map_err(cli::stdout_error)?;
+    cli::print_events(&events)?;
     let failed = events.iter().any(|e| e.status() == Some(Status::Fail));
     Ok(if failed { Exit::Failed } else { Exit::Ok })
 }

@@ -12,7 +12,6 @@ use crate::exit::Exit;
 use crate::{cli, ident};
 use clap::{ArgMatches, Parser};
 use serde_json::{Map, Value};
-use std::io::{self, Write};
 
 const LONG_ABOUT: &str = "\
 Print one event (kind facts, status info) with the machine's indicators: \
@@ -100,11 +99,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         event.set("reason", reason).set("msg", reading.msg);
         events.push(event);
     }
-    let mut out = io::stdout().lock();
-    for event in &events {
-        writeln!(out, "{event}").map_err(cli::stdout_error)?;
-    }
-    out.flush().map_err(cli::stdout_error)?;
+    cli::print_events(&events)?;
     Ok(Exit::Ok)
 }
 

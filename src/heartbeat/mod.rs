@@ -16,10 +16,8 @@ use crate::{cli, ident, time};
 use check::{Outcome, Probe};
 use clap::{ArgMatches, Parser};
 use restart::{Memory, RateLimit, Supervisor};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use worker::Worker;
 
@@ -190,16 +188,11 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     // Before any thread: the worker is forked from a single-threaded process.
     let mut worker =
         Worker::start(user.as_deref()).map_err(|e| cannot_check(&host, &services, e))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Error::io(format!("installing a signal handler: {e}")))?;
-    }
+    let stop = cli::stop_flag()?;
     let mut round = Round {
         worker: &mut worker,
         state_dir: &state_dir,
         host: &host,
-        out: std::io::stdout(),
     };
     let Some(every) = args.every else {
         return round.run(&services);
@@ -224,14 +217,16 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
 /// be dropped): an `error` event for each on stdout, so `| sd-bark` tells
 /// the server, besides the message on stderr.
 fn cannot_check(host: &str, services: &[Service], err: Error) -> Error {
-    let mut out = std::io::stdout().lock();
-    for service in services {
-        let mut event = service_event(host, service, "heartbeat", Status::Error, "cannot-check");
-        event.set("msg", err.message.clone());
-        if writeln!(out, "{event}").and_then(|_| out.flush()).is_err() {
-            break;
-        }
-    }
+    let events: Vec<Event> = services
+        .iter()
+        .map(|service| {
+            let mut event =
+                service_event(host, service, "heartbeat", Status::Error, "cannot-check");
+            event.set("msg", err.message.clone());
+            event
+        })
+        .collect();
+    let _ = cli::print_events(&events);
     err
 }
 
@@ -407,7 +402,6 @@ struct Round<'a> {
     worker: &'a mut Worker,
     state_dir: &'a Path,
     host: &'a str,
-    out: std::io::Stdout,
 }
 
 impl Round<'_> {
@@ -553,10 +547,7 @@ impl Round<'_> {
     }
 
     fn print(&mut self, event: &Event) -> Result<()> {
-        let mut out = self.out.lock();
-        writeln!(out, "{event}")
-            .and_then(|_| out.flush())
-            .map_err(cli::stdout_error)
+        cli::print_events([event])
     }
 }
 

@@ -165,11 +165,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     };
     // Before the source: a service waiting for its broker at start stops
     // when told to.
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Error::local_io("installing signal handlers", e))?;
-    }
+    let stop = cli::stop_flag()?;
     if args.groups || args.retire_group.is_some() {
         return manage_groups(&settings, &args);
     }

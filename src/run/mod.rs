@@ -15,7 +15,7 @@ use crate::{cli, ident, paths};
 use clap::{ArgMatches, Parser};
 use job::{Ending, Finished, Job, Outcome};
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -321,11 +321,8 @@ fn format_elapsed(elapsed: Duration) -> String {
 /// Prints one event and flushes it, so a reader sees it at once. A reader
 /// that went away does not change the job's status.
 fn emit(event: &Event) -> Result<()> {
-    let mut out = io::stdout().lock();
-    let written = writeln!(out, "{event}").and_then(|_| out.flush());
-    match written {
-        Ok(()) => Ok(()),
-        Err(e) if cli::is_broken_pipe(&e) => Ok(()),
-        Err(e) => Err(Error::local_io("writing the event to standard output", e)),
+    match cli::print_events([event]) {
+        Err(e) if e.quiet => Ok(()),
+        other => other,
     }
 }
