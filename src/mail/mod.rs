@@ -6,26 +6,26 @@
 //! hands it to the mail system. With `--echo`, an event is printed back
 //! once its mail was accepted, or once the policy decided none is due.
 
+mod mailer;
 mod message;
 mod policy;
 mod state;
 mod transport;
 
-use crate::backoff::Backoff;
-use crate::batch::{Batches, feed_batches};
+use crate::batch::feed_batches;
 use crate::config::{ConfigArgs, Secret};
 use crate::error::{Error, Result};
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::exit::Exit;
 use crate::{cli, ident, time};
 use clap::{ArgMatches, Parser, Subcommand};
-use lettre::Message;
-use lettre::message::{Mailbox, header::ContentType};
-use policy::{Decision, Incoming, Notice, Policy};
-use state::{ANY, Item, Silence, State};
+use lettre::message::Mailbox;
+use mailer::{Envelope, Mailer, Rules};
+use policy::Policy;
+use state::{ANY, Silence, State};
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use transport::{SmtpSettings, Transport};
 
 const LONG_ABOUT: &str = "\
@@ -376,257 +376,4 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         (event, line)
     };
     feed_batches(input, max, prepare, &mut mailer)
-}
-
-struct Envelope {
-    from: Mailbox,
-    to: Vec<Mailbox>,
-    host: String,
-}
-
-struct Mailer {
-    state: State,
-    path: PathBuf,
-    transport: Transport,
-    envelope: Envelope,
-    rules: Rules,
-    digest_ms: Option<i64>,
-    retries: u32,
-    echo: Option<io::BufWriter<io::Stdout>>,
-    /// Wall-clock time (ms) of the next mail or digest due.
-    next_due: Option<i64>,
-    quiet: bool,
-}
-
-impl Mailer {
-    fn echo(&mut self, lines: &[String]) -> Result<()> {
-        if let Some(out) = &mut self.echo {
-            for line in lines {
-                writeln!(out, "{line}").map_err(cli::stdout_error)?;
-            }
-            out.flush().map_err(cli::stdout_error)?;
-        }
-        Ok(())
-    }
-
-    /// Works out when to wake next: the first mail due, or the digest.
-    fn plan(&mut self) -> Result<()> {
-        let mail = self.state.next_due()?;
-        let digest = match self.digest_ms {
-            Some(period) => Some(match self.state.meta("digest_sent_ms")? {
-                Some(sent) => sent + period,
-                None => {
-                    // The first period starts now.
-                    let now = time::now_ms();
-                    self.state.set_meta("digest_sent_ms", now)?;
-                    now + period
-                }
-            }),
-            None => None,
-        };
-        self.next_due = match (mail, digest) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        Ok(())
-    }
-
-    /// Sends every mail of the outbox due by `until_ms`, oldest first,
-    /// and the digest when its period is over.
-    fn send_due(&mut self, until_ms: i64) -> Result<()> {
-        let now = time::now_ms();
-        for (mail, due, items) in self.state.outbox()? {
-            if due > until_ms {
-                break;
-            }
-            let text = message::notification(&items, now);
-            self.deliver(&text)?;
-            self.state.sent(mail)?;
-            let lines: Vec<String> = items.into_iter().map(|i| i.line).collect();
-            self.echo(&lines)?;
-        }
-        if let Some(period) = self.digest_ms {
-            let sent = self.state.meta("digest_sent_ms")?.unwrap_or(now);
-            if now >= sent + period {
-                let diary = self.state.diary()?;
-                if !diary.counts.is_empty() {
-                    self.deliver(&message::digest(&diary, sent, now))?;
-                }
-                self.state.clear_diary(now)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Hands one mail to the transport, retrying with backoff.
-    fn deliver(&mut self, mail: &message::Mail) -> Result<()> {
-        if let Transport::DryRun { to_stderr } = self.transport {
-            return self.preview(mail, to_stderr);
-        }
-        let message = self.build(mail)?;
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        let mut attempt = 0;
-        loop {
-            match self.transport.send(&message) {
-                Ok(()) => return Ok(()),
-                Err(failure) if failure.retry && attempt < self.retries => {
-                    if !self.quiet {
-                        cli::warn(format!(
-                            "{}; trying again in {}",
-                            failure.message,
-                            time::human(backoff.peek())
-                        ));
-                    }
-                    backoff.sleep();
-                    attempt += 1;
-                }
-                Err(failure) => {
-                    let waiting = self.state.outbox().map(|o| o.len()).unwrap_or(0);
-                    let mut error = failure.into_error();
-                    error.message = format!(
-                        "{}; {waiting} mail(s) kept in {}, sent first on the next run",
-                        error.message,
-                        self.path.display()
-                    );
-                    return Err(error);
-                }
-            }
-        }
-    }
-
-    /// The mail as a person reads it: its headers and its text, not the
-    /// encoded form that goes over the wire.
-    fn preview(&self, mail: &message::Mail, to_stderr: bool) -> Result<()> {
-        // Built all the same, so a preview fails where a real mail would.
-        self.build(mail)?;
-        let to: Vec<String> = self.envelope.to.iter().map(|m| m.to_string()).collect();
-        let text = format!(
-            "From: {}\nTo: {}\nSubject: {}\n\n{}\n",
-            self.envelope.from,
-            to.join(", "),
-            mail.subject,
-            mail.body
-        );
-        let written = if to_stderr {
-            io::stderr().lock().write_all(text.as_bytes())
-        } else {
-            let mut out = io::stdout().lock();
-            out.write_all(text.as_bytes()).and_then(|_| out.flush())
-        };
-        written.map_err(|e| Error::local_io("printing the mail", e))
-    }
-
-    fn build(&self, mail: &message::Mail) -> Result<Message> {
-        let mut builder = Message::builder()
-            .from(self.envelope.from.clone())
-            .subject(mail.subject.clone())
-            .date_now()
-            .message_id(Some(format!(
-                "<{}.sheepdog@{}>",
-                ulid::Ulid::new(),
-                message::one_line(&self.envelope.host)
-            )))
-            .header(ContentType::TEXT_PLAIN);
-        for to in &self.envelope.to {
-            builder = builder.to(to.clone());
-        }
-        builder
-            .body(mail.body.clone())
-            .map_err(|e| Error::io(format!("composing a mail: {e}")))
-    }
-}
-
-/// What decides, kept apart from the state it writes to.
-struct Rules {
-    policy: Policy,
-    group_wait_ms: i64,
-    digest: bool,
-}
-
-impl Rules {
-    /// Decides on one event inside the batch's transaction; whether it is
-    /// done (echo now) or waits for its mail.
-    fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<bool> {
-        // A verdict's `ok` is no recovery: the state is the job's own.
-        let status = event.status().and_then(|s| s.state_for(event.kind()));
-        let (Some(id), Some(status)) = (event.id(), status) else {
-            return Ok(true);
-        };
-        if !tx.first_sight(id, now)? {
-            return Ok(true);
-        }
-        let host = event.host().unwrap_or_default();
-        let tag = event.tag().unwrap_or_default();
-        let incoming = Incoming {
-            status,
-            time_ms: event.time_ms().unwrap_or(now),
-            id,
-        };
-        let known = tx.tag_state(host, tag)?;
-        let silenced = tx.silenced(host, tag, now)?;
-        let Decision::Changed {
-            state,
-            notice,
-            previous,
-        } = self.policy.decide(known.as_ref(), &incoming, now, silenced)
-        else {
-            return Ok(true);
-        };
-        tx.set_tag_state(host, tag, &state)?;
-        if self.digest {
-            let before = previous.map(|(s, _)| s);
-            tx.write_diary(incoming.time_ms, host, tag, status, before, line)?;
-        }
-        let Some(notice) = notice else {
-            return Ok(true);
-        };
-        let item = Item {
-            mail: 0,
-            notice,
-            host: host.to_string(),
-            tag: tag.to_string(),
-            previous: previous.map(|(s, _)| s),
-            since_ms: match (notice, previous) {
-                (Notice::Recovery, Some((_, since))) => since,
-                _ => state.since_ms,
-            },
-            line: line.to_string(),
-        };
-        tx.queue(&item, now, self.group_wait_ms)?;
-        Ok(false)
-    }
-}
-
-impl Batches<(Event, String)> for Mailer {
-    fn commit(&mut self, batch: Vec<(Event, String)>) -> Result<()> {
-        let now = time::now_ms();
-        let mut done = Vec::new();
-        let tx = self.state.transaction()?;
-        for (event, line) in batch {
-            if self.rules.decide(&tx, &event, &line, now)? {
-                done.push(line);
-            }
-        }
-        tx.commit(now)?;
-        self.echo(&done)?;
-        self.plan()
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.next_due.map(|due| {
-            let wait = (due - time::now_ms()).max(0) as u64;
-            Instant::now() + Duration::from_millis(wait)
-        })
-    }
-
-    fn wake(&mut self) -> Result<()> {
-        self.send_due(time::now_ms())?;
-        self.plan()
-    }
-
-    /// The input is over: the burst is complete, so nothing waits for the
-    /// rest of its group wait.
-    fn finish(&mut self) -> Result<()> {
-        self.send_due(i64::MAX)
-    }
 }
