@@ -3,7 +3,7 @@
 //! another process's lock instead of failing at once, errors that name the
 //! file, and one way to bring a schema up to date ([`migrate`]).
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
@@ -21,28 +21,21 @@ pub fn open_wal(
     synchronous: &str,
     page_size: Option<u32>,
 ) -> Result<Connection> {
-    let fail = |doing: &str, e: &dyn std::fmt::Display| {
-        Error::io(format!("{doing} {what} {}: {e}", path.display()))
-    };
+    let shown = format!("{what} {}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            fail(
-                "creating the directory of the",
-                &crate::error::describe_io(&e),
-            )
-        })?;
+        std::fs::create_dir_all(dir).context("creating the directory of the", &shown)?;
     }
-    let conn = Connection::open(path).map_err(|e| fail("opening", &e))?;
-    conn.busy_timeout(BUSY_WAIT)
-        .map_err(|e| fail("opening", &e))?;
-    if let Some(size) = page_size {
-        conn.pragma_update(None, "page_size", size)
-            .map_err(|e| fail("opening", &e))?;
-    }
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(|e| fail("opening", &e))?;
-    conn.pragma_update(None, "synchronous", synchronous)
-        .map_err(|e| fail("opening", &e))?;
+    let open = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_WAIT)?;
+        if let Some(size) = page_size {
+            conn.pragma_update(None, "page_size", size)?;
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        Ok(conn)
+    };
+    let conn = open().context("opening", &shown)?;
     Ok(conn)
 }
 

@@ -5,7 +5,7 @@
 //! `--max-restarts` times per window, so a broken service cannot cause a
 //! restart storm. Restarts run in the parent, with its privileges.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -154,20 +154,16 @@ impl Memory {
     /// same directory, flushed to disk, renamed over the old one — two
     /// overlapping runs never leave a half-written or mixed file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let fail = |e: std::io::Error| {
-            Error::io(format!(
-                "writing heartbeat state {}: {}",
-                path.display(),
-                crate::error::describe_io(&e)
-            ))
+        let write = || -> std::io::Result<()> {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(&serde_json::to_vec(self).unwrap_or_default())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            Ok(())
         };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-        tmp.write_all(&serde_json::to_vec(self).unwrap_or_default())
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(fail)?;
-        tmp.persist(path).map_err(|e| fail(e.error))?;
+        write().context("writing heartbeat state", path.display())?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ mod pairs;
 pub mod schema;
 mod serialized;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::event::Status;
 use interruptions::StateEvent;
 pub use pairs::Pairs;
@@ -50,38 +50,35 @@ struct Writer {
 impl Store {
     /// Opens (creating and migrating if needed) the store for writing.
     pub fn open(path: &Path) -> Result<Store> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::io(format!("{what} store {}: {e}", path.display()))
-        };
         // NORMAL: commits do not wait for the disk; the WAL is flushed
         // on another thread before anything is echoed (store/durable.rs).
         let mut conn = crate::sqlite::open_wal(path, "store", "NORMAL", Some(PAGE_SIZE))?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .map_err(|e| fail("opening", &e))?;
+            .context("opening store", path.display())?;
         let wal = match (mode.as_str(), conn.path()) {
             ("wal", Some(db)) if !db.is_empty() => {
                 conn.pragma_update(None, "wal_autocheckpoint", 0)
-                    .map_err(|e| fail("opening", &e))?;
+                    .context("opening store", path.display())?;
                 Some(PathBuf::from(db))
             }
             _ => {
                 // No WAL to flush (a file system without shared memory):
                 // SQLite syncs at each commit itself.
                 conn.pragma_update(None, "synchronous", "FULL")
-                    .map_err(|e| fail("opening", &e))?;
+                    .context("opening store", path.display())?;
                 None
             }
         };
         // Index pages of a large store stay in memory (64 MiB at most).
         conn.pragma_update(None, "cache_size", -65536)
-            .map_err(|e| fail("opening", &e))?;
-        schema::migrate(&mut conn).map_err(|e| fail("migrating", &e))?;
+            .context("opening store", path.display())?;
+        schema::migrate(&mut conn).context("migrating store", path.display())?;
         // Every statement of the insert path stays compiled.
         conn.set_prepared_statement_cache_capacity(64);
         let behind: bool = conn
             .query_row(board::BEHIND, [], |r| r.get(0))
-            .map_err(|e| fail("opening", &e))?;
+            .context("opening store", path.display())?;
         let pairs = Pairs::default();
         let mut store = Store {
             conn,
@@ -213,40 +210,37 @@ impl Store {
     }
 
     fn write_board_now(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        let fail =
-            |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, caught_up) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
-        if !caught_up {
-            self.writer.board.write(&tx).map_err(fail)?;
-        }
-        tx.commit().map_err(fail)
+        let write = |conn: &mut Connection, writer: &mut Writer| -> rusqlite::Result<()> {
+            let (tx, caught_up) = begin_writing(conn, writer)?;
+            if !caught_up {
+                writer.board.write(&tx)?;
+            }
+            tx.commit()
+        };
+        write(&mut self.conn, &mut self.writer).context("writing to store", self.path.display())
     }
 
     /// Deletes events, facts history and closed periods older than
     /// `older_than_ms`; returns how many events went.
     pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
-        let path = self.path.clone();
-        let fail = |e: rusqlite::Error| Error::io(format!("pruning store {}: {e}", path.display()));
-        let (tx, _) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
-        let gone = tx
-            .execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])
-            .map_err(fail)?;
-        // Rowids past the newest remaining event may be given again: the
-        // mark moves down to it, after the board is written.
-        self.writer.board.write(&tx).map_err(fail)?;
-        tx.execute(
-            "DELETE FROM facts_history WHERE time_ms < ?1",
-            [older_than_ms],
-        )
-        .map_err(fail)?;
-        tx.execute(
-            "DELETE FROM interruptions WHERE end_ms IS NOT NULL AND end_ms < ?1",
-            [older_than_ms],
-        )
-        .map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        Ok(gone)
+        let prune = |conn: &mut Connection, writer: &mut Writer| -> rusqlite::Result<usize> {
+            let (tx, _) = begin_writing(conn, writer)?;
+            let gone = tx.execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])?;
+            // Rowids past the newest remaining event may be given again:
+            // the mark moves down to it, after the board is written.
+            writer.board.write(&tx)?;
+            tx.execute(
+                "DELETE FROM facts_history WHERE time_ms < ?1",
+                [older_than_ms],
+            )?;
+            tx.execute(
+                "DELETE FROM interruptions WHERE end_ms IS NOT NULL AND end_ms < ?1",
+                [older_than_ms],
+            )?;
+            tx.commit()?;
+            Ok(gone)
+        };
+        prune(&mut self.conn, &mut self.writer).context("pruning store", self.path.display())
     }
 }
 
