@@ -21,23 +21,25 @@ COMMANDS = sd-run sd-bark sd-recv sd-store sd-query sd-expect sd-facts sd-mail s
 
 all: build
 
+# One program, sheepdog, is every command (linked under each name below).
 build:
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --bin sheepdog
 
 # Installing builds only what is not built yet, so `sudo make install`
 # after `make` needs no cargo in root's PATH and leaves target/ alone.
-install: $(addprefix $(BUILDDIR)/,$(COMMANDS))
+install: $(BUILDDIR)/sheepdog
 	$(MAKE) install-files
 
-$(addprefix $(BUILDDIR)/,$(COMMANDS)):
-	$(CARGO) build --release --locked
+$(BUILDDIR)/sheepdog:
+	$(CARGO) build --release --locked --bin sheepdog
 
 # Installs what is already built, without building (packagers, tests).
 install-files:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR)
+	install -m 755 $(BUILDDIR)/sheepdog $(DESTDIR)$(BINDIR)/sheepdog
 	for c in $(COMMANDS); do \
-	    install -m 755 $(BUILDDIR)/$$c $(DESTDIR)$(BINDIR)/$$c && \
+	    ln -sf sheepdog $(DESTDIR)$(BINDIR)/$$c && \
 	    install -m 644 man/$$c.1 $(DESTDIR)$(MANDIR)/man1/$$c.1 && \
 	    install -m 644 completions/bash/$$c $(DESTDIR)$(BASHDIR)/$$c && \
 	    install -m 644 completions/zsh/_$$c $(DESTDIR)$(ZSHDIR)/_$$c && \
@@ -46,6 +48,7 @@ install-files:
 	install -m 644 man/sheepdog.7 $(DESTDIR)$(MANDIR)/man7/sheepdog.7
 
 uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sheepdog
 	for c in $(COMMANDS); do \
 	    rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(MANDIR)/man1/$$c.1 \
 	        $(DESTDIR)$(BASHDIR)/$$c $(DESTDIR)$(ZSHDIR)/_$$c $(DESTDIR)$(FISHDIR)/$$c.fish; \

@@ -38,3 +38,40 @@ pub const ALL: [&Tool; 9] = [
 pub fn find(name: &str) -> Option<&'static Tool> {
     ALL.into_iter().find(|tool| tool.name == name)
 }
+
+/// The whole of the `sheepdog` program, which is every command at once:
+/// installed as `sd-run`, `sd-bark` … (links to one file), it is the
+/// command it is called as; called as `sheepdog`, the first argument names
+/// the command (`sheepdog sd-run …` or `sheepdog run …`). One program
+/// instead of nine is one link-time optimisation instead of nine: the
+/// release build takes half as long (bench/BENCHMARKS.md, build time).
+pub fn main() -> std::process::ExitCode {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(tool) = find(&called) {
+        return tool.main_with(args);
+    }
+    let asked = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    let tool = asked
+        .as_deref()
+        .and_then(|name| find(name).or_else(|| find(&format!("sd-{name}"))));
+    match tool {
+        Some(tool) => {
+            args.remove(0);
+            tool.main_with(args)
+        }
+        None => {
+            let names: Vec<&str> = ALL.iter().map(|tool| tool.name).collect();
+            eprintln!(
+                "sheepdog: which command? sheepdog COMMAND [ARGS…], or the command itself: {}",
+                names.join(", ")
+            );
+            std::process::ExitCode::from(crate::exit::Exit::Usage.code())
+        }
+    }
+}

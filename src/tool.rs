@@ -127,8 +127,14 @@ impl Tool {
 
     /// The whole of a command's `main`.
     pub fn main(&self) -> ExitCode {
+        self.main_with(std::env::args_os())
+    }
+
+    /// Runs with these arguments, the first being the program's name.
+    pub fn main_with(&self, args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         crate::cli::set_program(self.name);
-        let matches = match crate::cli::with_local_defaults(self.command()).try_get_matches() {
+        let command = crate::cli::with_local_defaults(self.command());
+        let matches = match command.try_get_matches_from(args) {
             Ok(matches) => matches,
             Err(err) => {
                 // --help and --version are no errors; clap says which.

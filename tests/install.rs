@@ -41,6 +41,21 @@ fn make_install_puts_everything_in_place() {
         assert!(version.stdout().starts_with(name), "{}", version.stdout());
     }
     assert!(usr.join("share/man/man7/sheepdog.7").is_file());
+    // One program, linked under every command's name.
+    assert_eq!(
+        std::fs::read_link(usr.join("bin/sd-run")).unwrap(),
+        Path::new("sheepdog")
+    );
+    let sheepdog = usr.join("bin/sheepdog");
+    let run = env
+        .external(sheepdog.to_str().unwrap(), "sheepdog")
+        .args(["run", "--version"])
+        .expect_code(0);
+    assert!(run.stdout().starts_with("sd-run "), "{}", run.report());
+    let run = env
+        .external(sheepdog.to_str().unwrap(), "sheepdog")
+        .expect_code(2);
+    assert!(run.stderr().contains("sd-heartbeat"), "{}", run.report());
 }
 
 /// `make && sudo make install`: the install step finds what the build
