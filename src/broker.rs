@@ -39,8 +39,10 @@ pub struct Entry {
     pub id: String,
     /// The `event` field, when the entry has one and it is text.
     pub event: Option<String>,
-    /// The `sig` field of a signed event.
+    /// The `sig` field of a signed event or an order.
     pub sig: Option<String>,
+    /// The `key` field of an order: the id of the key that signed it.
+    pub key: Option<String>,
     /// Times delivered to the group, this time included (1 when unknown).
     pub deliveries: u64,
 }
@@ -142,6 +144,25 @@ impl Broker {
         Ok(count)
     }
 
+    /// Appends a signed order to the stream of the host it is for.
+    pub fn publish_order(&mut self, signed: &crate::orders::Signed, host: &str) -> Result<String> {
+        use crate::orders::{KEY_FIELD, ORDER_FIELD, SIG_FIELD, stream_for};
+        redis::cmd("XADD")
+            .arg(stream_for(host))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.max_len)
+            .arg("*")
+            .arg(ORDER_FIELD)
+            .arg(&signed.order)
+            .arg(SIG_FIELD)
+            .arg(&signed.sig)
+            .arg(KEY_FIELD)
+            .arg(&signed.key)
+            .query::<String>(&mut self.conn)
+            .map_err(|e| self.error("publishing an order to", &e))
+    }
+
     /// Creates the group if it does not exist: from the start of the
     /// stream, or only for what arrives from now on.
     pub fn ensure_group(&mut self, group: &str, from_now: bool) -> Result<()> {
@@ -170,6 +191,19 @@ impl Broker {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP").arg(group).arg(consumer);
         self.read(cmd, count, block, ">")
+    }
+
+    /// What `consumer` of `group` was given before and has not
+    /// acknowledged (a restarted consumer picks up where it died).
+    pub fn read_own_pending(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(group).arg(consumer);
+        self.read(cmd, count, Duration::ZERO, "0")
     }
 
     /// New entries after `last` (an entry ID, or `$` for from now),
@@ -431,13 +465,15 @@ fn read_entry(entry: Value) -> Option<Entry> {
     };
     let mut parts = parts.into_iter();
     let id = owned_text(parts.next()?)?;
-    let (mut event, mut sig) = (None, None);
+    let (mut event, mut sig, mut key) = (None, None, None);
     if let Some(Value::Array(fields)) = parts.next() {
         let mut fields = fields.into_iter();
         while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
             match owned_text(name).as_deref() {
-                Some(EVENT_FIELD) => event = owned_text(value),
+                // An order's text stands where an event's does.
+                Some(EVENT_FIELD | crate::orders::ORDER_FIELD) => event = owned_text(value),
                 Some(crate::signing::SIG_FIELD) => sig = owned_text(value),
+                Some(crate::orders::KEY_FIELD) => key = owned_text(value),
                 _ => {}
             }
         }
@@ -446,6 +482,7 @@ fn read_entry(entry: Value) -> Option<Entry> {
         id,
         event,
         sig,
+        key,
         deliveries: 1,
     })
 }
@@ -468,11 +505,16 @@ fn bad_reply() -> RedisError {
 fn entry(mut id: StreamId) -> Entry {
     // Taken out of the reply, not copied.
     let mut text = |field: &str| id.map.remove(field).and_then(owned_text);
-    let (event, sig) = (text(EVENT_FIELD), text(crate::signing::SIG_FIELD));
+    let event = text(EVENT_FIELD).or_else(|| text(crate::orders::ORDER_FIELD));
+    let (sig, key) = (
+        text(crate::signing::SIG_FIELD),
+        text(crate::orders::KEY_FIELD),
+    );
     Entry {
         id: id.id,
         event,
         sig,
+        key,
         deliveries: id.delivered_count.unwrap_or(1) as u64,
     }
 }

@@ -28,10 +28,12 @@ pub const EXPECT: Tool = tool!("sd-expect", expect);
 pub const MAIL: Tool = tool!("sd-mail", mail);
 pub const HEARTBEAT: Tool = tool!("sd-heartbeat", heartbeat);
 pub const FACTS: Tool = tool!("sd-facts", facts);
+pub const ORDER: Tool = tool!("sd-order", order);
+pub const OBEY: Tool = tool!("sd-obey", obey);
 
 /// Every command.
-pub const ALL: [&Tool; 9] = [
-    &RUN, &BARK, &RECV, &STORE, &QUERY, &EXPECT, &MAIL, &HEARTBEAT, &FACTS,
+pub const ALL: [&Tool; 11] = [
+    &RUN, &BARK, &RECV, &STORE, &QUERY, &EXPECT, &MAIL, &HEARTBEAT, &FACTS, &ORDER, &OBEY,
 ];
 
 /// A command by its name (`sd-run`).

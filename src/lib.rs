@@ -29,6 +29,9 @@ pub mod lines;
 pub mod mail;
 #[cfg(feature = "gen")]
 pub mod man;
+pub mod obey;
+pub mod order;
+pub mod orders;
 pub mod outbox;
 pub mod paths;
 pub mod process;

@@ -22,6 +22,7 @@ mod mail;
 // turns it on): the commands themselves do not link the generator.
 #[cfg(feature = "gen")]
 mod man_pages;
+mod orders;
 mod query;
 mod run;
 mod signing;

@@ -15,6 +15,48 @@ pub struct ConfigFile {
     pub mail: MailSection,
     pub heartbeat: HeartbeatSection,
     pub check: Vec<CheckSection>,
+    pub order: OrderSection,
+    pub obey: ObeySection,
+    pub action: Vec<ActionSection>,
+}
+
+/// `[order]`: the server side of orders (sd-order).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderSection {
+    /// The private key that signs orders.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[obey]`: what this host trusts (sd-obey).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObeySection {
+    /// Public keys whose orders are obeyed.
+    pub trusted_keys: Vec<PathBuf>,
+    /// The name orders are addressed to [default: the short host name].
+    pub host: Option<String>,
+    /// The ledger of what ran [default: STATE/obey.db].
+    pub ledger: Option<PathBuf>,
+}
+
+/// One `[[action]]`: something this host agrees to do when ordered.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSection {
+    pub name: String,
+    /// The command, `{NAME}` standing for an argument's value.
+    pub cmd: CommandLine,
+    /// Each argument and its type: ip, cidr, int, word, duration, or a
+    /// list of the words allowed.
+    #[serde(default)]
+    pub args: std::collections::BTreeMap<String, crate::orders::args::ArgType>,
+    /// The user it runs as [default: the one sd-obey runs as].
+    pub user: Option<String>,
+    pub timeout: Option<HumanDuration>,
+    /// Run again after a crash mid-run (only for actions safe to repeat).
+    #[serde(default)]
+    pub retry: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,7 +8,10 @@
 
 mod file;
 
-pub use file::{BrokerSection, CheckSection, HeartbeatSection, MailSection, StoreSection};
+pub use file::{
+    ActionSection, BrokerSection, CheckSection, HeartbeatSection, MailSection, ObeySection,
+    OrderSection, StoreSection,
+};
 pub use file::{CommandLine, ConfigFile, HumanDuration};
 
 use crate::error::{Context, Error, Result};

@@ -85,13 +85,16 @@ pub fn check(
     given: &BTreeMap<String, String>,
 ) -> Result<(), String> {
     if let Some(extra) = given.keys().find(|k| !declared.contains_key(*k)) {
-        return Err(format!("argument `{extra}` is not declared for this action"));
+        return Err(format!(
+            "argument `{extra}` is not declared for this action"
+        ));
     }
     for (name, kind) in declared {
         let value = given
             .get(name)
             .ok_or_else(|| format!("argument `{name}` is missing"))?;
-        kind.admits(value).map_err(|why| format!("argument `{name}`: {why}"))?;
+        kind.admits(value)
+            .map_err(|why| format!("argument `{name}`: {why}"))?;
     }
     Ok(())
 }
@@ -143,14 +146,24 @@ mod tests {
         let declared = BTreeMap::from([("ip".to_string(), named("ip"))]);
         let given = BTreeMap::from([("ip".to_string(), "203.0.113.7".to_string())]);
         assert_eq!(check(&declared, &given), Ok(()));
-        assert!(check(&declared, &BTreeMap::new()).unwrap_err().contains("missing"));
+        assert!(
+            check(&declared, &BTreeMap::new())
+                .unwrap_err()
+                .contains("missing")
+        );
         let mut extra = given.clone();
         extra.insert("port".into(), "22".into());
-        assert!(check(&declared, &extra).unwrap_err().contains("not declared"));
-        let cmd: Vec<String> = ["nft", "add", "element", "inet", "t", "s", "{ {ip} }", "::{now}"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        assert!(
+            check(&declared, &extra)
+                .unwrap_err()
+                .contains("not declared")
+        );
+        let cmd: Vec<String> = [
+            "nft", "add", "element", "inet", "t", "s", "{ {ip} }", "::{now}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(
             fill(&cmd, &given)[6..],
             ["{ 203.0.113.7 }".to_string(), "::{now}".to_string()]

@@ -82,9 +82,13 @@ pub fn public_path(private: &Path) -> PathBuf {
 }
 
 fn read_base64(path: &Path, what: &str, len: usize) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path).usage_context(&format!("reading {what}"), path.display())?;
+    let text =
+        std::fs::read_to_string(path).usage_context(&format!("reading {what}"), path.display())?;
     let bytes = BASE64.decode(text.trim()).map_err(|_| {
-        Error::usage(format!("{what} {}: not base64 (made by sd-order keygen?)", path.display()))
+        Error::usage(format!(
+            "{what} {}: not base64 (made by sd-order keygen?)",
+            path.display()
+        ))
     })?;
     if bytes.len() != len {
         return Err(Error::usage(format!(
@@ -96,13 +100,24 @@ fn read_base64(path: &Path, what: &str, len: usize) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+impl std::fmt::Debug for SigningKey {
+    /// The id only: a private key is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({})", self.id)
+    }
+}
+
 impl SigningKey {
     /// The private key from its file; missing or unreadable is a usage
     /// error naming the path.
     pub fn load(path: &Path) -> Result<SigningKey> {
         let seed = read_base64(path, "private key", 32)?;
-        let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
-            .map_err(|_| Error::usage(format!("private key {}: not an Ed25519 key", path.display())))?;
+        let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| {
+            Error::usage(format!(
+                "private key {}: not an Ed25519 key",
+                path.display()
+            ))
+        })?;
         let id = key_id(pair.public_key().as_ref());
         Ok(SigningKey { pair, id })
     }
@@ -144,8 +159,16 @@ mod tests {
         let path = dir.path().join("orders.key");
         let id = generate(&path).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(generate(&path).unwrap_err().message.contains("never overwritten"));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            generate(&path)
+                .unwrap_err()
+                .message
+                .contains("never overwritten")
+        );
         let key = SigningKey::load(&path).unwrap();
         assert_eq!(key.id, id);
         let trusted = TrustedKey::load(&public_path(&path)).unwrap();

@@ -40,11 +40,28 @@ pub struct Finished {
 /// /dev/null, keeping at most `max_output` bytes of each output stream;
 /// at `timeout` the group is killed. An error means it could not start.
 pub fn run(cmd: &[String], timeout: Duration, max_output: usize) -> io::Result<Finished> {
+    run_as(cmd, timeout, max_output, None)
+}
+
+/// As [`run`], as another user (uid, gid): started as root, the child
+/// drops its supplementary groups, then its group, then its user, before
+/// it runs anything.
+pub fn run_as(
+    cmd: &[String],
+    timeout: Duration,
+    max_output: usize,
+    identity: Option<(u32, u32)>,
+) -> io::Result<Finished> {
     let Some((program, args)) = cmd.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no command"));
     };
     let started = Instant::now();
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some((uid, gid)) = identity {
+        // std calls setgroups([]) before setgid and setuid when it is root.
+        command.uid(uid).gid(gid);
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

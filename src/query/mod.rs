@@ -199,7 +199,7 @@ fn rows<T>(
 
 /// Hosts whose latest facts match every expression; `None` when there are
 /// no expressions (every host).
-fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Vec<String>>> {
+pub fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Vec<String>>> {
     if exprs.is_empty() {
         return Ok(None);
     }

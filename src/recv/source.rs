@@ -325,6 +325,7 @@ impl RedisSource {
             id: entry.to_string(),
             event: Some(raw.to_string()),
             sig: None,
+            key: None,
             deliveries: 0,
         };
         self.with_broker(|b, _| b.set_aside(to, &group, &entry, reason))

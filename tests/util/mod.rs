@@ -27,6 +27,8 @@ pub fn bin(name: &str) -> &'static str {
         "sd-facts" => env!("CARGO_BIN_EXE_sd-facts"),
         "sd-mail" => env!("CARGO_BIN_EXE_sd-mail"),
         "sd-heartbeat" => env!("CARGO_BIN_EXE_sd-heartbeat"),
+        "sd-order" => env!("CARGO_BIN_EXE_sd-order"),
+        "sd-obey" => env!("CARGO_BIN_EXE_sd-obey"),
         other => panic!("no binary called {other}"),
     }
 }

@@ -1,0 +1,359 @@
+//! `sd-order`: the server asks hosts to act (docs/ARCHITECTURE.md §10).
+//! It signs one order per target host with the server's Ed25519 key and
+//! publishes it to that host's orders stream; with `--wait`, it prints
+//! each host's result event as it arrives. What a host will do, with what
+//! arguments, as which user, is the host's own allow-list: an order only
+//! asks.
+
+use crate::config::{CommonArgs, Settings};
+use crate::error::{Error, Result};
+use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::exit::Exit;
+use crate::lines::{Line, LineReader};
+use crate::orders::keys::{self, SigningKey};
+use crate::orders::{Order, Signed};
+use crate::query::fact_expr::FactExpr;
+use crate::store::Store;
+use crate::{cli, ident, time};
+use clap::{ArgMatches, Parser, Subcommand};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const LONG_ABOUT: &str = "\
+Ask hosts to act: sign an order for ACTION with NAME=VALUE arguments, one \
+per target host, and publish each to that host's orders stream \
+(sheepdog:orders:HOST), where its sd-obey checks the signature, the \
+expiry, its own allow-list and the arguments' types before it runs \
+anything, at most once.
+
+Targets are named with --host, or chosen by their latest facts in the \
+store with --where (the fact expressions of sd-query). Without ACTION, \
+order requests are read as JSON lines on stdin \
+({\"host\":\"tux01\",\"action\":\"block-ip\",\"args\":{\"ip\":\"203.0.113.7\"}}), \
+so a script or a rule can decide them.
+
+The private key comes from --key-file or [order] key_file; `sd-order \
+keygen PATH` makes a key pair (PATH, mode 0600, and PATH.pub for the \
+hosts' [obey] trusted_keys). Each order published is printed as a JSON \
+line. With --wait, each host's result event is printed as it arrives: \
+exit 0 when all succeeded, 1 when any failed or refused, 75 when some \
+did not answer in time.";
+
+#[derive(Debug, Parser)]
+#[command(name = "sd-order", version, about = "Sign and send orders to hosts", long_about = LONG_ABOUT,
+          args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
+pub struct Args {
+    /// What to do: an action in the target hosts' allow-lists.
+    #[arg(value_name = "ACTION")]
+    pub action: Option<String>,
+
+    /// The action's arguments.
+    #[arg(value_name = "NAME=VALUE")]
+    pub assignments: Vec<String>,
+
+    /// A host to order (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub host: Vec<String>,
+
+    /// Order every host whose latest facts match (repeatable; all must).
+    #[arg(long = "where", value_name = "EXPR", value_parser = FactExpr::parse_arg)]
+    pub where_: Vec<FactExpr>,
+
+    /// The store --where reads [default: [store] path, else the default store].
+    #[arg(long, value_name = "DB")]
+    pub db: Option<PathBuf>,
+
+    /// How long an order stays good: after this the host refuses it.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "5m")]
+    pub ttl: Duration,
+
+    /// Wait this long for every host's result, printing each as it comes.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// The private key [default: [order] key_file].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a key pair: the private key at PATH (0600), the public at PATH.pub.
+    Keygen {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+}
+
+/// An order request on stdin.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    host: String,
+    action: String,
+    #[serde(default)]
+    args: BTreeMap<String, serde_json::Value>,
+}
+
+pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
+    if let Some(Command::Keygen { path }) = &args.command {
+        let id = keys::generate(path)?;
+        if !args.common.base.quiet {
+            cli::note(format!(
+                "wrote the private key {} (mode 0600; keep it on the server) and the public key {} \
+                 (key id {id}); copy the public key to each host and list it in [obey] trusted_keys",
+                path.display(),
+                keys::public_path(path).display()
+            ));
+        }
+        return Ok(Exit::Ok);
+    }
+    let settings = Settings::resolve(&args.common, matches)?;
+    let key_path = args
+        .key_file
+        .clone()
+        .or_else(|| settings.config.order.key_file.clone())
+        .ok_or_else(|| {
+            Error::usage(
+                "no key to sign with: give --key-file FILE or set [order] key_file \
+                 (make one with `sd-order keygen /etc/sheepdog/orders.key`)",
+            )
+        })?;
+    let key = SigningKey::load(&key_path)?;
+    let (orders, mut exit) = match &args.action {
+        Some(action) => (orders_from_flags(&args, action, &settings)?, Exit::Ok),
+        None => orders_from_stdin(&args)?,
+    };
+    let mut sender = Sender::open(&settings)?;
+    let mut out = io::stdout().lock();
+    for order in &orders {
+        sender.send(&Signed::new(order, &key), &order.host)?;
+        writeln!(out, "{}", order.to_text()).map_err(cli::stdout_error)?;
+    }
+    out.flush().map_err(cli::stdout_error)?;
+    drop(out);
+    if let Some(wait) = args.wait {
+        exit = exit.worst(sender.wait_for_results(&orders, wait)?);
+    }
+    Ok(exit)
+}
+
+fn orders_from_flags(args: &Args, action: &str, settings: &Settings) -> Result<Vec<Order>> {
+    let mut values = BTreeMap::new();
+    for assignment in &args.assignments {
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| Error::usage(format!("`{assignment}`: an argument is NAME=VALUE")))?;
+        values.insert(name.to_string(), value.to_string());
+    }
+    let mut hosts: BTreeSet<String> = args.host.iter().cloned().collect();
+    if !args.where_.is_empty() {
+        let path = Store::locate(args.db.as_deref(), &settings.config);
+        let conn = Store::open_read_only(&path)?;
+        hosts.extend(crate::query::hosts_matching(&conn, &args.where_)?.unwrap_or_default());
+    }
+    if hosts.is_empty() {
+        return Err(Error::usage(if args.where_.is_empty() {
+            "which hosts? name them with --host, or choose them with --where EXPR".to_string()
+        } else {
+            "no host's facts match --where; nothing was ordered".to_string()
+        }));
+    }
+    let by = by();
+    Ok(hosts
+        .iter()
+        .map(|host| Order::new(host, action, values.clone(), args.ttl, &by))
+        .collect())
+}
+
+/// Requests on stdin; a bad line is reported with its number and skipped.
+fn orders_from_stdin(args: &Args) -> Result<(Vec<Order>, Exit)> {
+    let by = by();
+    let mut reader = LineReader::new(io::stdin().lock(), DEFAULT_MAX_EVENT_BYTES);
+    let mut orders = Vec::new();
+    let mut exit = Exit::Ok;
+    while let Some((number, line)) = reader
+        .next_line()
+        .map_err(|e| Error::local_io("reading standard input", e))?
+    {
+        let request = match line {
+            Line::TooLong(n) => Err(format!("{n} bytes is too long for an order request")),
+            Line::Text(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => continue,
+            Line::Text(bytes) => serde_json::from_slice::<Request>(bytes).map_err(|e| {
+                format!("not an order request ({e}); expected {{\"host\":…,\"action\":…,\"args\":{{…}}}}")
+            }),
+        };
+        match request {
+            Ok(request) => {
+                let values = request
+                    .args
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        serde_json::Value::String(s) => (k, s),
+                        other => (k, other.to_string()),
+                    })
+                    .collect();
+                orders.push(Order::new(
+                    &request.host,
+                    &request.action,
+                    values,
+                    args.ttl,
+                    &by,
+                ));
+            }
+            Err(why) => {
+                cli::note(format!("line {number}: {why}"));
+                exit = Exit::DataErr;
+            }
+        }
+    }
+    Ok((orders, exit))
+}
+
+/// `user@host` of whoever signs.
+fn by() -> String {
+    format!("{}@{}", ident::user_name(), ident::short_hostname())
+}
+
+/// Where orders go: the broker, or the local orders spool.
+enum Sender {
+    Broker(crate::broker::Broker),
+    /// The orders spool, and the events spool results come back to.
+    Spool(crate::spool::Spool, PathBuf),
+}
+
+/// The local orders spool (no broker: one machine).
+pub fn orders_spool(settings: &Settings) -> PathBuf {
+    settings
+        .spool
+        .parent()
+        .map(|dir| dir.join("orders.db"))
+        .unwrap_or_else(|| crate::paths::state_dir().join("orders.db"))
+}
+
+impl Sender {
+    fn open(settings: &Settings) -> Result<Sender> {
+        Ok(match &settings.broker {
+            Some(broker) => {
+                Sender::Broker(crate::broker::Broker::connect(broker, &settings.stream)?)
+            }
+            None => Sender::Spool(
+                crate::spool::Spool::open(&orders_spool(settings))?,
+                settings.spool.clone(),
+            ),
+        })
+    }
+
+    fn send(&mut self, signed: &Signed, host: &str) -> Result<()> {
+        match self {
+            Sender::Broker(broker) => broker.publish_order(signed, host).map(drop),
+            Sender::Spool(spool, _) => {
+                // The host's group exists before its order does, so no
+                // other host's reading trims it away.
+                spool.create_group(&crate::obey::spool_group(host), false)?;
+                let line = serde_json::to_string(signed).expect("a signed order serialises");
+                spool.append(&[line]).map(drop)
+            }
+        }
+    }
+
+    /// Prints each result event (kind `order`, naming one of `orders`) as
+    /// it arrives, until every host answered or `wait` passed.
+    fn wait_for_results(&mut self, orders: &[Order], wait: Duration) -> Result<Exit> {
+        let deadline = Instant::now() + wait;
+        let mut waiting: BTreeMap<&str, &str> = orders
+            .iter()
+            .map(|o| (o.id.as_str(), o.host.as_str()))
+            .collect();
+        let mut exit = Exit::Ok;
+        let mut results = Results::start(self)?;
+        while !waiting.is_empty() && Instant::now() < deadline {
+            for line in results.next(self, deadline)? {
+                let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let id = event
+                    .get("order")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                if event.get("kind").and_then(|v| v.as_str()) != Some("order")
+                    || waiting.remove(id).is_none()
+                {
+                    continue;
+                }
+                if event.get("status").and_then(|v| v.as_str()) != Some("ok") {
+                    exit = Exit::Failed;
+                }
+                cli::print_events([&crate::event::Event::parse(line.as_bytes(), usize::MAX)
+                    .map_err(|e| Error::io(e.to_string()))?])?;
+            }
+        }
+        if !waiting.is_empty() {
+            let silent: BTreeSet<&str> = waiting.values().copied().collect();
+            cli::note(format!(
+                "no answer within {} from: {}",
+                time::human(wait),
+                silent.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+            return Ok(Exit::TempFail);
+        }
+        Ok(exit)
+    }
+}
+
+/// Where result events are read from while waiting: the event stream
+/// (from the moment before the orders went out) or the local spool.
+enum Results {
+    Stream(String),
+    Spool(i64),
+}
+
+impl Results {
+    fn start(sender: &mut Sender) -> Result<Results> {
+        Ok(match sender {
+            Sender::Broker(broker) => {
+                Results::Stream(broker.last_id().map_err(|e| broker.error("reading", &e))?)
+            }
+            Sender::Spool(_, events) => {
+                Results::Spool(crate::spool::Spool::open(events)?.last_seq()?)
+            }
+        })
+    }
+
+    fn next(&mut self, sender: &mut Sender, deadline: Instant) -> Result<Vec<String>> {
+        let block = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(500));
+        match (self, sender) {
+            (Results::Stream(last), Sender::Broker(broker)) => {
+                let entries = broker
+                    .read_after(last, 1000, block)
+                    .map_err(|e| broker.error("reading", &e))?;
+                if let Some(entry) = entries.last() {
+                    *last = entry.id.clone();
+                }
+                Ok(entries.into_iter().filter_map(|e| e.event).collect())
+            }
+            (Results::Spool(last), Sender::Spool(_, events)) => {
+                let spool = crate::spool::Spool::open(events)?;
+                let entries = spool.after(*last, 1000)?;
+                if let Some(entry) = entries.last() {
+                    *last = entry.seq;
+                } else {
+                    std::thread::sleep(block.min(Duration::from_millis(50)));
+                }
+                Ok(entries.into_iter().map(|e| e.line).collect())
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The ledger: what this host has started and finished, by order id, in a
+//! local SQLite file written durably (`synchronous=FULL`) before an action
+//! runs. It is what makes "at most once per order id, ever" true across
+//! redeliveries, restarts, crashes and a second sd-obey on the same host.
+
+use crate::error::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        action      TEXT NOT NULL,
+        started_ms  INTEGER NOT NULL,
+        pid         INTEGER NOT NULL,
+        finished_ms INTEGER,
+        status      TEXT
+    ) WITHOUT ROWID;
+"];
+
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What the ledger says about an order about to run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Never seen: recorded as started, go ahead.
+    Fresh,
+    /// It ran to its end before (`status`).
+    Done(String),
+    /// Another sd-obey, still alive, is running it now.
+    Running,
+    /// It started and never finished: the process running it died.
+    Interrupted,
+}
+
+impl Ledger {
+    pub fn open(path: &Path) -> Result<Ledger> {
+        let mut conn = crate::sqlite::open_wal(path, "ledger", "FULL", None)?;
+        crate::sqlite::migrate(&mut conn, MIGRATIONS)
+            .context("migrating ledger", path.display())?;
+        Ok(Ledger {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Records the start of `id`, durably, unless it was started before;
+    /// says which.
+    pub fn start(&mut self, id: &str, action: &str) -> Result<Start> {
+        let pid = std::process::id();
+        let now = crate::time::now_ms();
+        let record = |conn: &mut Connection| -> rusqlite::Result<Start> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let known: Option<(i64, Option<String>)> = tx
+                .query_row("SELECT pid, status FROM runs WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let start = match known {
+                Some((_, Some(status))) => Start::Done(status),
+                Some((pid, None)) if pid != i64::from(std::process::id()) && alive(pid) => {
+                    Start::Running
+                }
+                Some((_, None)) => Start::Interrupted,
+                None => {
+                    tx.execute(
+                        "INSERT INTO runs (id, action, started_ms, pid) VALUES (?1, ?2, ?3, ?4)",
+                        params![id, action, now, pid],
+                    )?;
+                    Start::Fresh
+                }
+            };
+            tx.commit()?;
+            Ok(start)
+        };
+        record(&mut self.conn).context("writing to ledger", self.path.display())
+    }
+
+    /// Records how `id` ended.
+    pub fn finish(&mut self, id: &str, status: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_ms = ?2, status = ?3 WHERE id = ?1",
+                params![id, crate::time::now_ms(), status],
+            )
+            .map(drop)
+            .context("writing to ledger", self.path.display())
+    }
+}
+
+/// Whether a process of that id exists (the one that started an order).
+fn alive(pid: i64) -> bool {
+    i32::try_from(pid)
+        .is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_starts_once_and_a_dead_start_is_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let mut ledger = Ledger::open(&path).unwrap();
+        assert_eq!(ledger.start("o1", "block-ip").unwrap(), Start::Fresh);
+        // The same process again (a redelivery while it runs): never twice.
+        assert_eq!(ledger.start("o1", "block-ip").unwrap(), Start::Interrupted);
+        ledger.finish("o1", "ok").unwrap();
+        assert_eq!(
+            ledger.start("o1", "block-ip").unwrap(),
+            Start::Done("ok".into())
+        );
+        // Started by a process that is gone.
+        ledger
+            .conn
+            .execute(
+                "INSERT INTO runs (id, action, started_ms, pid) VALUES ('o2', 'x', 0, 2147483000)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(ledger.start("o2", "x").unwrap(), Start::Interrupted);
+        // Started by a process that is alive (pid 1).
+        ledger
+            .conn
+            .execute(
+                "INSERT INTO runs (id, action, started_ms, pid) VALUES ('o3', 'x', 0, 1)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(ledger.start("o3", "x").unwrap(), Start::Running);
+        drop(ledger);
+        let mut again = Ledger::open(&path).unwrap();
+        assert_eq!(
+            again.start("o1", "block-ip").unwrap(),
+            Start::Done("ok".into())
+        );
+    }
+}
