@@ -23,6 +23,8 @@ need guile guile-3.0         # contrib/guix and contrib/shepherd must read as Sc
 # A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the
 # system's Python (tests look for it under /usr/bin/python3).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"
+# A standard Ed25519 library, for the example that writes orders in Python.
+/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$missing python3-cryptography"
 
 # rustfmt and clippy: rustup's components, or Debian's packages when the
 # toolchain is Debian's.

@@ -353,3 +353,23 @@ fn without_a_broker_orders_go_through_the_local_spool() {
         run.report()
     );
 }
+
+/// The wire format is public: a Python script with a standard Ed25519
+/// library (contrib/examples/order.py) writes an order sd-obey accepts.
+#[test]
+fn a_foreign_producer_writes_an_order_that_is_obeyed() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let key = keygen(&env, "orders.key");
+    let dir = env.path("tux01");
+    let tux01 = host_config(&env, "tux01", &key, &dir);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/examples/order.py");
+    env.external(script.to_str().unwrap(), "order.py")
+        .arg(redis.url())
+        .arg(&key)
+        .args(["tux01", "touch", "name=py"])
+        .expect_code(0);
+    assert_eq!(summary(&obey(&env, &tux01)), [s("tux01", "ok", "exit")]);
+    assert!(dir.join("py").exists());
+}
