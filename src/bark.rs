@@ -109,6 +109,11 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         outbox.publish_backlog();
     } else {
         let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+        // At the end of a pipe (`sd-obey | sd-bark` in a service), a stop
+        // signalled to the whole group must not kill sd-bark with a batch
+        // in hand: it reads on until its producer, stopping too, closes
+        // the pipe, and keeps everything it was given.
+        let _keep_reading = crate::cli::stop_flag()?;
         let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
         let stamping = Stamping {
             host,

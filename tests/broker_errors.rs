@@ -195,3 +195,35 @@ fn ctrl_c_stops_a_receiver_and_its_handler_quietly() {
     assert!(!stderr.contains("starting it again"), "{stderr}");
     assert_eq!(stored(), 100);
 }
+
+/// At the end of a pipe in a service, a stop signalled to the whole group
+/// reaches sd-bark too: it reads on until its producer closes the pipe,
+/// and keeps every event it was given.
+#[test]
+fn sd_bark_at_the_end_of_a_pipe_keeps_what_it_is_given_after_a_stop() {
+    let env = TestEnv::new();
+    let mut bark = env.cmd("sd-bark").spawn();
+    let mut stdin = bark.stdin.take().unwrap();
+    writeln!(stdin, "{{\"tag\":\"before\",\"status\":\"ok\"}}").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bark.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    writeln!(stdin, "{{\"tag\":\"after\",\"status\":\"ok\"}}").unwrap();
+    drop(stdin);
+    assert_eq!(bark.wait().unwrap().code(), Some(0));
+    let run = env
+        .cmd("sd-recv")
+        .args(["--group", "g", "--once"])
+        .expect_code(0);
+    let tags: Vec<String> = run
+        .lines::<serde_json::Value>()
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tags, ["before", "after"]);
+}
