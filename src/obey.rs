@@ -119,7 +119,12 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         Duration::from_secs(1)
     };
     while !stop.load(Ordering::SeqCst) {
-        let batch = inbox.receive(block)?;
+        let batch = match inbox.receive(block) {
+            Ok(batch) => batch,
+            // A read cut short by the stop signal: stopping, not an error.
+            Err(_) if stop.load(Ordering::SeqCst) => break,
+            Err(e) => return Err(e),
+        };
         if batch.is_empty() && args.once {
             break;
         }

@@ -45,22 +45,29 @@ pub fn open_wal(
 /// place. A file written by a newer sheepdog is refused, not misread.
 pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> std::result::Result<(), String> {
     let known = migrations.len() as i64;
-    let current: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if current > known {
-        return Err(format!(
-            "it was written by a newer sheepdog (schema version {current}, this one knows {known}); upgrade sheepdog"
-        ));
-    }
-    for (from, sql) in migrations.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
+    loop {
+        // The version is read inside a write transaction: two processes
+        // opening a new file at once (every cron job at minute 0) take
+        // turns, and the second finds the work done.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        let current: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if current > known {
+            return Err(format!(
+                "it was written by a newer sheepdog (schema version {current}, this one knows {known}); upgrade sheepdog"
+            ));
+        }
+        let Some(sql) = migrations.get(current as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql).map_err(|e| e.to_string())?;
-        tx.pragma_update(None, "user_version", from as i64 + 1)
+        tx.pragma_update(None, "user_version", current + 1)
             .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
     }
-    Ok(())
 }
 
 #[cfg(test)]

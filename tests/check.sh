@@ -18,6 +18,7 @@ need make make               # the install target is tested
 need python3 python3         # test handlers and example scripts
 need openssl openssl         # a throwaway CA for the TLS tests
 need runsvdir runit          # a real supervisor for sd-heartbeat's restarts
+[ -x /usr/sbin/nft ] || need nft nftables   # the firewall action of the orders tests
 [ -x /usr/bin/time ] || missing="$missing time"   # peak memory of hostile-input runs
 need guile guile-3.0         # contrib/guix and contrib/shepherd must read as Scheme
 # A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the

@@ -373,3 +373,259 @@ fn a_foreign_producer_writes_an_order_that_is_obeyed() {
     assert_eq!(summary(&obey(&env, &tux01)), [s("tux01", "ok", "exit")]);
     assert!(dir.join("py").exists());
 }
+
+/// The seed's firewall: `block-ip` runs real nft inside a private network
+/// namespace. The ordered address is in the set afterwards; a forged order
+/// and wrongly typed ones change nothing and are reported. As root, the
+/// action runs as the user its table names.
+#[test]
+fn block_ip_runs_nft_in_a_private_network_namespace() {
+    if !nix::unistd::geteuid().is_root() || !crate::util::have("unshare") {
+        eprintln!(
+            "block_ip: needs root and unshare for a private network namespace; not checked here"
+        );
+        return;
+    }
+    assert!(
+        crate::util::have("nft"),
+        "nft is not installed (Debian's nftables); the README's test command installs it"
+    );
+    // The namespace has no network to a broker: the orders go through the
+    // local spool, as on a machine without one.
+    let env = TestEnv::new();
+    let key = keygen(&env, "orders.key");
+    let stranger = keygen(&env, "stranger.key");
+    let config = env.path("fw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[obey]
+host = "fw01"
+trusted_keys = ["{}.pub"]
+ledger = "{}"
+
+[[action]]
+name = "block-ip"
+cmd = ["nft", "add", "element", "inet", "sheepdog", "blocked", "{{ {{ip}} }}"]
+args = {{ ip = "ip" }}
+user = "root"
+timeout = "30s"
+
+[[action]]
+name = "whoami"
+cmd = ["id", "-u"]
+user = "nobody"
+"#,
+            key.display(),
+            env.path("fw.ledger.db").display()
+        ),
+    )
+    .unwrap();
+    let order = |key: &Path, args: &[&str]| {
+        env.cmd("sd-order")
+            .arg("--key-file")
+            .arg(key)
+            .args(["--host", "fw01"])
+            .args(args)
+            .expect_code(0);
+    };
+    order(&key, &["block-ip", "ip=203.0.113.7"]);
+    order(&stranger, &["block-ip", "ip=198.51.100.1"]);
+    order(&key, &["block-ip", "ip=1.2.3.4; rm -rf /"]);
+    order(&key, &["block-ip", "ip=../../"]);
+    order(&key, &["whoami"]);
+    let script = format!(
+        "nft add table inet sheepdog && \
+         nft add set inet sheepdog blocked '{{ type ipv4_addr; }}' && \
+         {} --once --config {} && \
+         nft list set inet sheepdog blocked >&2",
+        crate::util::bin("sd-obey"),
+        config.display()
+    );
+    let run = env
+        .external("unshare", "unshare")
+        .args(["--net", "sh", "-c", &script])
+        .expect_code(0);
+    let results: Vec<serde_json::Value> = run.lines();
+    let seen: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| (r["status"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ok", "exit"),
+            ("error", "forged"),
+            ("error", "bad-argument"),
+            ("error", "bad-argument"),
+            ("ok", "exit"),
+        ],
+        "{}",
+        run.report()
+    );
+    let set = run.stderr();
+    assert!(set.contains("203.0.113.7"), "{}", run.report());
+    assert!(
+        !set.contains("198.51.100.1") && !set.contains("1.2.3.4"),
+        "{}",
+        run.report()
+    );
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    assert_eq!(
+        results[4]["stdout"].as_str().map(str::trim),
+        Some(nobody.uid.as_raw().to_string().as_str())
+    );
+}
+
+/// The ACL sheepdog(7) gives a host: it reads only its own orders and
+/// writes only events; it cannot write an order, nor read another host's.
+#[test]
+fn a_host_reads_only_its_own_orders_and_cannot_write_one() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    let host_acl = [
+        "ACL",
+        "SETUSER",
+        "tux01",
+        "on",
+        ">tux01-pw",
+        "resetkeys",
+        "resetchannels",
+        "-@all",
+        "+xreadgroup",
+        "+xack",
+        "+xgroup|create",
+        "~sheepdog:orders:tux01",
+        "(+xadd ~sheepdog:events)",
+    ];
+    assert_eq!(redis.cli(&host_acl).as_deref().map(str::trim), Some("OK"));
+    let key = keygen(&env, "orders.key");
+    let dir = env.path("tux01");
+    let tux01 = host_config(&env, "tux01", &key, &dir);
+    env.set("SD_BROKER", redis.url());
+    env.cmd("sd-order")
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--host", "tux01", "touch", "name=acl"])
+        .expect_code(0);
+    env.set(
+        "SD_BROKER",
+        format!("redis://tux01:tux01-pw@127.0.0.1:{}", redis.port),
+    );
+    let run = env
+        .cmd("sd-obey")
+        .args(["--once", "--config"])
+        .arg(&tux01)
+        .expect_code(0);
+    env.cmd("sd-bark").stdin(run.stdout()).expect_code(0);
+    assert!(dir.join("acl").exists(), "{}", run.report());
+    assert_eq!(redis.cli(&["XLEN", "sheepdog:events"]).unwrap().trim(), "1");
+    let as_host = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args([
+                "--no-auth-warning",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &redis.port.to_string(),
+            ])
+            .args(["--user", "tux01", "--pass", "tux01-pw"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(as_host(&["XADD", "sheepdog:orders:tux01", "*", "order", "{}"]).contains("NOPERM"));
+    assert!(
+        as_host(&[
+            "XREADGROUP",
+            "GROUP",
+            "obey",
+            "x",
+            "STREAMS",
+            "sheepdog:orders:tux02",
+            ">"
+        ])
+        .contains("NOPERM")
+    );
+}
+
+/// Two sd-obey on one host, as services, with orders arriving: each order
+/// runs exactly once (an action that fails when it runs twice).
+#[test]
+fn two_obeying_on_one_host_run_each_order_once() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let key = keygen(&env, "orders.key");
+    let dir = env.path("tux01");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = env.path("tux01.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[obey]\nhost = \"tux01\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n\
+             [[action]]\nname = \"once\"\ncmd = [\"mkdir\", \"{}/{{n}}\"]\nargs = {{ n = \"int\" }}\n",
+            key.display(),
+            env.path("ledger.db").display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let services: Vec<_> = (0..2)
+        .map(|i| {
+            env.cmd("sd-obey").arg("--config").arg(&config).spawn_to(
+                &env.path(&format!("obey{i}.out")),
+                &env.path(&format!("obey{i}.err")),
+            )
+        })
+        .collect();
+    for n in 0..20 {
+        env.cmd("sd-order")
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--host", "tux01", "once", &format!("n={n}")])
+            .expect_code(0);
+    }
+    let results = || -> Vec<serde_json::Value> {
+        (0..2)
+            .flat_map(|i| {
+                std::fs::read_to_string(env.path(&format!("obey{i}.out")))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect::<Vec<serde_json::Value>>()
+            })
+            .collect()
+    };
+    assert!(wait_until(30, || results().len() >= 20));
+    for mut service in services {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(service.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let code = service.wait().unwrap().code();
+        let errs: Vec<String> = (0..2)
+            .map(|i| std::fs::read_to_string(env.path(&format!("obey{i}.err"))).unwrap_or_default())
+            .collect();
+        assert_eq!(code, Some(0), "{errs:?}");
+    }
+    // Every order ran once; an order both were handed (a restart's
+    // pending entries) is reported replayed by the one that did not run it.
+    let results = results();
+    let ran: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["order"].as_str().unwrap())
+        .collect();
+    let ok = results.iter().filter(|r| r["status"] == "ok").count();
+    assert_eq!((ran.len(), ok), (20, 20), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r["status"] == "ok" || r["reason"] == "replayed"),
+        "{results:?}"
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 20);
+}
