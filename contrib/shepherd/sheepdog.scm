@@ -52,5 +52,18 @@
     #:stop (make-timer-destructor)
     #:actions (list timer-trigger-action)))
 
-(register-services (list sheepdog-store sheepdog-mail sheepdog-heartbeat))
+;; The host's half of orders: obey what the server signed, within this
+;; host's allow-list ([obey] and [[action]] in sheepdog.toml), every result
+;; to the server through sd-bark. The pipe needs a shell, which runs
+;; nothing else.
+(define sheepdog-obey
+  (service '(sheepdog-obey)
+    #:documentation "Obey the server's signed orders, within this host's allow-list."
+    #:start (make-forkexec-constructor
+             (list "/bin/sh" "-c"
+                   (string-append "exec " (sd "sd-obey") " | " (sd "sd-bark"))))
+    #:stop (make-kill-destructor)
+    #:respawn? #t))
+
+(register-services (list sheepdog-store sheepdog-mail sheepdog-heartbeat sheepdog-obey))
 (start-in-the-background '(sheepdog-store sheepdog-heartbeat-mympd))

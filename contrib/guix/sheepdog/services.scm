@@ -29,7 +29,10 @@
             sheepdog-heartbeat-service-type
             sheepdog-receiver-configuration
             sheepdog-receiver-configuration?
-            sheepdog-receiver-service-type))
+            sheepdog-receiver-service-type
+            sheepdog-obey-configuration
+            sheepdog-obey-configuration?
+            sheepdog-obey-service-type))
 
 (define (shell-quote text)
   "TEXT as one word for /bin/sh, whatever it contains."
@@ -155,13 +158,17 @@ every event.")
   (match-record config <sheepdog-receiver-configuration> (user group)
     (sheepdog-accounts user group "sheepdog receiver" "/var/lib/sheepdog")))
 
+;; /var/lib/sheepdog, owned by the service's user.
+(define (sheepdog-state-activation user)
+  #~(begin
+      (use-modules (guix build utils))
+      (let ((pw (getpwnam #$user)))
+        (mkdir-p "/var/lib/sheepdog")
+        (chown "/var/lib/sheepdog" (passwd:uid pw) (passwd:gid pw)))))
+
 (define (sheepdog-receiver-activation config)
   (match-record config <sheepdog-receiver-configuration> (user)
-    #~(begin
-        (use-modules (guix build utils))
-        (let ((pw (getpwnam #$user)))
-          (mkdir-p "/var/lib/sheepdog")
-          (chown "/var/lib/sheepdog" (passwd:uid pw) (passwd:gid pw))))))
+    (sheepdog-state-activation user)))
 
 (define (sheepdog-receiver-shepherd-services config)
   (match-record config <sheepdog-receiver-configuration>
@@ -196,3 +203,71 @@ every event.")
    (description
     "Run @command{sd-recv --group store -- sd-store --echo}: every event of
 the herd kept in SQLite, acknowledged only once committed.")))
+
+
+;;;
+;;; Orders: each host obeys what the server signed, within its allow-list.
+;;;
+
+(define-configuration/no-serialization sheepdog-obey-configuration
+  (sheepdog
+   (file-like sheepdog)
+   "The sheepdog package providing @command{sd-obey} and @command{sd-bark}.")
+  (config-file
+   (string "/etc/sheepdog/sheepdog.toml")
+   "The sheepdog configuration file: @code{[obey] trusted_keys} and the
+allow-list, one @code{[[action]]} table per action this host agrees to.")
+  (ledger
+   (string "/var/lib/sheepdog/obey.db")
+   "The ledger of orders started and finished, which makes each order run at
+most once, ever.")
+  (user
+   (string "sheepdog")
+   "The user sd-obey and its actions run as; the service creates it.")
+  (group
+   (string "sheepdog")
+   "The group of @code{user}; the service creates it."))
+
+(define (sheepdog-obey-accounts config)
+  (match-record config <sheepdog-obey-configuration> (user group)
+    (sheepdog-accounts user group "sheepdog orders" "/var/lib/sheepdog")))
+
+(define (sheepdog-obey-activation config)
+  (match-record config <sheepdog-obey-configuration> (user)
+    (sheepdog-state-activation user)))
+
+(define (sheepdog-obey-shepherd-services config)
+  (match-record config <sheepdog-obey-configuration>
+    (sheepdog config-file ledger user group)
+    (list (shepherd-service
+           (provision '(sheepdog-obey))
+           (requirement '(networking))
+           (documentation "Obey the server's signed orders, within this host's allow-list.")
+           (start #~(make-forkexec-constructor
+                     (list "/bin/sh" "-c"
+                           (string-append
+                            "exec " #$(file-append sheepdog "/bin/sd-obey")
+                            " --ledger " #$ledger
+                            " | " #$(file-append sheepdog "/bin/sd-bark")))
+                     #:user #$user
+                     #:group #$group
+                     #:environment-variables
+                     (list (string-append "SD_CONFIG=" #$config-file)
+                           "SD_SPOOL=/var/lib/sheepdog/spool.db")))
+           (stop #~(make-kill-destructor))
+           (respawn? #t)))))
+
+(define sheepdog-obey-service-type
+  (service-type
+   (name 'sheepdog-obey)
+   (extensions
+    (list (service-extension shepherd-root-service-type
+                             sheepdog-obey-shepherd-services)
+          (service-extension account-service-type sheepdog-obey-accounts)
+          (service-extension activation-service-type
+                             sheepdog-obey-activation)))
+   (default-value (sheepdog-obey-configuration))
+   (description
+    "Run @command{sd-obey | sd-bark}: the host checks every order the server
+signed — its key, its expiry, this host's allow-list and the arguments' types
+— runs each at most once, and reports every one as an event.")))
