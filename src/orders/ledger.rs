@@ -79,15 +79,22 @@ impl Ledger {
         record(&mut self.conn).context("writing to ledger", self.path.display())
     }
 
-    /// Records how `id` ended.
+    /// Records how `id` ended. Unlike its start, the end need not wait
+    /// for the disk: lost in a power cut, the order reads as interrupted —
+    /// reported, never run again — which is safe; so one fsync per order,
+    /// not two (bench/BENCHMARKS.md, orders).
     pub fn finish(&mut self, id: &str, status: &str) -> Result<()> {
-        self.conn
-            .execute(
+        let conn = &self.conn;
+        let write = || -> rusqlite::Result<()> {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            let done = conn.execute(
                 "UPDATE runs SET finished_ms = ?2, status = ?3 WHERE id = ?1",
                 params![id, crate::time::now_ms(), status],
-            )
-            .map(drop)
-            .context("writing to ledger", self.path.display())
+            );
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            done.map(drop)
+        };
+        write().context("writing to ledger", self.path.display())
     }
 }
 
