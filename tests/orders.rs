@@ -629,3 +629,72 @@ fn two_obeying_on_one_host_run_each_order_once() {
     );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 20);
 }
+
+/// Redis loses the acknowledgement (it restarts from a copy of its data
+/// taken before the order was handled): the order is delivered again, and
+/// the ledger says it ran. With --wait, a refused order is exit 1.
+#[test]
+fn a_redelivery_after_redis_restarts_is_replayed_not_run() {
+    let mut env = TestEnv::new();
+    let mut redis = RedisServer::start_durable(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let key = keygen(&env, "orders.key");
+    let dir = env.path("tux01");
+    let tux01 = host_config(&env, "tux01", &key, &dir);
+    env.cmd("sd-order")
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--host", "tux01", "touch", "name=r"])
+        .expect_code(0);
+    // Redis's data as it was before the order was handled.
+    let before = env.path("redis-before");
+    copy_dir(&redis.dir, &before);
+    assert_eq!(summary(&obey(&env, &tux01)), [s("tux01", "ok", "exit")]);
+    std::fs::remove_file(dir.join("r")).unwrap();
+    redis.kill();
+    std::fs::remove_dir_all(&redis.dir).unwrap();
+    copy_dir(&before, &redis.dir);
+    redis.restart();
+    assert_eq!(
+        summary(&obey(&env, &tux01)),
+        [s("tux01", "error", "replayed")]
+    );
+    assert!(!dir.join("r").exists(), "run again after the restart");
+
+    // --wait: a host that refuses is exit 1.
+    let out = env.path("wait.out");
+    let mut waiting = env
+        .cmd("sd-order")
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--host", "tux01", "--wait", "60s", "reboot"])
+        .spawn_to(&out, &env.path("wait.err"));
+    assert!(wait_until(20, || std::fs::read_to_string(&out)
+        .is_ok_and(|o| o.contains("reboot"))));
+    let run = env
+        .cmd("sd-obey")
+        .arg("--once")
+        .arg("--config")
+        .arg(&tux01)
+        .expect_code(0);
+    env.cmd("sd-bark").stdin(run.stdout()).expect_code(0);
+    assert_eq!(waiting.wait().unwrap().code(), Some(1));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("unknown-action")
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
