@@ -153,11 +153,13 @@ impl Obeying<'_> {
         let order = match self.check(signed) {
             Ok(order) => order,
             Err((reason, msg)) => {
-                let mut event = Event::report(&self.host, "orders", "order", Status::Error);
+                // Tagged with the action it named when it names one (even a
+                // forged order says what it wanted), else `orders`.
+                let named = signed.and_then(|s| serde_json::from_str::<Order>(&s.order).ok());
+                let tag = named.as_ref().map_or("orders", |o| o.action.as_str());
+                let mut event = Event::report(&self.host, tag, "order", Status::Error);
                 event.set("reason", reason).set("msg", msg);
-                if let Some(order) =
-                    signed.and_then(|s| serde_json::from_str::<Order>(&s.order).ok())
-                {
+                if let Some(order) = named {
                     event.set("order", order.id).set("action", order.action);
                 }
                 return Ok(event);
