@@ -316,11 +316,7 @@ impl Obeying<'_> {
         let finished = match crate::process::run_as(&cmd, timeout, OUTPUT_KEPT, identity) {
             Ok(finished) => finished,
             Err(e) => {
-                let reason = if e.kind() == std::io::ErrorKind::NotFound {
-                    "not-found"
-                } else {
-                    "cannot-run"
-                };
+                let reason = crate::process::reason_not_started(&e);
                 event.set(
                     "msg",
                     format!("{}: {}", cmd[0], crate::error::describe_io(&e)),

@@ -394,11 +394,7 @@ fn exec(command: &[String], timeout: Duration) -> ExecVerdict {
     let finished = match crate::process::run(command, timeout, OUTPUT_KEPT) {
         Ok(finished) => finished,
         Err(e) => {
-            let reason = if e.kind() == std::io::ErrorKind::NotFound {
-                "not-found"
-            } else {
-                "cannot-run"
-            };
+            let reason = crate::process::reason_not_started(&e);
             return (
                 Status::Error,
                 reason.into(),

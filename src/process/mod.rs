@@ -36,6 +36,16 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// The event reason for a command that could not start: `not-found`, or
+/// `cannot-run` (permission denied, not executable …).
+pub fn reason_not_started(err: &io::Error) -> &'static str {
+    if err.kind() == io::ErrorKind::NotFound {
+        "not-found"
+    } else {
+        "cannot-run"
+    }
+}
+
 /// Runs `cmd` (no shell) in a process group of its own, stdin from
 /// /dev/null, keeping at most `max_output` bytes of each output stream;
 /// at `timeout` the group is killed. An error means it could not start.
