@@ -698,3 +698,45 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// An action that says `retry = true` runs again after sd-obey was killed
+/// mid-run (the admin declared it safe to repeat).
+#[test]
+fn a_retry_action_runs_again_after_a_kill() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let key = keygen(&env, "orders.key");
+    let mark = env.path("mark");
+    let config = env.path("retry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[obey]\nhost = \"tux01\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n\
+             [[action]]\nname = \"sync\"\nretry = true\n\
+             cmd = [\"sh\", \"-c\", \"test -e {m} || {{ touch {m}; exec sleep 31; }}\"]\n",
+            key.display(),
+            env.path("ledger.db").display(),
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    env.cmd("sd-order")
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--host", "tux01", "sync"])
+        .expect_code(0);
+    let mut obeying = env
+        .cmd("sd-obey")
+        .arg("--config")
+        .arg(&config)
+        .spawn_to(&env.path("obey.out"), &env.path("obey.err"));
+    assert!(wait_until(20, || mark.exists()));
+    obeying.kill().unwrap();
+    obeying.wait().unwrap();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "^sleep 31$"])
+        .status();
+    let results = obey(&env, &config);
+    assert_eq!(summary(&results), [s("tux01", "ok", "exit")]);
+}
