@@ -139,50 +139,74 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_daily_run_is_due_after_its_grace() {
-        let d = daily("0 3 * * *", "UTC", 2);
+    /// (schedule, zone, grace in hours, now, the run an ok must follow)
+    const DUE: &[(&str, &str, u64, &str, &str)] = &[
         // 04:59: today's 03:00 run is still within its grace; yesterday's counts.
-        assert_eq!(
-            d.due_since(ms("2026-12-03T04:59:00Z")),
-            Some(ms("2026-12-02T03:00:00Z"))
-        );
+        (
+            "0 3 * * *",
+            "UTC",
+            2,
+            "2026-12-03T04:59:00Z",
+            "2026-12-02T03:00:00Z",
+        ),
         // 05:00: today's is due.
-        assert_eq!(
-            d.due_since(ms("2026-12-03T05:00:00Z")),
-            Some(ms("2026-12-03T03:00:00Z"))
-        );
-    }
+        (
+            "0 3 * * *",
+            "UTC",
+            2,
+            "2026-12-03T05:00:00Z",
+            "2026-12-03T03:00:00Z",
+        ),
+        // Amsterdam: 2026-03-29 02:00 CET → 03:00 CEST.
+        // Winter: 02:30 CET is 01:30 UTC.
+        (
+            "30 2 * * *",
+            "Europe/Amsterdam",
+            0,
+            "2026-03-28T12:00:00Z",
+            "2026-03-28T01:30:00Z",
+        ),
+        // The day 02:30 does not exist: the run is the first instant after the gap, 03:00 CEST.
+        (
+            "30 2 * * *",
+            "Europe/Amsterdam",
+            0,
+            "2026-03-29T12:00:00Z",
+            "2026-03-29T01:00:00Z",
+        ),
+        // Summer: 02:30 CEST is 00:30 UTC.
+        (
+            "30 2 * * *",
+            "Europe/Amsterdam",
+            0,
+            "2026-03-30T12:00:00Z",
+            "2026-03-30T00:30:00Z",
+        ),
+        (
+            "0 3 * * *",
+            "America/New_York",
+            1,
+            "2026-07-01T12:00:00Z",
+            "2026-07-01T07:00:00Z",
+        ),
+    ];
 
     #[test]
-    fn schedules_follow_their_zone_across_daylight_saving() {
-        // Amsterdam: 2026-03-29 02:00 CET → 03:00 CEST; 2026-10-25 03:00 CEST → 02:00 CET.
+    fn runs_are_due_after_their_grace_in_their_zone_across_daylight_saving() {
+        for (cron, zone, grace, now, due) in DUE {
+            let d = daily(cron, zone, *grace);
+            assert_eq!(
+                d.due_since(ms(now)),
+                Some(ms(due)),
+                "{cron} {zone} at {now}"
+            );
+        }
         let d = daily("30 2 * * *", "Europe/Amsterdam", 0);
-        // Winter: 02:30 CET is 01:30 UTC.
-        assert_eq!(
-            d.due_since(ms("2026-03-28T12:00:00Z")),
-            Some(ms("2026-03-28T01:30:00Z"))
-        );
-        // The day 02:30 does not exist: the run is the first instant after the gap, 03:00 CEST.
-        assert_eq!(
-            d.due_since(ms("2026-03-29T12:00:00Z")),
-            Some(ms("2026-03-29T01:00:00Z"))
-        );
-        // Summer: 02:30 CEST is 00:30 UTC.
-        assert_eq!(
-            d.due_since(ms("2026-03-30T12:00:00Z")),
-            Some(ms("2026-03-30T00:30:00Z"))
-        );
         // The day 02:30 happens twice: one run, and a success after the first counts.
         let due = d.due_since(ms("2026-10-25T12:00:00Z")).unwrap();
         assert!(
             due == ms("2026-10-25T00:30:00Z") || due == ms("2026-10-25T01:30:00Z"),
             "{due}"
-        );
-        let d = daily("0 3 * * *", "America/New_York", 1);
-        assert_eq!(
-            d.due_since(ms("2026-07-01T12:00:00Z")),
-            Some(ms("2026-07-01T07:00:00Z"))
         );
     }
 

@@ -148,6 +148,14 @@ impl Policy {
 mod tests {
     use super::*;
 
+    fn incoming(status: Status, time_ms: i64, id: &str) -> Incoming<'_> {
+        Incoming {
+            status,
+            time_ms,
+            id,
+        }
+    }
+
     const HOUR: i64 = 3_600_000;
 
     fn policy() -> Policy {
@@ -166,11 +174,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, status) in statuses.iter().enumerate() {
             let id = format!("e{i:03}");
-            let event = Incoming {
-                status: *status,
-                time_ms: start + i as i64 * HOUR,
-                id: &id,
-            };
+            let event = incoming(*status, start + i as i64 * HOUR, &id);
             match policy.decide(state.as_ref(), &event, now, false) {
                 Decision::Unchanged => out.push(None),
                 Decision::Changed {
@@ -238,31 +242,19 @@ mod tests {
     fn old_events_update_the_state_but_never_mail() {
         let p = policy();
         let now = 100 * HOUR;
-        let old = Incoming {
-            status: F,
-            time_ms: now - 30 * HOUR,
-            id: "a",
-        };
+        let old = incoming(F, now - 30 * HOUR, "a");
         let Decision::Changed { state, notice, .. } = p.decide(None, &old, now, false) else {
             panic!("a first event changes the state");
         };
         assert_eq!(notice, None);
         // A fresh failure of the same status is then news: nobody was told.
-        let fresh = Incoming {
-            status: F,
-            time_ms: now - HOUR,
-            id: "b",
-        };
+        let fresh = incoming(F, now - HOUR, "b");
         let Decision::Changed { notice, .. } = p.decide(Some(&state), &fresh, now, false) else {
             panic!();
         };
         assert_eq!(notice, Some(Problem));
         // Older than the state: nothing at all.
-        let older = Incoming {
-            status: O,
-            time_ms: now - 40 * HOUR,
-            id: "c",
-        };
+        let older = incoming(O, now - 40 * HOUR, "c");
         assert_eq!(
             p.decide(Some(&state), &older, now, false),
             Decision::Unchanged
@@ -273,20 +265,12 @@ mod tests {
     fn silence_tracks_without_mail_and_forgets_at_recovery() {
         let p = policy();
         let now = 100 * HOUR;
-        let fail = Incoming {
-            status: F,
-            time_ms: now - 2 * HOUR,
-            id: "a",
-        };
+        let fail = incoming(F, now - 2 * HOUR, "a");
         let Decision::Changed { state, notice, .. } = p.decide(None, &fail, now, true) else {
             panic!();
         };
         assert_eq!((notice, state.status), (None, F));
-        let ok = Incoming {
-            status: O,
-            time_ms: now - HOUR,
-            id: "b",
-        };
+        let ok = incoming(O, now - HOUR, "b");
         let Decision::Changed { notice, .. } = p.decide(Some(&state), &ok, now, false) else {
             panic!();
         };

@@ -290,6 +290,15 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// One statement of the transaction, kept compiled.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        self.tx
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .map(drop)
+            .map_err(|e| self.fail(e))
+    }
+
     fn fail(&self, e: rusqlite::Error) -> Error {
         Error::io(format!("writing mail state {}: {e}", self.path.display()))
     }
@@ -326,13 +335,10 @@ impl Tx<'_> {
     }
 
     pub fn set_tag_state(&self, host: &str, tag: &str, state: &TagState) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO tags (host, tag, status, time_ms, id, since_ms, notified, mailed_ms)
+        self.execute(
+            "INSERT OR REPLACE INTO tags (host, tag, status, time_ms, id, since_ms, notified, mailed_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
+            params![
                     host,
                     tag,
                     state.status.as_str(),
@@ -341,10 +347,8 @@ impl Tx<'_> {
                     state.since_ms,
                     state.notified.map(Status::as_str),
                     state.mailed_ms
-                ])
-            })
-            .map(drop)
-            .map_err(|e| self.fail(e))
+                ],
+        )
     }
 
     pub fn silenced(&self, host: &str, tag: &str, now_ms: i64) -> Result<bool> {
@@ -382,25 +386,20 @@ impl Tx<'_> {
                 (last + 1, now_ms + group_wait_ms)
             }
         };
-        self.tx
-            .prepare_cached(
-                "INSERT INTO outbox (mail, due_ms, notice, host, tag, previous, since_ms, line)
+        self.execute(
+            "INSERT INTO outbox (mail, due_ms, notice, host, tag, previous, since_ms, line)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    mail,
-                    due,
-                    item.notice.as_str(),
-                    item.host,
-                    item.tag,
-                    item.previous.map(Status::as_str),
-                    item.since_ms,
-                    item.line
-                ])
-            })
-            .map(drop)
-            .map_err(|e| self.fail(e))
+            params![
+                mail,
+                due,
+                item.notice.as_str(),
+                item.host,
+                item.tag,
+                item.previous.map(Status::as_str),
+                item.since_ms,
+                item.line
+            ],
+        )
     }
 
     /// Notes an event for the digest: every change, and a count.
