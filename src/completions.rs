@@ -1,6 +1,6 @@
 //! Shell completions for bash, zsh and fish, generated from the same clap
 //! definitions as the man pages and checked into `completions/` (a test
-//! fails when one is stale; `SD_UPDATE_MAN=1 cargo test man_pages`
+//! fails when one is stale; `SD_UPDATE_MAN=1 cargo test --features gen man_pages`
 //! regenerates them with the pages).
 
 use clap_complete::Shell;

@@ -1,6 +1,6 @@
 //! The man pages in man/ are generated from the clap definitions; this
 //! test fails when one is stale. Regenerate with
-//! `SD_UPDATE_MAN=1 cargo test man_pages`.
+//! `SD_UPDATE_MAN=1 cargo test --features gen man_pages`.
 
 use std::path::Path;
 
@@ -20,7 +20,7 @@ fn man_pages_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale man pages: {stale:?}; run `SD_UPDATE_MAN=1 cargo test man_pages` and commit man/"
+        "stale man pages: {stale:?}; run `SD_UPDATE_MAN=1 cargo test --features gen man_pages` and commit man/"
     );
 }
 
@@ -107,7 +107,7 @@ fn completions_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale completions: {stale:?}; run `SD_UPDATE_MAN=1 cargo test man_pages` and commit completions/"
+        "stale completions: {stale:?}; run `SD_UPDATE_MAN=1 cargo test --features gen man_pages` and commit completions/"
     );
 }
 
