@@ -55,21 +55,8 @@ fn producer_and_receiver_work_with_only_their_acls() {
         .collect();
     env.cmd("sd-bark").stdin(input).expect_code(0);
     // …and may do nothing else: read the stream, or write anywhere else.
-    let denied = |user: &str, pw: &str, args: &[&str]| {
-        let out = std::process::Command::new("redis-cli")
-            .args([
-                "--no-auth-warning",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &redis.port.to_string(),
-            ])
-            .args(["--user", user, "--pass", pw])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("NOPERM")
-    };
+    let denied =
+        |user: &str, pw: &str, args: &[&str]| redis.cli_as(user, pw, args).contains("NOPERM");
     assert!(denied(
         "producer",
         "producer-pw",

@@ -2,8 +2,8 @@
 //! it: its verdicts go through sd-bark, Redis, sd-recv and sd-store into
 //! the very store it reads at its next run.
 
+use crate::util::TestEnv;
 use crate::util::redis::RedisServer;
-use crate::util::{TestEnv, bin};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -17,21 +17,6 @@ struct Period {
     tag: String,
     count: u64,
     open: bool,
-}
-
-/// The server's receiver, run until the stream is drained.
-fn receive(env: &TestEnv, db: &std::path::Path) {
-    env.cmd("sd-recv")
-        .args([
-            "--group",
-            "store",
-            "--once",
-            "--",
-            bin("sd-store"),
-            "--echo",
-        ])
-        .arg(db)
-        .expect_code(0);
 }
 
 /// `COMMAND | sd-bark`, as a crontab line runs it; returns the command's
@@ -78,7 +63,7 @@ fn the_switch_wired_through_the_store_still_fires_when_the_job_stops() {
         bark(&env, "sd-run", &["--tag", "NIGHTLY", "--", "true"]),
         Some(0)
     );
-    receive(&env, &db);
+    env.receive_into(&db);
 
     // Every second the switch runs and its verdict goes back into the
     // store. Its own `ok` must not count as the job succeeding: within a
@@ -88,7 +73,7 @@ fn the_switch_wired_through_the_store_still_fires_when_the_job_stops() {
     let mut verdicts = Vec::new();
     for _ in 0..10 {
         let code = bark(&env, "sd-expect", &args);
-        receive(&env, &db);
+        env.receive_into(&db);
         verdicts.push(code);
         if code == Some(1) {
             break;
@@ -109,14 +94,14 @@ fn the_switch_wired_through_the_store_still_fires_when_the_job_stops() {
     assert_eq!(periods(&env, &db, "NIGHTLY"), [(1, true)]);
     // And it keeps firing at the next run.
     assert_eq!(bark(&env, "sd-expect", &args), Some(1));
-    receive(&env, &db);
+    env.receive_into(&db);
 
     // The job runs again: the period closes, the switch is satisfied.
     assert_eq!(
         bark(&env, "sd-run", &["--tag", "NIGHTLY", "--", "true"]),
         Some(0)
     );
-    receive(&env, &db);
+    env.receive_into(&db);
     assert_eq!(
         board(&env, &db, "NIGHTLY"),
         [(host.clone(), "ok".to_string())]
@@ -130,10 +115,10 @@ fn the_switch_wired_through_the_store_still_fires_when_the_job_stops() {
         bark(&env, "sd-run", &["--tag", "NIGHTLY", "--", "false"]),
         Some(1)
     );
-    receive(&env, &db);
+    env.receive_into(&db);
     let fresh = ["--tag", "NIGHTLY", "--within", "1h", db_arg];
     assert_eq!(bark(&env, "sd-expect", &fresh), Some(0));
-    receive(&env, &db);
+    env.receive_into(&db);
     assert_eq!(
         board(&env, &db, "NIGHTLY"),
         [(host.clone(), "fail".to_string())]

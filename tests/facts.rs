@@ -189,17 +189,7 @@ fn a_warning_clears_on_the_board_when_the_value_is_back_under_its_threshold() {
             .args(["--no-packages", &format!("--load-warn={load_warn}")])
             .expect_code(0);
         env.cmd("sd-bark").stdin(facts.stdout()).expect_code(0);
-        env.cmd("sd-recv")
-            .args([
-                "--group",
-                "store",
-                "--once",
-                "--",
-                crate::util::bin("sd-store"),
-                "--echo",
-            ])
-            .arg(&db)
-            .expect_code(0);
+        env.receive_into(&db);
         let rows: Vec<serde_json::Value> = env
             .cmd("sd-query")
             .arg(&db)

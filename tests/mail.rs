@@ -17,6 +17,24 @@ fn ev(id: &str, minutes_ago: i64, host: &str, tag: &str, status: &str) -> String
     ) + "\n"
 }
 
+/// A sendmail that keeps what it is given (its arguments, then the mail):
+/// the program and the file it writes.
+fn sendmail_stand_in(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let kept = env.path("sendmail.out");
+    let sendmail = env.path("sendmail");
+    std::fs::write(
+        &sendmail,
+        format!(
+            "#!/bin/sh\necho \"args: $*\" >> {0}\ncat >> {0}\n",
+            kept.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (sendmail, kept)
+}
+
 /// sd-mail to the test server, no retries.
 fn mail(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
     env.cmd("sd-mail").args([
@@ -379,19 +397,7 @@ fn the_digest_sums_up_the_period() {
 #[test]
 fn sendmail_and_dry_run_hand_over_the_same_mail() {
     let env = TestEnv::new();
-    // A sendmail that keeps what it is given (its arguments, then the mail).
-    let kept = env.path("sendmail.out");
-    let sendmail = env.path("sendmail");
-    std::fs::write(
-        &sendmail,
-        format!(
-            "#!/bin/sh\necho \"args: $*\" >> {0}\ncat >> {0}\n",
-            kept.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (sendmail, kept) = sendmail_stand_in(&env);
     env.cmd("sd-mail")
         .args([
             "--to",
@@ -434,11 +440,7 @@ fn sendmail_and_dry_run_hand_over_the_same_mail() {
 #[test]
 fn a_preview_changes_nothing_and_reads_as_text() {
     let env = TestEnv::new();
-    let kept = env.path("sendmail.out");
-    let sendmail = env.path("sendmail");
-    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", kept.display())).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (sendmail, kept) = sendmail_stand_in(&env);
     let state = env.path("mail.db");
     let long = "the backup repository /srv/borg/tux01 is locked by another process that has not let go for a long time";
     let event = ev("p1", 1, "tux01", "borg", "fail")

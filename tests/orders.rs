@@ -24,6 +24,15 @@ fn keygen(env: &TestEnv, name: &str) -> PathBuf {
     key
 }
 
+/// `sd-order --key-file KEY ARGS…`, which must succeed.
+fn send(env: &TestEnv, key: &Path, args: &[&str]) -> crate::util::Run {
+    env.cmd("sd-order")
+        .arg("--key-file")
+        .arg(key)
+        .args(args)
+        .expect_code(0)
+}
+
 /// A host's configuration: its name, the key it trusts, its allow-list.
 fn host_config(env: &TestEnv, host: &str, trusted: &Path, dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
@@ -91,13 +100,7 @@ fn an_order_runs_on_its_host_only_once_and_refusals_run_nothing() {
     let (dir1, dir2) = (env.path("tux01"), env.path("tux02"));
     let tux01 = host_config(&env, "tux01", &key, &dir1);
     let tux02 = host_config(&env, "tux02", &key, &dir2);
-    let order = |args: &[&str]| {
-        env.cmd("sd-order")
-            .arg("--key-file")
-            .arg(&key)
-            .args(args)
-            .expect_code(0)
-    };
+    let order = |args: &[&str]| send(&env, &key, args);
 
     // An order to tux01 runs there, and not on tux02.
     let sent = order(&["--host", "tux01", "touch", "name=a"]);
@@ -272,11 +275,7 @@ fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
     let key = keygen(&env, "orders.key");
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
-    env.cmd("sd-order")
-        .arg("--key-file")
-        .arg(&key)
-        .args(["--host", "tux01", "nap", "secs=30"])
-        .expect_code(0);
+    send(&env, &key, &["--host", "tux01", "nap", "secs=30"]);
     let out = env.path("obey.out");
     let mut obeying = env
         .cmd("sd-obey")
@@ -327,11 +326,7 @@ fn without_a_broker_orders_go_through_the_local_spool() {
     let (dir1, dir2) = (env.path("tux01"), env.path("tux02"));
     let tux01 = host_config(&env, "tux01", &key, &dir1);
     let tux02 = host_config(&env, "tux02", &key, &dir2);
-    env.cmd("sd-order")
-        .arg("--key-file")
-        .arg(&key)
-        .args(["--host", "tux02", "touch", "name=s"])
-        .expect_code(0);
+    send(&env, &key, &["--host", "tux02", "touch", "name=s"]);
     assert!(obey(&env, &tux01).is_empty());
     assert_eq!(summary(&obey(&env, &tux02)), [s("tux02", "ok", "exit")]);
     assert!(dir2.join("s").exists() && !dir1.join("s").exists());
@@ -422,12 +417,7 @@ user = "nobody"
     )
     .unwrap();
     let order = |key: &Path, args: &[&str]| {
-        env.cmd("sd-order")
-            .arg("--key-file")
-            .arg(key)
-            .args(["--host", "fw01"])
-            .args(args)
-            .expect_code(0);
+        send(&env, key, &[&["--host", "fw01"], args].concat());
     };
     order(&key, &["block-ip", "ip=203.0.113.7"]);
     order(&stranger, &["block-ip", "ip=198.51.100.1"]);
@@ -503,11 +493,7 @@ fn a_host_reads_only_its_own_orders_and_cannot_write_one() {
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
     env.set("SD_BROKER", redis.url());
-    env.cmd("sd-order")
-        .arg("--key-file")
-        .arg(&key)
-        .args(["--host", "tux01", "touch", "name=acl"])
-        .expect_code(0);
+    send(&env, &key, &["--host", "tux01", "touch", "name=acl"]);
     env.set(
         "SD_BROKER",
         format!("redis://tux01:tux01-pw@127.0.0.1:{}", redis.port),
@@ -520,21 +506,7 @@ fn a_host_reads_only_its_own_orders_and_cannot_write_one() {
     env.cmd("sd-bark").stdin(run.stdout()).expect_code(0);
     assert!(dir.join("acl").exists(), "{}", run.report());
     assert_eq!(redis.cli(&["XLEN", "sheepdog:events"]).unwrap().trim(), "1");
-    let as_host = |args: &[&str]| {
-        let out = std::process::Command::new("redis-cli")
-            .args([
-                "--no-auth-warning",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &redis.port.to_string(),
-            ])
-            .args(["--user", "tux01", "--pass", "tux01-pw"])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let as_host = |args: &[&str]| redis.cli_as("tux01", "tux01-pw", args);
     assert!(as_host(&["XADD", "sheepdog:orders:tux01", "*", "order", "{}"]).contains("NOPERM"));
     assert!(
         as_host(&[
@@ -581,11 +553,7 @@ fn two_obeying_on_one_host_run_each_order_once() {
         })
         .collect();
     for n in 0..20 {
-        env.cmd("sd-order")
-            .arg("--key-file")
-            .arg(&key)
-            .args(["--host", "tux01", "once", &format!("n={n}")])
-            .expect_code(0);
+        send(&env, &key, &["--host", "tux01", "once", &format!("n={n}")]);
     }
     let results = || -> Vec<serde_json::Value> {
         (0..2)
@@ -641,11 +609,7 @@ fn a_redelivery_after_redis_restarts_is_replayed_not_run() {
     let key = keygen(&env, "orders.key");
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
-    env.cmd("sd-order")
-        .arg("--key-file")
-        .arg(&key)
-        .args(["--host", "tux01", "touch", "name=r"])
-        .expect_code(0);
+    send(&env, &key, &["--host", "tux01", "touch", "name=r"]);
     // Redis's data as it was before the order was handled.
     let before = env.path("redis-before");
     copy_dir(&redis.dir, &before);
@@ -721,11 +685,7 @@ fn a_retry_action_runs_again_after_a_kill() {
         ),
     )
     .unwrap();
-    env.cmd("sd-order")
-        .arg("--key-file")
-        .arg(&key)
-        .args(["--host", "tux01", "sync"])
-        .expect_code(0);
+    send(&env, &key, &["--host", "tux01", "sync"]);
     let mut obeying = env
         .cmd("sd-obey")
         .arg("--config")

@@ -345,18 +345,7 @@ fn through_redis_into_the_store_end_to_end() {
         .map(|i| format!("{{\"tag\":\"e2e\",\"status\":\"ok\",\"n\":{i}}}\n"))
         .collect();
     env.cmd("sd-bark").stdin(input).expect_code(0);
-    let run = env
-        .cmd("sd-recv")
-        .args([
-            "--group",
-            "store",
-            "--once",
-            "--",
-            crate::util::bin("sd-store"),
-            "--echo",
-        ])
-        .arg(&path)
-        .expect_code(0);
+    let run = env.receive_into(&path);
     let count: i64 = db(&path)
         .query_row("SELECT count(*) FROM events WHERE tag='e2e'", [], |r| {
             r.get(0)

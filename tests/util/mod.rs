@@ -85,6 +85,22 @@ impl TestEnv {
         self.external(bin(program), program)
     }
 
+    /// The server's receiver as the README wires it, `sd-recv --group
+    /// store --once -- sd-store --echo DB`: stores what waits, then exits.
+    pub fn receive_into(&self, db: &Path) -> Run {
+        self.cmd("sd-recv")
+            .args([
+                "--group",
+                "store",
+                "--once",
+                "--",
+                bin("sd-store"),
+                "--echo",
+            ])
+            .arg(db)
+            .expect_code(0)
+    }
+
     /// A program that is not one of ours (`unshare`), run in the same
     /// private environment.
     pub fn external(&self, path: &str, shown: &str) -> Cmd {

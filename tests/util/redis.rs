@@ -140,6 +140,24 @@ impl RedisServer {
             .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// Runs redis-cli as `user`; its stdout, whatever the exit status (a
+    /// refusal, `NOPERM`, is printed there).
+    pub fn cli_as(&self, user: &str, password: &str, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args([
+                "--no-auth-warning",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+            ])
+            .args(["--user", user, "--pass", password])
+            .args(args)
+            .output()
+            .expect("running redis-cli");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Kills the server at once, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
