@@ -33,19 +33,24 @@ fn send(env: &TestEnv, key: &Path, args: &[&str]) -> crate::util::Run {
         .expect_code(0)
 }
 
-/// A host's configuration: its name, the key it trusts, its allow-list.
+/// A host's configuration `NAME.toml`: its name, the key it trusts, its
+/// own ledger, and `actions` (TOML `[[action]]` tables).
+fn obey_config(env: &TestEnv, host: &str, trusted: &Path, actions: &str) -> PathBuf {
+    let path = env.path(&format!("{host}.toml"));
+    let header = format!(
+        "[obey]\nhost = \"{host}\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n",
+        trusted.display(),
+        env.path(&format!("{host}.ledger.db")).display()
+    );
+    std::fs::write(&path, header + actions).unwrap();
+    path
+}
+
+/// The usual host: it may touch a file in `dir`, and nap.
 fn host_config(env: &TestEnv, host: &str, trusted: &Path, dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    let path = env.path(&format!("{host}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"[obey]
-host = "{host}"
-trusted_keys = ["{}.pub"]
-ledger = "{}"
-
-[[action]]
+    let actions = format!(
+        r#"[[action]]
 name = "touch"
 cmd = ["touch", "{}/{{name}}"]
 args = {{ name = "word" }}
@@ -56,13 +61,9 @@ name = "nap"
 cmd = ["sleep", "{{secs}}"]
 args = {{ secs = "int" }}
 "#,
-            trusted.display(),
-            env.path(&format!("{host}.ledger.db")).display(),
-            dir.display()
-        ),
-    )
-    .unwrap();
-    path
+        dir.display()
+    );
+    obey_config(env, host, trusted, &actions)
 }
 
 fn obey(env: &TestEnv, config: &Path) -> Vec<Result_> {
@@ -390,19 +391,14 @@ fn block_ip_runs_nft_in_a_private_network_namespace() {
     let env = TestEnv::new();
     let key = keygen(&env, "orders.key");
     let stranger = keygen(&env, "stranger.key");
-    let config = env.path("fw.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[obey]
-host = "fw01"
-trusted_keys = ["{}.pub"]
-ledger = "{}"
-
-[[action]]
+    let config = obey_config(
+        &env,
+        "fw01",
+        &key,
+        r#"[[action]]
 name = "block-ip"
-cmd = ["nft", "add", "element", "inet", "sheepdog", "blocked", "{{ {{ip}} }}"]
-args = {{ ip = "ip" }}
+cmd = ["nft", "add", "element", "inet", "sheepdog", "blocked", "{ {ip} }"]
+args = { ip = "ip" }
 user = "root"
 timeout = "30s"
 
@@ -411,11 +407,7 @@ name = "whoami"
 cmd = ["id", "-u"]
 user = "nobody"
 "#,
-            key.display(),
-            env.path("fw.ledger.db").display()
-        ),
-    )
-    .unwrap();
+    );
     let order = |key: &Path, args: &[&str]| {
         send(&env, key, &[&["--host", "fw01"], args].concat());
     };
@@ -532,18 +524,15 @@ fn two_obeying_on_one_host_run_each_order_once() {
     let key = keygen(&env, "orders.key");
     let dir = env.path("tux01");
     std::fs::create_dir_all(&dir).unwrap();
-    let config = env.path("tux01.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[obey]\nhost = \"tux01\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n\
-             [[action]]\nname = \"once\"\ncmd = [\"mkdir\", \"{}/{{n}}\"]\nargs = {{ n = \"int\" }}\n",
-            key.display(),
-            env.path("ledger.db").display(),
+    let config = obey_config(
+        &env,
+        "tux01",
+        &key,
+        &format!(
+            "[[action]]\nname = \"once\"\ncmd = [\"mkdir\", \"{}/{{n}}\"]\nargs = {{ n = \"int\" }}\n",
             dir.display()
         ),
-    )
-    .unwrap();
+    );
     let services: Vec<_> = (0..2)
         .map(|i| {
             env.cmd("sd-obey").arg("--config").arg(&config).spawn_to(
@@ -672,19 +661,16 @@ fn a_retry_action_runs_again_after_a_kill() {
     env.set("SD_BROKER", redis.url());
     let key = keygen(&env, "orders.key");
     let mark = env.path("mark");
-    let config = env.path("retry.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[obey]\nhost = \"tux01\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n\
-             [[action]]\nname = \"sync\"\nretry = true\n\
+    let config = obey_config(
+        &env,
+        "tux01",
+        &key,
+        &format!(
+            "[[action]]\nname = \"sync\"\nretry = true\n\
              cmd = [\"sh\", \"-c\", \"test -e {m} || {{ touch {m}; exec sleep 31; }}\"]\n",
-            key.display(),
-            env.path("ledger.db").display(),
             m = mark.display()
         ),
-    )
-    .unwrap();
+    );
     send(&env, &key, &["--host", "tux01", "sync"]);
     let mut obeying = env
         .cmd("sd-obey")
