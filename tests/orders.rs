@@ -24,6 +24,24 @@ fn keygen(env: &TestEnv, name: &str) -> PathBuf {
     key
 }
 
+/// A test's world with a redis-server of its own and the server's key.
+fn with_broker() -> (TestEnv, RedisServer, PathBuf) {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let key = keygen(&env, "orders.key");
+    (env, redis, key)
+}
+
+/// The same, with Redis persisting every write (appendfsync always).
+fn with_durable_broker() -> (TestEnv, RedisServer, PathBuf) {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start_durable(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let key = keygen(&env, "orders.key");
+    (env, redis, key)
+}
+
 /// `sd-order --key-file KEY ARGS…`, which must succeed.
 fn send(env: &TestEnv, key: &Path, args: &[&str]) -> crate::util::Run {
     env.cmd("sd-order")
@@ -94,10 +112,7 @@ fn s(host: &str, status: &str, reason: &str) -> (String, String, String) {
 
 #[test]
 fn an_order_runs_on_its_host_only_once_and_refusals_run_nothing() {
-    let mut env = TestEnv::new();
-    let redis = RedisServer::start(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, redis, key) = with_broker();
     let (dir1, dir2) = (env.path("tux01"), env.path("tux02"));
     let tux01 = host_config(&env, "tux01", &key, &dir1);
     let tux02 = host_config(&env, "tux02", &key, &dir2);
@@ -198,10 +213,7 @@ fn an_order_runs_on_its_host_only_once_and_refusals_run_nothing() {
 
 #[test]
 fn hosts_are_chosen_by_facts_and_wait_prints_their_results() {
-    let mut env = TestEnv::new();
-    let redis = RedisServer::start(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, _redis, key) = with_broker();
     let (dir1, dir2) = (env.path("tux01"), env.path("tux02"));
     let tux01 = host_config(&env, "tux01", &key, &dir1);
     let tux02 = host_config(&env, "tux02", &key, &dir2);
@@ -270,10 +282,7 @@ fn hosts_are_chosen_by_facts_and_wait_prints_their_results() {
 
 #[test]
 fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
-    let mut env = TestEnv::new();
-    let redis = RedisServer::start(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, redis, key) = with_broker();
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
     send(&env, &key, &["--host", "tux01", "nap", "secs=30"]);
@@ -354,10 +363,7 @@ fn without_a_broker_orders_go_through_the_local_spool() {
 /// library (contrib/examples/order.py) writes an order sd-obey accepts.
 #[test]
 fn a_foreign_producer_writes_an_order_that_is_obeyed() {
-    let mut env = TestEnv::new();
-    let redis = RedisServer::start(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, redis, key) = with_broker();
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/examples/order.py");
@@ -518,10 +524,7 @@ fn a_host_reads_only_its_own_orders_and_cannot_write_one() {
 /// runs exactly once (an action that fails when it runs twice).
 #[test]
 fn two_obeying_on_one_host_run_each_order_once() {
-    let mut env = TestEnv::new();
-    let redis = RedisServer::start(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, _redis, key) = with_broker();
     let dir = env.path("tux01");
     std::fs::create_dir_all(&dir).unwrap();
     let config = obey_config(
@@ -592,10 +595,7 @@ fn two_obeying_on_one_host_run_each_order_once() {
 /// the ledger says it ran. With --wait, a refused order is exit 1.
 #[test]
 fn a_redelivery_after_redis_restarts_is_replayed_not_run() {
-    let mut env = TestEnv::new();
-    let mut redis = RedisServer::start_durable(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, mut redis, key) = with_durable_broker();
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
     send(&env, &key, &["--host", "tux01", "touch", "name=r"]);
@@ -656,10 +656,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// mid-run (the admin declared it safe to repeat).
 #[test]
 fn a_retry_action_runs_again_after_a_kill() {
-    let mut env = TestEnv::new();
-    let redis = RedisServer::start(env.path("redis"));
-    env.set("SD_BROKER", redis.url());
-    let key = keygen(&env, "orders.key");
+    let (env, _redis, key) = with_broker();
     let mark = env.path("mark");
     let config = obey_config(
         &env,
