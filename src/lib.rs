@@ -45,5 +45,7 @@ pub mod skim;
 pub mod spool;
 pub mod sqlite;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod time;
 pub mod tool;

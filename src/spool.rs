@@ -365,9 +365,8 @@ mod tests {
     use super::*;
 
     fn spool() -> (tempfile::TempDir, Spool) {
-        let dir = tempfile::tempdir().unwrap();
-        let spool = Spool::open(&dir.path().join("spool.db")).unwrap();
-        (dir, spool)
+        let (dir, path) = crate::testing::scratch("spool.db");
+        (dir, Spool::open(&path).unwrap())
     }
 
     fn lines(n: usize) -> Vec<String> {

@@ -238,21 +238,27 @@ mod tests {
         );
     }
 
+    /// The new state and notice of a decision that changes the state.
+    fn changed(decision: Decision) -> (TagState, Option<Notice>) {
+        match decision {
+            Decision::Changed { state, notice, .. } => (state, notice),
+            Decision::Unchanged => panic!("expected the state to change"),
+        }
+    }
+
     #[test]
     fn old_events_update_the_state_but_never_mail() {
         let p = policy();
         let now = 100 * HOUR;
-        let old = incoming(F, now - 30 * HOUR, "a");
-        let Decision::Changed { state, notice, .. } = p.decide(None, &old, now, false) else {
-            panic!("a first event changes the state");
-        };
+        let (state, notice) =
+            changed(p.decide(None, &incoming(F, now - 30 * HOUR, "a"), now, false));
         assert_eq!(notice, None);
         // A fresh failure of the same status is then news: nobody was told.
         let fresh = incoming(F, now - HOUR, "b");
-        let Decision::Changed { notice, .. } = p.decide(Some(&state), &fresh, now, false) else {
-            panic!();
-        };
-        assert_eq!(notice, Some(Problem));
+        assert_eq!(
+            changed(p.decide(Some(&state), &fresh, now, false)).1,
+            Some(Problem)
+        );
         // Older than the state: nothing at all.
         let older = incoming(O, now - 40 * HOUR, "c");
         assert_eq!(
@@ -265,15 +271,13 @@ mod tests {
     fn silence_tracks_without_mail_and_forgets_at_recovery() {
         let p = policy();
         let now = 100 * HOUR;
-        let fail = incoming(F, now - 2 * HOUR, "a");
-        let Decision::Changed { state, notice, .. } = p.decide(None, &fail, now, true) else {
-            panic!();
-        };
+        let (state, notice) = changed(p.decide(None, &incoming(F, now - 2 * HOUR, "a"), now, true));
         assert_eq!((notice, state.status), (None, F));
         let ok = incoming(O, now - HOUR, "b");
-        let Decision::Changed { notice, .. } = p.decide(Some(&state), &ok, now, false) else {
-            panic!();
-        };
-        assert_eq!(notice, None, "no recovery for a problem never mailed");
+        assert_eq!(
+            changed(p.decide(Some(&state), &ok, now, false)).1,
+            None,
+            "no recovery for a problem never mailed"
+        );
     }
 }

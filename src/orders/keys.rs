@@ -155,8 +155,7 @@ mod tests {
 
     #[test]
     fn a_signature_verifies_for_its_text_and_key_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("orders.key");
+        let (dir, path) = crate::testing::scratch("orders.key");
         let id = generate(&path).unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(

@@ -110,8 +110,7 @@ mod tests {
 
     #[test]
     fn an_order_starts_once_and_a_dead_start_is_interrupted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.db");
+        let (_dir, path) = crate::testing::scratch("ledger.db");
         let mut ledger = Ledger::open(&path).unwrap();
         assert_eq!(ledger.start("o1", "block-ip").unwrap(), Start::Fresh);
         // The same process again (a redelivery while it runs): never twice.
