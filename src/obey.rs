@@ -375,11 +375,6 @@ fn identity_of(user: Option<&str>) -> std::result::Result<Option<(u32, u32)>, St
     }
 }
 
-/// The group a host reads the local orders spool through.
-pub fn spool_group(host: &str) -> String {
-    format!("{GROUP}:{host}")
-}
-
 /// Where orders come from: the host's stream, or the local orders spool.
 enum Inbox {
     Broker {
@@ -411,8 +406,9 @@ impl Inbox {
                 }
             }
             None => {
-                let mut spool = crate::spool::Spool::open(&crate::order::orders_spool(settings))?;
-                let group = spool_group(host);
+                let mut spool =
+                    crate::spool::Spool::open(&crate::orders::local_spool(&settings.spool))?;
+                let group = crate::orders::spool_group(host);
                 spool.create_group(&group, false)?;
                 Inbox::Spool {
                     spool,

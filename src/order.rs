@@ -231,15 +231,6 @@ enum Sender {
     Spool(crate::spool::Spool, PathBuf),
 }
 
-/// The local orders spool (no broker: one machine).
-pub fn orders_spool(settings: &Settings) -> PathBuf {
-    settings
-        .spool
-        .parent()
-        .map(|dir| dir.join("orders.db"))
-        .unwrap_or_else(|| crate::paths::state_dir().join("orders.db"))
-}
-
 impl Sender {
     fn open(settings: &Settings) -> Result<Sender> {
         Ok(match &settings.broker {
@@ -247,7 +238,7 @@ impl Sender {
                 Sender::Broker(crate::broker::Broker::connect(broker, &settings.stream)?)
             }
             None => Sender::Spool(
-                crate::spool::Spool::open(&orders_spool(settings))?,
+                crate::spool::Spool::open(&crate::orders::local_spool(&settings.spool))?,
                 settings.spool.clone(),
             ),
         })
@@ -259,7 +250,7 @@ impl Sender {
             Sender::Spool(spool, _) => {
                 // The host's group exists before its order does, so no
                 // other host's reading trims it away.
-                spool.create_group(&crate::obey::spool_group(host), false)?;
+                spool.create_group(&crate::orders::spool_group(host), false)?;
                 let line = serde_json::to_string(signed).expect("a signed order serialises");
                 spool.append(&[line]).map(drop)
             }

@@ -25,6 +25,20 @@ pub fn stream_for(host: &str) -> String {
     format!("sheepdog:orders:{host}")
 }
 
+/// The local orders spool (no broker: one machine), beside the event
+/// spool `events`.
+pub fn local_spool(events: &std::path::Path) -> std::path::PathBuf {
+    events
+        .parent()
+        .map(|dir| dir.join("orders.db"))
+        .unwrap_or_else(|| crate::paths::state_dir().join("orders.db"))
+}
+
+/// The group a host reads the local orders spool through.
+pub fn spool_group(host: &str) -> String {
+    format!("obey:{host}")
+}
+
 /// What the server asks of one host.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
