@@ -147,11 +147,11 @@ struct Obeying<'a> {
 /// Why an order was refused: (reason, message).
 type Refusal = (&'static str, String);
 
-impl Obeying<'_> {
+impl<'a> Obeying<'a> {
     /// One order, from its entry to its event.
     fn handle(&mut self, signed: Option<&Signed>) -> Result<Event> {
-        let order = match self.check(signed) {
-            Ok(order) => order,
+        let (order, action) = match self.check(signed) {
+            Ok(checked) => checked,
             Err((reason, msg)) => {
                 // Tagged with the action it named when it names one (even a
                 // forged order says what it wanted), else `orders`.
@@ -165,11 +165,6 @@ impl Obeying<'_> {
                 return Ok(event);
             }
         };
-        let action = self
-            .actions
-            .iter()
-            .find(|a| a.name == order.action)
-            .expect("checked");
         let mut event = Event::report(&self.host, &order.action, "order", Status::Info);
         event
             .set("order", order.id.clone())
@@ -233,8 +228,11 @@ impl Obeying<'_> {
         Ok(event)
     }
 
-    /// The checks, in order; the order when all pass.
-    fn check(&self, signed: Option<&Signed>) -> std::result::Result<Order, Refusal> {
+    /// The checks, in order; the order and its action when all pass.
+    fn check(
+        &self,
+        signed: Option<&Signed>,
+    ) -> std::result::Result<(Order, &'a ActionSection), Refusal> {
         let signed = signed.ok_or(("forged", "an entry without order, sig and key".to_string()))?;
         let key = self.keys.iter().find(|k| k.id == signed.key).ok_or((
             "forged",
@@ -292,7 +290,7 @@ impl Obeying<'_> {
                 ),
             ))?;
         args::check(&action.args, &order.args).map_err(|why| ("bad-argument", why))?;
-        Ok(order)
+        Ok((order, action))
     }
 
     /// Runs the action; its status and reason, with what it printed set

@@ -284,8 +284,11 @@ impl Sender {
                 if event.get("status").and_then(|v| v.as_str()) != Some("ok") {
                     exit = Exit::Failed;
                 }
-                cli::print_events([&crate::event::Event::parse(line.as_bytes(), usize::MAX)
-                    .map_err(|e| Error::io(e.to_string()))?])?;
+                // Printed as it came, at once: it was read already.
+                let mut out = io::stdout().lock();
+                writeln!(out, "{line}")
+                    .and_then(|_| out.flush())
+                    .map_err(cli::stdout_error)?;
             }
         }
         if !waiting.is_empty() {
@@ -305,7 +308,8 @@ impl Sender {
 /// (from the moment before the orders went out) or the local spool.
 enum Results {
     Stream(String),
-    Spool(i64),
+    /// The events spool, and how far it was read.
+    Spool(crate::spool::Spool, i64),
 }
 
 impl Results {
@@ -315,7 +319,9 @@ impl Results {
                 Results::Stream(broker.last_id().map_err(|e| broker.error("reading", &e))?)
             }
             Sender::Spool(_, events) => {
-                Results::Spool(crate::spool::Spool::open(events)?.last_seq()?)
+                let spool = crate::spool::Spool::open(events)?;
+                let last = spool.last_seq()?;
+                Results::Spool(spool, last)
             }
         })
     }
@@ -334,8 +340,7 @@ impl Results {
                 }
                 Ok(entries.into_iter().filter_map(|e| e.event).collect())
             }
-            (Results::Spool(last), Sender::Spool(_, events)) => {
-                let spool = crate::spool::Spool::open(events)?;
+            (Results::Spool(spool, last), Sender::Spool(..)) => {
                 let entries = spool.after(*last, 1000)?;
                 if let Some(entry) = entries.last() {
                     *last = entry.seq;

@@ -133,10 +133,23 @@ impl Tool {
     /// Runs with these arguments, the first being the program's name.
     pub fn main_with(&self, args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         crate::cli::set_program(self.name);
-        let command = crate::cli::with_local_defaults(self.command());
-        let matches = match command.try_get_matches_from(args) {
+        let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+        // The bare definition parses: every cron run starts here, and the
+        // examples (a TOML page read) and this user's default store are
+        // only for a person reading the help, made when it is asked for.
+        let matches = match (self.definition)().try_get_matches_from(&args) {
             Ok(matches) => matches,
             Err(err) => {
+                let err = match err.kind() {
+                    clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                        crate::cli::with_local_defaults(self.command())
+                            .try_get_matches_from(&args)
+                            .err()
+                            .unwrap_or(err)
+                    }
+                    _ => err,
+                };
                 // --help and --version are no errors; clap says which.
                 let _ = err.print();
                 return ExitCode::from(if err.use_stderr() { 2 } else { 0 });

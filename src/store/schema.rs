@@ -136,3 +136,20 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 pub fn migrate(conn: &mut Connection) -> Result<(), String> {
     crate::sqlite::migrate(conn, MIGRATIONS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL says what `Status::state_for` says: every verdict kind is
+    /// left out of success, in the conditions and the board's view.
+    #[test]
+    fn the_sql_knows_every_verdict_kind() {
+        for kind in crate::event::VERDICT_KINDS {
+            let excluded = format!("kind IS NOT '{kind}'");
+            assert!(IS_SUCCESS.contains(&excluded), "{IS_SUCCESS}");
+            assert!(IS_STATE_EVENT.contains(&excluded), "{IS_STATE_EVENT}");
+            assert!(MIGRATIONS[3].contains(&excluded));
+        }
+    }
+}
