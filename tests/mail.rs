@@ -35,6 +35,19 @@ fn sendmail_stand_in(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) 
     (sendmail, kept)
 }
 
+/// sd-mail handing each mail at once to `sendmail`.
+fn through_sendmail(env: &TestEnv, sendmail: &std::path::Path) -> crate::util::Cmd {
+    env.cmd("sd-mail")
+        .args([
+            "--to",
+            "admin@example.org",
+            "--group-wait",
+            "0s",
+            "--sendmail",
+        ])
+        .arg(sendmail)
+}
+
 /// sd-mail to the test server, no retries.
 fn mail(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
     env.cmd("sd-mail").args([
@@ -398,15 +411,7 @@ fn the_digest_sums_up_the_period() {
 fn sendmail_and_dry_run_hand_over_the_same_mail() {
     let env = TestEnv::new();
     let (sendmail, kept) = sendmail_stand_in(&env);
-    env.cmd("sd-mail")
-        .args([
-            "--to",
-            "admin@example.org",
-            "--group-wait",
-            "0s",
-            "--sendmail",
-        ])
-        .arg(&sendmail)
+    through_sendmail(&env, &sendmail)
         .stdin(ev("m1", 1, "tux01", "borg", "fail"))
         .expect_code(0);
     let mail = std::fs::read_to_string(&kept).unwrap();
@@ -470,15 +475,7 @@ fn a_preview_changes_nothing_and_reads_as_text() {
             "{text}"
         );
     }
-    env.cmd("sd-mail")
-        .args([
-            "--to",
-            "admin@example.org",
-            "--group-wait",
-            "0s",
-            "--sendmail",
-        ])
-        .arg(&sendmail)
+    through_sendmail(&env, &sendmail)
         .arg("--state")
         .arg(&state)
         .stdin(event)

@@ -93,6 +93,16 @@ fn obey(env: &TestEnv, config: &Path) -> Vec<Result_> {
         .lines()
 }
 
+/// SIGKILL for sd-obey in the middle of an action; the action it left
+/// running (`pattern`, for pkill -f) is ended too.
+fn kill_mid_action(mut obeying: std::process::Child, pattern: &str) {
+    obeying.kill().unwrap();
+    obeying.wait().unwrap();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", pattern])
+        .status();
+}
+
 fn summary(results: &[Result_]) -> Vec<(String, String, String)> {
     results
         .iter()
@@ -287,7 +297,7 @@ fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
     let tux01 = host_config(&env, "tux01", &key, &dir);
     send(&env, &key, &["--host", "tux01", "nap", "secs=30"]);
     let out = env.path("obey.out");
-    let mut obeying = env
+    let obeying = env
         .cmd("sd-obey")
         .arg("--config")
         .arg(&tux01)
@@ -297,11 +307,7 @@ fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
         .args(["-f", "^sleep 30$"])
         .output()
         .is_ok_and(|o| o.status.success())));
-    obeying.kill().unwrap();
-    obeying.wait().unwrap();
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "^sleep 30$"])
-        .status();
+    kill_mid_action(obeying, "^sleep 30$");
     let results = obey(&env, &tux01);
     assert_eq!(summary(&results), [s("tux01", "error", "interrupted")]);
     assert!(obey(&env, &tux01).is_empty(), "reported once");
@@ -669,17 +675,13 @@ fn a_retry_action_runs_again_after_a_kill() {
         ),
     );
     send(&env, &key, &["--host", "tux01", "sync"]);
-    let mut obeying = env
+    let obeying = env
         .cmd("sd-obey")
         .arg("--config")
         .arg(&config)
         .spawn_to(&env.path("obey.out"), &env.path("obey.err"));
     assert!(wait_until(20, || mark.exists()));
-    obeying.kill().unwrap();
-    obeying.wait().unwrap();
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "^sleep 31$"])
-        .status();
+    kill_mid_action(obeying, "^sleep 31$");
     let results = obey(&env, &config);
     assert_eq!(summary(&results), [s("tux01", "ok", "exit")]);
 }
