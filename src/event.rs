@@ -61,25 +61,36 @@ impl Status {
     }
 
     /// The state an event of this status and `kind` reports about its host
-    /// and tag, if any: none for `info`, and none for a verdict's `ok` —
+    /// and tag, if any: none for `info`, and none for sd-expect's `ok` —
     /// an `ok` from sd-expect says the job succeeded *earlier*; counted as
-    /// a success itself, the dead man's switch would keep itself fresh
+    /// a state itself, the dead man's switch would keep itself fresh
     /// forever (docs/ARCHITECTURE.md §1). A verdict's `fail` is a failure like any.
     pub fn state_for(self, kind: Option<&str>) -> Option<Status> {
         match self {
             Status::Info => None,
-            Status::Ok if kind.is_some_and(is_verdict) => None,
+            Status::Ok if kind.is_some_and(|k| REPORT_KINDS.contains(&k)) => None,
             status => Some(status),
         }
     }
 }
 
 /// Kinds of events that only judge another event: they never count as the
-/// watched job succeeding.
-pub const VERDICT_KINDS: [&str; 1] = ["expect"];
+/// watched job succeeding. An alert's `ok` clears the alert (it carries
+/// state: the alert stopped holding) but proves no job ran.
+pub const VERDICT_KINDS: [&str; 2] = ["expect", "alert"];
+
+/// Of the verdicts, the kinds whose `ok` carries no state at all: it
+/// reports on the past.
+pub const REPORT_KINDS: [&str; 1] = ["expect"];
 
 pub fn is_verdict(kind: &str) -> bool {
     VERDICT_KINDS.contains(&kind)
+}
+
+/// Whether an event of this status and kind is the watched job succeeding
+/// (what a dead man's switch waits for).
+pub fn is_success(status: Status, kind: Option<&str>) -> bool {
+    status == Status::Ok && !kind.is_some_and(is_verdict)
 }
 
 impl std::str::FromStr for Status {

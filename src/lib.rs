@@ -37,6 +37,7 @@ pub mod paths;
 pub mod process;
 pub mod query;
 pub mod recv;
+pub mod rules;
 pub mod run;
 pub mod schedule;
 pub mod signing;

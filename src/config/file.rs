@@ -18,6 +18,17 @@ pub struct ConfigFile {
     pub order: OrderSection,
     pub obey: ObeySection,
     pub action: Vec<ActionSection>,
+    pub rules: RulesSection,
+}
+
+/// `[rules]`: the rule file (sd-query ask, alerts; sd-mail's suppression).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesSection {
+    /// [default: /etc/sheepdog/rules.dl]
+    pub path: Option<PathBuf>,
+    /// What `sd-query alerts` remembers between runs [default: STATE/alerts.json].
+    pub alerts_state: Option<PathBuf>,
 }
 
 /// `[order]`: the server side of orders (sd-order).

@@ -37,6 +37,8 @@ pub(super) struct Mailer {
     /// Wall-clock time (ms) of the next mail or digest due.
     pub(super) next_due: Option<i64>,
     pub(super) quiet: bool,
+    /// The rule file's `suppress`, when it has one.
+    pub(super) suppression: Option<super::suppress::Suppression>,
 }
 
 impl Mailer {
@@ -80,10 +82,33 @@ impl Mailer {
             if due > until_ms {
                 break;
             }
-            let text = message::notification(&items, now);
-            self.deliver(&text)?;
+            let (mailed, held) = self.hold_back(items)?;
+            if !mailed.is_empty() {
+                let rules = self.suppression.as_ref().map_or("", |s| s.origin());
+                let text = message::notification(&mailed, &held, rules, now);
+                self.deliver(&text)?;
+            } else if !self.quiet {
+                let names: Vec<String> = held
+                    .iter()
+                    .map(|i| format!("{} on {}", i.tag, i.host))
+                    .collect();
+                cli::note(format!(
+                    "held back by suppress rules: {}",
+                    message::one_line(&names.join(", "))
+                ));
+            }
+            // A problem held stays held until its recovery (held too); one
+            // told about is held no more.
+            for item in &held {
+                self.state.set_held(&item.host, &item.tag, item.notice != Notice::Recovery)?;
+            }
+            if self.suppression.is_some() {
+                for item in mailed.iter().filter(|i| i.notice != Notice::Recovery) {
+                    self.state.set_held(&item.host, &item.tag, false)?;
+                }
+            }
             self.state.sent(mail)?;
-            let lines: Vec<String> = items.into_iter().map(|i| i.line).collect();
+            let lines: Vec<String> = mailed.into_iter().chain(held).map(|i| i.line).collect();
             self.echo(&lines)?;
         }
         if let Some(period) = self.digest_ms {
@@ -97,6 +122,28 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+
+    /// Splits a mail's notifications into those to send and those a
+    /// suppress rule holds back (and the recoveries of those held).
+    fn hold_back(&mut self, items: Vec<Item>) -> Result<(Vec<Item>, Vec<Item>)> {
+        let Some(suppression) = &mut self.suppression else {
+            return Ok((items, Vec::new()));
+        };
+        let suppressed = suppression.held();
+        let (mut mailed, mut held) = (Vec::new(), Vec::new());
+        for item in items {
+            let hold = match item.notice {
+                Notice::Recovery => self.state.was_held(&item.host, &item.tag)?,
+                _ => suppressed.contains(&(item.host.clone(), item.tag.clone())),
+            };
+            if hold {
+                held.push(item);
+            } else {
+                mailed.push(item);
+            }
+        }
+        Ok((mailed, held))
     }
 
     /// Hands one mail to the transport, retrying with backoff.

@@ -33,8 +33,9 @@ pub fn one_line(text: &str) -> String {
 }
 
 /// The mail for the notifications of one group, decided within one
-/// `--group-wait`.
-pub fn notification(items: &[Item], now_ms: i64) -> Mail {
+/// `--group-wait`; `held` are those of the group a suppress rule in
+/// `rules` held back, named at the end.
+pub fn notification(items: &[Item], held: &[Item], rules: &str, now_ms: i64) -> Mail {
     let heads: Vec<String> = items.iter().map(|i| headline(i, now_ms)).collect();
     let subject = match heads.as_slice() {
         [one] => one.clone(),
@@ -68,6 +69,18 @@ pub fn notification(items: &[Item], now_ms: i64) -> Mail {
             body.push_str("\n----------------------------------------------------------------\n\n");
         }
         describe(&mut body, item, now_ms);
+    }
+    if !held.is_empty() {
+        let _ = writeln!(
+            body,
+            "\n----------------------------------------------------------------\n\n\
+             Held back: the suppress rules in {} say the above explains these ({}):",
+            one_line(rules),
+            held.len()
+        );
+        for item in held {
+            let _ = writeln!(body, "  {}", headline(item, now_ms));
+        }
     }
     Mail {
         subject: format!("[sheepdog] {}", one_line(&subject)),
@@ -309,13 +322,15 @@ mod tests {
     fn a_recovery_makes_no_promise_and_a_problem_names_what_it_promises() {
         let failed = r#"{"host":"a","tag":"web","status":"fail","code":1}"#;
         let recovered = r#"{"host":"b","tag":"db","status":"ok"}"#;
-        let mail = notification(&[item(Notice::Recovery, "b", "db", recovered)], 0);
+        let mail = notification(&[item(Notice::Recovery, "b", "db", recovered)], &[], "", 0);
         assert!(!mail.body.contains("You will be told"), "{}", mail.body);
         let both = notification(
             &[
                 item(Notice::Recovery, "b", "db", recovered),
                 item(Notice::Problem, "a", "web", failed),
             ],
+            &[],
+            "",
             0,
         );
         assert_eq!(both.body.matches("You will be told").count(), 1);
@@ -341,16 +356,16 @@ mod tests {
     #[test]
     fn the_subject_says_what_where_and_why_on_one_line() {
         let line = r#"{"time":"2026-11-20T03:00:01.000Z","host":"tux01","tag":"borg","status":"fail","code":2}"#;
-        let mail = notification(&[item(Notice::Problem, "tux01", "borg", line)], 0);
+        let mail = notification(&[item(Notice::Problem, "tux01", "borg", line)], &[], "", 0);
         assert_eq!(mail.subject, "[sheepdog] FAIL BORG on tux01 (exit 2)");
         let timeout = r#"{"host":"tux01","tag":"borg","status":"fail","reason":"timeout","code":124,"signal":"SIGTERM","elapsed_ms":21600000}"#;
-        let mail = notification(&[item(Notice::Problem, "tux01", "borg", timeout)], 0);
+        let mail = notification(&[item(Notice::Problem, "tux01", "borg", timeout)], &[], "", 0);
         assert_eq!(
             mail.subject,
             "[sheepdog] FAIL BORG on tux01 (timeout after 6h)"
         );
         let evil = item(Notice::Problem, "tux01\r\nBcc: x@evil", "a\nb", line);
-        let mail = notification(&[evil], 0);
+        let mail = notification(&[evil], &[], "", 0);
         assert!(!mail.subject.contains(['\r', '\n']), "{}", mail.subject);
     }
 }

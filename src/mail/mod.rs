@@ -10,6 +10,7 @@ mod mailer;
 mod message;
 mod policy;
 mod state;
+mod suppress;
 mod transport;
 
 use crate::batch::feed_batches;
@@ -134,6 +135,18 @@ pub struct Args {
     /// Print the mails instead of sending them (on stderr with --echo).
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Hold back notifications the rule file's suppress(Host, Tag) rules
+    /// explain (a switch is down, so its hosts' pings failing is no news);
+    /// the mail about the cause names them [default: [rules] path, else
+    /// /etc/sheepdog/rules.dl when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// The store suppress rules are asked of [default: [store] path, else
+    /// as sd-store's].
+    #[arg(long, value_name = "DB")]
+    pub store: Option<PathBuf>,
 
     /// Largest event accepted (1MiB, 64KiB).
     #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
@@ -350,6 +363,13 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     } else {
         (State::open(&path)?, None)
     };
+    let suppression = match crate::rules::locate(args.rules.as_deref(), &config) {
+        Some(file) => {
+            let store = crate::store::Store::locate(args.store.as_deref(), &config);
+            suppress::Suppression::new(crate::rules::Rules::load(&file)?, store)
+        }
+        None => None,
+    };
     let mut mailer = Mailer {
         state,
         path,
@@ -365,6 +385,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         echo: args.echo.then(|| io::BufWriter::new(io::stdout())),
         next_due: None,
         quiet: args.state.base.quiet,
+        suppression,
     };
     // What a previous run could not send goes first.
     mailer.send_due(i64::MAX)?;

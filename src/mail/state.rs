@@ -38,6 +38,8 @@ const SCHEMA: &str = "
         host TEXT NOT NULL, tag TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (host, tag, status)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS held (
+        host TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (host, tag)) WITHOUT ROWID;
 ";
 
 /// Ids of handled events are kept this long: a redelivery later than this
@@ -224,6 +226,32 @@ impl State {
             .collect()
         };
         read().map_err(|e| self.error("reading", e))
+    }
+
+    /// Remembers (or forgets) that a host and tag's problem was held back
+    /// by a suppress rule, so its recovery is held back too.
+    pub fn set_held(&mut self, host: &str, tag: &str, held: bool) -> Result<()> {
+        let sql = if held {
+            "INSERT OR IGNORE INTO held (host, tag) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM held WHERE host = ?1 AND tag = ?2"
+        };
+        self.conn
+            .execute(sql, params![host, tag])
+            .map(drop)
+            .map_err(|e| self.error("writing", e))
+    }
+
+    pub fn was_held(&self, host: &str, tag: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM held WHERE host = ?1 AND tag = ?2",
+                params![host, tag],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| self.error("reading", e))
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<i64>> {

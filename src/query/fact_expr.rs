@@ -119,7 +119,7 @@ impl fmt::Display for FactExpr {
 }
 
 /// A number, or a size with a unit (`4GiB`, `512MB`).
-fn number(text: &str) -> Option<f64> {
+pub fn number(text: &str) -> Option<f64> {
     text.trim()
         .parse::<f64>()
         .ok()
@@ -128,7 +128,7 @@ fn number(text: &str) -> Option<f64> {
 
 /// Debian ordering; a wanted version without a revision is compared with
 /// the installed one's epoch and upstream part only.
-fn compare_versions(installed: &str, wanted: &str) -> Option<Ordering> {
+pub fn compare_versions(installed: &str, wanted: &str) -> Option<Ordering> {
     let installed: debversion::Version = installed.trim().parse().ok()?;
     let wanted: debversion::Version = wanted.trim().parse().ok()?;
     if wanted.debian_revision.is_none() {

@@ -1,6 +1,7 @@
 //! `sd-query`: answer questions from the store — the board, events,
 //! interruptions on machines with given facts, or read-only SQL.
 
+mod ask;
 pub mod fact_expr;
 mod output;
 
@@ -33,6 +34,14 @@ GiB TiB; pkg.* compare as Debian versions, and a version without a revision \
 matches on the upstream part (pkg.nginx=1.24.0 matches 1.24.0-2+deb12u1).
 
 --sql runs a query of your own on the store, opened read-only.
+
+Rules (sheepdog(7), RULES) ask the herd in Datalog: `ask 'answer(H, T)'` \
+prints one object of bindings per answer; `rules --check FILE` checks a rule \
+file without a store; `alerts` (for cron, `| sd-bark`) prints a fail event \
+when an alert(Host, Tag, Msg) starts to hold and an ok when it stops, \
+remembered between runs; `ask --orders` prints order requests for \
+`| sd-order`. The rule file is --rules, [rules] path, or \
+/etc/sheepdog/rules.dl.
 
 Output is a table on a terminal (coloured unless NO_COLOR is set) and JSON \
 lines otherwise, or as --format says.";
@@ -70,6 +79,12 @@ pub enum Question {
     Events(Filters),
     /// Interruption periods per host and tag in the window.
     Interruptions(Filters),
+    /// Answers to a question in the rule language, one per line.
+    Ask(ask::AskArgs),
+    /// The relations a rule file defines; with --check, only check it.
+    Rules(ask::CheckArgs),
+    /// Events for alerts that start or stop holding, for `| sd-bark`.
+    Alerts(ask::AlertsArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -124,10 +139,18 @@ pub struct Filters {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
+    if let Some(Question::Rules(check)) = &args.question {
+        // A rule file is checked without a store.
+        let rules = ask::load(check.file.as_deref(), &config)?;
+        if let Some(answer) = ask::describe(&rules, check.check)? {
+            answer.print(args.format)?;
+        }
+        return Ok(Exit::Ok);
+    }
     let filters = match &args.question {
         Some(Question::Status(s)) => Some(&s.filters),
         Some(Question::Events(f) | Question::Interruptions(f)) => Some(f),
-        None => None,
+        _ => None,
     };
     // The store may be named before the question or after it, not both.
     let db = match (&args.db, filters.and_then(|f| f.db.as_ref())) {
@@ -151,7 +174,8 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
                     "status is the board as it is now; --until is for events and interruptions",
                 ));
             }
-            let answer = status(&conn, &s.filters)?;
+            let mut answer = status(&conn, &s.filters)?;
+            mark_suppressed(&conn, &config, &mut answer)?;
             if s.check && answer.rows.iter().any(|row| failing(row, s.warn)) {
                 exit = Exit::Failed;
             }
@@ -159,6 +183,16 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         }
         (None, Some(Question::Events(f))) => events(&conn, f)?,
         (None, Some(Question::Interruptions(f))) => interruptions(&conn, f)?,
+        (None, Some(Question::Ask(a))) => {
+            let rules = ask::load(a.rules.rules.as_deref(), &config)?;
+            ask::ask(&conn, &rules, a)?
+        }
+        (None, Some(Question::Alerts(a))) => {
+            let rules = ask::load(a.rules.rules.as_deref(), &config)?;
+            ask::alerts(&conn, &rules, a, &config)?;
+            return Ok(Exit::Ok);
+        }
+        (None, Some(Question::Rules(_))) => unreachable!("answered above"),
         (None, None) => {
             return Err(Error::usage(
                 "what is the question? `sd-query status`, `events`, `interruptions` or `--sql QUERY` (see --help)",
@@ -167,6 +201,40 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     answer.print(args.format)?;
     Ok(exit)
+}
+
+/// Marks the board's rows a `suppress(Host, Tag)` rule holds for, when
+/// the rule file has such rules.
+fn mark_suppressed(
+    conn: &Connection,
+    config: &crate::config::ConfigFile,
+    answer: &mut Answer,
+) -> Result<()> {
+    let Some(path) = crate::rules::locate(None, config) else {
+        return Ok(());
+    };
+    let rules = crate::rules::Rules::load(&path)?;
+    if !rules.defines("suppress") {
+        return Ok(());
+    }
+    let held = rules.ask(conn, "suppress(Host, Tag)", time::now_ms())?;
+    let held: std::collections::HashSet<(Value, Value)> = held
+        .rows
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect();
+    let mut any = false;
+    for row in &mut answer.rows {
+        let key = (row["host"].clone(), row["tag"].clone());
+        if held.contains(&key) {
+            row.insert("suppressed".into(), true.into());
+            any = true;
+        }
+    }
+    if any {
+        answer.columns.insert(3, "suppressed");
+    }
+    Ok(())
 }
 
 /// Whether a row of the board is failing (a warning too, if asked).

@@ -40,14 +40,14 @@ struct Entry {
 
 impl Entry {
     /// Takes in a newer (or older) event of the same host and tag.
-    fn merge(&mut self, status: Status, time_ms: i64, id: &str) {
+    fn merge(&mut self, status: Status, success: bool, time_ms: i64, id: &str) {
         if (time_ms, id) > (self.time_ms, self.id.as_str()) {
             self.status = status;
             self.time_ms = time_ms;
             self.id.clear();
             self.id.push_str(id);
         }
-        if status == Status::Ok {
+        if success {
             self.last_ok_ms = self.last_ok_ms.max(Some(time_ms));
         }
     }
@@ -85,15 +85,17 @@ impl Board {
     }
 
     /// Puts a state event just stored on the board.
-    pub fn record(&mut self, pair: Pair, status: Status, time_ms: i64, id: &str) {
+    /// `success`: whether it is the job succeeding (`event::is_success`),
+    /// the time `last_ok_ms` keeps.
+    pub fn record(&mut self, pair: Pair, status: Status, success: bool, time_ms: i64, id: &str) {
         match self.pending.slot(pair) {
-            Some(entry) => entry.merge(status, time_ms, id),
+            Some(entry) => entry.merge(status, success, time_ms, id),
             slot @ None => {
                 *slot = Some(Entry {
                     status,
                     time_ms,
                     id: id.to_string(),
-                    last_ok_ms: (status == Status::Ok).then_some(time_ms),
+                    last_ok_ms: success.then_some(time_ms),
                 });
                 self.waiting.push(pair);
             }
@@ -160,7 +162,7 @@ impl Board {
     /// Puts on the board the state events past the mark.
     fn take_in_events_past_mark(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         let mut past = tx.prepare_cached(&format!(
-            "SELECT host, tag, status, time_ms, id FROM events
+            "SELECT host, tag, status, time_ms, id, kind FROM events
              WHERE rowid > (SELECT through FROM board_mark) AND {IS_STATE_EVENT}"
         ))?;
         let mut rows = past.query([])?;
@@ -172,7 +174,8 @@ impl Board {
             let pair = self
                 .pairs
                 .number(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
-            self.record(pair, status, row.get(3)?, row.get_ref(4)?.as_str()?);
+            let success = crate::event::is_success(status, row.get_ref(5)?.as_str_or_null()?);
+            self.record(pair, status, success, row.get(3)?, row.get_ref(4)?.as_str()?);
         }
         Ok(())
     }
@@ -209,7 +212,7 @@ mod tests {
         for order in orders {
             let mut board = Board::new(Pairs::default());
             for (status, time, id) in order {
-                board.record(7, status, time, id);
+                board.record(7, status, status == Status::Ok, time, id);
             }
             let entry = board.pending.get(7).unwrap();
             assert_eq!(

@@ -18,7 +18,7 @@
 
 use super::board::Board;
 use super::pairs::{Pair, PerPair};
-use super::schema::IS_SUCCESS;
+use super::schema::IS_STATE_OK;
 use crate::event::Status;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -286,7 +286,7 @@ fn next_ok_after(
     let until = newest_state(tx, e.host, e.tag)?;
     tx.prepare_cached(&format!(
         "SELECT time_ms FROM events
-         WHERE time_ms > ?3 AND time_ms <= ?4 AND host = ?1 AND tag = ?2 AND {IS_SUCCESS}
+         WHERE time_ms > ?3 AND time_ms <= ?4 AND host = ?1 AND tag = ?2 AND {IS_STATE_OK}
            AND rowid <= ?5
          ORDER BY time_ms LIMIT 1"
     ))?

@@ -172,9 +172,10 @@ impl Store {
                         .periods
                         .record(&tx, &state, &mut self.writer.board)
                         .map_err(fail)?;
+                    let success = crate::event::is_success(status, event.kind());
                     self.writer
                         .board
-                        .record(event.pair, status, row.time_ms, id);
+                        .record(event.pair, status, success, row.time_ms, id);
                 }
                 if let Some(facts) = &event.facts {
                     record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;

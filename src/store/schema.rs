@@ -6,9 +6,10 @@ use rusqlite::Connection;
 
 /// The `board` view: `latest` with the state events past
 /// `board_mark.through` laid over it; `$state` says which events carry
-/// state (the one thing migration 4 changed).
+/// state (what migration 4 changed), `$success` which are the job
+/// succeeding (what migration 5 changed).
 macro_rules! board_view {
-    ($state:literal) => {
+    ($state:literal, $success:literal) => {
         concat!(
             "CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
                 SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
@@ -18,7 +19,9 @@ macro_rules! board_view {
                     FROM (
                         SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
                         UNION ALL
-                        SELECT host, tag, status, time_ms, id, iif(status = 'ok', time_ms, NULL)
+                        SELECT host, tag, status, time_ms, id, iif(",
+            $success,
+            ", time_ms, NULL)
                         FROM events
                         WHERE rowid > (SELECT through FROM board_mark) AND ",
             $state,
@@ -110,7 +113,7 @@ pub const MIGRATIONS: &[&str] = &[
     concat!(
         "CREATE TABLE board_mark (through INTEGER NOT NULL);
          INSERT INTO board_mark (through) SELECT coalesce(max(rowid), 0) FROM events;",
-        board_view!("status IN ('ok', 'warn', 'fail', 'error')")
+        board_view!("status IN ('ok', 'warn', 'fail', 'error')", "status = 'ok'")
     ),
     // 3 → 4: a verdict's `ok` (kind `expect`) is not a success of the job
     // it judges (docs/ARCHITECTURE.md §1, event::Status::state_for): the
@@ -118,7 +121,18 @@ pub const MIGRATIONS: &[&str] = &[
     concat!(
         "DROP VIEW board;",
         board_view!(
-            "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))"
+            "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))",
+            "status = 'ok'"
+        )
+    ),
+    // 4 → 5: a rule's alert (kind `alert`) is a verdict whose `ok` clears
+    // the alert on the board but is not the job succeeding: `last_ok_ms`,
+    // what sd-expect's dead man's switch reads, leaves it out.
+    concat!(
+        "DROP VIEW board;",
+        board_view!(
+            "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))",
+            "(status = 'ok' AND kind IS NOT 'expect' AND kind IS NOT 'alert')"
         )
     ),
 ];
@@ -127,8 +141,13 @@ pub const MIGRATIONS: &[&str] = &[
 /// [`Status::state_for`](crate::event::Status::state_for) decides it.
 pub const IS_STATE_EVENT: &str =
     "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))";
-/// The SQL condition for an event that counts as the job succeeding.
-pub const IS_SUCCESS: &str = "(status = 'ok' AND kind IS NOT 'expect')";
+/// The SQL condition for an event that counts as the job succeeding
+/// ([`is_success`](crate::event::is_success)).
+pub const IS_SUCCESS: &str =
+    "(status = 'ok' AND kind IS NOT 'expect' AND kind IS NOT 'alert')";
+/// The SQL condition for an `ok` that carries state: it ends an
+/// interruption (an alert's `ok` ends the alert's).
+pub const IS_STATE_OK: &str = "(status = 'ok' AND kind IS NOT 'expect')";
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -141,15 +160,23 @@ pub fn migrate(conn: &mut Connection) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// The SQL says what `Status::state_for` says: every verdict kind is
-    /// left out of success, in the conditions and the board's view.
+    /// The SQL says what `event::is_success` and `Status::state_for`
+    /// say: every verdict kind is left out of success, in the conditions
+    /// and the board's view, and every report kind out of state.
     #[test]
     fn the_sql_knows_every_verdict_kind() {
+        let board = MIGRATIONS.last().unwrap();
+        let last_ok = &board[board.find("iif(").unwrap()..board.find("time_ms, NULL)").unwrap()];
         for kind in crate::event::VERDICT_KINDS {
             let excluded = format!("kind IS NOT '{kind}'");
             assert!(IS_SUCCESS.contains(&excluded), "{IS_SUCCESS}");
+            assert!(last_ok.contains(&excluded), "{last_ok}");
+        }
+        for kind in crate::event::REPORT_KINDS {
+            let excluded = format!("kind IS NOT '{kind}'");
             assert!(IS_STATE_EVENT.contains(&excluded), "{IS_STATE_EVENT}");
-            assert!(MIGRATIONS[3].contains(&excluded));
+            assert!(IS_STATE_OK.contains(&excluded), "{IS_STATE_OK}");
+            assert!(board.contains(&format!("(status = 'ok' AND {excluded}))")));
         }
     }
 }
