@@ -78,12 +78,48 @@ pub fn fact_expr(data: &[u8]) {
     }
 }
 
+/// The rule language: any text is a checked program or mistakes each
+/// named with its place; and every relation of a checked program is
+/// answered by SQLite (on an empty store) without an error in the SQL
+/// sheepdog wrote.
+pub fn rules(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let rules = match crate::rules::Rules::parse(text, "fuzz") {
+        Ok(rules) => rules,
+        Err(e) => {
+            for line in e.message.lines() {
+                assert!(
+                    line.starts_with("fuzz:"),
+                    "a mistake without its place: {line}"
+                );
+            }
+            return;
+        }
+    };
+    let mut conn = rusqlite::Connection::open_in_memory().expect("in memory");
+    crate::store::schema::migrate(&mut conn).expect("a new store");
+    for (name, arity, _, _) in rules.relations() {
+        let vars: Vec<String> = (0..arity).map(|i| format!("V{i}")).collect();
+        let goal = format!("{name}({})", vars.join(", "));
+        if let Err(e) = rules.ask(&conn, &goal, 0) {
+            assert!(
+                !e.message.contains("syntax error") && !e.message.contains("no such"),
+                "{goal} in\n{text}\n: {}",
+                e.message
+            );
+        }
+    }
+}
+
 /// A fuzz target: any bytes in, no panic out.
 pub type Target = fn(&[u8]);
 
 /// The targets by name, for the corpus replay and the fuzz crate.
-pub const TARGETS: [(&str, Target); 3] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("event", event),
     ("config", config),
     ("fact_expr", fact_expr),
+    ("rules", rules),
 ];

@@ -24,6 +24,7 @@ mod mail;
 mod man_pages;
 mod orders;
 mod query;
+mod rules;
 mod run;
 mod signing;
 mod store;

@@ -100,7 +100,8 @@ impl Mailer {
             // A problem held stays held until its recovery (held too); one
             // told about is held no more.
             for item in &held {
-                self.state.set_held(&item.host, &item.tag, item.notice != Notice::Recovery)?;
+                self.state
+                    .set_held(&item.host, &item.tag, item.notice != Notice::Recovery)?;
             }
             if self.suppression.is_some() {
                 for item in mailed.iter().filter(|i| i.notice != Notice::Recovery) {

@@ -359,7 +359,12 @@ mod tests {
         let mail = notification(&[item(Notice::Problem, "tux01", "borg", line)], &[], "", 0);
         assert_eq!(mail.subject, "[sheepdog] FAIL BORG on tux01 (exit 2)");
         let timeout = r#"{"host":"tux01","tag":"borg","status":"fail","reason":"timeout","code":124,"signal":"SIGTERM","elapsed_ms":21600000}"#;
-        let mail = notification(&[item(Notice::Problem, "tux01", "borg", timeout)], &[], "", 0);
+        let mail = notification(
+            &[item(Notice::Problem, "tux01", "borg", timeout)],
+            &[],
+            "",
+            0,
+        );
         assert_eq!(
             mail.subject,
             "[sheepdog] FAIL BORG on tux01 (timeout after 6h)"

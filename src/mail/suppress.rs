@@ -52,7 +52,9 @@ impl Suppression {
 
     fn ask(&self) -> Result<HashSet<(String, String)>> {
         let conn = Store::open_read_only(&self.store)?;
-        let answers = self.rules.ask(&conn, "suppress(Host, Tag)", time::now_ms())?;
+        let answers = self
+            .rules
+            .ask(&conn, "suppress(Host, Tag)", time::now_ms())?;
         Ok(answers
             .rows
             .iter()

@@ -228,7 +228,12 @@ struct AlertState {
 /// `sd-query alerts`: a `fail` event for each alert that starts to hold,
 /// an `ok` for each that stopped; what holds is remembered in `state`
 /// only once the events are written, so none is lost or repeated.
-pub fn alerts(conn: &Connection, rules: &Rules, args: &AlertsArgs, config: &crate::config::ConfigFile) -> Result<()> {
+pub fn alerts(
+    conn: &Connection,
+    rules: &Rules,
+    args: &AlertsArgs,
+    config: &crate::config::ConfigFile,
+) -> Result<()> {
     if !rules.defines("alert") {
         return Err(Error::usage(format!(
             "{} has no alert(Host, Tag, Msg) rules",

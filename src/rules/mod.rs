@@ -68,7 +68,7 @@ impl Rules {
         })?;
         let text = String::from_utf8(text).map_err(|e| {
             Error::usage(format!(
-                "rules {}: not UTF-8 (at byte {})",
+                "{}: not UTF-8 text (at byte {})",
                 path.display(),
                 e.utf8_error().valid_up_to()
             ))
@@ -183,7 +183,12 @@ impl Rules {
         } else {
             format!(" ORDER BY {}", order.join(", "))
         };
-        let rows = query(conn, &format!("{prefix}{select}{order}"), &params, variables.len())?;
+        let rows = query(
+            conn,
+            &format!("{prefix}{select}{order}"),
+            &params,
+            variables.len(),
+        )?;
         Ok(Answers {
             variables: variables.iter().map(|v| v.to_string()).collect(),
             rows,
@@ -301,7 +306,9 @@ fn fact_error(head: &syntax::Atom) -> Option<RuleError> {
     head.args.iter().find_map(|arg| match arg {
         Term::Var(name, pos) => Some(RuleError::new(
             *pos,
-            format!("a fact holds values, not variables (`{name}`); quote it, or give the rule a body"),
+            format!(
+                "a fact holds values, not variables (`{name}`); quote it, or give the rule a body"
+            ),
         )),
         Term::Anon(_) | Term::Now | Term::Arith(..) | Term::Cat(_) => Some(RuleError::new(
             head.pos,
@@ -383,12 +390,10 @@ fn comparable(value: ValueRef<'_>) -> Option<Comparable> {
         ValueRef::Null | ValueRef::Blob(_) => return None,
         ValueRef::Integer(n) => Comparable::Number(n as f64),
         ValueRef::Real(x) => Comparable::Number(x),
-        ValueRef::Text(t) => {
-            match crate::query::fact_expr::number(&String::from_utf8_lossy(t)) {
-                Some(x) => Comparable::Number(x),
-                None => Comparable::Text,
-            }
-        }
+        ValueRef::Text(t) => match crate::query::fact_expr::number(&String::from_utf8_lossy(t)) {
+            Some(x) => Comparable::Number(x),
+            None => Comparable::Text,
+        },
     })
 }
 
@@ -485,7 +490,10 @@ mod tests {
                      interrupted(H, T) :- interruption(H, T, _, End), End > now - 5s.
                      answer(H, T) :- interrupted(H, T), low_ram(H), runs(H, \"pkg.nginx\", V), version_eq(V, \"1.24.0\").";
         assert_eq!(ask(rules, "answer(H, T)"), [r#"{"H":"tux01","T":"BORG"}"#]);
-        assert_eq!(ask(rules, "interrupted(H, \"BORG\"), not low_ram(H)"), Vec::<String>::new());
+        assert_eq!(
+            ask(rules, "interrupted(H, \"BORG\"), not low_ram(H)"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -500,15 +508,31 @@ mod tests {
         );
         let mut fans = ask(rules, "fans(P, N), N > 1");
         fans.sort();
-        assert_eq!(fans, [r#"{"P":"router1","N":3}"#, r#"{"P":"switch3","N":2}"#]);
+        assert_eq!(
+            fans,
+            [r#"{"P":"router1","N":3}"#, r#"{"P":"switch3","N":2}"#]
+        );
     }
 
     #[test]
     fn unbound_variables_are_refused_when_the_file_is_read() {
-        let e = Rules::parse("a(H, X) :- fact(H, _, _).", "r.dl").err().unwrap();
-        assert!(e.message.starts_with("r.dl:1:6: variable `X` in the head is not bound"), "{}", e.message);
-        let e = Rules::parse("a(H) :- fact(H, _, _), not state(H, T, _, _).", "r.dl").err().unwrap();
-        assert!(e.message.contains("`T` under `not` is not bound"), "{}", e.message);
+        let e = Rules::parse("a(H, X) :- fact(H, _, _).", "r.dl")
+            .err()
+            .unwrap();
+        assert!(
+            e.message
+                .starts_with("r.dl:1:6: variable `X` in the head is not bound"),
+            "{}",
+            e.message
+        );
+        let e = Rules::parse("a(H) :- fact(H, _, _), not state(H, T, _, _).", "r.dl")
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("`T` under `not` is not bound"),
+            "{}",
+            e.message
+        );
         let e = Rules::parse("a(X).", "r.dl").err().unwrap();
         assert!(e.message.contains("a fact holds values"), "{}", e.message);
     }

@@ -231,7 +231,10 @@ impl Program {
             if negated {
                 return Some(RuleError::new(
                     atom.pos,
-                    format!("`not {}`: write the opposite test instead (version_ne, version_lt …)", atom.name),
+                    format!(
+                        "`not {}`: write the opposite test instead (version_ne, version_lt …)",
+                        atom.name
+                    ),
                 ));
             }
             return (arity != 2).then(|| {
@@ -246,7 +249,11 @@ impl Program {
             Some(d) => Some(arity_error(atom, d)),
             None => Some(RuleError::new(
                 atom.pos,
-                format!("unknown relation `{}/{arity}`{}", atom.name, self.suggest(&atom.name)),
+                format!(
+                    "unknown relation `{}/{arity}`{}",
+                    atom.name,
+                    self.suggest(&atom.name)
+                ),
             )),
         }
     }
@@ -322,8 +329,7 @@ impl Program {
                     self.derived[&names[p]].clauses.iter().any(|&c| {
                         let mut inside = false;
                         uses(&self.clauses[c].body, false, &mut |atom, negative| {
-                            if let Some(&q) = index.get(key(&atom.name, atom.args.len()).as_str())
-                            {
+                            if let Some(&q) = index.get(key(&atom.name, atom.args.len()).as_str()) {
                                 inside |= !negative && component_of[q] == i;
                             }
                         });
@@ -508,7 +514,9 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let here = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != cb)).min(row[j] + 1).min(here + 1);
+            row[j + 1] = (previous + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(here + 1);
             previous = here;
         }
     }
@@ -546,7 +554,10 @@ mod tests {
             .map(|s| (s.relations[0].as_str(), s.recursive))
             .collect();
         let at = |name| order.iter().position(|s| s.0 == name).unwrap();
-        assert!(at("depends") < at("up") && at("up") < at("quiet"), "{order:?}");
+        assert!(
+            at("depends") < at("up") && at("up") < at("quiet"),
+            "{order:?}"
+        );
         assert!(order[at("up")].1 && !order[at("quiet")].1);
     }
 
@@ -561,7 +572,10 @@ mod tests {
             ["1:9: `b` has 2 arguments where it is defined (line 2), 1 here"]
         );
         assert!(errors("a(X) :- evnt(X, _, _, _, _, _).")[0].contains("did you mean `event`?"));
-        assert!(errors("a(X) :- b(X), not a(X).\nb(\"x\").")[0].contains("depends on itself through `not`"));
+        assert!(
+            errors("a(X) :- b(X), not a(X).\nb(\"x\").")[0]
+                .contains("depends on itself through `not`")
+        );
         assert!(errors("a(X) :- a(X).")[0].contains("defined only through itself"));
         assert!(errors("event(1, 2, 3, 4, 5, 6).")[0].contains("the store provides"));
         assert!(errors("alert(H, T) :- fact(H, T, _).")[0].contains("alert(Host, Tag, Msg)"));

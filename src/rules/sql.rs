@@ -125,7 +125,13 @@ impl Scope<'_> {
 
     /// Binds a body's variables and writes its conditions. `outside`: the
     /// variables used beyond this body (the head's), which counts group by.
-    fn body(&mut self, body: &[Literal], outside: &[&str], params: &mut Params, aliases: &mut Aliases) {
+    fn body(
+        &mut self,
+        body: &[Literal],
+        outside: &[&str],
+        params: &mut Params,
+        aliases: &mut Aliases,
+    ) {
         // Relations bind first, then counts, then `X = …` in whatever order
         // they can be worked out, then the tests.
         for literal in body {
@@ -136,7 +142,12 @@ impl Scope<'_> {
             }
         }
         for (i, literal) in body.iter().enumerate() {
-            if let Literal::Count { var, body: inner, pos } = literal {
+            if let Literal::Count {
+                var,
+                body: inner,
+                pos,
+            } = literal
+            {
                 // The variables shared with the rest of the rule group the count.
                 let mut elsewhere: Vec<&str> = outside.to_vec();
                 for (j, other) in body.iter().enumerate() {
@@ -182,7 +193,9 @@ impl Scope<'_> {
         }
         for literal in body {
             match literal {
-                Literal::Atom(atom) if program::is_builtin(&atom.name) => self.builtin(atom, params),
+                Literal::Atom(atom) if program::is_builtin(&atom.name) => {
+                    self.builtin(atom, params)
+                }
                 Literal::Not(atom) => self.negation(atom, params, aliases),
                 _ => {}
             }
@@ -199,7 +212,9 @@ impl Scope<'_> {
         match term {
             Term::Int(_) | Term::Real(_) | Term::Now => Type::Int,
             Term::Var(name, _) => self.bound.get(name).map_or(Type::Any, |b| b.ty),
-            Term::Arith(a, _, b) if self.type_of(a) == Type::Int && self.type_of(b) == Type::Int => {
+            Term::Arith(a, _, b)
+                if self.type_of(a) == Type::Int && self.type_of(b) == Type::Int =>
+            {
                 Type::Int
             }
             _ => Type::Any,
@@ -308,12 +323,20 @@ impl Scope<'_> {
             }
         }
         self.errors.append(&mut scope.errors);
-        let types: Vec<Type> = shared.iter().map(|v| scope.bound.get(*v).map_or(Type::Any, |b| b.ty)).collect();
+        let types: Vec<Type> = shared
+            .iter()
+            .map(|v| scope.bound.get(*v).map_or(Type::Any, |b| b.ty))
+            .collect();
         let inner_sql = scope.finish(&columns.join(", "));
         let alias = aliases.next();
         let groups: Vec<String> = shared
             .iter()
-            .map(|v| format!("v{}", inner_vars.iter().position(|i| i == v).expect("inner")))
+            .map(|v| {
+                format!(
+                    "v{}",
+                    inner_vars.iter().position(|i| i == v).expect("inner")
+                )
+            })
             .collect();
         let grouped = if groups.is_empty() {
             format!("(SELECT count(*) AS n FROM ({inner_sql})) AS {alias}")
@@ -329,7 +352,8 @@ impl Scope<'_> {
             match self.bound.get(*name) {
                 Some(b) => self.conditions.push(format!("{column} = {}", b.sql)),
                 None => {
-                    self.bound.insert(name.to_string(), Binding { sql: column, ty });
+                    self.bound
+                        .insert(name.to_string(), Binding { sql: column, ty });
                 }
             }
         }
@@ -337,7 +361,13 @@ impl Scope<'_> {
         match self.bound.get(var) {
             Some(b) => self.conditions.push(format!("{n} = {}", b.sql)),
             None => {
-                self.bound.insert(var.to_string(), Binding { sql: n, ty: Type::Int });
+                self.bound.insert(
+                    var.to_string(),
+                    Binding {
+                        sql: n,
+                        ty: Type::Int,
+                    },
+                );
             }
         }
     }
@@ -454,7 +484,11 @@ fn contains_anon(term: &Term) -> bool {
 }
 
 fn unbound(name: &str, pos: Pos, role: &str) -> RuleError {
-    let role = if role.is_empty() { String::new() } else { format!(" {role}") };
+    let role = if role.is_empty() {
+        String::new()
+    } else {
+        format!(" {role}")
+    };
     RuleError::new(
         pos,
         format!(

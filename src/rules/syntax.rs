@@ -343,9 +343,14 @@ fn lex(text: &str) -> Result<Vec<Token>, RuleError> {
                     '&' | '|' => "; `,` is and; write `or` as separate rules with the same head",
                     _ => "",
                 };
+                let shown = if other.is_control() {
+                    other.escape_debug().to_string()
+                } else {
+                    other.to_string()
+                };
                 return Err(RuleError::new(
                     pos,
-                    format!("unexpected character `{}`{hint}", other.escape_debug()),
+                    format!("unexpected character `{shown}`{hint}"),
                 ));
             }
         };
@@ -372,10 +377,7 @@ fn string(chars: &[char], i: &mut usize, pos: Pos) -> Result<(String, u32, u32),
     *i += 1;
     loop {
         let Some(&c) = chars.get(*i) else {
-            return Err(RuleError::new(
-                pos,
-                "this string has no closing `\"`",
-            ));
+            return Err(RuleError::new(pos, "this string has no closing `\"`"));
         };
         *i += 1;
         col += 1;
@@ -584,8 +586,9 @@ impl Parser {
                     ),
                 ))
             }
-            Tok::Var(var) if self.tokens[self.at + 1].kind == Tok::Cmp(CmpOp::Eq)
-                && matches!(&self.tokens.get(self.at + 2).map(|t| &t.kind), Some(Tok::Name(n)) if n == "count") =>
+            Tok::Var(var)
+                if self.tokens[self.at + 1].kind == Tok::Cmp(CmpOp::Eq)
+                    && matches!(&self.tokens.get(self.at + 2).map(|t| &t.kind), Some(Tok::Name(n)) if n == "count") =>
             {
                 let var = var.clone();
                 self.at += 3;
@@ -612,9 +615,9 @@ impl Parser {
                 let op = match self.peek().kind {
                     Tok::Cmp(op) => op,
                     _ => {
-                        return Err(self.unexpected(
-                            "a comparison (= != < <= > >=) after this value",
-                        ));
+                        return Err(
+                            self.unexpected("a comparison (= != < <= > >=) after this value")
+                        );
                     }
                 };
                 self.next();
@@ -627,10 +630,7 @@ impl Parser {
     /// `name(arg, …)`; only a head's arguments may be computed
     /// (`alert(H, "disk", cat("full: ", P))`).
     fn atom(&mut self, name: String, pos: Pos, head: bool) -> Result<Atom, RuleError> {
-        self.expect(
-            Tok::LParen,
-            &format!("`(` and the arguments of `{name}`"),
-        )?;
+        self.expect(Tok::LParen, &format!("`(` and the arguments of `{name}`"))?;
         let mut args = Vec::new();
         if self.peek().kind == Tok::RParen {
             return Err(self.unexpected(&format!("an argument of `{name}`")));
@@ -653,7 +653,10 @@ impl Parser {
                 self.next();
             }
         }
-        self.expect(Tok::RParen, &format!("`,` or `)` in the arguments of `{name}`"))?;
+        self.expect(
+            Tok::RParen,
+            &format!("`,` or `)` in the arguments of `{name}`"),
+        )?;
         Ok(Atom { name, args, pos })
     }
 
@@ -777,9 +780,13 @@ mod tests {
              not ok(H), M = cat(\"from \", Ip).",
         )
         .unwrap();
-        assert!(matches!(&clauses[0].body[0], Literal::Count { var, body, .. } if var == "N" && body.len() == 2));
+        assert!(
+            matches!(&clauses[0].body[0], Literal::Count { var, body, .. } if var == "N" && body.len() == 2)
+        );
         assert!(matches!(&clauses[0].body[2], Literal::Not(a) if a.name == "ok"));
-        assert!(matches!(&clauses[0].body[3], Literal::Compare(_, CmpOp::Eq, Term::Cat(p), _) if p.len() == 2));
+        assert!(
+            matches!(&clauses[0].body[3], Literal::Compare(_, CmpOp::Eq, Term::Cat(p), _) if p.len() == 2)
+        );
     }
 
     fn error(text: &str) -> String {
@@ -792,18 +799,29 @@ mod tests {
             error("a(X) :- b(X)\nc(Y) :- d(Y)."),
             "2:1: expected `,` or `.` to end the rule, found `c`"
         );
-        assert!(error("a(X) :- b('x').").contains("double quotes"), "{}", error("a(X) :- b('x')."));
+        assert!(
+            error("a(X) :- b('x').").contains("double quotes"),
+            "{}",
+            error("a(X) :- b('x').")
+        );
         assert!(error("a(X) :- b(X), M < 4Gb.").contains("unknown unit"));
         assert!(error("a(\"x).").starts_with("1:3: this string has no closing"));
         assert!(error("a(X) :- b(tux).").contains("quote text (\"tux\")"));
         assert!(error("A(X) :- b(X).").contains("lowercase"));
-        assert!(error("a(X) :- N = count { b(X), M = count { c(M) } }.").contains("count inside a count"));
+        assert!(
+            error("a(X) :- N = count { b(X), M = count { c(M) } }.")
+                .contains("count inside a count")
+        );
         assert!(error("a(X) :- b(X); c(X).").contains("separate rules"));
     }
 
     #[test]
     fn deep_nesting_is_refused_not_followed() {
-        let deep = format!("a(X) :- b(Y), X = {}Y{}.", "(".repeat(10_000), ")".repeat(10_000));
+        let deep = format!(
+            "a(X) :- b(Y), X = {}Y{}.",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        );
         assert!(error(&deep).contains("nested more than 64 deep"));
     }
 

@@ -175,7 +175,13 @@ impl Board {
                 .pairs
                 .number(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
             let success = crate::event::is_success(status, row.get_ref(5)?.as_str_or_null()?);
-            self.record(pair, status, success, row.get(3)?, row.get_ref(4)?.as_str()?);
+            self.record(
+                pair,
+                status,
+                success,
+                row.get(3)?,
+                row.get_ref(4)?.as_str()?,
+            );
         }
         Ok(())
     }

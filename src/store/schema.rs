@@ -143,8 +143,7 @@ pub const IS_STATE_EVENT: &str =
     "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))";
 /// The SQL condition for an event that counts as the job succeeding
 /// ([`is_success`](crate::event::is_success)).
-pub const IS_SUCCESS: &str =
-    "(status = 'ok' AND kind IS NOT 'expect' AND kind IS NOT 'alert')";
+pub const IS_SUCCESS: &str = "(status = 'ok' AND kind IS NOT 'expect' AND kind IS NOT 'alert')";
 /// The SQL condition for an `ok` that carries state: it ends an
 /// interruption (an alert's `ok` ends the alert's).
 pub const IS_STATE_OK: &str = "(status = 'ok' AND kind IS NOT 'expect')";

@@ -1,0 +1,443 @@
+//! Rules (sheepdog(7), RULES) on real stores filled through the pipeline:
+//! the seed question against its flag form, dependencies that hold back
+//! mail, the attack that ends in an order obeyed, and every bad rule
+//! file refused with its place.
+
+use crate::util::redis::RedisServer;
+use crate::util::smtp::SmtpServer;
+use crate::util::{TestEnv, bin};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const SEED: &str = r#"
+low_ram(H)         :- fact(H, "mem_total_bytes", M), M < 4GiB.
+runs(H, P, V)      :- fact(H, P, V).
+interrupted(H, T)  :- interruption(H, T, _, End), End > now - 30d.
+answer(H, T)       :- interrupted(H, T), low_ram(H), runs(H, "pkg.nginx", V), version_eq(V, "1.24.0").
+"#;
+
+fn rules_file(env: &TestEnv, text: &str) -> PathBuf {
+    let path = env.path("rules.dl");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn pairs(rows: &[Value], a: &str, b: &str) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|r| (r[a].as_str().unwrap().into(), r[b].as_str().unwrap().into()))
+        .collect()
+}
+
+#[test]
+fn the_seed_question_as_rules_answers_what_the_flags_answer() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    env.cmd("sd-store")
+        .arg(&db)
+        .stdin(crate::query::herd(sheepdog::time::now_ms()))
+        .expect_code(0);
+    let rules = rules_file(&env, SEED);
+    let asked = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["ask", "--rules"])
+        .arg(&rules)
+        .arg("answer(H, T)")
+        .expect_code(0);
+    let flags = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["interruptions", "--since", "30d"])
+        .args([
+            "--fact",
+            "mem_total_bytes<4GiB",
+            "--fact",
+            "pkg.nginx=1.24.0",
+        ])
+        .expect_code(0);
+    let want = [("tux01", "cron"), ("tux01", "web"), ("tux05", "mail")]
+        .map(|(h, t)| (h.to_string(), t.to_string()));
+    assert_eq!(pairs(&asked.lines(), "H", "T"), want, "{}", asked.report());
+    assert_eq!(pairs(&flags.lines(), "host", "tag"), want);
+    // One object of bindings per answer, exactly.
+    assert_eq!(
+        asked.stdout().lines().next(),
+        Some(r#"{"H":"tux01","T":"cron"}"#)
+    );
+    // A question may be several literals, and may negate.
+    let healthy = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["ask", "--rules"])
+        .arg(&rules)
+        .arg("low_ram(H), not interrupted(H, _)")
+        .expect_code(0);
+    assert_eq!(healthy.stdout(), "{\"H\":\"tux04\"}\n");
+    // The rule file from the configuration, a wrong question exit 2.
+    let config = env.write_config(&format!("[rules]\npath = \"{}\"\n", rules.display()));
+    let wrong = env
+        .cmd("sd-query")
+        .arg(&db)
+        .arg("--config")
+        .arg(&config)
+        .args(["ask", "answer(H)"])
+        .expect_code(2);
+    assert!(
+        wrong.stderr().contains(
+            "question:1:1: `answer` has 2 arguments where it is defined (line 5), 1 here"
+        ),
+        "{}",
+        wrong.report()
+    );
+}
+
+/// web01 → switch3 → router1, and web02 → switch3; every host is pinged.
+const DEPENDENCIES: &str = r#"
+depends("web01", "switch3").
+depends("web02", "switch3").
+depends("switch3", "router1").
+upstream(H, P) :- depends(H, P).
+upstream(H, P) :- depends(H, X), upstream(X, P).
+down(H)        :- state(H, "ping", "fail", _).
+suppress(H, "ping") :- upstream(H, P), down(P).
+"#;
+
+fn ping(id: &str, host: &str, status: &str, seconds_ago: i64) -> String {
+    format!(
+        r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"ping","kind":"heartbeat","status":"{status}","reason":"timeout"}}"#,
+        sheepdog::time::format_ms(sheepdog::time::now_ms() - seconds_ago * 1000)
+    ) + "\n"
+}
+
+#[test]
+fn a_router_down_holds_back_the_mail_of_everything_behind_it_and_only_then() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let rules = rules_file(&env, DEPENDENCIES);
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let mail = |input: &str| {
+        env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+        env.cmd("sd-mail")
+            .args([
+                "--to",
+                "admin@example.org",
+                "--smtp",
+                &smtp.url(),
+                "--retries",
+                "0",
+            ])
+            .args(["--group-wait", "1m", "--rules"])
+            .arg(&rules)
+            .arg("--store")
+            .arg(&db)
+            .arg("--state")
+            .arg(env.path("mail.db"))
+            .stdin(input.to_string())
+            .expect_code(0)
+    };
+
+    // Only web01 fails: nothing above it is down, so it is news.
+    mail(&ping("p1", "web01", "fail", 50));
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].header("Subject").contains("PING on web01"));
+    mail(&ping("p2", "web01", "ok", 45));
+    assert_eq!(smtp.received().len(), 2, "its recovery is mailed too");
+
+    // The router goes down, and everything behind it with it: one mail,
+    // about the router, naming what it held back.
+    let burst = [
+        ping("r1", "router1", "fail", 40),
+        ping("s1", "switch3", "fail", 39),
+        ping("w1", "web01", "fail", 39),
+        ping("w2", "web02", "fail", 38),
+    ]
+    .concat();
+    let run = mail(&burst);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 3, "{}", run.report());
+    let about_router = &mails[2];
+    let subject = about_router.header("Subject");
+    assert!(
+        subject.contains("PING on router1") && !subject.contains("web01"),
+        "{subject}"
+    );
+    let body = &about_router.body;
+    let held = &body[body.find("Held back").expect("names what it held")..];
+    for child in ["PING on switch3", "PING on web01", "PING on web02"] {
+        assert!(held.contains(child), "{body}");
+    }
+
+    // The board says so, with the rule file from the configuration.
+    let config = env.write_config(&format!("[rules]\npath = \"{}\"\n", rules.display()));
+    let board: Vec<Value> = env
+        .cmd("sd-query")
+        .arg(&db)
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .expect_code(0)
+        .lines();
+    let suppressed: Vec<&str> = board
+        .iter()
+        .filter(|r| r["suppressed"] == true)
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(suppressed, ["switch3", "web01", "web02"]);
+
+    // All recover: only the router's recovery is news.
+    let recovery = [
+        ping("r2", "router1", "ok", 20),
+        ping("s2", "switch3", "ok", 19),
+        ping("w3", "web01", "ok", 19),
+        ping("w4", "web02", "ok", 18),
+    ]
+    .concat();
+    mail(&recovery);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 4);
+    assert!(
+        mails[3]
+            .header("Subject")
+            .starts_with("[sheepdog] OK PING on router1")
+            && !mails[3].header("Subject").contains("web0"),
+        "{}",
+        mails[3].header("Subject")
+    );
+}
+
+/// The seed's attack, wired as contrib wires it: sshd's log through the
+/// monitor script and sd-bark, into the store through a real broker; a
+/// rule counts the failures, `ask --orders | sd-order` decides the block
+/// and sd-obey runs it (nft in a private network namespace as root, a
+/// file otherwise); `alerts | sd-bark` raises the alert and clears it
+/// when the failures stop.
+#[test]
+fn an_attack_is_counted_blocked_alerted_and_cleared() {
+    let env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    let db = env.path("events.db");
+    let host = sheepdog::ident::short_hostname();
+    // The window is seconds here (5m in contrib/rules/), so the test can
+    // see the failures stop.
+    let rules = rules_file(
+        &env,
+        r#"
+failed_login(H, Ip, Id) :- event(Id, T, H, "sshd", "auth", _), T > now - 4s,
+                           field(Id, "reason", "failed-login"), field(Id, "ip", Ip).
+attack(H, Ip)   :- N = count { failed_login(H, Ip, Id) }, N > 20.
+block_ip(H, Ip) :- attack(H, Ip).
+alert(H, "attack", cat("ssh attack from ", Ip)) :- attack(H, Ip).
+"#,
+    );
+    let bark_into_store = |input: String| {
+        env.cmd("sd-bark")
+            .env("SD_BROKER", redis.url())
+            .stdin(input)
+            .expect_code(0);
+        env.cmd("sd-recv")
+            .env("SD_BROKER", redis.url())
+            .args([
+                "--group",
+                "store",
+                "--once",
+                "--",
+                bin("sd-store"),
+                "--echo",
+            ])
+            .arg(&db)
+            .expect_code(0);
+    };
+    // 25 failures from one address, 3 from another, a good login.
+    let mut log = String::new();
+    for i in 0..25 {
+        log += &format!(
+            "Failed password for root from 203.0.113.7 port {} ssh2\n",
+            40000 + i
+        );
+    }
+    for i in 0..3 {
+        log += &format!("Failed password for invalid user bob from 198.51.100.9 port {i} ssh2\n");
+    }
+    log += "Accepted publickey for alice from 192.0.2.1 port 5 ssh2\n";
+    log += "Failed password for x from 1.2.3.4\",\"status\":\"ok port 1 ssh2\n";
+    let monitor = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/examples/ssh-failed-logins");
+    let events = env
+        .external(monitor.to_str().unwrap(), "ssh-failed-logins")
+        .stdin(log)
+        .expect_code(0);
+    assert_eq!(events.stdout().lines().count(), 28, "{}", events.report());
+    bark_into_store(events.stdout());
+
+    let ask = |args: &[&str]| {
+        env.cmd("sd-query")
+            .arg(&db)
+            .args(["ask", "--rules"])
+            .arg(&rules)
+            .args(args)
+            .expect_code(0)
+    };
+    let orders = ask(&["--orders", "block_ip(H, Ip)"]);
+    assert_eq!(
+        orders.stdout(),
+        format!(
+            "{{\"host\":\"{host}\",\"action\":\"block-ip\",\"args\":{{\"ip\":\"203.0.113.7\"}}}}\n"
+        ),
+        "{}",
+        orders.report()
+    );
+    let alerts = |expected: usize| {
+        let state = env.path("alerts.json");
+        let run = env
+            .cmd("sd-query")
+            .arg(&db)
+            .args(["alerts", "--rules"])
+            .arg(&rules)
+            .arg("--state")
+            .arg(&state)
+            .expect_code(0);
+        assert_eq!(run.stdout().lines().count(), expected, "{}", run.report());
+        bark_into_store(run.stdout());
+    };
+    let attack_status = || -> Option<String> {
+        let rows: Vec<Value> = env
+            .cmd("sd-query")
+            .arg(&db)
+            .args(["status", "--tag", "attack"])
+            .expect_code(0)
+            .lines();
+        rows.first()
+            .map(|r| r["status"].as_str().unwrap().to_string())
+    };
+    alerts(1);
+    assert_eq!(attack_status().as_deref(), Some("fail"));
+    alerts(0);
+
+    // The order, signed and obeyed through the local spool.
+    let key = env.path("orders.key");
+    env.cmd("sd-order").arg("keygen").arg(&key).expect_code(0);
+    env.cmd("sd-order")
+        .arg("--key-file")
+        .arg(&key)
+        .stdin(orders.stdout())
+        .expect_code(0);
+    let root = nix::unistd::geteuid().is_root() && crate::util::have("unshare");
+    let blocked = env.path("blocked");
+    std::fs::create_dir_all(&blocked).unwrap();
+    let action = if root {
+        r#"cmd = ["nft", "add", "element", "inet", "sheepdog", "blocked", "{ {ip} }"]"#.to_string()
+    } else {
+        format!(r#"cmd = ["touch", "{}/{{ip}}"]"#, blocked.display())
+    };
+    let config = env.write_config(&format!(
+        "[obey]\nhost = \"{host}\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n\
+         [[action]]\nname = \"block-ip\"\n{action}\nargs = {{ ip = \"ip\" }}\n",
+        key.display(),
+        env.path("ledger.db").display()
+    ));
+    let obeyed = if root {
+        let script = format!(
+            "nft add table inet sheepdog && \
+             nft add set inet sheepdog blocked '{{ type ipv4_addr; }}' && \
+             {} --once --config {} && nft list set inet sheepdog blocked >&2",
+            bin("sd-obey"),
+            config.display()
+        );
+        let run = env
+            .external("unshare", "unshare")
+            .args(["--net", "sh", "-c", &script])
+            .expect_code(0);
+        assert!(run.stderr().contains("203.0.113.7"), "{}", run.report());
+        assert!(!run.stderr().contains("198.51.100.9"), "{}", run.report());
+        run
+    } else {
+        let run = env
+            .cmd("sd-obey")
+            .args(["--once", "--config"])
+            .arg(&config)
+            .expect_code(0);
+        assert!(blocked.join("203.0.113.7").exists(), "{}", run.report());
+        run
+    };
+    let results: Vec<Value> = obeyed.lines();
+    assert_eq!(results.len(), 1, "{}", obeyed.report());
+    assert_eq!(results[0]["status"], "ok", "{}", obeyed.report());
+
+    // The failures stop: once they are out of the window, the alert clears.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert_eq!(ask(&["attack(H, Ip)"]).stdout(), "");
+    alerts(1);
+    assert_eq!(attack_status().as_deref(), Some("ok"));
+    alerts(0);
+}
+
+/// Every file in tests/fixtures/rules/bad/ starts with `% error: TEXT`:
+/// checking it exits 2 with FILE:LINE:COLUMN and TEXT.
+#[test]
+fn every_bad_rule_file_is_refused_with_its_place_and_no_hang() {
+    let env = TestEnv::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules/bad");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    // Generated: 10,000 parentheses deep, and a count inside a count
+    // 10,000 deep.
+    let deep = env.path("deep.dl");
+    std::fs::write(
+        &deep,
+        format!(
+            "% error: nested more than 64 deep\na(X) :- fact(X, _, V), W = {}V{}.\n",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        ),
+    )
+    .unwrap();
+    files.push(deep);
+    let counts = env.path("counts.dl");
+    std::fs::write(
+        &counts,
+        format!(
+            "% error: count inside a count\na(N) :- {}fact(X, _, _){}.\n",
+            "N = count { ".repeat(10_000),
+            " }".repeat(10_000)
+        ),
+    )
+    .unwrap();
+    files.push(counts);
+    assert!(files.len() >= 12, "the corpus is nearly empty");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expected = text
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("% error: ")
+            .unwrap();
+        let run = env
+            .cmd("sd-query")
+            .args(["rules", "--check"])
+            .arg(&file)
+            .expect_code(2);
+        let said = run.stderr();
+        assert!(
+            said.starts_with(&format!("sd-query: {}:", file.display())) && said.contains(expected),
+            "{}: wanted `{expected}`\n{}",
+            file.display(),
+            run.report()
+        );
+    }
+    // A good file is checked without a store.
+    let good = rules_file(&env, &format!("{SEED}{DEPENDENCIES}"));
+    let run = env
+        .cmd("sd-query")
+        .args(["rules", "--check"])
+        .arg(&good)
+        .expect_code(0);
+    assert!(run.stderr().contains("no mistakes"), "{}", run.report());
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/rules/rules.dl");
+    env.cmd("sd-query")
+        .args(["rules", "--check"])
+        .arg(&contrib)
+        .expect_code(0);
+}
