@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sd_mail_global_optspecs
-    string join \n to= from= smtp= smtp-ca= smtp-user= sendmail= notify= repeat= group-wait= digest= max-age= retries= timeout= echo dry-run max-event-size= state= config= q/quiet h/help V/version
+    string join \n to= from= smtp= smtp-ca= smtp-user= sendmail= notify= repeat= group-wait= digest= max-age= retries= timeout= echo dry-run rules= store= max-event-size= state= config= q/quiet h/help V/version
 end
 
 function __fish_sd_mail_needs_command
@@ -37,6 +37,8 @@ complete -c sd-mail -n "__fish_sd_mail_needs_command" -l digest -d 'Also send on
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l max-age -d 'Events older than this never mail at once [default: [mail] max_age, else 24h]' -r
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l retries -d 'Give up on the mail server after this many retries (with backoff from 1 s); the mail waits for the next run' -r
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l timeout -d 'How long one SMTP conversation may take' -r
+complete -c sd-mail -n "__fish_sd_mail_needs_command" -l rules -d 'Hold back notifications the rule file\'s suppress(Host, Tag) rules explain (a switch is down, so its hosts\' pings failing is no news); the mail about the cause names them [default: [rules] path, else /etc/sheepdog/rules.dl when it exists]' -r -F
+complete -c sd-mail -n "__fish_sd_mail_needs_command" -l store -d 'The store suppress rules are asked of [default: [store] path, else as sd-store\'s]' -r -F
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l state -d 'The state file [default: [mail] state, $XDG_STATE_HOME/sheepdog/mail.db, /var/lib/sheepdog/mail.db for root]' -r -F
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F

@@ -34,6 +34,9 @@ complete -c sd-query -n "__fish_sd_query_needs_command" -s V -l version -d 'Prin
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "status" -d 'The latest state of every host and tag, with its age'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "events" -d 'Events in the window, oldest first'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "interruptions" -d 'Interruption periods per host and tag in the window'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "ask" -d 'Answers to a question in the rule language, one per line'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "rules" -d 'The relations a rule file defines; with --check, only check it'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "alerts" -d 'Events for alerts that start or stop holding, for `| sd-bark`'
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l since -d 'Only what happened since then: a duration before now (2h, 30d), a time (2026-11-01T12:00:00Z), a date (2026-11-01, local midnight), today or yesterday [default: 24h for events, 30d for interruptions, everything for status]' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l until -d 'Only what happened before then (the same forms as --since) [default: now]. Not for status, which is the board as it is now' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand status" -l host -d 'Only this host' -r
@@ -75,3 +78,23 @@ table\t''"
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -s h -l help -d 'Print help'
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l rules -d 'The rule file [default: [rules] path, else /etc/sheepdog/rules.dl]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l orders -d 'Print each answer as an order request for `| sd-order`: the goal\'s relation names the action (block_ip → block-ip), its first argument is the host and the others are the action\'s arguments, named by their variables (Ip → ip)'
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -s h -l help -d 'Print help'
+complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -l check -d 'Only check the file (no store is read); exit 2 naming every mistake'
+complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -s h -l help -d 'Print help'
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l rules -d 'The rule file [default: [rules] path, else /etc/sheepdog/rules.dl]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l state -d 'What is remembered between runs: the alerts holding now [default: [rules] alerts_state, else STATE/alerts.json]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -s h -l help -d 'Print help'

@@ -56,6 +56,12 @@ allow plaintext when the server offers no STARTTLS, ?tls=none for plaintext \
 comes from the URL, --smtp-user or [mail] user; the password from [mail] \
 password_file or SD_SMTP_PASSWORD, never from the command line.
 
+A rule file with suppress(Host, Tag) rules (--rules, [rules] path; \
+sheepdog(7) RULES) holds back what a parent's failure explains: before a \
+mail goes, the rules are asked of the store (--store); the notifications \
+they hold are named at the end of the mail they came with, and their \
+recoveries are held too.
+
 Values from events (tag, host, output) go into the subject and body only, \
 the subject on one line with control characters removed: an event cannot \
 add a header.";

@@ -409,7 +409,7 @@ fn head_error(head: &Atom) -> Option<RuleError> {
     let fits = match name {
         "alert" => arity == 3,
         "suppress" => arity == 2,
-        "order" => arity >= 2 && arity % 2 == 0,
+        "order" => arity >= 2 && arity.is_multiple_of(2),
         _ => return None,
     };
     let shape = RESERVED.iter().find(|r| r.0 == name).map_or("", |r| r.1);
