@@ -227,6 +227,7 @@ failed_login(H, Ip, Id) :- event(Id, T, H, "sshd", "auth", _), T > now - 4s,
                            field(Id, "reason", "failed-login"), field(Id, "ip", Ip).
 attack(H, Ip)   :- N = count { failed_login(H, Ip, Id) }, N > 20.
 block_ip(H, Ip) :- attack(H, Ip).
+order(H, "block-ip", "ip", Ip) :- attack(H, Ip).
 alert(H, "attack", cat("ssh attack from ", Ip)) :- attack(H, Ip).
 "#,
     );
@@ -286,6 +287,8 @@ alert(H, "attack", cat("ssh attack from ", Ip)) :- attack(H, Ip).
         "{}",
         orders.report()
     );
+    // The order heads say the same without a goal.
+    assert_eq!(ask(&["--orders"]).stdout(), orders.stdout());
     let alerts = |expected: usize| {
         let state = env.path("alerts.json");
         let run = env
