@@ -444,3 +444,68 @@ fn every_bad_rule_file_is_refused_with_its_place_and_no_hang() {
         .arg(&contrib)
         .expect_code(0);
 }
+
+/// A rule file broken by an edit never stops the mail nor the board: named
+/// in the configuration, it is reported and the mail goes out unsuppressed;
+/// named on the command line, it is refused before anything is read.
+#[test]
+fn a_broken_rule_file_stops_neither_mail_nor_the_board() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let rules = rules_file(&env, "suppress(H, T) :- state(H, T, _).\n");
+    let config = env.write_config(&format!("[rules]\npath = \"{}\"\n", rules.display()));
+    let input = ping("p1", "web01", "fail", 10);
+    env.cmd("sd-store")
+        .arg(&db)
+        .stdin(input.clone())
+        .expect_code(0);
+    let mail = || {
+        env.cmd("sd-mail")
+            .args([
+                "--to",
+                "admin@example.org",
+                "--smtp",
+                &smtp.url(),
+                "--retries",
+                "0",
+            ])
+            .args(["--group-wait", "0s", "--store"])
+            .arg(&db)
+            .arg("--config")
+            .arg(&config)
+            .stdin(input.clone())
+    };
+    let run = mail().arg("--rules").arg(&rules).expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("rules.dl:1:19: `state` has 4 arguments"),
+        "{}",
+        run.report()
+    );
+    assert!(smtp.received().is_empty());
+    let run = mail().expect_code(0);
+    assert!(
+        run.stderr().contains("mailing without suppression"),
+        "{}",
+        run.report()
+    );
+    assert_eq!(smtp.received().len(), 1);
+    let board = env
+        .cmd("sd-query")
+        .arg(&db)
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .expect_code(0);
+    assert!(
+        board.stdout().contains("\"host\":\"web01\""),
+        "{}",
+        board.report()
+    );
+    assert!(
+        board.stderr().contains("without suppression"),
+        "{}",
+        board.report()
+    );
+}

@@ -372,7 +372,17 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     let suppression = match crate::rules::locate(args.rules.as_deref(), &config) {
         Some(file) => {
             let store = crate::store::Store::locate(args.store.as_deref(), &config);
-            suppress::Suppression::new(crate::rules::Rules::load(&file)?, store)
+            match crate::rules::Rules::load(&file) {
+                Ok(rules) => suppress::Suppression::new(rules, store),
+                // A rule file named on the command line must be right; one
+                // from the configuration, broken by an edit, must not stop
+                // the mail.
+                Err(e) if args.rules.is_some() => return Err(e),
+                Err(e) => {
+                    cli::warn(format!("{e}\nmailing without suppression"));
+                    None
+                }
+            }
         }
         None => None,
     };

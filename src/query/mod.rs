@@ -213,11 +213,25 @@ fn mark_suppressed(
     let Some(path) = crate::rules::locate(None, config) else {
         return Ok(());
     };
-    let rules = crate::rules::Rules::load(&path)?;
-    if !rules.defines("suppress") {
-        return Ok(());
-    }
-    let held = rules.ask(conn, "suppress(Host, Tag)", time::now_ms())?;
+    // The board is shown even when the rules are broken: they only add
+    // a mark to it.
+    let held = crate::rules::Rules::load(&path).and_then(|rules| {
+        if rules.defines("suppress") {
+            rules
+                .ask(conn, "suppress(Host, Tag)", time::now_ms())
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let held = match held {
+        Ok(Some(held)) => held,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            crate::cli::warn(format!("{e}\nthe board is shown without suppression"));
+            return Ok(());
+        }
+    };
     let held: std::collections::HashSet<(Value, Value)> = held
         .rows
         .into_iter()
