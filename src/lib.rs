@@ -12,6 +12,7 @@ pub mod batch;
 pub mod broker;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 #[cfg(feature = "gen")]
 pub mod completions;
 pub mod config;

@@ -390,7 +390,7 @@ fn comparable(value: ValueRef<'_>) -> Option<Comparable> {
         ValueRef::Null | ValueRef::Blob(_) => return None,
         ValueRef::Integer(n) => Comparable::Number(n as f64),
         ValueRef::Real(x) => Comparable::Number(x),
-        ValueRef::Text(t) => match crate::query::fact_expr::number(&String::from_utf8_lossy(t)) {
+        ValueRef::Text(t) => match crate::compare::number(&String::from_utf8_lossy(t)) {
             Some(x) => Comparable::Number(x),
             None => Comparable::Text,
         },
@@ -435,7 +435,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         let (Some(a), Some(b)) = (text_of(ctx.get_raw(0)), text_of(ctx.get_raw(1))) else {
             return Ok(None);
         };
-        Ok(crate::query::fact_expr::compare_versions(&a, &b).map(sign))
+        Ok(crate::compare::compare_versions(&a, &b).map(sign))
     })
     .map_err(sql_error)
 }
