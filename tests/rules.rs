@@ -109,6 +109,14 @@ fn ping(id: &str, host: &str, status: &str, seconds_ago: i64) -> String {
     ) + "\n"
 }
 
+/// sd-mail to the test's SMTP server, asking suppress rules of `db`.
+fn mail_from(env: &TestEnv, smtp: &SmtpServer, db: &Path, group_wait: &str) -> crate::util::Cmd {
+    env.cmd("sd-mail")
+        .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
+        .args(["--retries", "0", "--group-wait", group_wait, "--store"])
+        .arg(db)
+}
+
 #[test]
 fn a_router_down_holds_back_the_mail_of_everything_behind_it_and_only_then() {
     let env = TestEnv::new();
@@ -117,19 +125,9 @@ fn a_router_down_holds_back_the_mail_of_everything_behind_it_and_only_then() {
     let smtp = SmtpServer::start(env.path("smtp"));
     let mail = |input: &str| {
         env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
-        env.cmd("sd-mail")
-            .args([
-                "--to",
-                "admin@example.org",
-                "--smtp",
-                &smtp.url(),
-                "--retries",
-                "0",
-            ])
-            .args(["--group-wait", "1m", "--rules"])
+        mail_from(&env, &smtp, &db, "1m")
+            .arg("--rules")
             .arg(&rules)
-            .arg("--store")
-            .arg(&db)
             .arg("--state")
             .arg(env.path("mail.db"))
             .stdin(input.to_string())
@@ -461,17 +459,7 @@ fn a_broken_rule_file_stops_neither_mail_nor_the_board() {
         .stdin(input.clone())
         .expect_code(0);
     let mail = || {
-        env.cmd("sd-mail")
-            .args([
-                "--to",
-                "admin@example.org",
-                "--smtp",
-                &smtp.url(),
-                "--retries",
-                "0",
-            ])
-            .args(["--group-wait", "0s", "--store"])
-            .arg(&db)
+        mail_from(&env, &smtp, &db, "0s")
             .arg("--config")
             .arg(&config)
             .stdin(input.clone())
