@@ -538,6 +538,58 @@ mod tests {
     }
 
     #[test]
+    fn questions_of_every_shape() {
+        let rules = "k(\"a\", 1). k(\"b\", 2). k(\"c\", 2).
+                     total(N) :- N = count { k(X, _) }.
+                     per(V, N) :- N = count { k(X, V) }.
+                     big(X) :- k(X, V), V * 2 > 3, cat(X, \"!\") = \"b!\".";
+        // A yes-or-no question: one empty object when it holds.
+        assert_eq!(ask(rules, "k(\"a\", 1)"), ["{}"]);
+        assert_eq!(ask(rules, "k(\"a\", 2)"), Vec::<String>::new());
+        assert_eq!(ask(rules, "total(N)"), [r#"{"N":3}"#]);
+        assert_eq!(
+            ask(rules, "per(V, N)"),
+            [r#"{"V":1,"N":1}"#, r#"{"V":2,"N":2}"#]
+        );
+        assert_eq!(ask(rules, "big(X)"), [r#"{"X":"b"}"#]);
+        // Values compare as numbers when both are, sizes included.
+        assert_eq!(
+            ask(rules, "fact(H, \"mem_total_bytes\", M), M >= 16GiB"),
+            [r#"{"H":"tux02","M":"17179869184"}"#]
+        );
+        // An open period ends now; times compare as numbers.
+        assert_eq!(
+            ask(rules, "interruption(H, T, S, E), E - S > 5000"),
+            [r#"{"H":"tux01","T":"BORG","S":1000,"E":10000}"#]
+        );
+        assert_eq!(
+            ask(
+                rules,
+                "fact(H, \"pkg.nginx\", V), version_lt(V, \"1.24.0-3\"), glob(H, \"tux0[2-9]\")"
+            ),
+            [r#"{"H":"tux02","V":"1.24.0-2"}"#]
+        );
+    }
+
+    #[test]
+    fn missing_values_end_a_recursion() {
+        // NULL kinds flow into a recursive relation: the rounds still end.
+        let conn = store();
+        conn.execute_batch(
+            "INSERT INTO events (id, time_ms, host, tag, kind, status, received_ms, body)
+             VALUES ('e1', 1, 'a', 't', NULL, NULL, 1, '{}'), ('e2', 2, 'b', 't', NULL, 'ok', 1, '{}');",
+        )
+        .unwrap();
+        let rules = Rules::parse(
+            "r(H, K) :- event(_, _, H, _, K, _).
+             r(H, K) :- r(X, K), event(_, _, H, _, _, _), H != X.",
+            "r.dl",
+        )
+        .unwrap();
+        assert_eq!(rules.ask(&conn, "r(H, K)", 0).unwrap().rows.len(), 2);
+    }
+
+    #[test]
     fn endless_recursion_stops_with_a_reason() {
         let rules = Rules::parse("n(0). n(X) :- n(Y), X = Y + 1.", "r.dl").unwrap();
         let e = rules.ask(&store(), "n(X)", 0).unwrap_err();
