@@ -497,3 +497,41 @@ fn a_broken_rule_file_stops_neither_mail_nor_the_board() {
         board.report()
     );
 }
+
+/// An alert on a job's own tag clears on the board when it stops holding,
+/// but its `ok` is no success of the job: the dead man's switch still
+/// fires (docs/ARCHITECTURE.md §1).
+#[test]
+fn an_alerts_ok_never_satisfies_the_dead_mans_switch() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let alert = |id: &str, status: &str, seconds_ago: i64| {
+        format!(
+            r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"NIGHTLY","kind":"alert","status":"{status}"}}"#,
+            sheepdog::time::format_ms(sheepdog::time::now_ms() - seconds_ago * 1000)
+        ) + "\n"
+    };
+    let events = alert("a1", "fail", 120) + &alert("a2", "ok", 60);
+    env.cmd("sd-store").arg(&db).stdin(events).expect_code(0);
+    let board = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["status", "--tag", "NIGHTLY"])
+        .expect_code(0);
+    assert!(
+        board.stdout().contains("\"status\":\"ok\""),
+        "{}",
+        board.report()
+    );
+    let verdict = env
+        .cmd("sd-expect")
+        .args(["--tag", "NIGHTLY", "--within", "1h"])
+        .arg(&db)
+        .run();
+    assert_eq!(verdict.code(), Some(1), "{}", verdict.report());
+    assert!(
+        verdict.stdout().contains("\"status\":\"fail\""),
+        "{}",
+        verdict.report()
+    );
+}

@@ -127,26 +127,31 @@ pub const MIGRATIONS: &[&str] = &[
     ),
     // 4 → 5: a rule's alert (kind `alert`) is a verdict whose `ok` clears
     // the alert on the board but is not the job succeeding: `last_ok_ms`,
-    // what sd-expect's dead man's switch reads, leaves it out.
+    // what sd-expect's dead man's switch reads, leaves it out. And the
+    // conditions keep SQLite off the status index (`+status`): with it, the
+    // view read every event of those statuses instead of the few past the
+    // mark — 220 ms instead of 3 ms on 1,000,000 events (bench/rules.sh).
     concat!(
         "DROP VIEW board;",
         board_view!(
-            "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))",
-            "(status = 'ok' AND kind IS NOT 'expect' AND kind IS NOT 'alert')"
+            "(+status IN ('warn', 'fail', 'error') OR (+status = 'ok' AND +kind IS NOT 'expect'))",
+            "(+status = 'ok' AND +kind IS NOT 'expect' AND +kind IS NOT 'alert')"
         )
     ),
 ];
 
 /// The SQL condition for an event that carries state, as
 /// [`Status::state_for`](crate::event::Status::state_for) decides it.
+/// (`+status`: the status index is no way to find a few events; see
+/// migration 5.)
 pub const IS_STATE_EVENT: &str =
-    "(status IN ('warn', 'fail', 'error') OR (status = 'ok' AND kind IS NOT 'expect'))";
+    "(+status IN ('warn', 'fail', 'error') OR (+status = 'ok' AND +kind IS NOT 'expect'))";
 /// The SQL condition for an event that counts as the job succeeding
 /// ([`is_success`](crate::event::is_success)).
-pub const IS_SUCCESS: &str = "(status = 'ok' AND kind IS NOT 'expect' AND kind IS NOT 'alert')";
+pub const IS_SUCCESS: &str = "(+status = 'ok' AND +kind IS NOT 'expect' AND +kind IS NOT 'alert')";
 /// The SQL condition for an `ok` that carries state: it ends an
 /// interruption (an alert's `ok` ends the alert's).
-pub const IS_STATE_OK: &str = "(status = 'ok' AND kind IS NOT 'expect')";
+pub const IS_STATE_OK: &str = "(+status = 'ok' AND +kind IS NOT 'expect')";
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -165,6 +170,7 @@ mod tests {
     #[test]
     fn the_sql_knows_every_verdict_kind() {
         let board = MIGRATIONS.last().unwrap();
+        assert!(board.contains(IS_STATE_EVENT) && board.contains(IS_SUCCESS));
         let last_ok = &board[board.find("iif(").unwrap()..board.find("time_ms, NULL)").unwrap()];
         for kind in crate::event::VERDICT_KINDS {
             let excluded = format!("kind IS NOT '{kind}'");
@@ -175,7 +181,6 @@ mod tests {
             let excluded = format!("kind IS NOT '{kind}'");
             assert!(IS_STATE_EVENT.contains(&excluded), "{IS_STATE_EVENT}");
             assert!(IS_STATE_OK.contains(&excluded), "{IS_STATE_OK}");
-            assert!(board.contains(&format!("(status = 'ok' AND {excluded}))")));
         }
     }
 }
