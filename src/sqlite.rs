@@ -35,8 +35,23 @@ pub fn open_wal(
         conn.pragma_update(None, "synchronous", synchronous)?;
         Ok(conn)
     };
-    let conn = open().context("opening", &shown)?;
-    Ok(conn)
+    // Two processes making the same new file both switch it to WAL: SQLite
+    // refuses one at once ("database is locked") rather than wait, to
+    // avoid a deadlock. That one opens again after a moment.
+    let deadline = std::time::Instant::now() + BUSY_WAIT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match open() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            result => return result.context("opening", &shown),
+        }
+    }
 }
 
 /// Brings a database to `migrations.len()`, its version kept in `PRAGMA
