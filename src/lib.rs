@@ -16,6 +16,7 @@ pub mod compare;
 #[cfg(feature = "gen")]
 pub mod completions;
 pub mod config;
+pub mod durations;
 pub mod error;
 pub mod event;
 pub mod exit;

@@ -9,6 +9,7 @@ mod broker_errors;
 mod chaos;
 mod contrib;
 mod disk_full;
+mod durations;
 mod events;
 mod expect;
 mod facts;

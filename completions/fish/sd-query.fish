@@ -34,6 +34,7 @@ complete -c sd-query -n "__fish_sd_query_needs_command" -s V -l version -d 'Prin
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "status" -d 'The latest state of every host and tag, with its age'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "events" -d 'Events in the window, oldest first'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "interruptions" -d 'Interruption periods per host and tag in the window'
+complete -c sd-query -n "__fish_sd_query_needs_command" -a "durations" -d 'How long successful runs took per host and tag: count, median, p95, the last, and whether the last is unusual'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "ask" -d 'Answers to a question in the rule language, one per line'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "rules" -d 'The relations a rule file defines; with --check, only check it'
 complete -c sd-query -n "__fish_sd_query_needs_command" -a "alerts" -d 'Events for alerts that start or stop holding, for `| sd-bark`'
@@ -78,6 +79,21 @@ table\t''"
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-query -n "__fish_sd_query_using_subcommand interruptions" -s h -l help -d 'Print help'
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l since -d 'Only what happened since then: a duration before now (2h, 30d), a time (2026-11-01T12:00:00Z), a date (2026-11-01, local midnight), today or yesterday [default: 24h for events, 30d for interruptions, everything for status]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l until -d 'Only what happened before then (the same forms as --since) [default: now]. Not for status, which is the board as it is now' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l host -d 'Only this host' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l tag -d 'Only this tag' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l status -d 'Only this status (ok, warn, fail, error, info)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l kind -d 'Only this kind (run, heartbeat, facts, …)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l fact -d 'Only hosts whose latest facts match (repeatable)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l limit -d 'At most this many rows (events: the newest)' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l slower -d 'The last run is slow when it took more than this times the median of the runs before it' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l faster -d 'The last run is suspiciously fast when it took less than this times the median' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
+table\t''"
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -s h -l help -d 'Print help'
 complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l rules -d 'The rule file [default: [rules] path, else /etc/sheepdog/rules.dl]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l format -d 'Output format [default: table on a terminal, json otherwise]' -r -f -a "json\t''
 table\t''"

@@ -2,6 +2,7 @@
 //! interruptions on machines with given facts, or read-only SQL.
 
 mod ask;
+mod durations;
 pub mod fact_expr;
 mod output;
 
@@ -26,7 +27,11 @@ latest state of every host and tag, with its age. `events` lists events, \
 oldest first, filtered by --since, --host, --tag, --status and --kind. \
 `interruptions` gives, per host and tag, the periods from a fail or error to \
 the next ok that overlap the window (clipped to it; an open period counts up \
-to now): their count, first start, last end (or open) and total duration.
+to now): their count, first start, last end (or open) and total duration. \
+`durations` gives, per host and tag, how long successful runs took in the \
+window (default 30d): their count, median, p95 and the last, and whether \
+the last is an outlier (slower than --slower or faster than --faster times \
+the median of the runs before it).
 
 --fact EXPR keeps only hosts whose latest facts match (all of them, if given \
 several): NAME OP VALUE with = != < <= > >= and ~ (glob); sizes take KiB MiB \
@@ -79,6 +84,9 @@ pub enum Question {
     Events(Filters),
     /// Interruption periods per host and tag in the window.
     Interruptions(Filters),
+    /// How long successful runs took per host and tag: count, median, p95,
+    /// the last, and whether the last is unusual.
+    Durations(durations::DurationsArgs),
     /// Answers to a question in the rule language, one per line.
     Ask(ask::AskArgs),
     /// The relations a rule file defines; with --check, only check it.
@@ -150,6 +158,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let filters = match &args.question {
         Some(Question::Status(s)) => Some(&s.filters),
         Some(Question::Events(f) | Question::Interruptions(f)) => Some(f),
+        Some(Question::Durations(d)) => Some(&d.filters),
         _ => None,
     };
     // The store may be named before the question or after it, not both.
@@ -183,6 +192,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         }
         (None, Some(Question::Events(f))) => events(&conn, f)?,
         (None, Some(Question::Interruptions(f))) => interruptions(&conn, f)?,
+        (None, Some(Question::Durations(d))) => durations::durations(&conn, d)?,
         (None, Some(Question::Ask(a))) => {
             let rules = ask::load(a.rules.rules.as_deref(), &config)?;
             ask::ask(&conn, &rules, a)?
@@ -265,7 +275,7 @@ fn db_error(e: rusqlite::Error) -> Error {
 }
 
 /// The rows a question finds, each made by `row`.
-fn rows<T>(
+pub(crate) fn rows<T>(
     conn: &Connection,
     sql: &str,
     params: Vec<rusqlite::types::Value>,
@@ -321,7 +331,7 @@ pub fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Ve
 }
 
 /// WHERE clauses and their parameters for the common filters.
-fn conditions(
+pub(crate) fn conditions(
     f: &Filters,
     since_ms: Option<i64>,
     hosts: &Option<Vec<String>>,
@@ -364,7 +374,7 @@ fn conditions(
     (sql, params)
 }
 
-fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
+pub(crate) fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
     f.since
         .or_else(|| default.map(|d| time::now_ms() - d.as_millis() as i64))
 }
