@@ -67,6 +67,21 @@ fn explicit_env(variable: &str) -> Option<PathBuf> {
         .filter(|path| path.is_absolute())
 }
 
+/// Writes a file whole or not at all: a new file synced, then renamed
+/// over the old.
+pub fn replace_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push(".new");
+    let new = std::path::PathBuf::from(name);
+    let mut file = std::fs::File::create(&new)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&new, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

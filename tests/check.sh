@@ -21,6 +21,8 @@ need runsvdir runit          # a real supervisor for sd-heartbeat's restarts
 [ -x /usr/sbin/nft ] || need nft nftables   # the firewall action of the orders tests
 [ -x /usr/bin/time ] || missing="$missing time"   # peak memory of hostile-input runs
 need guile guile-3.0         # contrib/guix and contrib/shepherd must read as Scheme
+need chromium chromium       # the status page, rendered by a real browser
+need promtool prometheus     # the metrics, checked by promtool
 # A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the
 # system's Python (tests look for it under /usr/bin/python3).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"

@@ -29,4 +29,5 @@ mod rules;
 mod run;
 mod signing;
 mod store;
+mod surface;
 mod transport;

@@ -294,22 +294,7 @@ pub fn alerts(
     }
     out.flush().map_err(cli::stdout_error)?;
     let text = serde_json::to_vec_pretty(&after).expect("serializable");
-    replace(&path, &text).context("writing", path.display())
-}
-
-/// Writes a file whole or not at all: a new file synced, then renamed
-/// over the old.
-fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut name = path.as_os_str().to_owned();
-    name.push(".new");
-    let new = PathBuf::from(name);
-    let mut file = std::fs::File::create(&new)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&new, path)
+    crate::paths::replace_file(&path, &text).context("writing", path.display())
 }
 
 /// The alerts holding now, one per host and tag (several messages for

@@ -4,10 +4,13 @@
 mod ask;
 mod durations;
 pub mod fact_expr;
+mod metrics;
 mod output;
+mod page;
+mod snapshot;
 
 use crate::config::ConfigArgs;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::exit::Exit;
 use crate::store::Store;
 use crate::time;
@@ -48,6 +51,13 @@ remembered between runs; `ask --orders` prints order requests for \
 `| sd-order`. The rule file is --rules, [rules] path, or \
 /etc/sheepdog/rules.dl.
 
+`status --format html --output FILE` writes the board as one \
+self-contained page (no script, nothing fetched from anywhere; it works \
+from file://), hosts by tags, each status in colour and word with since \
+when, open interruptions and the last 30 days as a strip, and each host's \
+key facts; `--format openmetrics` writes it for Prometheus \
+(node_exporter's textfile collector). A cron line keeps either current.
+
 Output is a table on a terminal (coloured unless NO_COLOR is set) and JSON \
 lines otherwise, or as --format says.";
 
@@ -65,9 +75,17 @@ pub struct Args {
     #[arg(long, value_name = "QUERY")]
     pub sql: Option<String>,
 
-    /// Output format [default: table on a terminal, json otherwise].
+    /// Output format [default: table on a terminal, json otherwise]:
+    /// json, table, or for status also html (one self-contained page) and
+    /// openmetrics (for node_exporter's textfile collector).
     #[arg(long, value_enum, global = true)]
     pub format: Option<Format>,
+
+    /// With --format html or openmetrics: write this file whole, or not
+    /// at all (a new file renamed over the old), for a web server or
+    /// node_exporter to read while cron rewrites it.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
 
     #[command(subcommand)]
     pub question: Option<Question>,
@@ -147,6 +165,13 @@ pub struct Filters {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.base.load()?;
+    let whole_file = matches!(args.format, Some(Format::Html | Format::Openmetrics));
+    if args.output.is_some() && !(whole_file && matches!(args.question, Some(Question::Status(_))))
+    {
+        return Err(Error::usage(
+            "--output is for the board written whole: sd-query status --format html|openmetrics --output FILE",
+        ));
+    }
     if let Some(Question::Rules(check)) = &args.question {
         // A rule file is checked without a store.
         let rules = ask::load(check.file.as_deref(), &config)?;
@@ -182,6 +207,26 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
                 return Err(Error::usage(
                     "status is the board as it is now; --until is for events and interruptions",
                 ));
+            }
+            if let Some(format @ (Format::Openmetrics | Format::Html)) = args.format {
+                let pairs = snapshot::read(&conn, &s.filters)?;
+                let text = match format {
+                    Format::Openmetrics => metrics::write(&pairs),
+                    _ => page::write(&conn, &pairs, time::now_ms())?,
+                };
+                match &args.output {
+                    Some(file) => crate::paths::replace_file(file, text.as_bytes())
+                        .context("writing", file.display())?,
+                    None => output::print_text(&text)?,
+                }
+                let failing = pairs.iter().any(|p| {
+                    matches!(p.status.as_str(), "fail" | "error") || (s.warn && p.status == "warn")
+                });
+                return Ok(if s.check && failing {
+                    Exit::Failed
+                } else {
+                    Exit::Ok
+                });
             }
             let mut answer = status(&conn, &s.filters)?;
             mark_suppressed(&conn, &config, &mut answer)?;

@@ -6,6 +6,13 @@
 
 use crate::cli;
 use crate::error::Result;
+
+/// Prints a whole text to stdout.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).map_err(cli::stdout_error)?;
+    out.flush().map_err(cli::stdout_error)
+}
 use anstyle::{AnsiColor, Style};
 use serde_json::{Map, Value};
 use std::io::{self, IsTerminal, Write};
@@ -15,6 +22,10 @@ use unicode_width::UnicodeWidthStr;
 pub enum Format {
     Json,
     Table,
+    /// The board for Prometheus (status only).
+    Openmetrics,
+    /// The board as one self-contained page (status only).
+    Html,
 }
 
 /// Rows with the same keys, printed in the chosen format.
@@ -44,6 +55,9 @@ impl Answer {
                 self.table(&mut out).map_err(cli::stdout_error)?;
                 out.flush().map_err(cli::stdout_error)
             }
+            Format::Openmetrics | Format::Html => Err(crate::error::Error::usage(
+                "--format openmetrics and html are for the board: sd-query status --format …",
+            )),
         }
     }
 
