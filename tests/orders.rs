@@ -295,19 +295,20 @@ fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
     let (env, redis, key) = with_broker();
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
-    send(&env, &key, &["--host", "tux01", "nap", "secs=30"]);
+    send(&env, &key, &["--host", "tux01", "nap", "secs=37"]);
     let out = env.path("obey.out");
     let obeying = env
         .cmd("sd-obey")
         .arg("--config")
         .arg(&tux01)
         .spawn_to(&out, &env.path("obey.err"));
-    // The nap is running: its start is in the ledger.
+    // The nap is running: its start is in the ledger. (37 s: no other test
+    // runs a `sleep 37` that pgrep could take for it.)
     assert!(wait_until(20, || std::process::Command::new("pgrep")
-        .args(["-f", "^sleep 30$"])
+        .args(["-f", "^sleep 37$"])
         .output()
         .is_ok_and(|o| o.status.success())));
-    kill_mid_action(obeying, "^sleep 30$");
+    kill_mid_action(obeying, "^sleep 37$");
     let results = obey(&env, &tux01);
     assert_eq!(summary(&results), [s("tux01", "error", "interrupted")]);
     assert!(obey(&env, &tux01).is_empty(), "reported once");
