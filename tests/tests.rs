@@ -6,6 +6,7 @@ mod util;
 
 mod acl;
 mod broker_errors;
+mod channels;
 mod chaos;
 mod contrib;
 mod disk_full;

@@ -19,6 +19,36 @@ pub struct ConfigFile {
     pub obey: ObeySection,
     pub action: Vec<ActionSection>,
     pub rules: RulesSection,
+    pub notify: Vec<NotifySection>,
+}
+
+/// One `[[notify]]` table: a channel sd-mail tells besides mail.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySection {
+    /// ntfy, gotify, matrix, slack, json, program or syslog.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its name in the state file [default: made of the type and address].
+    pub name: Option<String>,
+    /// The webhook (ntfy: the topic's URL; matrix: the homeserver).
+    pub url: Option<String>,
+    /// The token (gotify, matrix, ntfy), read from this file only.
+    pub token_file: Option<PathBuf>,
+    /// ntfy: min, low, default, high, max.
+    pub priority: Option<String>,
+    /// ntfy: tags (emoji names) added to each message.
+    pub tags: Vec<String>,
+    /// matrix: the room id, `!abc:example.org`.
+    pub room: Option<String>,
+    /// program: the command, an array of words (no shell).
+    pub program: Option<Vec<String>>,
+    /// syslog: the facility [default: daemon].
+    pub facility: Option<String>,
+    /// syslog: the name messages carry [default: sheepdog].
+    pub ident: Option<String>,
+    /// syslog: the socket [default: /dev/log].
+    pub socket: Option<PathBuf>,
 }
 
 /// `[rules]`: the rule file (sd-query ask, alerts; sd-mail's suppression).

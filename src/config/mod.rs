@@ -9,8 +9,8 @@
 mod file;
 
 pub use file::{
-    ActionSection, BrokerSection, CheckSection, HeartbeatSection, MailSection, ObeySection,
-    OrderSection, StoreSection,
+    ActionSection, BrokerSection, CheckSection, HeartbeatSection, MailSection, NotifySection,
+    ObeySection, OrderSection, StoreSection,
 };
 pub use file::{CommandLine, ConfigFile, HumanDuration};
 

@@ -4,10 +4,11 @@
 //! the [`Mailer`] sends what is due — grouped, retried with backoff,
 //! digested — and echoes each event once it is done with.
 
+use super::channels::{Channel, Notification};
 use super::message;
 use super::policy::{Decision, Incoming, Notice, Policy};
 use super::state::{self, Item, State};
-use super::transport::Transport;
+use super::transport::{Failure, Transport};
 use crate::backoff::Backoff;
 use crate::batch::Batches;
 use crate::error::{Error, Result};
@@ -39,7 +40,14 @@ pub(super) struct Mailer {
     pub(super) quiet: bool,
     /// The rule file's `suppress`, when it has one.
     pub(super) suppression: Option<super::suppress::Suppression>,
+    /// Whether notifications are mailed (there is someone to mail).
+    pub(super) mail: bool,
+    /// The other ways they are told.
+    pub(super) channels: Vec<Channel>,
 }
+
+/// Mail's name among the channels, in the state file.
+const MAIL: &str = "mail";
 
 impl Mailer {
     fn echo(&mut self, lines: &[String]) -> Result<()> {
@@ -78,6 +86,7 @@ impl Mailer {
     /// and the digest when its period is over.
     pub(super) fn send_due(&mut self, until_ms: i64) -> Result<()> {
         let now = time::now_ms();
+        let mut down = Vec::new();
         for (mail, due, items) in self.state.outbox()? {
             if due > until_ms {
                 break;
@@ -86,7 +95,9 @@ impl Mailer {
             if !mailed.is_empty() {
                 let rules = self.suppression.as_ref().map_or("", |s| s.origin());
                 let text = message::notification(&mailed, &held, rules, now);
-                self.deliver(&text)?;
+                if !self.tell_everywhere(mail, (&mailed, &held), &text, &mut down)? {
+                    continue;
+                }
             } else if !self.quiet {
                 let names: Vec<String> = held
                     .iter()
@@ -112,7 +123,13 @@ impl Mailer {
             let lines: Vec<String> = mailed.into_iter().chain(held).map(|i| i.line).collect();
             self.echo(&lines)?;
         }
-        if let Some(period) = self.digest_ms {
+        if let Some(failure) = down.into_iter().reduce(|mut all, next| {
+            all.message = format!("{}; {}", all.message, next.message);
+            all
+        }) {
+            return Err(self.kept(failure));
+        }
+        if let Some(period) = self.digest_ms.filter(|_| self.mail) {
             let sent = self.state.meta("digest_sent_ms")?.unwrap_or(now);
             if now >= sent + period {
                 let diary = self.state.diary()?;
@@ -147,17 +164,34 @@ impl Mailer {
         Ok((mailed, held))
     }
 
-    /// Hands one mail to the transport, retrying with backoff.
+    /// Hands one mail to the transport, retrying with backoff; the error
+    /// says the mail is kept.
     fn deliver(&mut self, mail: &message::Mail) -> Result<()> {
+        self.mail_once(mail).map_err(|failure| self.kept(failure))
+    }
+
+    /// The mail to the transport (or the preview), retried with backoff.
+    fn mail_once(&self, mail: &message::Mail) -> Result<(), Failure> {
         if let Transport::DryRun { to_stderr } = self.transport {
-            return self.preview(mail, to_stderr);
+            return self.preview(mail, to_stderr).map_err(|e| Failure {
+                retry: false,
+                message: e.message,
+            });
         }
-        let message = self.build(mail)?;
+        let message = self.build(mail).map_err(|e| Failure {
+            retry: false,
+            message: e.message,
+        })?;
+        self.retrying(|| self.transport.send(&message))
+    }
+
+    /// Tries `send` until it works, it fails for good, or the retries are
+    /// spent, waiting longer each time.
+    fn retrying(&self, mut send: impl FnMut() -> Result<(), Failure>) -> Result<(), Failure> {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut attempt = 0;
         loop {
-            match self.transport.send(&message) {
-                Ok(()) => return Ok(()),
+            match send() {
                 Err(failure) if failure.retry && attempt < self.retries => {
                     if !self.quiet {
                         cli::warn(format!(
@@ -169,18 +203,87 @@ impl Mailer {
                     backoff.sleep();
                     attempt += 1;
                 }
+                result => return result,
+            }
+        }
+    }
+
+    /// The error for notifications a channel could not deliver: they stay
+    /// in the state file for the next run.
+    fn kept(&self, failure: Failure) -> Error {
+        let waiting = self.state.outbox().map(|o| o.len()).unwrap_or(0);
+        let mut error = failure.into_error();
+        error.message = format!(
+            "{}; {waiting} notification(s) kept in {}, sent first on the next run",
+            error.message,
+            self.path.display()
+        );
+        error
+    }
+
+    /// Tells one notification through every channel that has not told it
+    /// yet, and mail; whether all have. A channel that fails is `down` for
+    /// the rest of this run: the others go on, and it is tried again on
+    /// the next run with what it missed.
+    fn tell_everywhere(
+        &mut self,
+        mail: i64,
+        items: (&[Item], &[Item]),
+        text: &message::Mail,
+        down: &mut Vec<Failure>,
+    ) -> Result<bool> {
+        let (told, held) = items;
+        let data = message::data(told, held, time::now_ms());
+        let key = format!(
+            "sheepdog.{mail}.{}",
+            data["notifications"][0]["event"]["id"]
+                .as_str()
+                .unwrap_or("")
+        );
+        let notification = Notification {
+            subject: &text.subject,
+            text: &text.body,
+            data: &data,
+            problem: told.iter().any(|i| i.notice != Notice::Recovery),
+            key,
+        };
+        let mut all = true;
+        for i in 0..self.channels.len() {
+            let name = self.channels[i].name.clone();
+            if self.state.delivered(mail, &name)? {
+                continue;
+            }
+            if down
+                .iter()
+                .any(|f| f.message.starts_with(&format!("{name}: ")))
+            {
+                all = false;
+                continue;
+            }
+            match self.retrying(|| self.channels[i].deliver(&notification)) {
+                Ok(()) => self.state.set_delivered(mail, &name)?,
                 Err(failure) => {
-                    let waiting = self.state.outbox().map(|o| o.len()).unwrap_or(0);
-                    let mut error = failure.into_error();
-                    error.message = format!(
-                        "{}; {waiting} mail(s) kept in {}, sent first on the next run",
-                        error.message,
-                        self.path.display()
-                    );
-                    return Err(error);
+                    down.push(failure);
+                    all = false;
                 }
             }
         }
+        if self.mail && !self.state.delivered(mail, MAIL)? {
+            if down.iter().any(|f| f.message.starts_with("mail: ")) {
+                return Ok(false);
+            }
+            match self.mail_once(text) {
+                Ok(()) => self.state.set_delivered(mail, MAIL)?,
+                Err(failure) => {
+                    down.push(Failure {
+                        retry: failure.retry,
+                        message: format!("mail: {}", failure.message),
+                    });
+                    all = false;
+                }
+            }
+        }
+        Ok(all)
     }
 
     /// The mail as a person reads it: its headers and its text, not the

@@ -88,6 +88,29 @@ pub fn notification(items: &[Item], held: &[Item], rules: &str, now_ms: i64) -> 
     }
 }
 
+/// The notifications as data, for a program or a JSON webhook: what the
+/// mail says, field by field, and each event as it came.
+pub fn data(items: &[Item], held: &[Item], now_ms: i64) -> Value {
+    let one = |item: &Item| {
+        serde_json::json!({
+            "notice": item.notice.as_str(),
+            "host": item.host,
+            "tag": item.tag,
+            "headline": headline(item, now_ms),
+            "previous": item.previous.map(|s| s.as_str()),
+            "since": format_ms(item.since_ms),
+            "event": Value::Object(fields(&item.line)),
+        })
+    };
+    let mail = notification(items, held, "", now_ms);
+    serde_json::json!({
+        "subject": mail.subject,
+        "text": mail.body,
+        "notifications": items.iter().map(one).collect::<Vec<_>>(),
+        "held": held.iter().map(one).collect::<Vec<_>>(),
+    })
+}
+
 /// `FAIL BORG on tux01 (exit 2)`.
 fn headline(item: &Item, now_ms: i64) -> String {
     let event = fields(&item.line);

@@ -6,6 +6,7 @@
 //! hands it to the mail system. With `--echo`, an event is printed back
 //! once its mail was accepted, or once the policy decided none is due.
 
+mod channels;
 mod mailer;
 mod message;
 mod policy;
@@ -72,6 +73,12 @@ add a header.";
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Tell notifications here too (repeatable): syslog, program=PATH,
+    /// ntfy=TOPIC-URL, slack=WEBHOOK-URL, json=URL; [[notify]] tables
+    /// configure these and Gotify and Matrix (tokens from files only).
+    #[arg(long, value_name = "SPEC")]
+    pub channel: Vec<String>,
 
     /// Where mail goes (repeat for several) [default: [mail] to].
     #[arg(long, value_name = "ADDRESS")]
@@ -277,6 +284,34 @@ fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit
     Ok(Exit::Ok)
 }
 
+/// `--channel KIND[=VALUE]` as the `[[notify]]` table it stands for.
+fn channel_spec(spec: &str) -> Result<crate::config::NotifySection> {
+    let (kind, value) = match spec.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_string())),
+        None => (spec, None),
+    };
+    let mut section = crate::config::NotifySection {
+        kind: kind.to_string(),
+        ..Default::default()
+    };
+    match (kind, value) {
+        ("syslog", None) => {}
+        ("program", Some(path)) => section.program = Some(vec![path]),
+        ("ntfy" | "slack" | "json", Some(url)) => section.url = Some(url),
+        ("gotify" | "matrix", _) => {
+            return Err(Error::usage(format!(
+                "--channel {kind}: its token goes in a [[notify]] table's token_file, never on the command line"
+            )));
+        }
+        _ => {
+            return Err(Error::usage(format!(
+                "--channel `{spec}`: expected syslog, program=PATH, ntfy=URL, slack=URL or json=URL"
+            )));
+        }
+    }
+    Ok(section)
+}
+
 fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result<Exit> {
     let mail = &config.mail;
     let host = ident::short_hostname();
@@ -285,9 +320,21 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     } else {
         args.to.clone()
     };
-    if to.is_empty() {
+    let timeout = args.timeout;
+    let mut channels = Vec::new();
+    for section in &config.notify {
+        channels.push(channels::Channel::from_config(section, timeout)?);
+    }
+    for spec in &args.channel {
+        channels.push(channels::Channel::from_config(
+            &channel_spec(spec)?,
+            timeout,
+        )?);
+    }
+    if to.is_empty() && channels.is_empty() {
         return Err(Error::usage(
-            "who should get the mail? give --to ADDRESS (or [mail] to in the configuration file)",
+            "who should hear of it? give --to ADDRESS (or [mail] to in the configuration file), \
+             or --channel SPEC ([[notify]] tables)",
         ));
     }
     let from = args
@@ -332,7 +379,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         max_age_ms: ms(or(args.max_age, mail.max_age, 86_400)),
     };
     let digest_ms = args.digest.or(mail.digest.map(|d| d.0)).map(ms);
-    let transport = if args.dry_run {
+    let transport = if args.dry_run || to.is_empty() {
         Transport::DryRun {
             to_stderr: args.echo,
         }
@@ -402,6 +449,9 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         next_due: None,
         quiet: args.state.base.quiet,
         suppression,
+        // A preview tells no channel: it prints what mail would say.
+        mail: !to.is_empty() || args.dry_run,
+        channels: if args.dry_run { Vec::new() } else { channels },
     };
     // What a previous run could not send goes first.
     mailer.send_due(i64::MAX)?;

@@ -38,6 +38,8 @@ const SCHEMA: &str = "
         host TEXT NOT NULL, tag TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (host, tag, status)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS delivered (
+        mail INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (mail, channel)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS held (
         host TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (host, tag)) WITHOUT ROWID;
 ";
@@ -172,10 +174,36 @@ impl State {
             .map_err(|e| self.error("reading", e))
     }
 
-    /// Forgets a mail the server accepted.
+    /// Forgets a notification every channel delivered.
     pub fn sent(&mut self, mail: i64) -> Result<()> {
+        let forget = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.execute("DELETE FROM outbox WHERE mail = ?1", [mail])?;
+            conn.execute("DELETE FROM delivered WHERE mail = ?1", [mail])?;
+            Ok(())
+        };
+        forget(&self.conn).map_err(|e| self.error("writing", e))
+    }
+
+    /// Whether one channel has delivered a notification already (another
+    /// channel was down, so it is still in the outbox).
+    pub fn delivered(&self, mail: i64, channel: &str) -> Result<bool> {
         self.conn
-            .execute("DELETE FROM outbox WHERE mail = ?1", [mail])
+            .query_row(
+                "SELECT 1 FROM delivered WHERE mail = ?1 AND channel = ?2",
+                params![mail, channel],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| self.error("reading", e))
+    }
+
+    pub fn set_delivered(&mut self, mail: i64, channel: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO delivered (mail, channel) VALUES (?1, ?2)",
+                params![mail, channel],
+            )
             .map(drop)
             .map_err(|e| self.error("writing", e))
     }

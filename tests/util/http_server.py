@@ -5,7 +5,8 @@
 Answers every GET and HEAD with CODE (200) and TEXT. With --log, appends
 one JSON line per request: the method, the path and the uid owning the
 client's socket, read from /proc/net/tcp{,6} — so a test can prove which
-user a check really ran as.
+user a check really ran as. A POST or PUT (a webhook) is answered the same
+and logged with its headers and its body too, for sd-mail's channel tests.
 """
 
 import argparse
@@ -64,6 +65,27 @@ def main():
 
         def do_GET(self):
             self.answer(True)
+
+        def receive(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8", "replace")
+            if args.log:
+                with open(args.log, "a") as log:
+                    log.write(json.dumps({"method": self.command, "path": self.path,
+                                          "headers": {k.lower(): v for k, v in self.headers.items()},
+                                          "body": body}) + "\n")
+            answer = b"{}"
+            self.send_response(args.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def do_POST(self):
+            self.receive()
+
+        def do_PUT(self):
+            self.receive()
 
         def do_HEAD(self):
             self.answer(False)

@@ -43,6 +43,11 @@ impl HttpServer {
         } else {
             super::free_port()
         };
+        HttpServer::start_on(bind, port, extra)
+    }
+
+    /// The same on a port chosen before (a receiver that comes up late).
+    pub fn start_on(bind: &str, port: u16, extra: &[&str]) -> HttpServer {
         let cmd = http_server_command(bind, port, extra);
         let mut command = Command::new(&cmd[0]);
         command

@@ -1,0 +1,256 @@
+//! sd-mail's other channels against real receivers the tests start: an
+//! HTTP server that records every request (the ntfy, Gotify, Matrix, Slack
+//! and JSON shapes, field by field), a datagram socket for syslog, a
+//! program; hostile event fields neutralised per channel; a channel that
+//! is down delivers once when it is back, and the others do not repeat.
+
+use crate::util::services::HttpServer;
+use crate::util::{TestEnv, free_port};
+use serde_json::Value;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+
+/// A failing event whose fields try to inject headers, mentions and markup.
+fn hostile(id: &str) -> String {
+    format!(
+        r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2,"msg":"@room @channel <!here> *bold* ```x``` [a](http://evil)\r\nX-Injected: 1"}}"#,
+        sheepdog::time::format_ms(sheepdog::time::now_ms() - 60_000)
+    ) + "\n"
+}
+
+fn requests(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A program that appends what it is given to `out`.
+fn program(env: &TestEnv, out: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = env.path("notify-program");
+    std::fs::write(&path, format!("#!/bin/sh\ncat >> {}\n", out.display())).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn secret(env: &TestEnv, name: &str, value: &str) -> PathBuf {
+    let path = env.path(name);
+    std::fs::write(&path, value).unwrap();
+    path
+}
+
+#[test]
+fn every_channel_hears_once_in_its_own_shape_with_nothing_injected() {
+    let env = TestEnv::new();
+    let log = env.path("http.log");
+    let http = HttpServer::start("127.0.0.1", &["--log", log.to_str().unwrap()]);
+    let base = format!("http://127.0.0.1:{}", http.port);
+    let told = env.path("program.out");
+    let socket_path = env.path("log.sock");
+    let syslog = UnixDatagram::bind(&socket_path).unwrap();
+    syslog
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let config = env.write_config(&format!(
+        r#"
+[[notify]]
+type = "ntfy"
+url = "{base}/alerts"
+token_file = "{ntfy}"
+tags = ["sheepdog"]
+
+[[notify]]
+type = "gotify"
+url = "{base}/gotify"
+token_file = "{gotify}"
+
+[[notify]]
+type = "matrix"
+url = "{base}/mx"
+room = "!r:example.org"
+token_file = "{matrix}"
+
+[[notify]]
+type = "slack"
+url = "{base}/slack"
+
+[[notify]]
+type = "json"
+url = "{base}/json"
+
+[[notify]]
+type = "program"
+program = ["{program}"]
+
+[[notify]]
+type = "syslog"
+socket = "{socket}"
+facility = "daemon"
+"#,
+        ntfy = secret(&env, "ntfy.token", "ntfy-token\n").display(),
+        gotify = secret(&env, "gotify.token", "gotify-token").display(),
+        matrix = secret(&env, "matrix.token", "mx-token").display(),
+        program = program(&env, &told).display(),
+        socket = socket_path.display(),
+    ));
+    // A thousand failures of one job: one notification per channel.
+    let input: String = (0..1000).map(|i| hostile(&format!("f{i:04}"))).collect();
+    let run = env
+        .cmd("sd-mail")
+        .arg("--config")
+        .arg(&config)
+        .args(["--group-wait", "0s", "--retries", "0", "--state"])
+        .arg(env.path("mail.db"))
+        .stdin(input)
+        .expect_code(0);
+    let got = requests(&log);
+    assert_eq!(got.len(), 5, "{}\n{got:#?}", run.report());
+    let by = |path: &str| -> &Value {
+        got.iter()
+            .find(|r| r["path"].as_str().unwrap().starts_with(path))
+            .unwrap_or_else(|| panic!("no request to {path}: {got:#?}"))
+    };
+    let body = |r: &Value| -> Value { serde_json::from_str(r["body"].as_str().unwrap()).unwrap() };
+    for r in &got {
+        assert!(r["headers"].get("x-injected").is_none(), "{r}");
+        assert_eq!(r["headers"]["content-type"], "application/json");
+    }
+
+    // ntfy: JSON publishing to the server, the topic in the body.
+    let ntfy = by("/");
+    let n = body(ntfy);
+    assert_eq!(
+        (ntfy["method"].as_str(), ntfy["path"].as_str()),
+        (Some("POST"), Some("/"))
+    );
+    assert_eq!(ntfy["headers"]["authorization"], "Bearer ntfy-token");
+    assert_eq!(n["topic"], "alerts");
+    assert_eq!(n["title"], "[sheepdog] FAIL WEB on tux01 (exit 2)");
+    assert_eq!(n["priority"], 4);
+    assert_eq!(n["tags"], serde_json::json!(["sheepdog", "warning"]));
+    assert!(
+        n["message"].as_str().unwrap().contains("Exit:     2"),
+        "{n}"
+    );
+
+    // Gotify: its key header, plain text.
+    let gotify = by("/gotify");
+    let g = body(gotify);
+    assert_eq!(gotify["path"], "/gotify/message");
+    assert_eq!(gotify["headers"]["x-gotify-key"], "gotify-token");
+    assert!(gotify["headers"].get("authorization").is_none());
+    assert_eq!(g["title"], n["title"]);
+    assert_eq!(g["priority"], 8);
+    assert_eq!(g["extras"]["client::display"]["contentType"], "text/plain");
+
+    // Matrix: a notice, PUT with a transaction id, @room defused.
+    let matrix = by("/mx");
+    let m = body(matrix);
+    assert_eq!(matrix["method"], "PUT");
+    assert!(matrix["path"].as_str().unwrap().starts_with(
+        "/mx/_matrix/client/v3/rooms/%21r%3Aexample.org/send/m.room.message/sheepdog."
+    ));
+    assert_eq!(matrix["headers"]["authorization"], "Bearer mx-token");
+    assert_eq!(m["msgtype"], "m.notice");
+    let text = m["body"].as_str().unwrap();
+    assert!(
+        !text.contains("@room") && !text.contains("@channel"),
+        "{text}"
+    );
+    assert!(
+        text.contains("@\u{2060}room"),
+        "shown, not notifying: {text}"
+    );
+
+    // Slack-compatible: escaped, no mention, all in a code block.
+    let slack = body(by("/slack"));
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        !text.contains("<!here>") && text.contains("&lt;!here&gt;"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("@channel") && !text.contains("@room"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("```").count(),
+        2,
+        "one block, not broken out of: {text}"
+    );
+
+    // Plain JSON: the data, the event as it came.
+    let json = body(by("/json"));
+    assert_eq!(json["notifications"][0]["host"], "tux01");
+    assert_eq!(json["notifications"][0]["notice"], "problem");
+    assert!(
+        json["notifications"][0]["event"]["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("@room")
+    );
+    assert_eq!(json["subject"], n["title"]);
+
+    // The program: the same JSON, once.
+    let program_got = std::fs::read_to_string(&told).unwrap();
+    assert_eq!(program_got.lines().count(), 1, "{program_got}");
+    let p: Value = serde_json::from_str(program_got.trim()).unwrap();
+    assert_eq!(p["notifications"], json["notifications"]);
+
+    // syslog: one line, daemon.err.
+    let mut buf = vec![0u8; 65536];
+    let len = syslog.recv(&mut buf).unwrap();
+    let line = String::from_utf8_lossy(&buf[..len]).to_string();
+    assert!(line.starts_with("<27>"), "{line}");
+    assert!(
+        line.contains(" sheepdog[") && line.ends_with("[sheepdog] FAIL WEB on tux01 (exit 2)"),
+        "{line}"
+    );
+    assert!(!line.contains('\n') && !line.contains('\r'));
+    syslog.set_nonblocking(true).unwrap();
+    assert!(syslog.recv(&mut buf).is_err(), "one datagram only");
+}
+
+#[test]
+fn a_channel_down_delivers_once_when_back_and_the_others_do_not_repeat() {
+    let env = TestEnv::new();
+    let port = free_port();
+    let log = env.path("http.log");
+    let told = env.path("program.out");
+    let config = env.write_config(&format!(
+        "[[notify]]\ntype = \"json\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\n\
+         [[notify]]\ntype = \"program\"\nprogram = [\"{}\"]\n",
+        program(&env, &told).display()
+    ));
+    let mail = |input: String| {
+        env.cmd("sd-mail")
+            .arg("--config")
+            .arg(&config)
+            .args(["--group-wait", "0s", "--retries", "0", "--state"])
+            .arg(env.path("mail.db"))
+            .stdin(input)
+    };
+    // The webhook is down: the program hears it, sd-mail keeps the rest
+    // and says so (75: try again later).
+    let run = mail(hostile("a1")).expect_code(75);
+    assert!(
+        run.stderr()
+            .contains(&format!("json http://127.0.0.1:{port}/hook")),
+        "{}",
+        run.report()
+    );
+    assert!(run.stderr().contains("kept in"), "{}", run.report());
+    assert_eq!(std::fs::read_to_string(&told).unwrap().lines().count(), 1);
+    // Still down on the next run: nothing repeated to the program.
+    mail(String::new()).expect_code(75);
+    assert_eq!(std::fs::read_to_string(&told).unwrap().lines().count(), 1);
+    // Back: the webhook gets it, once; the program nothing more.
+    let _http = HttpServer::start_on("127.0.0.1", port, &["--log", log.to_str().unwrap()]);
+    mail(String::new()).expect_code(0);
+    assert_eq!(requests(&log).len(), 1);
+    assert_eq!(std::fs::read_to_string(&told).unwrap().lines().count(), 1);
+    mail(String::new()).expect_code(0);
+    assert_eq!(requests(&log).len(), 1, "delivered once");
+}
