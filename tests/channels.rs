@@ -254,3 +254,46 @@ fn a_channel_down_delivers_once_when_back_and_the_others_do_not_repeat() {
     mail(String::new()).expect_code(0);
     assert_eq!(requests(&log).len(), 1, "delivered once");
 }
+
+/// `--channel syslog` writes to /dev/log itself, as journald and rsyslog
+/// read it: here a socket of the test's, bound at /dev/log in a private
+/// mount namespace (as root; the socket is the same code path otherwise).
+#[test]
+fn syslog_goes_to_dev_log() {
+    if !nix::unistd::geteuid().is_root() || !crate::util::have("unshare") {
+        eprintln!(
+            "syslog_goes_to_dev_log: needs root and unshare for a private /dev; not checked here"
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let dev = env.path("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    let socket = UnixDatagram::bind(dev.join("log")).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let null = std::process::Command::new("mknod")
+        .arg(dev.join("null"))
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(null.success());
+    let script = format!(
+        "mount --bind {} /dev && exec {} --channel syslog --group-wait 0s --retries 0 --state {}",
+        dev.display(),
+        crate::util::bin("sd-mail"),
+        env.path("mail.db").display()
+    );
+    env.external("unshare", "unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .stdin(hostile("s1"))
+        .expect_code(0);
+    let mut buf = vec![0u8; 65536];
+    let len = socket.recv(&mut buf).unwrap();
+    let line = String::from_utf8_lossy(&buf[..len]).to_string();
+    assert!(
+        line.starts_with("<27>") && line.contains("FAIL WEB on tux01"),
+        "{line}"
+    );
+}

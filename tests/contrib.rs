@@ -214,3 +214,18 @@ fn shell_and_python_examples_speak_the_wire_format() {
             .is_some_and(|o| o.lines().next() == Some("0"))));
     }
 }
+
+/// The channel examples are a configuration sheepdog reads, with every
+/// kind of channel sd-mail knows.
+#[test]
+fn the_channel_examples_are_a_valid_configuration() {
+    let text = std::fs::read_to_string(contrib("notify/channels.toml")).unwrap();
+    let config = sheepdog::config::ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<&str> = config.notify.iter().map(|n| n.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ntfy", "gotify", "matrix", "slack", "json", "program", "syslog"
+        ]
+    );
+}

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sd_mail_global_optspecs
-    string join \n to= from= smtp= smtp-ca= smtp-user= sendmail= notify= repeat= group-wait= digest= max-age= retries= timeout= echo dry-run rules= store= max-event-size= state= config= q/quiet h/help V/version
+    string join \n channel= to= from= smtp= smtp-ca= smtp-user= sendmail= notify= repeat= group-wait= digest= max-age= retries= timeout= echo dry-run rules= store= max-event-size= state= config= q/quiet h/help V/version
 end
 
 function __fish_sd_mail_needs_command
@@ -24,6 +24,7 @@ function __fish_sd_mail_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c sd-mail -n "__fish_sd_mail_needs_command" -l channel -d 'Tell notifications here too (repeatable): syslog, program=PATH, ntfy=TOPIC-URL, slack=WEBHOOK-URL, json=URL; [[notify]] tables configure these and Gotify and Matrix (tokens from files only)' -r
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l to -d 'Where mail goes (repeat for several) [default: [mail] to]' -r
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l from -d 'The sender [default: [mail] from, else sheepdog@HOSTNAME]' -r
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l smtp -d 'The mail server, smtp://HOST:PORT or smtps://HOST:PORT (see above) [default: [mail] smtp]' -r

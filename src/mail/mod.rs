@@ -57,6 +57,16 @@ allow plaintext when the server offers no STARTTLS, ?tls=none for plaintext \
 comes from the URL, --smtp-user or [mail] user; the password from [mail] \
 password_file or SD_SMTP_PASSWORD, never from the command line.
 
+Mail is one channel. The same decision is told, once, through the others \
+too: the local syslog (/dev/log), a program (the notification as JSON on \
+its stdin; exit 0 is delivered) and webhooks with presets for ntfy, \
+Gotify, Matrix, Slack-compatible servers (Mattermost, Rocket.Chat) and \
+plain JSON — [[notify]] tables in the configuration (tokens from files \
+only), or --channel for those that need no token. Each channel's \
+deliveries are remembered: one that is down is retried with backoff, then \
+sd-mail exits 75 keeping what it missed, and it alone gets it on the next \
+run. Without --to, only the channels are told.
+
 A rule file with suppress(Host, Tag) rules (--rules, [rules] path; \
 sheepdog(7) RULES) holds back what a parent's failure explains: before a \
 mail goes, the rules are asked of the store (--store); the notifications \
