@@ -297,3 +297,89 @@ fn syslog_goes_to_dev_log() {
         "{line}"
     );
 }
+
+/// Routing as the seed's clients ask for it: a job names who should hear
+/// of it (`sd-run --notify-to`), the event travels sd-bark → Redis →
+/// sd-recv → sd-mail, and the server's [[route]] decides — honouring an
+/// address only where allow_event_recipients allows it.
+#[test]
+fn routes_decide_who_hears_and_a_hostile_notify_to_is_refused() {
+    use crate::util::redis::RedisServer;
+    use crate::util::smtp::SmtpServer;
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let config = env.write_config(
+        r#"
+[mail]
+to = ["admin@example.org"]
+
+[[route]]
+tag = "deploy"
+to = ["ops@example.org"]
+allow_event_recipients = ["*@example.org"]
+"#,
+    );
+    for (tag, notify) in [
+        (
+            "deploy",
+            vec![
+                "--notify-to",
+                "dev@example.org",
+                "--notify-to",
+                "boss@evil.example",
+            ],
+        ),
+        ("borg", vec!["--notify-to", "dev@example.org"]),
+    ] {
+        let run = env
+            .cmd("sd-run")
+            .args(["--tag", tag])
+            .args(notify)
+            .args(["--", "false"])
+            .run();
+        assert_eq!(run.code(), Some(1));
+        env.cmd("sd-bark").stdin(run.stdout()).expect_code(0);
+    }
+    let received = env
+        .cmd("sd-recv")
+        .args([
+            "--group",
+            "mail",
+            "--once",
+            "--",
+            crate::util::bin("sd-mail"),
+            "--echo",
+        ])
+        .args([
+            "--smtp",
+            &smtp.url(),
+            "--group-wait",
+            "0s",
+            "--retries",
+            "0",
+            "--config",
+        ])
+        .arg(&config)
+        .expect_code(0);
+    let mut mails: Vec<(String, Vec<String>)> = smtp
+        .received()
+        .iter()
+        .map(|m| (m.header("Subject").to_string(), m.rcpt_tos.clone()))
+        .collect();
+    mails.sort();
+    assert_eq!(mails.len(), 2, "{}", received.report());
+    // The default route: [mail] to, and no address from the event (the
+    // default allows none).
+    assert!(mails[0].0.contains("FAIL BORG"), "{mails:?}");
+    assert_eq!(mails[0].1, ["admin@example.org"]);
+    // The deploy route: its own recipient and the allowed one.
+    assert!(mails[1].0.contains("FAIL DEPLOY"), "{mails:?}");
+    assert_eq!(mails[1].1, ["dev@example.org", "ops@example.org"]);
+    assert!(
+        received.stderr().contains("boss@evil.example"),
+        "{}",
+        received.report()
+    );
+}

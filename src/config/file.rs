@@ -20,6 +20,27 @@ pub struct ConfigFile {
     pub action: Vec<ActionSection>,
     pub rules: RulesSection,
     pub notify: Vec<NotifySection>,
+    pub route: Vec<RouteSection>,
+}
+
+/// One `[[route]]` table: which notifications go to whom (sd-mail).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteSection {
+    /// Globs on the event the notification is about.
+    pub host: Option<String>,
+    pub tag: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    /// Mail recipients.
+    pub to: Vec<String>,
+    /// Names of `[[notify]]` channels, or `*` for all.
+    pub channels: Vec<String>,
+    /// Addresses an event's `notify_to` may add (globs).
+    pub allow_event_recipients: Vec<String>,
+    /// Go on to the next routes after this one matched.
+    #[serde(rename = "continue")]
+    pub keep_going: bool,
 }
 
 /// One `[[notify]]` table: a channel sd-mail tells besides mail.
@@ -137,6 +158,8 @@ pub struct MailSection {
     pub password_file: Option<PathBuf>,
     pub from: Option<String>,
     pub to: Vec<String>,
+    /// Addresses an event's `notify_to` may add where no route matched.
+    pub allow_event_recipients: Vec<String>,
     pub notify: Option<Vec<String>>,
     pub repeat: Option<HumanDuration>,
     pub group_wait: Option<HumanDuration>,

@@ -10,7 +10,7 @@ mod file;
 
 pub use file::{
     ActionSection, BrokerSection, CheckSection, HeartbeatSection, MailSection, NotifySection,
-    ObeySection, OrderSection, StoreSection,
+    ObeySection, OrderSection, RouteSection, StoreSection,
 };
 pub use file::{CommandLine, ConfigFile, HumanDuration};
 

@@ -7,6 +7,7 @@
 use super::channels::{Channel, Notification};
 use super::message;
 use super::policy::{Decision, Incoming, Notice, Policy};
+use super::routes::{Routes, Targets};
 use super::state::{self, Item, State};
 use super::transport::{Failure, Transport};
 use crate::backoff::Backoff;
@@ -44,6 +45,8 @@ pub(super) struct Mailer {
     pub(super) mail: bool,
     /// The other ways they are told.
     pub(super) channels: Vec<Channel>,
+    /// Who hears what.
+    pub(super) routes: Routes,
 }
 
 /// Mail's name among the channels, in the state file.
@@ -93,9 +96,15 @@ impl Mailer {
             }
             let (mailed, held) = self.hold_back(items)?;
             if !mailed.is_empty() {
-                let rules = self.suppression.as_ref().map_or("", |s| s.origin());
-                let text = message::notification(&mailed, &held, rules, now);
-                if !self.tell_everywhere(mail, (&mailed, &held), &text, &mut down)? {
+                // One notification per route the group's items take.
+                let mut done = true;
+                for (targets, told) in self.route(&mailed) {
+                    let rules = self.suppression.as_ref().map_or("", |s| s.origin());
+                    let text = message::notification(&told, &held, rules, now);
+                    done &=
+                        self.tell_everywhere(mail, &targets, (&told, &held), &text, &mut down)?;
+                }
+                if !done {
                     continue;
                 }
             } else if !self.quiet {
@@ -142,6 +151,29 @@ impl Mailer {
         Ok(())
     }
 
+    /// The group's notifications by where they go ([`Routes`]); an
+    /// address an event asked for that no route allows is said, not used.
+    fn route(&self, items: &[Item]) -> Vec<(Targets, Vec<Item>)> {
+        let mut by_targets: Vec<(Targets, Vec<Item>)> = Vec::new();
+        for item in items {
+            let event = message::fields(&item.line);
+            let (targets, refused) = self.routes.targets(&event);
+            if !refused.is_empty() && !self.quiet {
+                cli::warn(format!(
+                    "{} on {}: notify_to {} allowed by no route's allow_event_recipients; not told",
+                    message::one_line(&item.tag),
+                    message::one_line(&item.host),
+                    message::one_line(&refused.join(", "))
+                ));
+            }
+            match by_targets.iter_mut().find(|(t, _)| *t == targets) {
+                Some((_, list)) => list.push(item.clone()),
+                None => by_targets.push((targets, vec![item.clone()])),
+            }
+        }
+        by_targets
+    }
+
     /// Splits a mail's notifications into those to send and those a
     /// suppress rule holds back (and the recoveries of those held).
     fn hold_back(&mut self, items: Vec<Item>) -> Result<(Vec<Item>, Vec<Item>)> {
@@ -167,18 +199,20 @@ impl Mailer {
     /// Hands one mail to the transport, retrying with backoff; the error
     /// says the mail is kept.
     fn deliver(&mut self, mail: &message::Mail) -> Result<()> {
-        self.mail_once(mail).map_err(|failure| self.kept(failure))
+        let to = self.envelope.to.clone();
+        self.mail_once(mail, &to)
+            .map_err(|failure| self.kept(failure))
     }
 
     /// The mail to the transport (or the preview), retried with backoff.
-    fn mail_once(&self, mail: &message::Mail) -> Result<(), Failure> {
+    fn mail_once(&self, mail: &message::Mail, to: &[Mailbox]) -> Result<(), Failure> {
         if let Transport::DryRun { to_stderr } = self.transport {
-            return self.preview(mail, to_stderr).map_err(|e| Failure {
+            return self.preview(mail, to, to_stderr).map_err(|e| Failure {
                 retry: false,
                 message: e.message,
             });
         }
-        let message = self.build(mail).map_err(|e| Failure {
+        let message = self.build(mail, to).map_err(|e| Failure {
             retry: false,
             message: e.message,
         })?;
@@ -228,29 +262,34 @@ impl Mailer {
     fn tell_everywhere(
         &mut self,
         mail: i64,
+        targets: &Targets,
         items: (&[Item], &[Item]),
         text: &message::Mail,
         down: &mut Vec<Failure>,
     ) -> Result<bool> {
         let (told, held) = items;
         let data = message::data(told, held, time::now_ms());
-        let key = format!(
-            "sheepdog.{mail}.{}",
-            data["notifications"][0]["event"]["id"]
-                .as_str()
-                .unwrap_or("")
-        );
+        // Deliveries are remembered per channel and per notification of
+        // the group (a group split by routes is several).
+        let first = data["notifications"][0]["event"]["id"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let notification = Notification {
             subject: &text.subject,
             text: &text.body,
             data: &data,
             problem: told.iter().any(|i| i.notice != Notice::Recovery),
-            key,
+            key: format!("sheepdog.{mail}.{first}"),
         };
         let mut all = true;
         for i in 0..self.channels.len() {
             let name = self.channels[i].name.clone();
-            if self.state.delivered(mail, &name)? {
+            if !targets.channels.contains(&name) {
+                continue;
+            }
+            let key = format!("{name} {first}");
+            if self.state.delivered(mail, &key)? {
                 continue;
             }
             if down
@@ -261,19 +300,21 @@ impl Mailer {
                 continue;
             }
             match self.retrying(|| self.channels[i].deliver(&notification)) {
-                Ok(()) => self.state.set_delivered(mail, &name)?,
+                Ok(()) => self.state.set_delivered(mail, &key)?,
                 Err(failure) => {
                     down.push(failure);
                     all = false;
                 }
             }
         }
-        if self.mail && !self.state.delivered(mail, MAIL)? {
+        let recipients: Vec<Mailbox> = targets.to.iter().filter_map(|a| a.parse().ok()).collect();
+        let key = format!("{MAIL} {first}");
+        if self.mail && !recipients.is_empty() && !self.state.delivered(mail, &key)? {
             if down.iter().any(|f| f.message.starts_with("mail: ")) {
                 return Ok(false);
             }
-            match self.mail_once(text) {
-                Ok(()) => self.state.set_delivered(mail, MAIL)?,
+            match self.mail_once(text, &recipients) {
+                Ok(()) => self.state.set_delivered(mail, &key)?,
                 Err(failure) => {
                     down.push(Failure {
                         retry: failure.retry,
@@ -288,10 +329,10 @@ impl Mailer {
 
     /// The mail as a person reads it: its headers and its text, not the
     /// encoded form that goes over the wire.
-    fn preview(&self, mail: &message::Mail, to_stderr: bool) -> Result<()> {
+    fn preview(&self, mail: &message::Mail, to: &[Mailbox], to_stderr: bool) -> Result<()> {
         // Built all the same, so a preview fails where a real mail would.
-        self.build(mail)?;
-        let to: Vec<String> = self.envelope.to.iter().map(|m| m.to_string()).collect();
+        self.build(mail, to)?;
+        let to: Vec<String> = to.iter().map(|m| m.to_string()).collect();
         let text = format!(
             "From: {}\nTo: {}\nSubject: {}\n\n{}\n",
             self.envelope.from,
@@ -308,7 +349,7 @@ impl Mailer {
         written.map_err(|e| Error::local_io("printing the mail", e))
     }
 
-    fn build(&self, mail: &message::Mail) -> Result<Message> {
+    fn build(&self, mail: &message::Mail, to: &[Mailbox]) -> Result<Message> {
         let mut builder = Message::builder()
             .from(self.envelope.from.clone())
             .subject(mail.subject.clone())
@@ -319,7 +360,7 @@ impl Mailer {
                 message::one_line(&self.envelope.host)
             )))
             .header(ContentType::TEXT_PLAIN);
-        for to in &self.envelope.to {
+        for to in to {
             builder = builder.to(to.clone());
         }
         builder

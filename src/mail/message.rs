@@ -296,7 +296,7 @@ pub fn digest(diary: &Diary, from_ms: i64, now_ms: i64) -> Mail {
     Mail { subject, body }
 }
 
-fn fields(line: &str) -> Map<String, Value> {
+pub fn fields(line: &str) -> Map<String, Value> {
     serde_json::from_str(line).unwrap_or_default()
 }
 

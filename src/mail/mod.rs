@@ -10,6 +10,7 @@ mod channels;
 mod mailer;
 mod message;
 mod policy;
+mod routes;
 mod state;
 mod suppress;
 mod transport;
@@ -341,7 +342,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
             timeout,
         )?);
     }
-    if to.is_empty() && channels.is_empty() {
+    if to.is_empty() && channels.is_empty() && config.route.is_empty() {
         return Err(Error::usage(
             "who should hear of it? give --to ADDRESS (or [mail] to in the configuration file), \
              or --channel SPEC ([[notify]] tables)",
@@ -443,6 +444,8 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         }
         None => None,
     };
+    let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
+    let routes = routes::Routes::new(&config.route, &to, &names, &mail.allow_event_recipients)?;
     let mut mailer = Mailer {
         state,
         path,
@@ -460,8 +463,9 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         quiet: args.state.base.quiet,
         suppression,
         // A preview tells no channel: it prints what mail would say.
-        mail: !to.is_empty() || args.dry_run,
+        mail: !to.is_empty() || !config.route.is_empty() || args.dry_run,
         channels: if args.dry_run { Vec::new() } else { channels },
+        routes,
     };
     // What a previous run could not send goes first.
     mailer.send_due(i64::MAX)?;

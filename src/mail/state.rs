@@ -54,7 +54,7 @@ pub struct State {
 }
 
 /// One notification waiting in the outbox.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Item {
     pub mail: i64,
     pub notice: Notice,

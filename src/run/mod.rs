@@ -43,6 +43,12 @@ pub struct Args {
     #[arg(short, long, value_name = "TAG")]
     pub tag: Option<String>,
 
+    /// Who should hear of this job (repeatable): put in its events as
+    /// `notify_to`; the server's sd-mail honours it only where a
+    /// [[route]] allows the address (allow_event_recipients).
+    #[arg(long, value_name = "ADDRESS")]
+    pub notify_to: Vec<String>,
+
     /// Print nothing when the job succeeds (the "only on error" mode); the
     /// dead man's switch and recovery mail then cannot see successes.
     #[arg(long)]
@@ -117,6 +123,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<u8> {
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
         user: ident::user_name(),
+        notify_to: args.notify_to.clone(),
     };
 
     let _lock = if args.lock {
@@ -203,12 +210,16 @@ struct Reporter {
     host: String,
     cmd: Vec<String>,
     user: String,
+    notify_to: Vec<String>,
 }
 
 impl Reporter {
     fn event(&self, status: Status, reason: &str) -> Event {
         let mut event = Event::report(&self.host, &self.tag, "run", status);
         event.set("reason", reason);
+        if !self.notify_to.is_empty() {
+            event.set("notify_to", self.notify_to.clone());
+        }
         event
     }
 
