@@ -383,3 +383,46 @@ allow_event_recipients = ["*@example.org"]
         received.report()
     );
 }
+
+/// A channel that refuses a notification for good (HTTP 404) is not asked
+/// again and again: the refusal is an `error` event for `| sd-bark`, and
+/// the other channels are told as usual.
+#[test]
+fn a_refused_notification_is_an_error_event_not_a_silence() {
+    let env = TestEnv::new();
+    let log = env.path("http.log");
+    let http = HttpServer::start(
+        "127.0.0.1",
+        &["--status", "404", "--log", log.to_str().unwrap()],
+    );
+    let told = env.path("program.out");
+    let config = env.write_config(&format!(
+        "[[notify]]\ntype = \"json\"\nname = \"gone\"\nurl = \"http://127.0.0.1:{}/gone\"\n\n\
+         [[notify]]\ntype = \"program\"\nprogram = [\"{}\"]\n",
+        http.port,
+        program(&env, &told).display()
+    ));
+    let mail = |input: String| {
+        env.cmd("sd-mail")
+            .arg("--config")
+            .arg(&config)
+            .args(["--group-wait", "0s", "--retries", "3", "--state"])
+            .arg(env.path("mail.db"))
+            .stdin(input)
+            .expect_code(0)
+    };
+    let run = mail(hostile("r1"));
+    let events: Vec<Value> = run.lines();
+    assert_eq!(events.len(), 1, "{}", run.report());
+    let e = &events[0];
+    assert_eq!(
+        (&e["status"], &e["reason"], &e["channel"]),
+        (&"error".into(), &"undeliverable".into(), &"gone".into())
+    );
+    assert!(e["msg"].as_str().unwrap().contains("HTTP 404"), "{e}");
+    assert!(e["id"].is_string() && e["time"].is_string(), "stamped: {e}");
+    assert_eq!(requests(&log).len(), 1, "a 404 is not retried");
+    assert_eq!(std::fs::read_to_string(&told).unwrap().lines().count(), 1);
+    mail(String::new());
+    assert_eq!(requests(&log).len(), 1, "nor asked again on the next run");
+}

@@ -151,6 +151,38 @@ impl Mailer {
         Ok(())
     }
 
+    /// An `error` event saying a channel refused a notification for good:
+    /// on stdout for `| sd-bark`, or on stderr when stdout carries the
+    /// echo (sd-recv would take it for an acknowledgement).
+    fn undeliverable(&mut self, channel: &str, failure: &Failure, subject: &str) -> Result<()> {
+        let mut event = Event::report(
+            &self.envelope.host,
+            "sd-mail",
+            "notify",
+            crate::event::Status::Error,
+        );
+        event.set("reason", "undeliverable");
+        event.set("channel", channel);
+        event.set(
+            "msg",
+            format!(
+                "{}; not told there: {}",
+                failure.message,
+                message::one_line(subject)
+            ),
+        );
+        event.stamp(&self.envelope.host);
+        let line = event.to_line();
+        if self.echo.is_some() {
+            cli::warn(format!("undeliverable: {line}"));
+        } else {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{line}").map_err(cli::stdout_error)?;
+            out.flush().map_err(cli::stdout_error)?;
+        }
+        Ok(())
+    }
+
     /// The group's notifications by where they go ([`Routes`]); an
     /// address an event asked for that no route allows is said, not used.
     fn route(&self, items: &[Item]) -> Vec<(Targets, Vec<Item>)> {
@@ -301,6 +333,13 @@ impl Mailer {
             }
             match self.retrying(|| self.channels[i].deliver(&notification)) {
                 Ok(()) => self.state.set_delivered(mail, &key)?,
+                // Refused for good (HTTP 4xx, no such program): trying
+                // again cannot help. Said as an error event, and this
+                // channel gives that notification up.
+                Err(failure) if !failure.retry => {
+                    self.undeliverable(&name, &failure, &text.subject)?;
+                    self.state.set_delivered(mail, &key)?;
+                }
                 Err(failure) => {
                     down.push(failure);
                     all = false;
