@@ -177,7 +177,7 @@ impl Channel {
             message: format!("{}: {why}", self.name),
         };
         match &self.kind {
-            Kind::Program { argv } => self.program(argv, n).map_err(|e| fail(true, e)),
+            Kind::Program { argv } => self.program(argv, n).map_err(|(retry, e)| fail(retry, e)),
             Kind::Syslog {
                 socket,
                 facility,
@@ -285,18 +285,21 @@ impl Channel {
 
     /// The notification as JSON on the program's stdin; its exit status
     /// says whether it was delivered.
-    fn program(&self, argv: &[String], n: &Notification<'_>) -> Result<(), String> {
+    /// Fails with whether trying again may help: not for a program that
+    /// cannot be started at all.
+    fn program(&self, argv: &[String], n: &Notification<'_>) -> Result<(), (bool, String)> {
         let mut child = std::process::Command::new(&argv[0])
             .args(&argv[1..])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| {
-                format!(
+                let why = format!(
                     "cannot start {}: {}",
                     argv[0],
                     crate::error::describe_io(&e)
-                )
+                );
+                (false, why)
             })?;
         let input = n.data.to_string() + "\n";
         if let Some(mut stdin) = child.stdin.take() {
@@ -308,14 +311,15 @@ impl Channel {
         loop {
             match child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => return Err(format!("{} ended with {status}", argv[0])),
+                Ok(Some(status)) => return Err((true, format!("{} ended with {status}", argv[0]))),
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(format!("{} took longer than {:?}", argv[0], self.timeout));
+                    let why = format!("{} took longer than {:?}", argv[0], self.timeout);
+                    return Err((true, why));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err((true, e.to_string())),
             }
         }
     }
