@@ -187,12 +187,16 @@ impl State {
     /// Whether one channel has delivered a notification already (another
     /// channel was down, so it is still in the outbox).
     pub fn delivered(&self, mail: i64, channel: &str) -> Result<bool> {
+        self.exists(
+            "SELECT 1 FROM delivered WHERE mail = ?1 AND channel = ?2",
+            params![mail, channel],
+        )
+    }
+
+    /// Whether a query finds a row.
+    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool> {
         self.conn
-            .query_row(
-                "SELECT 1 FROM delivered WHERE mail = ?1 AND channel = ?2",
-                params![mail, channel],
-                |_| Ok(()),
-            )
+            .query_row(sql, params, |_| Ok(()))
             .optional()
             .map(|found| found.is_some())
             .map_err(|e| self.error("reading", e))
@@ -271,15 +275,10 @@ impl State {
     }
 
     pub fn was_held(&self, host: &str, tag: &str) -> Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM held WHERE host = ?1 AND tag = ?2",
-                params![host, tag],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|found| found.is_some())
-            .map_err(|e| self.error("reading", e))
+        self.exists(
+            "SELECT 1 FROM held WHERE host = ?1 AND tag = ?2",
+            params![host, tag],
+        )
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<i64>> {
