@@ -19,6 +19,10 @@ Read events as JSON lines on standard input (or compose one from flags), \
 check and stamp them, commit them to the local spool, and publish them to \
 the broker.
 
+[bark] notify_to in the configuration names who should hear of this host's \
+events: it is added to each event that has no notify_to of its own (the \
+server honours it only where a [[route]] allows the address).
+
 Each line must be a JSON object; missing v, id, time and host are filled \
 in, unknown fields are kept as they are, and events from the earlier \
 sheepdog are converted. A line that is not an event is reported with its \
@@ -115,10 +119,22 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         // the pipe, and keeps everything it was given.
         let _keep_reading = crate::cli::stop_flag()?;
         let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
+        // Who should hear of this host's events, from its configuration
+        // ([bark] notify_to): added to each event that names no one.
+        let notify_to = std::sync::Arc::new(settings.config.bark.notify_to.clone());
+        let for_stamped = notify_to.clone();
         let stamping = Stamping {
             host,
-            as_is: |event: Skimmed<'_>| event.line.to_string(),
-            stamped: |event: Event| event.to_line(),
+            as_is: move |event: Skimmed<'_>| {
+                if notify_to.is_empty() || event.line.contains("\"notify_to\"") {
+                    return event.line.to_string();
+                }
+                match Event::parse(event.line.as_bytes(), usize::MAX) {
+                    Ok(parsed) => addressed(parsed, &notify_to),
+                    Err(_) => event.line.to_string(),
+                }
+            },
+            stamped: move |event: Event| addressed(event, &for_stamped),
         };
         rejected = read_batches(input, max, stamping, |batch| {
             outbox.commit(&batch);
@@ -142,4 +158,12 @@ fn compose(args: &Args, host: &str) -> Event {
         event.set("msg", msg.as_str());
     }
     event
+}
+
+/// The event's line, with `notify_to` added when it names no one.
+fn addressed(mut event: Event, notify_to: &[String]) -> String {
+    if !notify_to.is_empty() && event.get("notify_to").is_none() {
+        event.set("notify_to", notify_to.to_vec());
+    }
+    event.to_line()
 }

@@ -342,6 +342,15 @@ allow_event_recipients = ["*@example.org"]
         assert_eq!(run.code(), Some(1));
         env.cmd("sd-bark").stdin(run.stdout()).expect_code(0);
     }
+    // A client whose configuration names who hears of its events.
+    let client = env.path("client.toml");
+    std::fs::write(&client, "[bark]\nnotify_to = [\"dev@example.org\"]\n").unwrap();
+    let composed = r#"{"host":"tux09","tag":"deploy","kind":"run","status":"fail","code":1}"#;
+    env.cmd("sd-bark")
+        .arg("--config")
+        .arg(&client)
+        .stdin(format!("{composed}\n"))
+        .expect_code(0);
     let received = env
         .cmd("sd-recv")
         .args([
@@ -363,20 +372,35 @@ allow_event_recipients = ["*@example.org"]
         ])
         .arg(&config)
         .expect_code(0);
-    let mut mails: Vec<(String, Vec<String>)> = smtp
+    let mails: Vec<(String, Vec<String>)> = smtp
         .received()
         .iter()
         .map(|m| (m.header("Subject").to_string(), m.rcpt_tos.clone()))
         .collect();
-    mails.sort();
-    assert_eq!(mails.len(), 2, "{}", received.report());
+    assert_eq!(mails.len(), 3, "{}", received.report());
+    let to = |subject: &str| -> Vec<String> {
+        mails
+            .iter()
+            .find(|m| m.0.contains(subject))
+            .unwrap_or_else(|| panic!("no mail {subject}: {mails:?}"))
+            .1
+            .clone()
+    };
+    let host = sheepdog::ident::short_hostname();
     // The default route: [mail] to, and no address from the event (the
     // default allows none).
-    assert!(mails[0].0.contains("FAIL BORG"), "{mails:?}");
-    assert_eq!(mails[0].1, ["admin@example.org"]);
-    // The deploy route: its own recipient and the allowed one.
-    assert!(mails[1].0.contains("FAIL DEPLOY"), "{mails:?}");
-    assert_eq!(mails[1].1, ["dev@example.org", "ops@example.org"]);
+    assert_eq!(to("FAIL BORG"), ["admin@example.org"]);
+    // The deploy route: its own recipient and the allowed one (not the
+    // hostile one); for the client's deploy, the one its configuration
+    // names.
+    assert_eq!(
+        to(&format!("FAIL DEPLOY on {host}")),
+        ["dev@example.org", "ops@example.org"]
+    );
+    assert_eq!(
+        to("FAIL DEPLOY on tux09"),
+        ["dev@example.org", "ops@example.org"]
+    );
     assert!(
         received.stderr().contains("boss@evil.example"),
         "{}",

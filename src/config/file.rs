@@ -21,6 +21,15 @@ pub struct ConfigFile {
     pub rules: RulesSection,
     pub notify: Vec<NotifySection>,
     pub route: Vec<RouteSection>,
+    pub bark: BarkSection,
+}
+
+/// `[bark]`: what sd-bark adds to this host's events.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BarkSection {
+    /// Who should hear of them: `notify_to` for events that name no one.
+    pub notify_to: Vec<String>,
 }
 
 /// One `[[route]]` table: which notifications go to whom (sd-mail).
