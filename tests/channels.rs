@@ -450,3 +450,51 @@ fn a_refused_notification_is_an_error_event_not_a_silence() {
     mail(String::new());
     assert_eq!(requests(&log).len(), 1, "nor asked again on the next run");
 }
+
+/// The same under sd-recv (--echo: stdout is the acknowledgement): the
+/// error event goes out through the spool and broker, as sd-bark would send
+/// it, and reaches the store like any event.
+#[test]
+fn a_refusal_under_sd_recv_is_an_event_in_the_stream() {
+    use crate::util::redis::RedisServer;
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let http = HttpServer::start("127.0.0.1", &["--status", "404"]);
+    let config = env.write_config(&format!(
+        "[[notify]]\ntype = \"json\"\nname = \"gone\"\nurl = \"http://127.0.0.1:{}/gone\"\n",
+        http.port
+    ));
+    // Both groups of a server exist before anything is sent (what every
+    // group acknowledged is trimmed from the stream).
+    let db = env.path("events.db");
+    env.receive_into(&db);
+    let mail = || {
+        env.cmd("sd-recv")
+            .args(["--group", "mail", "--once", "--"])
+            .arg(crate::util::bin("sd-mail"))
+            .args(["--echo", "--group-wait", "0s", "--retries", "0", "--config"])
+            .arg(&config)
+            .expect_code(0)
+    };
+    mail();
+    env.cmd("sd-bark").stdin(hostile("e1")).expect_code(0);
+    let mailing = mail();
+    assert!(
+        mailing.stderr().contains("said as an error event"),
+        "{}",
+        mailing.report()
+    );
+    env.receive_into(&db);
+    let stored: Vec<Value> = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["events", "--tag", "sd-mail"])
+        .expect_code(0)
+        .lines();
+    // The refusal, once: sd-mail also hears its own error event, and that
+    // notification is refused too, but only once (a state change).
+    assert!(!stored.is_empty() && stored.len() <= 2, "{stored:?}");
+    assert_eq!(stored[0]["reason"], "undeliverable");
+    assert_eq!(stored[0]["channel"], "gone");
+}

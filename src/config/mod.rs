@@ -136,11 +136,17 @@ impl Settings {
     /// Applies the precedence rule. `matches` tells whether `--broker`
     /// came from the command line, for the password warning.
     pub fn resolve(args: &CommonArgs, matches: &ArgMatches) -> Result<Settings> {
+        let from_argv = args.broker.is_some()
+            && matches.value_source("broker") == Some(ValueSource::CommandLine);
+        Settings::from_args(args, from_argv)
+    }
+
+    /// The same, saying whether `--broker` came from the command line
+    /// (a command without the flag passes false: SD_BROKER or the file).
+    pub fn from_args(args: &CommonArgs, from_argv: bool) -> Result<Settings> {
         let (config, config_path) = args.base.load()?;
         let broker_section = &config.broker;
         let url = args.broker.clone().or_else(|| broker_section.url.clone());
-        let from_argv = args.broker.is_some()
-            && matches.value_source("broker") == Some(ValueSource::CommandLine);
         if let Some(given) = &args.broker {
             // The file's URL was checked as the file was read.
             check_broker_url(given).map_err(|why| {

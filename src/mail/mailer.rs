@@ -47,6 +47,8 @@ pub(super) struct Mailer {
     pub(super) channels: Vec<Channel>,
     /// Who hears what.
     pub(super) routes: Routes,
+    /// With --echo: how sd-mail sends events of its own (as sd-bark).
+    pub(super) events: Option<crate::config::Settings>,
 }
 
 /// Mail's name among the channels, in the state file.
@@ -152,8 +154,8 @@ impl Mailer {
     }
 
     /// An `error` event saying a channel refused a notification for good:
-    /// on stdout for `| sd-bark`, or on stderr when stdout carries the
-    /// echo (sd-recv would take it for an acknowledgement).
+    /// on stdout for `| sd-bark`, or, when stdout carries the echo (sd-recv
+    /// would take it for an acknowledgement), through the spool.
     fn undeliverable(&mut self, channel: &str, failure: &Failure, subject: &str) -> Result<()> {
         let mut event = Event::report(
             &self.envelope.host,
@@ -173,8 +175,13 @@ impl Mailer {
         );
         event.stamp(&self.envelope.host);
         let line = event.to_line();
-        if self.echo.is_some() {
-            cli::warn(format!("undeliverable: {line}"));
+        if let Some(settings) = &self.events {
+            // Stdout carries the echo: the event goes out as sd-bark would
+            // send it, through the spool to the broker.
+            cli::warn(format!("{}; said as an error event", failure.message));
+            let mut outbox = crate::outbox::Outbox::open(settings);
+            outbox.commit(&[line]);
+            outbox.finish();
         } else {
             let mut out = io::stdout().lock();
             writeln!(out, "{line}").map_err(cli::stdout_error)?;

@@ -295,6 +295,20 @@ fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit
     Ok(Exit::Ok)
 }
 
+/// Where sd-mail's own events go when stdout carries the echo: the spool
+/// and broker sd-bark would use (the configuration, SD_BROKER, SD_SPOOL).
+fn own_events(base: &ConfigArgs) -> Result<crate::config::Settings> {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let common = crate::config::CommonArgs {
+        broker: env("SD_BROKER").map(|v| v.to_string_lossy().into_owned()),
+        broker_ca: env("SD_BROKER_CA").map(PathBuf::from),
+        stream: env("SD_STREAM").map(|v| v.to_string_lossy().into_owned()),
+        spool: env("SD_SPOOL").map(PathBuf::from),
+        base: base.clone(),
+    };
+    crate::config::Settings::from_args(&common, false)
+}
+
 /// `--channel KIND[=VALUE]` as the `[[notify]]` table it stands for.
 fn channel_spec(spec: &str) -> Result<crate::config::NotifySection> {
     let (kind, value) = match spec.split_once('=') {
@@ -466,6 +480,11 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         mail: !to.is_empty() || !config.route.is_empty() || args.dry_run,
         channels: if args.dry_run { Vec::new() } else { channels },
         routes,
+        events: if args.echo {
+            Some(own_events(&args.state.base)?)
+        } else {
+            None
+        },
     };
     // What a previous run could not send goes first.
     mailer.send_due(i64::MAX)?;
