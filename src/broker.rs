@@ -59,7 +59,20 @@ impl Broker {
     /// Connects within the configured timeout.
     pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Broker> {
         let shown = redact_url(&settings.url);
-        let mut info = settings.url.as_str().into_connection_info().map_err(|e| {
+        // Through Sentinel: the master as the sentinels know it now.
+        let url = if crate::sentinel::is_sentinel(&settings.url) {
+            let parsed = crate::sentinel::parse(&settings.url)
+                .map_err(|why| Error::usage(format!("invalid broker URL {shown}: {why}")))?;
+            crate::sentinel::master_url(&parsed, settings.timeout).map_err(|why| {
+                Error::new(
+                    crate::exit::Exit::Unavailable,
+                    format!("finding the master through {shown}: {why}"),
+                )
+            })?
+        } else {
+            settings.url.clone()
+        };
+        let mut info = url.as_str().into_connection_info().map_err(|e| {
             Error::usage(format!(
                 "invalid broker URL {shown}: {} (expected redis://HOST:PORT, rediss://… or unix:///PATH)",
                 describe(&e)

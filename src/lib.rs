@@ -42,6 +42,7 @@ pub mod recv;
 pub mod rules;
 pub mod run;
 pub mod schedule;
+pub mod sentinel;
 pub mod signing;
 pub mod size;
 pub mod skim;

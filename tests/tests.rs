@@ -28,6 +28,7 @@ mod orders;
 mod query;
 mod rules;
 mod run;
+mod sentinel;
 mod signing;
 mod store;
 mod surface;

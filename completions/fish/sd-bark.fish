@@ -4,7 +4,7 @@ complete -c sd-bark -l msg -d 'One human sentence for the composed event' -r
 complete -c sd-bark -l kind -d 'Kind of the composed event [default: note; ping with --ping]' -r
 complete -c sd-bark -l key-file -d 'Sign what is published with this host\'s key (HMAC-SHA256; see sheepdog(7)) [default: [broker] key_file]' -r -F
 complete -c sd-bark -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
-complete -c sd-bark -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-bark -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
 complete -c sd-bark -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
 complete -c sd-bark -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-bark -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F

@@ -31,7 +31,9 @@ pub const DEFAULT_MAX_LEN: u64 = 10_000_000;
 #[command(next_help_heading = "Common options")]
 pub struct CommonArgs {
     /// Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…
-    /// (TLS) or unix:///PATH. Without one, events stay in the local spool.
+    /// (TLS), unix:///PATH, or through Sentinel
+    /// redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the
+    /// local spool.
     /// Prefer password_file in the configuration file to a password here,
     /// which `ps` shows to every user.
     #[arg(long, env = "SD_BROKER", value_name = "URL", global = true)]
@@ -221,12 +223,17 @@ fn load_config(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>)> {
 /// a database number. Empty means no broker. A URL that is wrong is a
 /// usage error (exit 2), never "the broker is unavailable" (exit 69).
 pub fn check_broker_url(text: &str) -> Result<(), String> {
-    const FORMS: &str =
-        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… or unix:///PATH";
+    const FORMS: &str = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix:///PATH or \
+         redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]";
     if text.trim().is_empty() {
         return Ok(());
     }
     let shown = redact_url(text);
+    if crate::sentinel::is_sentinel(text) {
+        return crate::sentinel::parse(text)
+            .map(drop)
+            .map_err(|why| format!("`{shown}`: {why}"));
+    }
     let url =
         url::Url::parse(text).map_err(|e| format!("`{shown}` is not a URL: {e} ({FORMS})"))?;
     match url.scheme() {

@@ -178,3 +178,79 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A redis-sentinel for one test (Debian's redis-server in sentinel mode),
+/// watching the master `mymaster`, quick to call it down (1 s).
+pub struct Sentinel {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Sentinel {
+    pub fn start(dir: PathBuf, master_port: u16) -> Sentinel {
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = super::free_port();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel failover-timeout mymaster 4000\n\
+                 sentinel parallel-syncs mymaster 1\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("redis-server");
+        command
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = super::spawn_server(
+            &mut command,
+            nix::sys::signal::Signal::SIGKILL,
+            "redis-sentinel",
+        );
+        let sentinel = Sentinel {
+            port,
+            child: Some(child),
+        };
+        assert!(
+            super::wait_until(20, || sentinel.master_port().is_some()),
+            "the sentinel on {port} did not come up"
+        );
+        sentinel
+    }
+
+    /// The port of the master this sentinel names now.
+    pub fn master_port(&self) -> Option<u16> {
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "SENTINEL",
+                "get-master-addr-by-name",
+                "mymaster",
+            ])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
