@@ -29,6 +29,8 @@ pub struct Broker {
     timeout: Duration,
     /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
     pub max_len: u64,
+    /// Replicas that must confirm each batch ([`Broker::publish`]).
+    min_replicas: u32,
     /// This host's key: published events are signed with it.
     signer: Option<crate::signing::Key>,
 }
@@ -106,6 +108,7 @@ impl Broker {
             stream: stream.to_string(),
             timeout: settings.timeout,
             max_len: settings.max_len,
+            min_replicas: settings.min_replicas,
             signer: None,
         };
         broker.set_timeout(Duration::ZERO)?;
@@ -153,8 +156,40 @@ impl Broker {
         if count > 0 {
             pipe.query::<()>(&mut self.conn)
                 .map_err(|e| self.error("publishing to", &e))?;
+            self.confirm_replicas()?;
         }
         Ok(count)
+    }
+
+    /// With `[broker] min_replicas = N`: waits (`WAIT`, within the
+    /// timeout) until N replicas have everything this connection wrote; a
+    /// batch fewer confirm is not published — it stays in the spool and is
+    /// sent again (its ids absorb the repeat), so a failover cannot lose
+    /// it.
+    fn confirm_replicas(&mut self) -> Result<()> {
+        if self.min_replicas == 0 {
+            return Ok(());
+        }
+        self.set_timeout(self.timeout)?;
+        let confirmed: u64 = redis::cmd("WAIT")
+            .arg(self.min_replicas)
+            .arg(self.timeout.as_millis() as u64)
+            .query(&mut self.conn)
+            .map_err(|e| self.error("waiting for replicas of", &e))?;
+        self.set_timeout(Duration::ZERO)?;
+        if confirmed < u64::from(self.min_replicas) {
+            return Err(Error::new(
+                Exit::Unavailable,
+                format!(
+                    "{}: {confirmed} of the {} replicas [broker] min_replicas asks for confirmed \
+                     the batch within {}; it stays in the spool and is sent again",
+                    self.shown,
+                    self.min_replicas,
+                    crate::time::human(self.timeout)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Appends a signed order to the stream of the host it is for.

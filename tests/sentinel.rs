@@ -104,3 +104,42 @@ fn a_failover_is_followed_without_a_restart_and_nothing_acknowledged_is_lost() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `[broker] min_replicas = 1`: a batch no replica confirmed is not
+/// published as far as the spool is concerned — sd-bark exits 69 and keeps
+/// it; once a replica is there, `sd-bark --flush` sends it again, and the
+/// store absorbs the repeat.
+#[test]
+fn min_replicas_keeps_a_batch_in_the_spool_until_a_replica_has_it() {
+    let mut env = TestEnv::new();
+    let master = RedisServer::start(env.path("master"));
+    env.set("SD_BROKER", master.url());
+    env.write_config("[broker]\nmin_replicas = 1\ntimeout = \"1s\"\n");
+    let run = env.cmd("sd-bark").stdin(ev("m1")).expect_code(69);
+    assert!(
+        run.stderr().contains("0 of the 1 replicas"),
+        "{}",
+        run.report()
+    );
+    let mport = master.port.to_string();
+    let replica = RedisServer::start_with(
+        env.path("replica"),
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--replicaof",
+            "127.0.0.1",
+            &mport,
+        ],
+    );
+    assert!(wait_until(20, || replica
+        .cli(&["INFO", "replication"])
+        .is_some_and(|i| i.contains("master_link_status:up"))));
+    env.cmd("sd-bark").arg("--flush").expect_code(0);
+    env.cmd("sd-bark").stdin(ev("m2")).expect_code(0);
+    let db = env.path("events.db");
+    env.receive_into(&db);
+    assert_eq!(stored(&env, &db), 2, "m1 once, though sent twice; m2");
+}

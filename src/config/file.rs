@@ -142,6 +142,8 @@ pub struct BrokerSection {
     pub key_file: Option<PathBuf>,
     /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
     pub max_len: Option<u64>,
+    /// A batch counts as published once this many replicas have it.
+    pub min_replicas: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -121,6 +121,9 @@ pub struct BrokerSettings {
     pub key_file: Option<PathBuf>,
     /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
     pub max_len: u64,
+    /// Replicas that must confirm a batch (`WAIT`) before it counts as
+    /// published; 0: the master's answer is enough.
+    pub min_replicas: u32,
 }
 
 /// Everything common flags, environment and configuration file decided.
@@ -181,6 +184,7 @@ impl Settings {
                         .map_or(DEFAULT_BROKER_TIMEOUT, |d| d.0),
                     key_file: broker_section.key_file.clone(),
                     max_len: broker_section.max_len.unwrap_or(DEFAULT_MAX_LEN),
+                    min_replicas: broker_section.min_replicas.unwrap_or(0),
                 })
             }
         };
