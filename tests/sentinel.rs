@@ -266,9 +266,17 @@ fn twenty_producers_through_a_failover(min_replicas: u32) -> (usize, usize) {
     )
     .unwrap();
     let output = receiver.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // sd-store says, as it ends, how many repeats it absorbed.
+    let absorbed: u64 = stderr
+        .lines()
+        .filter(|l| l.contains("repeats absorbed"))
+        .filter_map(|l| l.split(", ").nth(1)?.split(" ").next()?.parse::<u64>().ok())
+        .sum();
     eprintln!(
-        "sentinel at scale, min_replicas {min_replicas}: sent {sent}, stored {stored}, lost {}, master killed at {:.1}s, \
-         failover in {:.1}s, all stored after {:.1}s",
+        "sentinel at scale, min_replicas {min_replicas}: sent {sent}, stored {stored}, lost {}, \
+         duplicates absorbed {absorbed}, master killed at {:.1}s, failover in {:.1}s, \
+         all stored after {:.1}s",
         sent.saturating_sub(stored),
         at_kill.as_secs_f64(),
         failover.as_secs_f64(),

@@ -107,6 +107,8 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         retain: args.retain.or(config.store.retain.map(|d| d.0)),
         next_prune: Instant::now(),
         quiet: args.base.quiet,
+        received: 0,
+        repeats: 0,
     };
     storing.prune()?;
 
@@ -129,6 +131,10 @@ struct Storing {
     retain: Option<Duration>,
     next_prune: Instant,
     quiet: bool,
+    /// Events given, and those of them already stored (a redelivery, a
+    /// spool sending again): said at the end.
+    received: u64,
+    repeats: u64,
 }
 
 impl Storing {
@@ -152,7 +158,9 @@ impl Storing {
 
 impl Batches<Serialized> for Storing {
     fn commit(&mut self, batch: Vec<Serialized>) -> Result<()> {
-        self.store.insert(&batch)?;
+        let new = self.store.insert(&batch)?;
+        self.received += batch.len() as u64;
+        self.repeats += (batch.len() - new) as u64;
         self.durable.committed(batch)?;
         self.prune()
     }
@@ -166,6 +174,12 @@ impl Batches<Serialized> for Storing {
     }
 
     fn finish(&mut self) -> Result<()> {
+        if self.repeats > 0 && !self.quiet {
+            cli::note(format!(
+                "{} event(s) stored, {} of them already there (repeats absorbed)",
+                self.received, self.repeats
+            ));
+        }
         self.durable.finish()?;
         self.store.write_board()
     }
