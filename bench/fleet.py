@@ -8,6 +8,13 @@ event's `time` (stamped by sd-bark) to the moment sd-store echoed it, i.e.
 after its transaction committed.
 
     python3 bench/fleet.py [--hosts 500] [--duration 60] [--heartbeat 5] [--run 30]
+                           [--failover SECONDS]
+
+With --failover, Redis is a master, a replica and three sentinels (the
+broker URL names the sentinels), and the master is SIGKILLed SECONDS into
+the run: latency is then given before the kill, in the 10 s after it, and
+after that. sd-bark runs that find no master keep their event in their
+spool (exit 69); the next run of the same host sends it first.
 
 Run from the repository after `cargo build --release`.
 """
@@ -65,20 +72,47 @@ def main():
     ap.add_argument("--duration", type=float, default=60)
     ap.add_argument("--heartbeat", type=float, default=5)
     ap.add_argument("--run", type=float, default=30)
+    ap.add_argument("--failover", type=float, default=None)
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="sheepdog-fleet-")
     port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", work, "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ, SD_BROKER=f"redis://127.0.0.1:{port}", SD_CONFIG="/dev/null",
+    servers = []
+
+    def redis_server(port, *extra, name):
+        os.makedirs(os.path.join(work, name), exist_ok=True)
+        p = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", os.path.join(work, name),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append(p)
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+                break
+            time.sleep(0.05)
+        return p
+
+    redis = redis_server(port, name="master")
+    broker = f"redis://127.0.0.1:{port}"
+    sentinels = []
+    if args.failover is not None:
+        replica_port = free_port()
+        redis_server(replica_port, "--replicaof", "127.0.0.1", str(port), name="replica")
+        for i in range(3):
+            sport = free_port()
+            conf = os.path.join(work, f"sentinel{i}.conf")
+            with open(conf, "w") as f:
+                f.write(f"port {sport}\nbind 127.0.0.1\ndir {work}\n"
+                        f"sentinel monitor mymaster 127.0.0.1 {port} 2\n"
+                        "sentinel down-after-milliseconds mymaster 1000\n"
+                        "sentinel failover-timeout mymaster 4000\n")
+            servers.append(subprocess.Popen(["redis-server", conf, "--sentinel"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            sentinels.append(f"127.0.0.1:{sport}")
+        time.sleep(1)
+        broker = "redis+sentinel://" + ",".join(sentinels) + "/mymaster"
+    env = dict(os.environ, SD_BROKER=broker, SD_CONFIG="/dev/null",
                XDG_STATE_HOME=work, XDG_DATA_HOME=work)
-    for _ in range(100):
-        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
-            break
-        time.sleep(0.05)
 
     stamper = os.path.join(work, "stamper.py")
     with open(stamper, "w") as f:
@@ -119,7 +153,8 @@ def main():
             took = time.time() - start
             with lock:
                 bark_ms.append(took * 1000)
-                if p.returncode == 0:
+                # 69: no broker now; the event waits in this host's spool.
+                if p.returncode == 0 or (args.failover is not None and p.returncode == 69):
                     sent.append(name)
                 else:
                     print(f"{name}: sd-bark exited {p.returncode}: {p.stderr.decode()}", file=sys.stderr)
@@ -128,9 +163,19 @@ def main():
     threads = [threading.Thread(target=host, args=(n,)) for n in range(args.hosts)]
     for t in threads:
         t.start()
+    killed_at = None
+    if args.failover is not None:
+        time.sleep(args.failover)
+        killed_at = time.time()
+        redis.kill()
     for t in threads:
         t.join()
     produced = time.time() - started
+    if killed_at is not None:
+        # What still waits in a spool goes out now.
+        for n in range(args.hosts):
+            subprocess.run([os.path.join(BIN, "sd-bark"), "--flush"], capture_output=True,
+                           env=dict(env, SD_SPOOL=os.path.join(work, f"spool-{n}.db")))
 
     # Wait for the receiver to catch up.
     deadline = time.time() + 60
@@ -140,10 +185,12 @@ def main():
         time.sleep(0.2)
     receiver.send_signal(signal.SIGTERM)
     receiver.wait(timeout=30)
-    redis.terminate()
-    redis.wait()
+    for p in servers:
+        p.terminate()
+        p.wait()
 
     latencies = []
+    phases = {"before": [], "during": [], "after": []}
     seen = set()
     for line in open(echoes):
         stamp, text = line.split(" ", 1)
@@ -151,13 +198,23 @@ def main():
         if event["id"] in seen:
             continue
         seen.add(event["id"])
-        latencies.append((float(stamp) - parse_time(event["time"])) * 1000)
+        ms = (float(stamp) - parse_time(event["time"])) * 1000
+        latencies.append(ms)
+        if killed_at is not None:
+            t = parse_time(event["time"])
+            phase = "before" if t < killed_at else "during" if t < killed_at + 10 else "after"
+            phases[phase].append(ms)
     print(f"hosts {args.hosts}, {args.duration:.0f} s, heartbeat every {args.heartbeat:g} s, "
           f"run event every {args.run:g} s")
     print(f"events sent {len(sent)}, stored and echoed {len(seen)}, "
           f"sustained {len(sent) / produced:.0f} events/s")
     print(f"latency from the event's time to its commit: p50 {percentile(latencies, 0.50):.1f} ms, "
           f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
+    if killed_at is not None:
+        for phase, values in phases.items():
+            if values:
+                print(f"  {phase} the kill: {len(values)} events, p50 {percentile(values, 0.50):.1f} ms, "
+                      f"p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms")
     print(f"baseline, one sd-bark run (spawn, spool commit, publish): "
           f"p50 {percentile(bark_ms, 0.50):.1f} ms, p99 {percentile(bark_ms, 0.99):.1f} ms")
     shutil.rmtree(work, ignore_errors=True)
