@@ -123,6 +123,19 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             Ok(batch) => batch,
             // A read cut short by the stop signal: stopping, not an error.
             Err(_) if stop.load(Ordering::SeqCst) => break,
+            // The broker went away (a restart, a failover): a service keeps
+            // waiting for it and connects again — through the sentinels,
+            // to the new master — rather than exit.
+            Err(e) if !args.once && e.exit == Exit::Unavailable => {
+                cli::warn(format!("{e}; connecting again"));
+                match reconnect(&settings, &host, &stop) {
+                    Some(again) => {
+                        inbox = again;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
             Err(e) => return Err(e),
         };
         if batch.is_empty() && args.once {
@@ -135,6 +148,33 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// Opens the inbox again, with backoff, until it opens or a stop is asked
+/// for (`None`).
+fn reconnect(
+    settings: &Settings,
+    host: &str,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Option<Inbox> {
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    while !stop.load(Ordering::SeqCst) {
+        match Inbox::open(settings, host) {
+            Ok(inbox) => {
+                cli::note("connected again; obeying");
+                return Some(inbox);
+            }
+            Err(e) => {
+                cli::warn(format!(
+                    "{e}; trying again in {}",
+                    crate::time::human(backoff.peek())
+                ));
+                backoff.sleep();
+            }
+        }
+    }
+    None
 }
 
 struct Obeying<'a> {

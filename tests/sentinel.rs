@@ -307,3 +307,101 @@ fn without_min_replicas_a_failover_may_lose_what_it_says() {
         "stored {stored} of {sent}"
     );
 }
+
+/// Orders through Sentinel: sd-order publishes to the master the sentinels
+/// name, and an sd-obey that keeps running follows the failover and obeys
+/// what is ordered after it, once.
+#[test]
+fn orders_follow_a_failover_too() {
+    let mut env = TestEnv::new();
+    let mut master = RedisServer::start(env.path("master"));
+    let mport = master.port.to_string();
+    let replica = RedisServer::start_with(
+        env.path("replica"),
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--replicaof",
+            "127.0.0.1",
+            &mport,
+        ],
+    );
+    let sentinels: Vec<Sentinel> = (0..3)
+        .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
+        .collect();
+    let hosts: Vec<String> = sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect();
+    env.set(
+        "SD_BROKER",
+        format!("redis+sentinel://{}/mymaster", hosts.join(",")),
+    );
+    let key = env.path("orders.key");
+    env.cmd("sd-order").arg("keygen").arg(&key).expect_code(0);
+    let done = env.path("done");
+    std::fs::create_dir_all(&done).unwrap();
+    let config = env.path("tux01.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[obey]\nhost = \"tux01\"\ntrusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n\n\
+             [[action]]\nname = \"touch\"\ncmd = [\"touch\", \"{}/{{name}}\"]\nargs = {{ name = \"word\" }}\n",
+            key.display(),
+            env.path("ledger.db").display(),
+            done.display()
+        ),
+    )
+    .unwrap();
+    let order = |name: &str| {
+        env.cmd("sd-order")
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--host", "tux01", "touch", &format!("name={name}")])
+            .run()
+            .code()
+            == Some(0)
+    };
+    let obeying = env
+        .cmd("sd-obey")
+        .arg("--config")
+        .arg(&config)
+        .spawn_to(&env.path("obey.out"), &env.path("obey.err"));
+    assert!(order("before"));
+    assert!(wait_until(20, || done.join("before").exists()));
+    master.cli(&["WAIT", "1", "5000"]).unwrap();
+    master.kill();
+    assert!(wait_until(60, || sentinels
+        .iter()
+        .all(|s| s.master_port() == Some(replica.port))));
+    assert!(
+        wait_until(30, || order("after")),
+        "sd-order did not find the new master"
+    );
+    let followed = wait_until(60, || done.join("after").exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(obeying.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = obeying.wait_with_output();
+    let said = std::fs::read_to_string(env.path("obey.err")).unwrap_or_default();
+    assert!(followed, "sd-obey did not follow the failover:\n{said}");
+    // Each order ran once (an entry whose acknowledgement the dead master
+    // had not passed on comes back, and is refused as replayed).
+    let results = std::fs::read_to_string(env.path("obey.out")).unwrap_or_default();
+    let ran: Vec<&str> = results
+        .lines()
+        .filter(|l| l.contains("\"status\":\"ok\""))
+        .collect();
+    assert_eq!(ran.len(), 2, "each order once:\n{results}");
+    assert!(
+        results
+            .lines()
+            .all(|l| l.contains("\"status\":\"ok\"") || l.contains("replayed")),
+        "{results}"
+    );
+    assert!(said.contains("connecting again"), "{said}");
+}
