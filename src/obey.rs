@@ -40,7 +40,8 @@ replayed, wrong-host — and nothing runs. An order whose run was cut short \
 again, unless its action says retry = true.
 
 --once handles what is waiting and exits (for cron); otherwise sd-obey runs \
-as a service until SIGTERM.";
+as a service until SIGTERM, and when the broker goes away (a restart, a \
+failover through Sentinel) it connects again, with backoff, and goes on.";
 
 #[derive(Debug, Parser)]
 #[command(name = "sd-obey", version, about = "Obey signed orders from the server, safely", long_about = LONG_ABOUT)]
