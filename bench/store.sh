@@ -7,20 +7,25 @@
 # Run from the repository: sh bench/store.sh [EVENTS [question]]
 # (default 1000000; with "question", only one import and the question:
 # the way to measure 10,000,000 events without an hour of Python).
+# MIX=churn: 400 host/tag pairs (20 hosts x 20 tags) in random order with
+# 5 % failures, so interruption periods open and close constantly (the
+# default mix: 500 hosts x 20 tags in turn, 1 % failures).
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 ONLY=${2:-all}
 cargo build --release --quiet
 bin=$PWD/target/release
-out=$PWD/bench/out/store-$N
+out=$PWD/bench/out/store-$N-${MIX:-default}
 rm -rf "$out"; mkdir -p "$out"
 
-echo "== generating $N events: 500 hosts with facts, 20 services each, 1% failures"
-python3 - "$N" > "$out/events.jsonl" <<'PY'
+MIX=${MIX:-default}
+echo "== generating $N events, mix $MIX"
+python3 - "$N" "$MIX" > "$out/events.jsonl" <<'PY'
 import json, random, sys, time
 rnd = random.Random(42)
 n = int(sys.argv[1]); now = time.time(); start = now - 40 * 86400; step = 40 * 86400 / n
+churn = sys.argv[2] == "churn"
 GIB = 1 << 30
 for h in range(500):
     print(json.dumps({"v": 1, "id": f"facts-{h}", "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 3600)),
@@ -30,8 +35,11 @@ for h in range(500):
 for i in range(n - 500):
     t = start + i * step
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
-    print(json.dumps({"v": 1, "id": f"ev{i:09d}", "time": stamp, "host": f"tux{i % 500:03d}", "tag": f"svc{(i // 500) % 20}",
-                      "kind": "heartbeat", "status": "fail" if rnd.random() < 0.01 else "ok", "reason": "http-200",
+    host = f"tux{rnd.randrange(20):03d}" if churn else f"tux{i % 500:03d}"
+    tag = f"svc{rnd.randrange(20)}" if churn else f"svc{(i // 500) % 20}"
+    print(json.dumps({"v": 1, "id": f"ev{i:09d}", "time": stamp, "host": host, "tag": tag,
+                      "kind": "heartbeat", "status": "fail" if rnd.random() < (0.05 if churn else 0.01) else "ok",
+                      "reason": "http-200",
                       "elapsed_ms": i % 300, "msg": "checked http://localhost/ in 12 ms"}, separators=(",", ":")))
 PY
 
