@@ -1,6 +1,6 @@
 //! `sd-bark`: read events (or compose one), validate and stamp them, keep
 //! them in the spool and send them to the broker (docs/ARCHITECTURE.md §2).
-//! Batches close at 1,000 lines or 2 ms without input (see `batch`).
+//! Batches close at 4,000 lines or 2 ms without input (see `batch`).
 
 use crate::batch::read_batches;
 use crate::config::{CommonArgs, Settings};

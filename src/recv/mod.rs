@@ -108,9 +108,9 @@ pub struct Args {
     pub claim_idle: Duration,
 
     /// Events in flight to the handler at most. Several of the handler's
-    /// batches (sd-store commits 1,000 at a time), so that it stores the
+    /// batches (sd-store commits 4,000 at a time), so that it stores the
     /// next while the last is flushed, echoed and acknowledged.
-    #[arg(long, value_name = "N", default_value_t = 4000)]
+    #[arg(long, value_name = "N", default_value_t = 16000)]
     pub window: usize,
 
     /// Deliveries without an echo before an event goes to sheepdog:dead.
