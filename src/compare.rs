@@ -4,6 +4,43 @@
 
 use std::cmp::Ordering;
 
+/// A comparison, as `--fact` and the rules write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// Whether `a OP b` holds for `a` ordered so against `b`.
+    pub fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            CmpOp::Eq => ordering == Ordering::Equal,
+            CmpOp::Ne => ordering != Ordering::Equal,
+            CmpOp::Lt => ordering == Ordering::Less,
+            CmpOp::Le => ordering != Ordering::Greater,
+            CmpOp::Gt => ordering == Ordering::Greater,
+            CmpOp::Ge => ordering != Ordering::Less,
+        }
+    }
+
+    /// The operator as written (and as SQL writes it).
+    pub fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
 /// A number, or a size with a unit (`4GiB`, `512MB`).
 pub fn number(text: &str) -> Option<f64> {
     text.trim()

@@ -7,18 +7,13 @@
 //! matches `1.24.0-2+deb12u1`; values that are numbers or sizes (`4GiB`)
 //! compare as numbers; anything else as text.
 
-use crate::compare::{compare_versions, number};
+use crate::compare::{CmpOp, compare_versions, number};
 use std::cmp::Ordering;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
+    Compare(CmpOp),
     Glob,
 }
 
@@ -31,12 +26,12 @@ pub struct FactExpr {
 }
 
 const OPERATORS: [(&str, Op); 7] = [
-    ("<=", Op::Le),
-    (">=", Op::Ge),
-    ("!=", Op::Ne),
-    ("=", Op::Eq),
-    ("<", Op::Lt),
-    (">", Op::Gt),
+    ("<=", Op::Compare(CmpOp::Le)),
+    (">=", Op::Compare(CmpOp::Ge)),
+    ("!=", Op::Compare(CmpOp::Ne)),
+    ("=", Op::Compare(CmpOp::Eq)),
+    ("<", Op::Compare(CmpOp::Lt)),
+    (">", Op::Compare(CmpOp::Gt)),
     ("~", Op::Glob),
 ];
 
@@ -84,15 +79,10 @@ impl FactExpr {
             return pattern.matches(actual);
         }
         let Some(ordering) = self.compare(actual) else {
-            return matches!(self.op, Op::Ne);
+            return matches!(self.op, Op::Compare(CmpOp::Ne));
         };
         match self.op {
-            Op::Eq => ordering == Ordering::Equal,
-            Op::Ne => ordering != Ordering::Equal,
-            Op::Lt => ordering == Ordering::Less,
-            Op::Le => ordering != Ordering::Greater,
-            Op::Gt => ordering == Ordering::Greater,
-            Op::Ge => ordering != Ordering::Less,
+            Op::Compare(op) => op.holds(ordering),
             Op::Glob => false,
         }
     }
