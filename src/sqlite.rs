@@ -85,6 +85,26 @@ pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> std::result::Resul
     }
 }
 
+/// A value SQLite returned, as JSON: a blob is named, not dumped.
+pub fn json_value(value: rusqlite::types::ValueRef<'_>) -> serde_json::Value {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Integer(n) => n.into(),
+        ValueRef::Real(x) => x.into(),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+        ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
+    }
+}
+
+/// A JSON value as text: a string as it is, anything else as JSON.
+pub fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

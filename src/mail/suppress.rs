@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::rules::Rules;
+use crate::sqlite::json_text as text;
 use crate::store::Store;
 use crate::{cli, time};
 use std::collections::HashSet;
@@ -60,12 +61,5 @@ impl Suppression {
             .iter()
             .map(|row| (text(&row[0]), text(&row[1])))
             .collect())
-    }
-}
-
-fn text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }

@@ -5,6 +5,7 @@ use super::output::Answer;
 use crate::error::{Context, Error, Result};
 use crate::event::Event;
 use crate::rules::{Answers, Rules};
+use crate::sqlite::json_text as text;
 use crate::{cli, paths, time};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -188,13 +189,6 @@ fn order_shape(goal: &str) -> Result<(String, Vec<String>)> {
     match names {
         Some(names) if !names.is_empty() => Ok((atom.name.replace('_', "-"), names)),
         _ => Err(Error::usage(hint)),
-    }
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

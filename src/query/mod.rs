@@ -17,7 +17,7 @@ use crate::time;
 use clap::{ArgMatches, Parser, Subcommand};
 use fact_expr::FactExpr;
 use output::{Answer, Format};
-use rusqlite::{Connection, params_from_iter, types::ValueRef};
+use rusqlite::{Connection, params_from_iter};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -586,13 +586,7 @@ fn sql_answer(conn: &Connection, sql: &str) -> Result<Answer> {
     while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
         let mut m = Map::new();
         for (i, name) in names.iter().enumerate() {
-            let value = match row.get_ref(i).map_err(db_error)? {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(n) => n.into(),
-                ValueRef::Real(x) => x.into(),
-                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
-                ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
-            };
+            let value = crate::sqlite::json_value(row.get_ref(i).map_err(db_error)?);
             m.insert(name.clone(), value);
         }
         out.push(m);

@@ -365,13 +365,9 @@ fn query(
     while let Some(row) = rows.next().map_err(sql_error)? {
         let mut values = Vec::with_capacity(width);
         for i in 0..width {
-            values.push(match row.get_ref(i).map_err(sql_error)? {
-                ValueRef::Null => serde_json::Value::Null,
-                ValueRef::Integer(n) => n.into(),
-                ValueRef::Real(x) => x.into(),
-                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
-                ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
-            });
+            values.push(crate::sqlite::json_value(
+                row.get_ref(i).map_err(sql_error)?,
+            ));
         }
         out.push(values);
     }
