@@ -92,11 +92,14 @@ impl Mailer {
     pub(super) fn send_due(&mut self, until_ms: i64) -> Result<()> {
         let now = time::now_ms();
         let mut down = Vec::new();
+        // What the suppress rules hold, asked of the store once per round
+        // of sending, not once per mail.
+        let mut suppressed = None;
         for (mail, due, items) in self.state.outbox()? {
             if due > until_ms {
                 break;
             }
-            let (mailed, held) = self.hold_back(items)?;
+            let (mailed, held) = self.hold_back(items, &mut suppressed)?;
             if !mailed.is_empty() {
                 // One notification per route the group's items take.
                 let mut done = true;
@@ -215,11 +218,15 @@ impl Mailer {
 
     /// Splits a mail's notifications into those to send and those a
     /// suppress rule holds back (and the recoveries of those held).
-    fn hold_back(&mut self, items: Vec<Item>) -> Result<(Vec<Item>, Vec<Item>)> {
+    fn hold_back(
+        &mut self,
+        items: Vec<Item>,
+        suppressed: &mut Option<std::collections::HashSet<(String, String)>>,
+    ) -> Result<(Vec<Item>, Vec<Item>)> {
         let Some(suppression) = &mut self.suppression else {
             return Ok((items, Vec::new()));
         };
-        let suppressed = suppression.held();
+        let suppressed = suppressed.get_or_insert_with(|| suppression.held());
         let (mut mailed, mut held) = (Vec::new(), Vec::new());
         for item in items {
             let hold = match item.notice {
@@ -307,7 +314,7 @@ impl Mailer {
         down: &mut Vec<Failure>,
     ) -> Result<bool> {
         let (told, held) = items;
-        let data = message::data(told, held, time::now_ms());
+        let data = message::data(told, held, text, time::now_ms());
         // Deliveries are remembered per channel and per notification of
         // the group (a group split by routes is several).
         let first = data["notifications"][0]["event"]["id"]

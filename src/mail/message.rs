@@ -89,8 +89,9 @@ pub fn notification(items: &[Item], held: &[Item], rules: &str, now_ms: i64) -> 
 }
 
 /// The notifications as data, for a program or a JSON webhook: what the
-/// mail says, field by field, and each event as it came.
-pub fn data(items: &[Item], held: &[Item], now_ms: i64) -> Value {
+/// mail (`mail`, already written) says, field by field, and each event as
+/// it came.
+pub fn data(items: &[Item], held: &[Item], mail: &Mail, now_ms: i64) -> Value {
     let one = |item: &Item| {
         serde_json::json!({
             "notice": item.notice.as_str(),
@@ -102,7 +103,6 @@ pub fn data(items: &[Item], held: &[Item], now_ms: i64) -> Value {
             "event": Value::Object(fields(&item.line)),
         })
     };
-    let mail = notification(items, held, "", now_ms);
     serde_json::json!({
         "subject": mail.subject,
         "text": mail.body,
