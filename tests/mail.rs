@@ -364,12 +364,7 @@ fn nothing_is_lost_while_the_mail_server_is_away() {
             .cli(&["XPENDING", "sheepdog:events", "mail"])
             .is_some_and(|out| out.lines().next() == Some("0"))
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(receiver.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let output = receiver.wait_with_output().unwrap();
+    let output = crate::util::terminate(receiver);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(all && acked, "{stderr}");
     let mut got = subjects(&smtp.received());

@@ -10,49 +10,78 @@ fn ev(id: &str) -> String {
     format!(r#"{{"v":1,"id":"{id}","tag":"web","kind":"heartbeat","status":"ok"}}"#) + "\n"
 }
 
+/// A master, its replica and three sentinels watching it, on loopback;
+/// the test's commands reach them through `SD_BROKER`, which names the
+/// sentinels.
+struct Cluster {
+    master: RedisServer,
+    replica: RedisServer,
+    sentinels: Vec<Sentinel>,
+}
+
+impl Cluster {
+    fn start(env: &mut TestEnv) -> Cluster {
+        let master = RedisServer::start(env.path("master"));
+        let replica = RedisServer::start_replica_of(env.path("replica"), master.port);
+        let sentinels: Vec<Sentinel> = (0..3)
+            .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
+            .collect();
+        let hosts: Vec<String> = sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        env.set(
+            "SD_BROKER",
+            format!("redis+sentinel://{}/mymaster", hosts.join(",")),
+        );
+        Cluster {
+            master,
+            replica,
+            sentinels,
+        }
+    }
+
+    /// SIGKILLs the master and waits until every sentinel names the
+    /// replica.
+    fn fail_over(&mut self) {
+        self.master.kill();
+        let port = self.replica.port;
+        assert!(
+            wait_until(60, || self
+                .sentinels
+                .iter()
+                .all(|s| s.master_port() == Some(port))),
+            "no failover"
+        );
+    }
+}
+
+/// How many events the store holds (0 while it does not exist yet).
 fn stored(env: &TestEnv, db: &std::path::Path) -> usize {
     if !db.exists() {
         return 0;
     }
     env.cmd("sd-query")
         .arg(db)
-        .args(["--sql", "SELECT id FROM events"])
-        .arg("--format")
-        .arg("json")
-        .expect_code(0)
+        .args([
+            "--sql",
+            "SELECT count(*) AS n FROM events",
+            "--format",
+            "json",
+        ])
+        .run()
         .stdout()
-        .lines()
-        .count()
+        .trim()
+        .trim_start_matches("{\"n\":")
+        .trim_end_matches('}')
+        .parse()
+        .unwrap_or(0)
 }
 
 #[test]
 fn a_failover_is_followed_without_a_restart_and_nothing_acknowledged_is_lost() {
     let mut env = TestEnv::new();
-    let mut master = RedisServer::start(env.path("master"));
-    let mport = master.port.to_string();
-    let replica = RedisServer::start_with(
-        env.path("replica"),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
-        ],
-    );
-    let sentinels: Vec<Sentinel> = (0..3)
-        .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
-        .collect();
-    let hosts: Vec<String> = sentinels
-        .iter()
-        .map(|s| format!("127.0.0.1:{}", s.port))
-        .collect();
-    env.set(
-        "SD_BROKER",
-        format!("redis+sentinel://{}/mymaster", hosts.join(",")),
-    );
+    let mut cluster = Cluster::start(&mut env);
     let db = env.path("events.db");
 
     // Before: events go to the master the sentinels name.
@@ -66,17 +95,11 @@ fn a_failover_is_followed_without_a_restart_and_nothing_acknowledged_is_lost() {
     assert!(wait_until(30, || stored(&env, &db) == 100));
     // What was acknowledged reached the replica (no min_replicas here:
     // the test waits for it, as min_replicas would).
-    master.cli(&["WAIT", "1", "5000"]).unwrap();
+    cluster.master.cli(&["WAIT", "1", "5000"]).unwrap();
 
     // The master dies; Sentinel promotes the replica.
     let started = std::time::Instant::now();
-    master.kill();
-    assert!(
-        wait_until(60, || sentinels
-            .iter()
-            .all(|s| s.master_port() == Some(replica.port))),
-        "no failover"
-    );
+    cluster.fail_over();
     let failover = started.elapsed();
 
     // After: sd-bark finds the new master; the receiver, still running,
@@ -87,12 +110,7 @@ fn a_failover_is_followed_without_a_restart_and_nothing_acknowledged_is_lost() {
     });
     assert!(barked, "sd-bark did not find the new master");
     let all = wait_until(60, || stored(&env, &db) == 200);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(receiver.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let output = receiver.wait_with_output().unwrap();
+    let output = crate::util::terminate(receiver);
     let count = stored(&env, &db);
     eprintln!(
         "sentinel failover: sent 200, stored {count}, failover in {:.1}s",
@@ -121,22 +139,8 @@ fn min_replicas_keeps_a_batch_in_the_spool_until_a_replica_has_it() {
         "{}",
         run.report()
     );
-    let mport = master.port.to_string();
-    let replica = RedisServer::start_with(
-        env.path("replica"),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
-        ],
-    );
-    assert!(wait_until(20, || replica
-        .cli(&["INFO", "replication"])
-        .is_some_and(|i| i.contains("master_link_status:up"))));
+    let replica = RedisServer::start_replica_of(env.path("replica"), master.port);
+    replica.wait_synced();
     env.cmd("sd-bark").arg("--flush").expect_code(0);
     env.cmd("sd-bark").stdin(ev("m2")).expect_code(0);
     let db = env.path("events.db");
@@ -154,58 +158,12 @@ fn twenty_producers_through_a_failover(min_replicas: u32) -> (usize, usize) {
     const BATCHES: usize = 10;
     const PER_BATCH: usize = 500;
     let mut env = TestEnv::new();
-    let mut master = RedisServer::start(env.path("master"));
-    let mport = master.port.to_string();
-    let replica = RedisServer::start_with(
-        env.path("replica"),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
-        ],
-    );
-    let sentinels: Vec<Sentinel> = (0..3)
-        .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
-        .collect();
-    let hosts: Vec<String> = sentinels
-        .iter()
-        .map(|s| format!("127.0.0.1:{}", s.port))
-        .collect();
-    env.set(
-        "SD_BROKER",
-        format!("redis+sentinel://{}/mymaster", hosts.join(",")),
-    );
+    let mut cluster = Cluster::start(&mut env);
     env.write_config(&format!(
         "[broker]\nmin_replicas = {min_replicas}\ntimeout = \"2s\"\n"
     ));
-    assert!(wait_until(20, || replica
-        .cli(&["INFO", "replication"])
-        .is_some_and(|i| i.contains("master_link_status:up"))));
+    cluster.replica.wait_synced();
     let db = env.path("events.db");
-    let count = |env: &TestEnv| -> usize {
-        if !db.exists() {
-            return 0;
-        }
-        env.cmd("sd-query")
-            .arg(&db)
-            .args([
-                "--sql",
-                "SELECT count(*) AS n FROM events",
-                "--format",
-                "json",
-            ])
-            .run()
-            .stdout()
-            .trim()
-            .trim_start_matches("{\"n\":")
-            .trim_end_matches('}')
-            .parse()
-            .unwrap_or(0)
-    };
     let receiver = env
         .cmd("sd-recv")
         .args(["--group", "store", "--", bin("sd-store"), "--echo"])
@@ -244,28 +202,17 @@ fn twenty_producers_through_a_failover(min_replicas: u32) -> (usize, usize) {
             });
         }
         // Mid-run, the master dies.
-        assert!(wait_until(120, || count(&env) >= sent / 3));
+        assert!(wait_until(120, || stored(&env, &db) >= sent / 3));
         let killed_at = started.elapsed();
-        master.kill();
-        let promoted = wait_until(60, || {
-            sentinels
-                .iter()
-                .all(|s| s.master_port() == Some(replica.port))
-        });
-        assert!(promoted, "no failover");
+        cluster.fail_over();
         (killed_at, started.elapsed() - killed_at)
     });
     let at_kill = killed_at;
     // Without min_replicas some may never come: wait less for them.
     let patience = if min_replicas > 0 { 120 } else { 30 };
-    let all = wait_until(patience, || count(&env) >= sent);
-    let stored = count(&env);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(receiver.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let output = receiver.wait_with_output().unwrap();
+    let all = wait_until(patience, || stored(&env, &db) >= sent);
+    let stored = stored(&env, &db);
+    let output = crate::util::terminate(receiver);
     let stderr = String::from_utf8_lossy(&output.stderr);
     // sd-store says, as it ends, how many repeats it absorbed.
     let absorbed: u64 = stderr
@@ -314,31 +261,7 @@ fn without_min_replicas_a_failover_may_lose_what_it_says() {
 #[test]
 fn orders_follow_a_failover_too() {
     let mut env = TestEnv::new();
-    let mut master = RedisServer::start(env.path("master"));
-    let mport = master.port.to_string();
-    let replica = RedisServer::start_with(
-        env.path("replica"),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--replicaof",
-            "127.0.0.1",
-            &mport,
-        ],
-    );
-    let sentinels: Vec<Sentinel> = (0..3)
-        .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
-        .collect();
-    let hosts: Vec<String> = sentinels
-        .iter()
-        .map(|s| format!("127.0.0.1:{}", s.port))
-        .collect();
-    env.set(
-        "SD_BROKER",
-        format!("redis+sentinel://{}/mymaster", hosts.join(",")),
-    );
+    let mut cluster = Cluster::start(&mut env);
     let key = env.path("orders.key");
     env.cmd("sd-order").arg("keygen").arg(&key).expect_code(0);
     let done = env.path("done");
@@ -371,22 +294,14 @@ fn orders_follow_a_failover_too() {
         .spawn_to(&env.path("obey.out"), &env.path("obey.err"));
     assert!(order("before"));
     assert!(wait_until(20, || done.join("before").exists()));
-    master.cli(&["WAIT", "1", "5000"]).unwrap();
-    master.kill();
-    assert!(wait_until(60, || sentinels
-        .iter()
-        .all(|s| s.master_port() == Some(replica.port))));
+    cluster.master.cli(&["WAIT", "1", "5000"]).unwrap();
+    cluster.fail_over();
     assert!(
         wait_until(30, || order("after")),
         "sd-order did not find the new master"
     );
     let followed = wait_until(60, || done.join("after").exists());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(obeying.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let _ = obeying.wait_with_output();
+    crate::util::terminate(obeying);
     let said = std::fs::read_to_string(env.path("obey.err")).unwrap_or_default();
     assert!(followed, "sd-obey did not follow the failover:\n{said}");
     // Each order ran once (an entry whose acknowledgement the dead master

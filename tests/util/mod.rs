@@ -399,6 +399,17 @@ pub fn spawn_server(
 }
 
 /// A free TCP port on the loopback interface.
+/// Asks a running command to stop (SIGTERM), as a service manager does,
+/// and returns what it printed.
+pub fn terminate(child: std::process::Child) -> std::process::Output {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
     listener.local_addr().unwrap().port()

@@ -51,6 +51,34 @@ impl RedisServer {
         server
     }
 
+    /// Starts a replica of the server on `master_port`, persistence off.
+    pub fn start_replica_of(dir: PathBuf, master_port: u16) -> RedisServer {
+        let port = master_port.to_string();
+        RedisServer::start_with(
+            dir,
+            &[
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--replicaof",
+                "127.0.0.1",
+                &port,
+            ],
+        )
+    }
+
+    /// Waits until this replica is in sync with its master.
+    pub fn wait_synced(&self) {
+        assert!(
+            super::wait_until(20, || self
+                .cli(&["INFO", "replication"])
+                .is_some_and(|i| i.contains("master_link_status:up"))),
+            "the replica on {} did not sync",
+            self.port
+        );
+    }
+
     /// Starts redis-server speaking only TLS, with a certificate from
     /// `ca` for 127.0.0.1.
     pub fn start_tls(dir: PathBuf, ca: &super::tls::TestCa) -> RedisServer {
