@@ -94,15 +94,16 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         ));
     }
     let host = ident::short_hostname();
-    let mut outbox = Outbox::open(&settings);
     let composing = args.ping
         || args.tag.is_some()
         || args.status.is_some()
         || args.msg.is_some()
         || args.kind.is_some();
     let mut rejected = Exit::Ok;
+    let mut outbox;
     if composing {
-        outbox.commit(&[compose(&args, &host).to_line()]);
+        outbox = Outbox::open(&settings);
+        outbox.commit(vec![compose(&args, &host).to_line()]);
     } else if args.flush {
         if settings.broker.is_none() {
             return Err(Error::usage(
@@ -110,8 +111,10 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
                  without one the spool is where sd-recv reads events",
             ));
         }
+        outbox = Outbox::open(&settings);
         outbox.publish_backlog();
     } else {
+        outbox = Outbox::streaming(&settings);
         let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
         // At the end of a pipe (`sd-obey | sd-bark` in a service), a stop
         // signalled to the whole group must not kill sd-bark with a batch
@@ -137,7 +140,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             stamped: move |event: Event| addressed(event, &for_stamped),
         };
         rejected = read_batches(input, max, stamping, |batch| {
-            outbox.commit(&batch);
+            outbox.commit(batch);
             Ok(())
         })?;
     }

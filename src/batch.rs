@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A batch closes at this many events… (4,000: every commit rewrites the
+/// A batch closes at this many events (or up to a chunk more)… (4,000: every commit rewrites the
 /// pages it touched, and on a mix whose failures open and close periods
 /// all over, fewer, larger commits took sd-store from 247,000 to 306,000
 /// events/s — `MIX=churn sh bench/store.sh`.)
@@ -24,6 +24,9 @@ pub const BATCH_LINES: usize = 4000;
 /// grow by themselves under load, and a lone event waits 2 ms, not 50
 /// (the fleet simulation's latency, bench/BENCHMARKS.md).
 pub const BATCH_IDLE: Duration = Duration::from_millis(2);
+/// Events go from the reading thread to the committing one in chunks of
+/// at most this many (fewer when the input has nothing more yet).
+const CHUNK_LINES: usize = 500;
 
 /// What consumes batches: commits them, and may ask to be woken at a
 /// time of its own while input is idle (sd-mail's group wait and digest).
@@ -75,20 +78,29 @@ pub fn feed_batches<T: Send + 'static>(
     prepare: impl Prepare<T> + Send + 'static,
     consumer: &mut impl Batches<T>,
 ) -> Result<Exit> {
-    let (tx, rx) = mpsc::sync_channel::<T>(4 * BATCH_LINES);
+    // Events travel in chunks: one hand-over per event cost a wake-up of
+    // the other thread per event, as much as committing them did.
+    let (tx, rx) = mpsc::sync_channel::<Vec<T>>(4 * BATCH_LINES / CHUNK_LINES);
     let reader = thread::spawn(move || -> io::Result<Rejections> {
         let mut rejections = Rejections::default();
         let mut events = EventReader::new(input, max_event);
+        let mut chunk = Vec::with_capacity(CHUNK_LINES);
         while let Some((number, item)) = events.next_item(&prepare)? {
             match item {
-                Item::Event(prepared) => {
-                    if tx.send(prepared).is_err() {
-                        break;
-                    }
-                }
+                Item::Event(prepared) => chunk.push(prepared),
                 Item::Rejected(why) => rejections.report(number, &why),
                 Item::Blank => {}
             }
+            // What is read goes on before the reader may wait for more.
+            if chunk.len() >= CHUNK_LINES || (events.drained() && !chunk.is_empty()) {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
+                if tx.send(full).is_err() {
+                    return Ok(rejections);
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(chunk);
         }
         Ok(rejections)
     });
@@ -108,8 +120,8 @@ pub fn feed_batches<T: Send + 'static>(
             }
         };
         match next {
-            Ok(item) => {
-                batch.push(item);
+            Ok(chunk) => {
+                batch.extend(chunk);
                 if batch.len() < BATCH_LINES {
                     // Timers are looked at between batches, not per event.
                     continue;

@@ -4,7 +4,7 @@
 //! sheepdog writes it reads back unchanged.
 
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event};
-use crate::skim::skim;
+use crate::skim::{Skim, Skimmed, skim_for_stamping, stamp_bare};
 use serde_json::Value;
 
 /// The event parser and normaliser (including the earlier sheepdog's
@@ -27,10 +27,15 @@ pub fn event(data: &[u8]) {
 /// it too, with the same fields, and writes it out as the same JSON
 /// (panics otherwise).
 pub fn skim_agrees(line: &[u8]) -> bool {
-    let Some(skimmed) = skim(line, DEFAULT_MAX_EVENT_BYTES) else {
-        return false;
-    };
     let shown = String::from_utf8_lossy(line);
+    let skimmed = match skim_for_stamping(line, DEFAULT_MAX_EVENT_BYTES) {
+        None => return false,
+        Some(Skim::Ready(skimmed)) => skimmed,
+        Some(Skim::Bare(bare)) => {
+            stamp_agrees(&bare, &shown);
+            return false;
+        }
+    };
     let event = Event::parse(line, DEFAULT_MAX_EVENT_BYTES)
         .unwrap_or_else(|why| panic!("skimmed what parsing rejects: {shown}: {why}"));
     assert_eq!(Some(skimmed.id.as_ref()), event.id(), "{shown}");
@@ -50,6 +55,21 @@ pub fn skim_agrees(line: &[u8]) -> bool {
     let rewritten: Value = serde_json::from_str(&event.to_line()).expect("sheepdog writes JSON");
     assert_eq!(as_is, rewritten, "{shown}");
     true
+}
+
+/// A bare line stamped as text is, member for member and in order, the
+/// line `Event::parse` and `Event::stamp` make of it (panics otherwise).
+fn stamp_agrees(bare: &Skimmed<'_>, shown: &str) {
+    let (id, time_ms, host) = ("01KBZ5Q2V6", 1_764_000_000_123, "h\"x\u{7f}");
+    let mut event = Event::parse(bare.line.as_bytes(), DEFAULT_MAX_EVENT_BYTES)
+        .unwrap_or_else(|why| panic!("skimmed what parsing rejects: {shown}: {why}"));
+    event.fill_front(|| id.to_string(), || time_ms, Some(host));
+    let as_text = stamp_bare(bare, id, time_ms, host);
+    let as_text: Value = serde_json::from_str(&as_text)
+        .unwrap_or_else(|why| panic!("stamped as text is not JSON: {as_text}: {why}"));
+    assert_eq!(as_text.to_string(), event.to_line(), "{shown}");
+    assert_eq!(bare.tag.as_deref(), event.tag(), "{shown}");
+    assert_eq!(bare.status, event.status(), "{shown}");
 }
 
 /// The configuration loader: any text is a configuration or an error.

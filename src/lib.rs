@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod bark;
 pub mod batch;
 pub mod broker;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod compare;

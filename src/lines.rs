@@ -4,7 +4,7 @@
 
 use crate::event::{Event, Rejection};
 use crate::exit::Exit;
-use crate::skim::{Skimmed, skim};
+use crate::skim::{Skim, Skimmed, skim_for_stamping, stamp_bare};
 use std::io::{self, BufRead};
 
 /// Splits input into lines of at most `max` bytes. A longer line is not
@@ -15,6 +15,9 @@ pub struct LineReader<R> {
     max: usize,
     number: u64,
     line: Vec<u8>,
+    /// The input has no whole line buffered after the last one: reading
+    /// the next one may wait for the producer.
+    drained: bool,
 }
 
 /// One line of input.
@@ -32,6 +35,7 @@ impl<R: BufRead> LineReader<R> {
             max,
             number: 0,
             line: Vec::new(),
+            drained: true,
         }
     }
 
@@ -59,6 +63,8 @@ impl<R: BufRead> LineReader<R> {
                 self.line.extend_from_slice(chunk);
             }
             let used = chunk.len() + usize::from(found_newline);
+            // Buffered bytes are looked at without reading more.
+            self.drained = memchr::memchr(b'\n', &available[used..]).is_none();
             self.input.consume(used);
             if found_newline {
                 break;
@@ -81,6 +87,13 @@ impl<R: BufRead> LineReader<R> {
     /// The number of the last line read.
     pub fn line_number(&self) -> u64 {
         self.number
+    }
+
+    /// Whether the next line may have to wait for input: no whole line is
+    /// left in the buffer (a reader handing lines on in chunks hands on
+    /// what it has before it waits).
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 }
 
@@ -114,7 +127,8 @@ impl<T, F: Fn(Event) -> T> Prepare<T> for F {
 
 /// How the commands that stamp events (sd-bark, sd-store) prepare them:
 /// an event that needs nothing — current, stamped, with a host — straight
-/// from its line ([`skim`]); any other parsed, then stamped with `host`.
+/// from its line ([`crate::skim`]), one that needs only the stamp stamped
+/// as text ([`stamp_bare`]); any other parsed, then stamped with `host`.
 pub struct Stamping<A, S> {
     pub host: String,
     pub as_is: A,
@@ -124,8 +138,25 @@ pub struct Stamping<A, S> {
 impl<T, A: Fn(Skimmed<'_>) -> T, S: Fn(Event) -> T> Prepare<T> for Stamping<A, S> {
     fn line(&self, line: &[u8]) -> Option<T> {
         // The reader has refused lines over the size limit already.
-        let event = skim(line, usize::MAX)?;
-        event.host.is_some().then(|| (self.as_is)(event))
+        match skim_for_stamping(line, usize::MAX)? {
+            Skim::Ready(event) => event.host.is_some().then(|| (self.as_is)(event)),
+            Skim::Bare(event) => {
+                // One reading of the clock for both, as Event::stamp.
+                let now = std::time::SystemTime::now();
+                let id = ulid::Ulid::from_datetime(now).to_string();
+                let time_ms = now
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_millis() as i64);
+                let stamped = stamp_bare(&event, &id, time_ms, &self.host);
+                Some((self.as_is)(Skimmed {
+                    line: &stamped,
+                    id: id.as_str().into(),
+                    time_ms,
+                    host: Some(self.host.as_str().into()),
+                    ..event
+                }))
+            }
+        }
     }
 
     fn event(&self, mut event: Event) -> T {
@@ -170,6 +201,12 @@ impl<R: BufRead> EventReader<R> {
             },
         };
         Ok(Some((number, item)))
+    }
+
+    /// Whether the next item may have to wait for input
+    /// ([`LineReader::drained`]).
+    pub fn drained(&self) -> bool {
+        self.lines.drained()
     }
 }
 
@@ -220,6 +257,15 @@ mod tests {
     fn splits_and_numbers_lines() {
         assert_eq!(lines(b"a\nbb\r\n\nc", 10), ["1:a", "2:bb", "3:", "4:c"]);
         assert!(lines(b"", 10).is_empty());
+    }
+
+    #[test]
+    fn says_when_the_next_line_is_not_all_there_yet() {
+        let mut reader = LineReader::new(&b"a\nb\npartial"[..], 100);
+        reader.next_line().unwrap();
+        assert!(!reader.drained(), "b is buffered");
+        reader.next_line().unwrap();
+        assert!(reader.drained(), "only part of a line is buffered");
     }
 
     #[test]

@@ -40,6 +40,27 @@ pub struct Skimmed<'a> {
 /// The line as an event that needs no change, or `None`: then
 /// `Event::parse` must read it.
 pub fn skim(line: &[u8], max_bytes: usize) -> Option<Skimmed<'_>> {
+    match skim_for_stamping(line, max_bytes)? {
+        Skim::Ready(event) => Some(event),
+        Skim::Bare(_) => None,
+    }
+}
+
+/// What a line turned out to be, read without building it.
+#[derive(Debug, PartialEq)]
+pub enum Skim<'a> {
+    /// Current and stamped: it needs no change.
+    Ready(Skimmed<'a>),
+    /// Valid, but with none of `v`, `id`, `time` and `host` (and nothing
+    /// of the earlier sheepdog): what a script writes. Stamping it only
+    /// puts those four in front ([`stamp_bare`]); `id` is empty and
+    /// `time_ms` 0 until then.
+    Bare(Skimmed<'a>),
+}
+
+/// The line as an event that needs no change or only a stamp, or `None`:
+/// then `Event::parse` must read it.
+pub fn skim_for_stamping(line: &[u8], max_bytes: usize) -> Option<Skim<'_>> {
     if line.len() > max_bytes {
         return None;
     }
@@ -61,20 +82,34 @@ pub fn skim(line: &[u8], max_bytes: usize) -> Option<Skimmed<'_>> {
         facts: None,
     };
     let mut time = false;
+    // Any of the four a stamp writes, or the old verdict that marks an
+    // event of the earlier sheepdog (legacy::is_legacy).
+    let mut stamped_or_old = false;
     for (n, (key, raw)) in fields.iter().enumerate() {
         if fields[..n].iter().any(|(seen, _)| seen == key) {
             return None;
         }
         let raw = raw.get();
         match key.as_ref() {
-            "v" => version = raw.parse() == Ok(SCHEMA_VERSION),
-            "id" => skimmed.id = string(raw).filter(|id| !id.is_empty())?,
+            "v" => {
+                version = raw.parse() == Ok(SCHEMA_VERSION);
+                stamped_or_old = true;
+            }
+            "id" => {
+                skimmed.id = string(raw).filter(|id| !id.is_empty())?;
+                stamped_or_old = true;
+            }
             "time" => {
                 skimmed.time_ms = time::parse_canonical_ms(&string(raw)?)?;
                 time = true;
+                stamped_or_old = true;
             }
             "status" => skimmed.status = Some(string(raw)?.parse().ok()?),
-            "host" => skimmed.host = Some(string(raw)?),
+            "host" => {
+                skimmed.host = Some(string(raw)?);
+                stamped_or_old = true;
+            }
+            "err" => stamped_or_old = true,
             "tag" => skimmed.tag = Some(string(raw)?),
             "kind" => skimmed.kind = Some(string(raw)?),
             key if STRING_FIELDS.contains(&key) && !raw.starts_with('"') => return None,
@@ -90,7 +125,70 @@ pub fn skim(line: &[u8], max_bytes: usize) -> Option<Skimmed<'_>> {
             _ => {}
         }
     }
-    (version && time && !skimmed.id.is_empty()).then_some(skimmed)
+    if version && time && !skimmed.id.is_empty() {
+        Some(Skim::Ready(skimmed))
+    } else if !stamped_or_old {
+        Some(Skim::Bare(skimmed))
+    } else {
+        None
+    }
+}
+
+/// A bare line ([`Skim::Bare`]) stamped as `Event::stamp` does it: `v`,
+/// `id`, `time` and `host` first, every other member as it was written.
+/// Writing four members in front costs a copy of the line; parsing it
+/// into a map and writing that out again cost most of sd-bark's time.
+pub fn stamp_bare(event: &Skimmed<'_>, id: &str, time_ms: i64, host: &str) -> String {
+    let line = event.line;
+    // A skimmed line is an object without white space around it.
+    let members = line[1..].trim_start_matches([' ', '\t', '\r', '\n']);
+    let mut stamped = String::with_capacity(line.len() + 96);
+    stamped.push_str("{\"v\":");
+    stamped.push_str(&SCHEMA_VERSION.to_string());
+    for (key, value) in [
+        ("id", id),
+        ("time", &formatted_time(time_ms)),
+        ("host", host),
+    ] {
+        stamped.push_str(",\"");
+        stamped.push_str(key);
+        stamped.push_str("\":");
+        push_json_string(&mut stamped, value);
+    }
+    if !members.starts_with('}') {
+        stamped.push(',');
+    }
+    stamped.push_str(members);
+    stamped
+}
+
+/// `value` as a JSON string; most need no escape (an id, a time, a host
+/// name) and are copied as they are.
+fn push_json_string(out: &mut String, value: &str) {
+    if value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // A string always serialises.
+        out.push_str(&serde_json::to_string(value).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    }
+}
+
+/// [`time::format_ms`], remembered for the last millisecond: a stream of
+/// events is stamped many to the millisecond.
+fn formatted_time(ms: i64) -> std::rc::Rc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, std::rc::Rc<str>)> =
+            std::cell::RefCell::new((i64::MIN, "".into()));
+    }
+    LAST.with_borrow_mut(|(last_ms, text)| {
+        if *last_ms != ms {
+            *last_ms = ms;
+            *text = time::format_ms(ms).into();
+        }
+        text.clone()
+    })
 }
 
 /// A JSON string's value; text without escapes is borrowed as it is.
@@ -173,6 +271,49 @@ mod tests {
         assert!(agrees(
             r#"{"v":1,"id":"\u0041","time":"2026-11-20T02:00:01.000Z","tag":"a\"b","status":"o\u006b"}"#
         ));
+    }
+
+    #[test]
+    fn a_line_a_script_wrote_is_stamped_as_text() {
+        let bare = |line: &'static str| match skim_for_stamping(line.as_bytes(), usize::MAX) {
+            Some(Skim::Bare(event)) => event,
+            other => panic!("not bare: {line}: {other:?}"),
+        };
+        let event = bare(r#" {"tag":"backup","status":"fail","x":{"v":1}}"#);
+        assert_eq!(event.tag.as_deref(), Some("backup"));
+        assert_eq!(event.status, Some(Status::Fail));
+        assert_eq!(
+            stamp_bare(&event, "01J", 1_763_604_001_000, "t\"ux"),
+            r#"{"v":1,"id":"01J","time":"2025-11-20T02:00:01.000Z","host":"t\"ux","tag":"backup","status":"fail","x":{"v":1}}"#
+        );
+        assert_eq!(
+            stamp_bare(&bare("{ }"), "01J", 0, "h"),
+            r#"{"v":1,"id":"01J","time":"1970-01-01T00:00:00.000Z","host":"h"}"#
+        );
+        assert_eq!(
+            stamp_bare(&bare(r#"{ "tag" : "a" }"#), "01J", 0, "h"),
+            r#"{"v":1,"id":"01J","time":"1970-01-01T00:00:00.000Z","host":"h","tag" : "a" }"#
+        );
+        for line in [
+            r#"{"tag":"x","msg":"caf\u00e9 \"q\""}"#,
+            r#"{"tag":"x","n":1.50,"big":123456789012345678901234567890}"#,
+            "{}",
+        ] {
+            assert!(!agrees(line), "{line}");
+        }
+        // Stamped in part, or written by the earlier sheepdog: parsed.
+        for line in [
+            r#"{"host":"h","tag":"x"}"#,
+            r#"{"tag":"x","time":"2026-11-20T02:00:01.000Z"}"#,
+            r#"{"tag":"x","status":0}"#,
+            r#"{"tag":"x","err":"SUCCESS"}"#,
+            r#"{"tag":"x","code":"2"}"#,
+        ] {
+            assert!(
+                skim_for_stamping(line.as_bytes(), usize::MAX).is_none(),
+                "{line}"
+            );
+        }
     }
 
     #[test]

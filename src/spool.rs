@@ -73,7 +73,9 @@ impl Spool {
     pub fn open(path: &Path) -> Result<Spool> {
         // synchronous=NORMAL: a committed batch survives the process being
         // killed; FULL would add an fsync per batch for the power-loss case.
-        let mut conn = crate::sqlite::open_wal(path, "spool", "NORMAL", None)?;
+        // 16 KiB pages (a new spool; an existing one keeps its size):
+        // fewer pages per batch to write, checksum and copy back.
+        let mut conn = crate::sqlite::open_wal(path, "spool", "NORMAL", Some(16384))?;
         crate::sqlite::migrate(&mut conn, MIGRATIONS).context("migrating spool", path.display())?;
         Ok(Spool {
             conn,
@@ -83,6 +85,26 @@ impl Spool {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Stops this connection's own checkpoints (SQLite makes them on a
+    /// commit, and the committer waits for the disk) and returns the
+    /// database file as SQLite names it, for [`crate::checkpoint`] to
+    /// checkpoint from another thread; `None` when the spool is not in WAL
+    /// mode, and SQLite keeps doing it.
+    pub fn checkpoint_elsewhere(&self) -> Option<PathBuf> {
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .ok()?;
+        let db = self.conn.path().filter(|db| !db.is_empty())?;
+        if mode != "wal" {
+            return None;
+        }
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .ok()?;
+        Some(PathBuf::from(db))
     }
 
     /// Runs `work` in one transaction (IMMEDIATE: it takes the write lock
@@ -113,10 +135,25 @@ impl Spool {
     pub fn append(&mut self, lines: &[String]) -> Result<i64> {
         let now = crate::time::now_ms();
         self.writing(|tx| {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO entries (line, added_ms) VALUES (?1, ?2)")?;
-            for line in lines {
-                insert.execute(params![line, now])?;
+            // What every reader is done with goes first: with the cursor
+            // moved by another thread ([`Spool::move_cursor`]), this is
+            // where the outbox is trimmed.
+            trim(tx)?;
+            // Many rows per statement: one statement per event cost as
+            // much as the rows themselves (and, with AUTOINCREMENT, a
+            // bookkeeping update each).
+            let mut rows = lines.chunks_exact(ROWS_PER_INSERT);
+            let mut insert = tx.prepare_cached(&insert_rows(ROWS_PER_INSERT))?;
+            for chunk in rows.by_ref() {
+                insert.raw_bind_parameter(1, now)?;
+                for (n, line) in chunk.iter().enumerate() {
+                    insert.raw_bind_parameter(n + 2, line)?;
+                }
+                insert.raw_execute()?;
+            }
+            let mut insert = tx.prepare_cached(&insert_rows(1))?;
+            for line in rows.remainder() {
+                insert.execute(params![now, line])?;
             }
             Ok(tx.last_insert_rowid())
         })
@@ -136,13 +173,15 @@ impl Spool {
     /// reader is done with.
     pub fn advance(&mut self, reader: &str, seq: i64) -> Result<()> {
         self.writing(|tx| {
-            tx.execute(
-                "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
-                 ON CONFLICT (reader) DO UPDATE SET seq = max(seq, excluded.seq)",
-                params![reader, seq],
-            )?;
+            set_cursor(tx, reader, seq)?;
             trim(tx)
         })
+    }
+
+    /// Moves a reader's cursor forward to `seq`, leaving the deleting of
+    /// what every reader is done with to the next [`Spool::append`].
+    pub fn move_cursor(&mut self, reader: &str, seq: i64) -> Result<()> {
+        self.writing(|tx| set_cursor(tx, reader, seq))
     }
 
     /// How many entries a reader has not yet got past.
@@ -349,6 +388,28 @@ fn group_reader(group: &str) -> String {
 
 /// Deletes entries every reader is past (and no group still has pending).
 /// With no reader at all nothing is deleted: the spool is the only copy.
+/// Events a multi-row INSERT takes (in parameters, well under SQLite's limit).
+const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT … VALUES (?1, ?2), (?1, ?3), …`: `rows` lines ?2… added at ?1.
+fn insert_rows(rows: usize) -> String {
+    let values: Vec<String> = (0..rows).map(|n| format!("(?{}, ?1)", n + 2)).collect();
+    format!(
+        "INSERT INTO entries (line, added_ms) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// Moves a reader's cursor forward (never back).
+fn set_cursor(conn: &Connection, reader: &str, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
+         ON CONFLICT (reader) DO UPDATE SET seq = max(seq, excluded.seq)",
+    )?
+    .execute(params![reader, seq])?;
+    Ok(())
+}
+
 fn trim(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute(
         "DELETE FROM entries WHERE

@@ -183,7 +183,7 @@ impl Mailer {
             // send it, through the spool to the broker.
             cli::warn(format!("{}; said as an error event", failure.message));
             let mut outbox = crate::outbox::Outbox::open(settings);
-            outbox.commit(&[line]);
+            outbox.commit(vec![line]);
             outbox.finish();
         } else {
             let mut out = io::stdout().lock();

@@ -1,0 +1,145 @@
+//! Checkpointing a WAL database on a thread other than its writer's.
+//!
+//! SQLite checkpoints on the writer's own commit every 1,000 pages by
+//! default: it copies the WAL into the database file and syncs both, and
+//! the writer waits for the disk meanwhile. The store and sd-bark's spool
+//! turn that off (`wal_autocheckpoint = 0`) and checkpoint here instead,
+//! on a connection of another thread's own: a passive checkpoint every few
+//! batches, and when the WAL has grown large a restarting one, which waits
+//! for the writer's current transaction and lets the next one start the
+//! WAL from the beginning again. Under steady load the writer's
+//! transactions follow each other with hardly a gap, and a checkpoint
+//! waiting for the lock in SQLite's busy handler (it sleeps and tries
+//! again) would rarely get it: the [`Gate`] holds the writer back before
+//! its next transaction while a restarting checkpoint runs.
+
+use crate::cli;
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+/// A passive checkpoint after this many batches…
+const CHECKPOINT_EVERY: usize = 4;
+/// How long a restarting checkpoint waits for readers before giving up
+/// until next time: meanwhile the writer waits too.
+const RESTART_WAIT: Duration = Duration::from_millis(100);
+
+/// Where the writer waits, before a transaction, while a restarting
+/// checkpoint needs the write lock.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// Returns once no restarting checkpoint is waiting or running.
+    pub fn pass(&self) {
+        let (closed, opened) = &*self.0;
+        let mut closed = closed.lock().unwrap_or_else(PoisonError::into_inner);
+        while *closed {
+            closed = opened.wait(closed).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Keeps the writer out until the guard is dropped.
+    fn close(&self) -> Closed<'_> {
+        *self.0.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        Closed(self)
+    }
+}
+
+struct Closed<'a>(&'a Gate);
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        let (closed, opened) = &*self.0.0;
+        *closed.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        opened.notify_all();
+    }
+}
+
+/// The checkpoints of one database, made from the thread that owns this.
+pub struct Checkpoints {
+    /// What the database is, for messages: "store", "spool".
+    what: &'static str,
+    db: PathBuf,
+    /// Opened at the first checkpoint, with the database's page size.
+    conn: Option<(Connection, i64)>,
+    gate: Gate,
+    /// A restarting checkpoint once the WAL holds this many bytes, so it
+    /// does not grow without end under steady load.
+    restart_at_bytes: i64,
+    batches: usize,
+    /// A checkpoint failed and it was said; said again only after one works.
+    warned: bool,
+}
+
+impl Checkpoints {
+    /// For the database file `db` (as SQLite names it), whose writer
+    /// passes `gate` before each transaction; the WAL restarts from the
+    /// beginning once it holds `restart_at_bytes` (the writer waits for
+    /// that one: two fsyncs).
+    pub fn new(what: &'static str, db: PathBuf, gate: Gate, restart_at_bytes: i64) -> Checkpoints {
+        Checkpoints {
+            what,
+            db,
+            conn: None,
+            gate,
+            restart_at_bytes,
+            batches: 0,
+            warned: false,
+        }
+    }
+
+    /// Checkpoints when due, `batches` more having been committed. A
+    /// failed checkpoint loses nothing (the WAL holds it all): it is said
+    /// on stderr and tried again a few batches later.
+    pub fn after(&mut self, batches: usize) {
+        self.batches += batches;
+        if self.batches < CHECKPOINT_EVERY {
+            return;
+        }
+        self.batches = 0;
+        match self.checkpoint() {
+            Ok(()) => self.warned = false,
+            Err(e) if !self.warned => {
+                cli::note(format!("{e} (the write-ahead log grows until one works)"));
+                self.warned = true;
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        let (what, db) = (self.what, &self.db);
+        let fail =
+            |e: rusqlite::Error| Error::io(format!("checkpointing {what} {}: {e}", db.display()));
+        let (conn, page_size) = match &self.conn {
+            Some((conn, page_size)) => (conn, *page_size),
+            None => {
+                let conn = Connection::open(db).map_err(fail)?;
+                // Only a restarting checkpoint waits for the lock.
+                conn.busy_timeout(RESTART_WAIT).map_err(fail)?;
+                let page_size = conn
+                    .query_row("PRAGMA page_size", [], |r| r.get(0))
+                    .map_err(fail)?;
+                let (conn, _) = self.conn.insert((conn, page_size));
+                (&*conn, page_size)
+            }
+        };
+        // (busy, pages in the WAL, pages copied into the database)
+        let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64, i64)> {
+            conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+        };
+        let (_, pages, _) = checkpoint("PASSIVE").map_err(fail)?;
+        if pages * page_size >= self.restart_at_bytes {
+            // The writer finishes its transaction and waits; busy (a
+            // reader still holds the WAL) is no failure: next time.
+            let _closed = self.gate.close();
+            checkpoint("RESTART").map_err(fail)?;
+        }
+        Ok(())
+    }
+}
