@@ -119,7 +119,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     } else {
         Duration::from_secs(1)
     };
-    while !stop.load(Ordering::SeqCst) {
+    'obeying: while !stop.load(Ordering::SeqCst) {
         let batch = match inbox.receive(block) {
             Ok(batch) => batch,
             // A read cut short by the stop signal: stopping, not an error.
@@ -145,7 +145,15 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         for (entry, signed) in batch {
             let event = obeying.handle(signed.as_ref())?;
             cli::print_events([&event])?;
-            inbox.ack(&entry)?;
+            match inbox.ack(&entry) {
+                Ok(()) => {}
+                // Cut short by the stop signal (a socket with a timeout
+                // is not restarted after one): the order stays pending,
+                // and its next delivery is answered from the ledger, not
+                // run again.
+                Err(_) if stop.load(Ordering::SeqCst) => break 'obeying,
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(Exit::Ok)

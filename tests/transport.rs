@@ -209,6 +209,38 @@ fn sd_bark_killed_mid_batch_loses_nothing_it_committed() {
 }
 
 #[test]
+fn an_event_goes_out_while_the_next_line_is_still_being_written() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    // Lines go from the reading thread in chunks: one must not wait in a
+    // chunk for a line its producer has not finished (a progress bar
+    // without a newline, a long line still arriving).
+    let mut child = env.cmd("sd-bark").spawn();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    stdin
+        .write_all(b"{\"tag\":\"first\",\"status\":\"ok\"}\n{\"tag\":\"sec")
+        .unwrap();
+    stdin.flush().unwrap();
+    let length = || {
+        redis
+            .cli(&["XLEN", "sheepdog:events"])
+            .map(|n| n.trim().to_string())
+    };
+    let published = crate::util::wait_until(10, || length().as_deref() == Some("1"));
+    stdin.write_all(b"ond\"}\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        published,
+        "the first event waited for the second line: {out:?}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(length().as_deref(), Some("2"));
+}
+
+#[test]
 fn rejected_lines_are_named_and_the_rest_still_go() {
     let mut env = TestEnv::new();
     let redis = RedisServer::start(env.path("redis"));
