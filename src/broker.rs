@@ -62,15 +62,21 @@ impl Broker {
     pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Broker> {
         let shown = redact_url(&settings.url);
         // Through Sentinel: the master as the sentinels know it now.
+        let ca_pem = match &settings.ca_file {
+            Some(ca) => Some(std::fs::read(ca).usage_context("reading broker CA", ca.display())?),
+            None => None,
+        };
         let url = if crate::sentinel::is_sentinel(&settings.url) {
             let parsed = crate::sentinel::parse(&settings.url)
                 .map_err(|why| Error::usage(format!("invalid broker URL {shown}: {why}")))?;
-            crate::sentinel::master_url(&parsed, settings.timeout).map_err(|why| {
-                Error::new(
-                    crate::exit::Exit::Unavailable,
-                    format!("finding the master through {shown}: {why}"),
-                )
-            })?
+            crate::sentinel::master_url(&parsed, settings.timeout, ca_pem.as_deref()).map_err(
+                |why| {
+                    Error::new(
+                        crate::exit::Exit::Unavailable,
+                        format!("finding the master through {shown}: {why}"),
+                    )
+                },
+            )?
         } else {
             settings.url.clone()
         };
@@ -87,9 +93,8 @@ impl Broker {
                 .set_password(password.expose());
             info = info.set_redis_settings(redis);
         }
-        let client = match &settings.ca_file {
-            Some(ca) => {
-                let pem = std::fs::read(ca).usage_context("reading broker CA", ca.display())?;
+        let client = match ca_pem {
+            Some(pem) => {
                 let certs = redis::TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem),

@@ -8,7 +8,8 @@
 //!
 //! The user and password are the master's; the sentinels are asked
 //! without them (a sentinel's own password is a separate setting of its
-//! own, not supported here). A master the sentinels still name while it is
+//! own, not supported here). Over TLS, the broker's `ca_file` is trusted
+//! for the sentinels as for the master. A master the sentinels still name while it is
 //! being demoted refuses writes (READONLY); the command reports the broker
 //! unavailable, and its next connection asks the sentinels again.
 
@@ -84,12 +85,28 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
 }
 
 /// The master's URL, as the first sentinel that answers says it is now.
-pub fn master_url(url: &SentinelUrl, timeout: Duration) -> Result<String, String> {
+/// Over TLS the sentinels are trusted as the master is: by `ca_pem` (the
+/// broker's `ca_file`) when given, else by the system's roots.
+pub fn master_url(
+    url: &SentinelUrl,
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+) -> Result<String, String> {
     let scheme = if url.tls { "rediss" } else { "redis" };
     let mut why = Vec::new();
     for sentinel in &url.sentinels {
         let ask = || -> redis::RedisResult<Option<(String, u16)>> {
-            let client = redis::Client::open(format!("{scheme}://{sentinel}"))?;
+            let address = format!("{scheme}://{sentinel}");
+            let client = match ca_pem.filter(|_| url.tls) {
+                Some(pem) => redis::Client::build_with_tls(
+                    address,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.to_vec()),
+                    },
+                )?,
+                None => redis::Client::open(address)?,
+            };
             let mut conn = client.get_connection_with_timeout(timeout)?;
             conn.set_read_timeout(Some(timeout))?;
             conn.set_write_timeout(Some(timeout))?;

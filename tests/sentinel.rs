@@ -320,3 +320,34 @@ fn orders_follow_a_failover_too() {
     );
     assert!(said.contains("connecting again"), "{said}");
 }
+
+#[test]
+fn sentinels_over_tls_are_trusted_by_the_brokers_ca_file() {
+    let mut env = TestEnv::new();
+    let ca = crate::util::tls::make(&env.path("tls"));
+    let master = RedisServer::start_tls(env.path("master"), &ca);
+    let sentinel = Sentinel::start_tls(env.path("sentinel"), master.port, &ca);
+    env.set(
+        "SD_BROKER",
+        format!("rediss+sentinel://127.0.0.1:{}/mymaster", sentinel.port),
+    );
+    // Without the CA the sentinel is not trusted: said, and kept.
+    let run = env
+        .cmd("sd-bark")
+        .args(["--tag", "untrusted"])
+        .expect_code(69);
+    assert!(
+        run.stderr().to_lowercase().contains("certificate"),
+        "{}",
+        run.report()
+    );
+    // With it, the sentinel is asked over TLS and names the TLS master.
+    env.set("SD_BROKER_CA", &ca.ca);
+    env.cmd("sd-bark").args(["--tag", "trusted"]).expect_code(0);
+    let length = master.cli(&["XLEN", "sheepdog:events"]);
+    assert_eq!(
+        length.as_deref().map(str::trim),
+        Some("2"),
+        "the first waited in the spool"
+    );
+}

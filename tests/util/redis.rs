@@ -212,17 +212,45 @@ impl Drop for RedisServer {
 pub struct Sentinel {
     pub port: u16,
     child: Option<Child>,
+    /// What redis-cli needs to ask it (TLS).
+    cli_extra: Vec<String>,
 }
 
 impl Sentinel {
     pub fn start(dir: PathBuf, master_port: u16) -> Sentinel {
+        Sentinel::start_with(dir, master_port, None)
+    }
+
+    /// A sentinel spoken to over TLS, itself talking TLS to the master.
+    pub fn start_tls(dir: PathBuf, master_port: u16, ca: &super::tls::TestCa) -> Sentinel {
+        Sentinel::start_with(dir, master_port, Some(ca))
+    }
+
+    fn start_with(dir: PathBuf, master_port: u16, tls: Option<&super::tls::TestCa>) -> Sentinel {
         std::fs::create_dir_all(&dir).unwrap();
         let port = super::free_port();
         let conf = dir.join("sentinel.conf");
+        let (listen, cli_extra) = match tls {
+            Some(ca) => (
+                format!(
+                    "port 0\ntls-port {port}\ntls-cert-file {}\ntls-key-file {}\n\
+                     tls-ca-cert-file {}\ntls-auth-clients no\ntls-replication yes\n",
+                    ca.cert.display(),
+                    ca.key.display(),
+                    ca.ca.display()
+                ),
+                vec![
+                    "--tls".into(),
+                    "--cacert".into(),
+                    ca.ca.display().to_string(),
+                ],
+            ),
+            None => (format!("port {port}\n"), Vec::new()),
+        };
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                "{listen}bind 127.0.0.1\ndir {}\n\
                  sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 4000\n\
@@ -245,6 +273,7 @@ impl Sentinel {
         let sentinel = Sentinel {
             port,
             child: Some(child),
+            cli_extra,
         };
         assert!(
             super::wait_until(20, || sentinel.master_port().is_some()),
@@ -256,6 +285,7 @@ impl Sentinel {
     /// The port of the master this sentinel names now.
     pub fn master_port(&self) -> Option<u16> {
         let out = Command::new("redis-cli")
+            .args(&self.cli_extra)
             .args([
                 "-p",
                 &self.port.to_string(),
