@@ -69,14 +69,14 @@ impl Broker {
         let url = if crate::sentinel::is_sentinel(&settings.url) {
             let parsed = crate::sentinel::parse(&settings.url)
                 .map_err(|why| Error::usage(format!("invalid broker URL {shown}: {why}")))?;
-            crate::sentinel::master_url(&parsed, settings.timeout, ca_pem.as_deref()).map_err(
-                |why| {
+            let password = settings.sentinel_password.as_ref().map(|p| p.expose());
+            crate::sentinel::master_url(&parsed, settings.timeout, ca_pem.as_deref(), password)
+                .map_err(|why| {
                     Error::new(
                         crate::exit::Exit::Unavailable,
                         format!("finding the master through {shown}: {why}"),
                     )
-                },
-            )?
+                })?
         } else {
             settings.url.clone()
         };

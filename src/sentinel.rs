@@ -6,13 +6,14 @@
 //! [`Broker::connect`](crate::broker::Broker::connect), so each reconnect
 //! after a failover asks again and follows the new master, no restart.
 //!
-//! The user and password are the master's; the sentinels are asked
-//! without them (a sentinel's own password is a separate setting of its
-//! own, not supported here). Over TLS, the broker's `ca_file` is trusted
+//! The user and password in the URL are the master's; the sentinels'
+//! own password (redis-sentinel's `requirepass`) comes from `[broker]
+//! sentinel_password_file`. Over TLS, the broker's `ca_file` is trusted
 //! for the sentinels as for the master. A master the sentinels still name while it is
 //! being demoted refuses writes (READONLY); the command reports the broker
 //! unavailable, and its next connection asks the sentinels again.
 
+use redis::IntoConnectionInfo;
 use std::time::Duration;
 
 /// A parsed `redis+sentinel://` URL.
@@ -87,16 +88,22 @@ pub fn parse(url: &str) -> Result<SentinelUrl, String> {
 /// The master's URL, as the first sentinel that answers says it is now.
 /// Over TLS the sentinels are trusted as the master is: by `ca_pem` (the
 /// broker's `ca_file`) when given, else by the system's roots.
+/// `password` is the sentinels' own, if they ask for one.
 pub fn master_url(
     url: &SentinelUrl,
     timeout: Duration,
     ca_pem: Option<&[u8]>,
+    password: Option<&str>,
 ) -> Result<String, String> {
     let scheme = if url.tls { "rediss" } else { "redis" };
     let mut why = Vec::new();
     for sentinel in &url.sentinels {
         let ask = || -> redis::RedisResult<Option<(String, u16)>> {
-            let address = format!("{scheme}://{sentinel}");
+            let mut address = format!("{scheme}://{sentinel}").into_connection_info()?;
+            if let Some(password) = password {
+                let with_password = address.redis_settings().clone().set_password(password);
+                address = address.set_redis_settings(with_password);
+            }
             let client = match ca_pem.filter(|_| url.tls) {
                 Some(pem) => redis::Client::build_with_tls(
                     address,

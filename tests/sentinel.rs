@@ -351,3 +351,38 @@ fn sentinels_over_tls_are_trusted_by_the_brokers_ca_file() {
         "the first waited in the spool"
     );
 }
+
+#[test]
+fn sentinels_with_a_password_of_their_own_are_asked_with_it() {
+    let mut env = TestEnv::new();
+    let master = RedisServer::start(env.path("master"));
+    let sentinel = Sentinel::start_with_password(env.path("sentinel"), master.port, "s3ntinel");
+    std::fs::write(env.path("sentinel.pass"), "wrong\n").unwrap();
+    let config = env.write_config(&format!(
+        "[broker]\nurl = \"redis+sentinel://127.0.0.1:{}/mymaster\"\n\
+         sentinel_password_file = \"{}\"\n",
+        sentinel.port,
+        env.path("sentinel.pass").display()
+    ));
+    env.set("SD_CONFIG", &config);
+    // A wrong password: the sentinel refuses, it is said (not the
+    // password), and the event waits in the spool.
+    let run = env
+        .cmd("sd-bark")
+        .args(["--tag", "refused"])
+        .expect_code(69);
+    assert!(
+        run.stderr().contains("finding the master"),
+        "{}",
+        run.report()
+    );
+    assert!(!run.stderr().contains("wrong"), "{}", run.report());
+    std::fs::write(env.path("sentinel.pass"), "s3ntinel\n").unwrap();
+    env.cmd("sd-bark").args(["--tag", "asked"]).expect_code(0);
+    let length = master.cli(&["XLEN", "sheepdog:events"]);
+    assert_eq!(
+        length.as_deref().map(str::trim),
+        Some("2"),
+        "the first waited in the spool"
+    );
+}

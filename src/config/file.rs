@@ -136,6 +136,8 @@ pub struct BrokerSection {
     #[serde(deserialize_with = "broker_url")]
     pub url: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// The sentinels' own password (`requirepass` of redis-sentinel).
+    pub sentinel_password_file: Option<PathBuf>,
     pub stream: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub timeout: Option<HumanDuration>,

@@ -116,6 +116,8 @@ pub struct BrokerSettings {
     pub url: String,
     /// A password from `password_file`, which wins over one in the URL.
     pub password: Option<Secret>,
+    /// The sentinels' own password, from `sentinel_password_file`.
+    pub sentinel_password: Option<Secret>,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
     pub key_file: Option<PathBuf>,
@@ -172,9 +174,14 @@ impl Settings {
                     Some(path) => Some(Secret::from_file(path, "password file")?),
                     None => None,
                 };
+                let sentinel_password = match &broker_section.sentinel_password_file {
+                    Some(path) => Some(Secret::from_file(path, "sentinel password file")?),
+                    None => None,
+                };
                 Some(BrokerSettings {
                     url,
                     password,
+                    sentinel_password,
                     ca_file: args
                         .broker_ca
                         .clone()

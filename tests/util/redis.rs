@@ -218,15 +218,25 @@ pub struct Sentinel {
 
 impl Sentinel {
     pub fn start(dir: PathBuf, master_port: u16) -> Sentinel {
-        Sentinel::start_with(dir, master_port, None)
+        Sentinel::start_with(dir, master_port, None, None)
     }
 
     /// A sentinel spoken to over TLS, itself talking TLS to the master.
     pub fn start_tls(dir: PathBuf, master_port: u16, ca: &super::tls::TestCa) -> Sentinel {
-        Sentinel::start_with(dir, master_port, Some(ca))
+        Sentinel::start_with(dir, master_port, Some(ca), None)
     }
 
-    fn start_with(dir: PathBuf, master_port: u16, tls: Option<&super::tls::TestCa>) -> Sentinel {
+    /// A sentinel that asks its clients for a password of its own.
+    pub fn start_with_password(dir: PathBuf, master_port: u16, password: &str) -> Sentinel {
+        Sentinel::start_with(dir, master_port, None, Some(password))
+    }
+
+    fn start_with(
+        dir: PathBuf,
+        master_port: u16,
+        tls: Option<&super::tls::TestCa>,
+        password: Option<&str>,
+    ) -> Sentinel {
         std::fs::create_dir_all(&dir).unwrap();
         let port = super::free_port();
         let conf = dir.join("sentinel.conf");
@@ -246,6 +256,17 @@ impl Sentinel {
                 ],
             ),
             None => (format!("port {port}\n"), Vec::new()),
+        };
+        let (listen, cli_extra) = match password {
+            Some(password) => (
+                format!("{listen}requirepass {password}\n"),
+                [
+                    cli_extra,
+                    vec!["--no-auth-warning".into(), "-a".into(), password.into()],
+                ]
+                .concat(),
+            ),
+            None => (listen, cli_extra),
         };
         std::fs::write(
             &conf,
