@@ -11,7 +11,7 @@ use crate::error::{Context, Error, Result};
 use crate::exit::Exit;
 use crate::groups::GroupInfo;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
-use redis::{Client, Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
+use redis::{Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
 use std::time::Duration;
 
 /// The entry field that holds the event's JSON text.
@@ -61,11 +61,12 @@ impl Broker {
     /// Connects within the configured timeout.
     pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Broker> {
         let shown = redact_url(&settings.url);
-        // Through Sentinel: the master as the sentinels know it now.
+        // Trusted for the sentinels and the master alike.
         let ca_pem = match &settings.ca_file {
             Some(ca) => Some(std::fs::read(ca).usage_context("reading broker CA", ca.display())?),
             None => None,
         };
+        // Through Sentinel: the master as the sentinels know it now.
         let url = if crate::sentinel::is_sentinel(&settings.url) {
             let parsed = crate::sentinel::parse(&settings.url)
                 .map_err(|why| Error::usage(format!("invalid broker URL {shown}: {why}")))?;
@@ -80,30 +81,15 @@ impl Broker {
         } else {
             settings.url.clone()
         };
-        let mut info = url.as_str().into_connection_info().map_err(|e| {
+        let info = url.as_str().into_connection_info().map_err(|e| {
             Error::usage(format!(
                 "invalid broker URL {shown}: {} (expected redis://HOST:PORT, rediss://… or unix:///PATH)",
                 describe(&e)
             ))
         })?;
-        if let Some(password) = &settings.password {
-            let redis = info
-                .redis_settings()
-                .clone()
-                .set_password(password.expose());
-            info = info.set_redis_settings(redis);
-        }
-        let client = match ca_pem {
-            Some(pem) => {
-                let certs = redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                };
-                Client::build_with_tls(info, certs)
-            }
-            None => Client::open(info),
-        }
-        .map_err(|e| unavailable(&shown, "connecting to", &e))?;
+        let password = settings.password.as_ref().map(|p| p.expose());
+        let client = crate::client::open(info, password, ca_pem.as_deref())
+            .map_err(|e| unavailable(&shown, "connecting to", &e))?;
         let conn = client
             .get_connection_with_timeout(settings.timeout)
             .map_err(|e| unavailable(&shown, "connecting to", &e))?;

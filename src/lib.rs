@@ -12,6 +12,7 @@ pub mod batch;
 pub mod broker;
 pub mod checkpoint;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod compare;
 #[cfg(feature = "gen")]

@@ -99,21 +99,8 @@ pub fn master_url(
     let mut why = Vec::new();
     for sentinel in &url.sentinels {
         let ask = || -> redis::RedisResult<Option<(String, u16)>> {
-            let mut address = format!("{scheme}://{sentinel}").into_connection_info()?;
-            if let Some(password) = password {
-                let with_password = address.redis_settings().clone().set_password(password);
-                address = address.set_redis_settings(with_password);
-            }
-            let client = match ca_pem.filter(|_| url.tls) {
-                Some(pem) => redis::Client::build_with_tls(
-                    address,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(pem.to_vec()),
-                    },
-                )?,
-                None => redis::Client::open(address)?,
-            };
+            let address = format!("{scheme}://{sentinel}").into_connection_info()?;
+            let client = crate::client::open(address, password, ca_pem.filter(|_| url.tls))?;
             let mut conn = client.get_connection_with_timeout(timeout)?;
             conn.set_read_timeout(Some(timeout))?;
             conn.set_write_timeout(Some(timeout))?;

@@ -18,7 +18,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write};
 
 /// What sheepdog reads of an event that needs no change.
 #[derive(Debug, PartialEq)]
@@ -143,8 +143,8 @@ pub fn stamp_bare(event: &Skimmed<'_>, id: &str, time_ms: i64, host: &str) -> St
     // A skimmed line is an object without white space around it.
     let members = line[1..].trim_start_matches([' ', '\t', '\r', '\n']);
     let mut stamped = String::with_capacity(line.len() + 96);
-    stamped.push_str("{\"v\":");
-    stamped.push_str(&SCHEMA_VERSION.to_string());
+    // Writing into a String cannot fail.
+    let _ = write!(stamped, "{{\"v\":{SCHEMA_VERSION}");
     for (key, value) in [
         ("id", id),
         ("time", &formatted_time(time_ms)),

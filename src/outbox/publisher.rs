@@ -124,10 +124,10 @@ impl Publisher {
             return self.send_spooled(spool, None);
         };
         let first = last - lines.len() as i64 + 1;
-        let mut cursor = self.cursor(spool)?;
+        let mut cursor = spool.cursor(FORWARD)?;
         if cursor < first - 1 {
             self.send_spooled(spool, Some(first - 1))?;
-            cursor = self.cursor(spool)?;
+            cursor = spool.cursor(FORWARD)?;
         }
         if cursor == first - 1 {
             let broker = self.connect()?;
@@ -145,7 +145,7 @@ impl Publisher {
     /// `None`), in pipelines of [`PUBLISH_BATCH`].
     fn send_spooled(&mut self, spool: &mut Spool, until: Option<i64>) -> Result<(), Error> {
         loop {
-            let cursor = self.cursor(spool)?;
+            let cursor = spool.cursor(FORWARD)?;
             let mut entries = spool.after(cursor, PUBLISH_BATCH)?;
             let full = entries.len() == PUBLISH_BATCH;
             if let Some(until) = until {
@@ -163,11 +163,6 @@ impl Publisher {
                 return Ok(());
             }
         }
-    }
-
-    /// Where publishing stands.
-    fn cursor(&self, spool: &Spool) -> Result<i64, Error> {
-        spool.cursor(FORWARD)
     }
 
     /// Moves the cursor past what the broker took, before the publisher

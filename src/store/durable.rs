@@ -99,7 +99,7 @@ fn flush_then_echo(
             out.flush().map_err(cli::stdout_error)?;
         }
         if let Some(log) = &mut log {
-            log.after(flushed.len());
+            log.checkpoints.after(flushed.len());
         }
     }
     Ok(())
@@ -141,10 +141,5 @@ impl Log {
             ),
         };
         file.sync_data().map_err(fail)
-    }
-
-    /// Checkpoints when due, `batches` more having been flushed.
-    fn after(&mut self, batches: usize) {
-        self.checkpoints.after(batches);
     }
 }
