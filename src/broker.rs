@@ -33,6 +33,12 @@ pub struct Broker {
     min_replicas: u32,
     /// This host's key: published events are signed with it.
     signer: Option<crate::signing::Key>,
+    /// Where the master is, its password set, and the CA file's text:
+    /// for opening [`Broker::wire`].
+    info: Box<redis::ConnectionInfo>,
+    ca_pem: Option<Vec<u8>>,
+    /// The connection streams are read from, opened at the first read.
+    wire: Option<crate::wire::Wire>,
 }
 
 /// One stream entry as read.
@@ -90,6 +96,7 @@ impl Broker {
         let password = settings.password.as_ref().map(|p| p.expose());
         let client = crate::client::open(info, password, ca_pem.as_deref())
             .map_err(|e| unavailable(&shown, "connecting to", &e))?;
+        let info = Box::new(client.get_connection_info().clone());
         let conn = client
             .get_connection_with_timeout(settings.timeout)
             .map_err(|e| unavailable(&shown, "connecting to", &e))?;
@@ -101,6 +108,9 @@ impl Broker {
             max_len: settings.max_len,
             min_replicas: settings.min_replicas,
             signer: None,
+            info,
+            ca_pem,
+            wire: None,
         };
         broker.set_timeout(Duration::ZERO)?;
         Ok(broker)
@@ -246,9 +256,7 @@ impl Broker {
         count: usize,
         block: Duration,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP").arg(group).arg(consumer);
-        self.read(cmd, count, block, ">")
+        self.read(&["XREADGROUP", "GROUP", group, consumer], count, block, ">")
     }
 
     /// What `consumer` of `group` was given before and has not
@@ -259,9 +267,12 @@ impl Broker {
         consumer: &str,
         count: usize,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP").arg(group).arg(consumer);
-        self.read(cmd, count, Duration::ZERO, "0")
+        self.read(
+            &["XREADGROUP", "GROUP", group, consumer],
+            count,
+            Duration::ZERO,
+            "0",
+        )
     }
 
     /// New entries after `last` (an entry ID, or `$` for from now),
@@ -272,28 +283,39 @@ impl Broker {
         count: usize,
         block: Duration,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        self.read(redis::cmd("XREAD"), count, block, last)
+        self.read(&["XREAD"], count, block, last)
     }
 
     /// XREAD or XREADGROUP with what both take: a count, a time to block,
     /// the stream and where to start.
     fn read(
         &mut self,
-        mut cmd: redis::Cmd,
+        command: &[&str],
         count: usize,
         block: Duration,
         after: &str,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        self.set_timeout(block).map_err(|_| io_error())?;
-        cmd.arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(block.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(&self.stream)
-            .arg(after);
-        let reply: Value = cmd.query(&mut self.conn)?;
-        read_reply(reply)
+        let (count, block_ms) = (count.to_string(), block.as_millis().to_string());
+        let mut args = command.to_vec();
+        args.extend([
+            "COUNT",
+            &count,
+            "BLOCK",
+            &block_ms,
+            "STREAMS",
+            &self.stream,
+            after,
+        ]);
+        let wire = match &mut self.wire {
+            Some(wire) => wire,
+            None => self.wire.insert(crate::wire::Wire::connect(
+                &self.info,
+                self.ca_pem.as_deref(),
+                self.timeout,
+            )?),
+        };
+        wire.set_timeout(self.timeout + block)?;
+        wire.read_entries(&args)
     }
 
     /// The ID of the newest entry, for following from now.
@@ -483,81 +505,12 @@ impl Broker {
     }
 }
 
-/// The entries of an XREAD/XREADGROUP reply, moved out of it as they are:
-/// nil (nothing came), or per stream its name and its entries, each an ID
-/// and its field/value pairs. Going through `StreamReadReply` built a map
-/// per entry and was an eighth of sd-recv's time (bench/BENCHMARKS.md).
-fn read_reply(reply: Value) -> std::result::Result<Vec<Entry>, RedisError> {
-    let streams: Vec<Value> = match reply {
-        Value::Nil => return Ok(Vec::new()),
-        // RESP2: [[name, entries], …]
-        Value::Array(streams) => streams
-            .into_iter()
-            .map(|stream| match stream {
-                Value::Array(mut pair) if pair.len() == 2 => pair.pop().ok_or_else(bad_reply),
-                _ => Err(bad_reply()),
-            })
-            .collect::<std::result::Result<_, _>>()?,
-        // RESP3: {name: entries, …}
-        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
-        _ => return Err(bad_reply()),
-    };
-    let mut entries = Vec::new();
-    for stream in streams {
-        let Value::Array(stream) = stream else {
-            return Err(bad_reply());
-        };
-        entries.reserve(stream.len());
-        for entry in stream {
-            entries.push(read_entry(entry).ok_or_else(bad_reply)?);
-        }
-    }
-    Ok(entries)
-}
-
-/// `[id, [field, value, …]]`; the fields are nil for an entry deleted
-/// since it was delivered.
-fn read_entry(entry: Value) -> Option<Entry> {
-    let Value::Array(parts) = entry else {
-        return None;
-    };
-    let mut parts = parts.into_iter();
-    let id = owned_text(parts.next()?)?;
-    let (mut event, mut sig, mut key) = (None, None, None);
-    if let Some(Value::Array(fields)) = parts.next() {
-        let mut fields = fields.into_iter();
-        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-            match owned_text(name).as_deref() {
-                // An order's text stands where an event's does.
-                Some(EVENT_FIELD | crate::orders::ORDER_FIELD) => event = owned_text(value),
-                Some(crate::signing::SIG_FIELD) => sig = owned_text(value),
-                Some(crate::orders::KEY_FIELD) => key = owned_text(value),
-                _ => {}
-            }
-        }
-    }
-    Some(Entry {
-        id,
-        event,
-        sig,
-        key,
-        deliveries: 1,
-    })
-}
-
 fn owned_text(value: Value) -> Option<String> {
     match value {
         Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
         Value::SimpleString(text) => Some(text),
         _ => None,
     }
-}
-
-fn bad_reply() -> RedisError {
-    RedisError::from((
-        redis::ErrorKind::UnexpectedReturnType,
-        "an XREAD reply that is not a list of stream entries",
-    ))
 }
 
 fn entry(mut id: StreamId) -> Entry {
@@ -627,7 +580,7 @@ pub fn describe(err: &RedisError) -> String {
 
 /// Appends a command in the Redis protocol (RESP): an array of bulk
 /// strings.
-fn write_command(out: &mut Vec<u8>, args: &[&str]) {
+pub(crate) fn write_command(out: &mut Vec<u8>, args: &[&str]) {
     write_header(out, b'*', args.len());
     for arg in args {
         write_header(out, b'$', arg.len());
@@ -652,52 +605,4 @@ fn write_header(out: &mut Vec<u8>, kind: u8, n: usize) {
     out.push(kind);
     out.extend_from_slice(&digits[at..]);
     out.extend_from_slice(b"\r\n");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bulk(text: &str) -> Value {
-        Value::BulkString(text.as_bytes().to_vec())
-    }
-
-    fn stream_entry(id: &str, fields: &[&str]) -> Value {
-        Value::Array(vec![
-            bulk(id),
-            Value::Array(fields.iter().map(|f| bulk(f)).collect()),
-        ])
-    }
-
-    fn summary(entries: &[Entry]) -> Vec<(String, Option<String>, Option<String>)> {
-        entries
-            .iter()
-            .map(|e| (e.id.clone(), e.event.clone(), e.sig.clone()))
-            .collect()
-    }
-
-    #[test]
-    fn read_replies_in_both_protocols_and_with_deleted_entries() {
-        assert!(read_reply(Value::Nil).unwrap().is_empty());
-        let entries = Value::Array(vec![
-            stream_entry("1-0", &["event", "{}", "sig", "abc"]),
-            stream_entry("1-1", &["other", "x", "event", "{\"a\":1}"]),
-            Value::Array(vec![bulk("1-2"), Value::Nil]),
-        ]);
-        let expected = vec![
-            (
-                "1-0".to_string(),
-                Some("{}".to_string()),
-                Some("abc".to_string()),
-            ),
-            ("1-1".to_string(), Some("{\"a\":1}".to_string()), None),
-            ("1-2".to_string(), None, None),
-        ];
-        let resp2 = Value::Array(vec![Value::Array(vec![bulk("s"), entries.clone()])]);
-        assert_eq!(summary(&read_reply(resp2).unwrap()), expected);
-        let resp3 = Value::Map(vec![(bulk("s"), entries)]);
-        assert_eq!(summary(&read_reply(resp3).unwrap()), expected);
-        assert!(read_reply(Value::Int(3)).is_err());
-        assert!(read_reply(Value::Array(vec![Value::Array(vec![bulk("s")])])).is_err());
-    }
 }

@@ -55,3 +55,4 @@ pub mod store;
 mod testing;
 pub mod time;
 pub mod tool;
+pub mod wire;

@@ -656,6 +656,14 @@ fn a_password_comes_from_password_file_and_is_never_printed() {
         env.path("redis.pass").display()
     ));
     env.cmd("sd-bark").args(["--tag", "a"]).expect_code(0);
+    // Receiving logs in with it too (stream entries are read on a
+    // connection of their own, src/wire.rs).
+    let events: Vec<Event> = env
+        .cmd("sd-recv")
+        .args(["--group", "g", "--once"])
+        .expect_code(0)
+        .lines();
+    assert_eq!(events[0].tag, "a");
 
     // A wrong password in a URL on the command line: refused, warned about,
     // and never echoed.
@@ -702,6 +710,23 @@ fn a_broker_that_hangs_costs_at_most_the_timeout() {
     assert!(run.stderr().contains("timed out"), "{}", run.report());
     env.cmd("sd-bark").arg("--flush").expect_code(0);
     assert_eq!(stream_len(&redis, "sheepdog:events"), 1);
+}
+
+#[test]
+fn a_database_number_in_the_url_is_where_events_go_and_are_read_from() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", format!("{}/3", redis.url()));
+    env.cmd("sd-bark").args(["--tag", "in-db-3"]).expect_code(0);
+    assert_eq!(stream_len(&redis, "sheepdog:events"), 0, "not in db 0");
+    let in_db_3 = redis.cli(&["-n", "3", "XLEN", "sheepdog:events"]).unwrap();
+    assert_eq!(in_db_3.trim(), "1");
+    let events: Vec<Event> = env
+        .cmd("sd-recv")
+        .args(["--group", "g", "--once"])
+        .expect_code(0)
+        .lines();
+    assert_eq!(events[0].tag, "in-db-3");
 }
 
 #[test]

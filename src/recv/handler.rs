@@ -42,14 +42,15 @@ enum FromHandler {
 struct InFlight {
     /// Entries carrying this id (a duplicate publish is one event).
     entries: Vec<String>,
-    line: String,
+    /// Shared with the thread writing to the handler, not copied.
+    line: Arc<String>,
     deliveries: u64,
     sent_order: u64,
 }
 
 struct Running {
     child: Child,
-    to_handler: Option<Sender<String>>,
+    to_handler: Option<Sender<Arc<String>>>,
     generation: u64,
 }
 
@@ -231,12 +232,13 @@ fn admit(
         );
     }
     *order += 1;
-    send(handler, &delivery.line);
+    let line = Arc::new(delivery.line);
+    send(handler, &line);
     in_flight.insert(
         delivery.id,
         InFlight {
             entries: vec![delivery.entry],
-            line: delivery.line,
+            line,
             deliveries: delivery.deliveries,
             sent_order: *order,
         },
@@ -279,10 +281,10 @@ fn dead(source: &mut dyn Source, entry: &str, line: &str, deliveries: u64) -> Re
     source.dead_letter(entry, line, &reason)
 }
 
-fn send(handler: &mut Running, line: &str) {
+fn send(handler: &mut Running, line: &Arc<String>) {
     if let Some(tx) = &handler.to_handler {
         // A handler that died is noticed through its stdout closing.
-        let _ = tx.send(line.to_string());
+        let _ = tx.send(Arc::clone(line));
     }
 }
 
@@ -311,7 +313,7 @@ fn start(argv: &[String], echoes: &Sender<FromHandler>, generation: u64) -> Resu
     let stdout = child.stdout.take().expect("piped");
     widen_pipe(&stdin);
     widen_pipe(&stdout);
-    let (tx, rx) = mpsc::channel::<String>();
+    let (tx, rx) = mpsc::channel::<Arc<String>>();
     thread::spawn(move || write_events(stdin, rx));
     let echoes = echoes.clone();
     thread::spawn(move || {
@@ -347,7 +349,7 @@ fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
 }
 
 /// Writes events to the handler, flushing whenever no more are waiting.
-fn write_events(stdin: ChildStdin, lines: Receiver<String>) {
+fn write_events(stdin: ChildStdin, lines: Receiver<Arc<String>>) {
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdin);
     while let Ok(line) = lines.recv() {
         if writeln!(out, "{line}").is_err() {

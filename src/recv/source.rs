@@ -88,7 +88,7 @@ pub fn derive(
     entry: &str,
     prefix: &str,
     raw: &str,
-    ms: Option<i64>,
+    ms: impl FnOnce() -> Option<i64>,
     max: usize,
 ) -> std::result::Result<Derived, String> {
     if let Some(event) = skim(raw.as_bytes(), max) {
@@ -102,7 +102,7 @@ pub fn derive(
     let mut event = Event::parse(raw.as_bytes(), max).map_err(|r| r.0)?;
     event.fill_front(
         || format!("{prefix}-{entry}"),
-        || ms.unwrap_or_else(crate::time::now_ms),
+        || ms().unwrap_or_else(crate::time::now_ms),
         None,
     );
     Ok(Derived {
@@ -341,7 +341,6 @@ impl RedisSource {
         entries
             .into_iter()
             .map(|entry| {
-                let ms = crate::broker::parse_id(&entry.id).map(|(ms, _)| ms as i64);
                 let Some(raw) = entry.event else {
                     return Received::Bad(BadEntry {
                         entry: entry.id,
@@ -350,6 +349,8 @@ impl RedisSource {
                         rejected: false,
                     });
                 };
+                // The entry's milliseconds, for an event without a time.
+                let ms = || crate::broker::parse_id(&entry.id).map(|(ms, _)| ms as i64);
                 match derive(&entry.id, "redis", &raw, ms, self.max_event) {
                     Ok(derived) => {
                         // The signature covers the text as published.
@@ -538,7 +539,13 @@ impl Source for SpoolSource {
                     .into_iter()
                     .map(|e| {
                         let entry = e.seq.to_string();
-                        match derive(&entry, "spool", &e.line, Some(e.added_ms), self.max_event) {
+                        match derive(
+                            &entry,
+                            "spool",
+                            &e.line,
+                            || Some(e.added_ms),
+                            self.max_event,
+                        ) {
                             Ok(derived) => Received::Event(Delivery {
                                 entry,
                                 id: derived.id,
