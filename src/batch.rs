@@ -14,10 +14,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A batch closes at this many events (or up to a chunk more)… (4,000: every commit rewrites the
-/// pages it touched, and on a mix whose failures open and close periods
-/// all over, fewer, larger commits took sd-store from 247,000 to 306,000
-/// events/s — `MIX=churn sh bench/store.sh`.)
+/// A batch closes at this many events (or up to a chunk more), unless
+/// the consumer says otherwise ([`Batches::batch_lines`])…
 pub const BATCH_LINES: usize = 4000;
 /// …or after this long without input. Short on purpose (group commit):
 /// what arrives while a batch commits makes the next batch, so batches
@@ -32,6 +30,11 @@ const CHUNK_LINES: usize = 500;
 /// time of its own while input is idle (sd-mail's group wait and digest).
 pub trait Batches<T> {
     fn commit(&mut self, batch: Vec<T>) -> Result<()>;
+
+    /// How many events make a full batch.
+    fn batch_lines(&self) -> usize {
+        BATCH_LINES
+    }
 
     /// When [`Batches::wake`] should next be called, if ever.
     fn deadline(&self) -> Option<Instant> {
@@ -104,7 +107,8 @@ pub fn feed_batches<T: Send + 'static>(
         }
         Ok(rejections)
     });
-    let mut batch = Vec::with_capacity(BATCH_LINES);
+    let full = consumer.batch_lines();
+    let mut batch = Vec::with_capacity(full);
     loop {
         // Under load the next event is already there: no clock, no timer.
         let ready = rx.try_recv().ok();
@@ -122,7 +126,7 @@ pub fn feed_batches<T: Send + 'static>(
         match next {
             Ok(chunk) => {
                 batch.extend(chunk);
-                if batch.len() < BATCH_LINES {
+                if batch.len() < full {
                     // Timers are looked at between batches, not per event.
                     continue;
                 }

@@ -5,7 +5,7 @@ complete -c sd-recv -l retire-group -d 'Delete a consumer group nobody uses any 
 complete -c sd-recv -l warn-idle-group -d 'Warn about another group nobody has read for this long that holds events back from trimming' -r
 complete -c sd-recv -l keyring -d 'Check signed events against the key of the host they name, from DIR/HOST.key; a bad signature goes to sheepdog:rejected' -r -F
 complete -c sd-recv -l claim-idle -d 'Take over entries another consumer left unacknowledged this long' -r
-complete -c sd-recv -l window -d 'Events in flight to the handler at most. Several of the handler\'s batches (sd-store commits 4,000 at a time), so that it stores the next while the last is flushed, echoed and acknowledged' -r
+complete -c sd-recv -l window -d 'Events in flight to the handler at most. Several of the handler\'s batches (sd-store commits 8,000 at a time), so that it stores the next while the last is flushed, echoed and acknowledged' -r
 complete -c sd-recv -l max-deliveries -d 'Deliveries without an echo before an event goes to sheepdog:dead' -r
 complete -c sd-recv -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
 complete -c sd-recv -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r

@@ -108,7 +108,7 @@ pub struct Args {
     pub claim_idle: Duration,
 
     /// Events in flight to the handler at most. Several of the handler's
-    /// batches (sd-store commits 4,000 at a time), so that it stores the
+    /// batches (sd-store commits 8,000 at a time), so that it stores the
     /// next while the last is flushed, echoed and acknowledged.
     #[arg(long, value_name = "N", default_value_t = 16000)]
     pub window: usize,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const LONG_ABOUT: &str = "\
 Store events read as JSON lines on standard input in a SQLite database.
 
-Events are committed in batches (every 4,000 events, or 2 ms after the \
+Events are committed in batches (every 8,000 events, or 2 ms after the \
 input goes quiet), with INSERT OR IGNORE on their id: storing an event twice \
 is harmless, so sd-store can sit behind an at-least-once receiver. Facts \
 (from sd-facts) are kept as each host's latest value and as history; \
@@ -163,6 +163,10 @@ impl Batches<Serialized> for Storing {
         self.repeats += (batch.len() - new) as u64;
         self.durable.committed(batch)?;
         self.prune()
+    }
+
+    fn batch_lines(&self) -> usize {
+        super::BATCH_LINES
     }
 
     fn deadline(&self) -> Option<Instant> {

@@ -17,7 +17,7 @@
 //! inserted and recorded in turn.
 
 use super::board::Board;
-use super::pairs::{Pair, PerPair};
+use super::pairs::{Pair, Pairs, PerPair};
 use super::schema::IS_STATE_OK;
 use crate::event::Status;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -35,24 +35,71 @@ pub struct StateEvent<'a> {
 }
 
 /// What this process knows of each host and tag, so that the common case
-/// — an event newer than every state event before it — costs one indexed
-/// write instead of a search. Older events take the general path. The
-/// memory is dropped whenever another connection wrote to the database.
-#[derive(Default)]
+/// — an event newer than every state event before it — costs no search.
+/// Older events take the general path. The memory is dropped whenever
+/// another connection wrote to the database.
+///
+/// On the common path the periods are written once per batch, not once
+/// per event ([`Tracker::flush`]): with failures spread over many host and
+/// tag pairs (the churn of bench/store.sh), a period mostly opens and
+/// closes within one batch, and is then written once, whole, instead of
+/// inserted open and updated as it closed (and again as its last status
+/// changed) — a sixth of the import went to those statements.
 pub struct Tracker {
     known: PerPair<Latest>,
     data_version: Option<i64>,
+    pairs: Pairs,
+    /// Periods that closed since the last flush.
+    closed: Vec<Closed>,
+    /// Pairs whose open period changed since the last flush.
+    changed: Vec<Pair>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Latest {
     /// Time of the newest ok/fail/error event.
     last_state_ms: i64,
-    /// Start of the open period, if one is open.
-    open_since: Option<i64>,
+    /// The open period, if one is open.
+    open: Option<Open>,
+}
+
+#[derive(Clone)]
+struct Open {
+    start_ms: i64,
+    last_status: Status,
+    row: Row,
+}
+
+/// Where an open period's row stands.
+#[derive(Clone)]
+enum Row {
+    /// Not written yet: the id of the failure that opened it.
+    Unwritten { first_id: String },
+    /// In `interruptions`; `stale` if its last status changed since.
+    Written { stale: bool },
+}
+
+/// A period that closed on the common path, to be written.
+struct Closed {
+    pair: Pair,
+    start_ms: i64,
+    end_ms: i64,
+    last_status: Status,
+    row: Row,
 }
 
 impl Tracker {
+    /// Nothing known yet; pairs named by `pairs`.
+    pub fn new(pairs: Pairs) -> Tracker {
+        Tracker {
+            known: PerPair::default(),
+            data_version: None,
+            pairs,
+            closed: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+
     /// Called at the start of each transaction: forgets everything if
     /// another process committed since this one last did (or this is the
     /// first transaction), and says so.
@@ -62,6 +109,8 @@ impl Tracker {
             return Ok(false);
         }
         self.known.clear();
+        self.closed.clear();
+        self.changed.clear();
         self.data_version = Some(version);
         Ok(true)
     }
@@ -77,53 +126,136 @@ impl Tracker {
         if !matches!(event.status, Status::Ok | Status::Fail | Status::Error) {
             return Ok(());
         }
-        let latest = match self.known.get(event.pair) {
-            Some(latest) => *latest,
+        let latest = match self.known.take(event.pair) {
+            Some(latest) => latest,
             None => {
+                // `interruptions` is read only with nothing waiting.
+                self.flush(tx)?;
                 board.write_pair(tx, event.pair, event.host, event.tag)?;
                 load(tx, event)?
             }
         };
         if event.time_ms < latest.last_state_ms {
+            *self.known.slot(event.pair) = Some(latest);
+            self.flush(tx)?;
             self.known.take(event.pair);
             board.write_pair(tx, event.pair, event.host, event.tag)?;
             return record(tx, event);
         }
-        let open_since = match (event.status, latest.open_since) {
-            (Status::Ok, Some(start)) => {
-                tx.prepare_cached(
-                    "UPDATE interruptions SET end_ms = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
-                )?
-                .execute(params![event.host, event.tag, start, event.time_ms])?;
+        let open = match (event.status, latest.open) {
+            (Status::Ok, Some(open)) => {
+                self.closed.push(Closed {
+                    pair: event.pair,
+                    start_ms: open.start_ms,
+                    end_ms: event.time_ms,
+                    last_status: open.last_status,
+                    row: open.row,
+                });
                 None
             }
             (Status::Ok, None) => None,
-            (_, Some(start)) => {
-                tx.prepare_cached(
-                    "UPDATE interruptions SET last_status = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
-                )?
-                .execute(params![event.host, event.tag, start, event.status.as_str()])?;
-                Some(start)
+            (_, Some(mut open)) => {
+                if let Row::Written { stale } = &mut open.row {
+                    *stale |= open.last_status != event.status;
+                    self.changed.push(event.pair);
+                }
+                open.last_status = event.status;
+                Some(open)
             }
             (_, None) => {
-                tx.prepare_cached(
-                    "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)
-                     VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
-                )?
-                .execute(params![
-                    event.host,
-                    event.tag,
-                    event.time_ms,
-                    event.id,
-                    event.status.as_str()
-                ])?;
-                Some(event.time_ms)
+                self.changed.push(event.pair);
+                Some(Open {
+                    start_ms: event.time_ms,
+                    last_status: event.status,
+                    row: Row::Unwritten {
+                        first_id: event.id.to_string(),
+                    },
+                })
             }
         };
         *self.known.slot(event.pair) = Some(Latest {
             last_state_ms: event.time_ms,
-            open_since,
+            open,
         });
+        Ok(())
+    }
+
+    /// Writes what the common path left waiting: the periods that closed,
+    /// and the open ones that are new or whose last status changed.
+    /// Called before `interruptions` is read and before each commit.
+    pub fn flush(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        if self.closed.is_empty() && self.changed.is_empty() {
+            return Ok(());
+        }
+        // The names are copied out first: the reading thread numbers
+        // pairs with the same lock, and should not wait for SQLite.
+        let names: Vec<(String, String)> = {
+            let numbering = self.pairs.lock();
+            let pairs = self
+                .closed
+                .iter()
+                .map(|c| c.pair)
+                .chain(self.changed.iter().copied());
+            pairs
+                .map(|pair| {
+                    let (host, tag) = numbering.names(pair);
+                    (host.to_string(), tag.to_string())
+                })
+                .collect()
+        };
+        let mut names = names.iter();
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut close = tx.prepare_cached(
+            "UPDATE interruptions SET end_ms = ?4, last_status = ?5
+             WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+        )?;
+        let mut restate = tx.prepare_cached(
+            "UPDATE interruptions SET last_status = ?4 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3",
+        )?;
+        for period in self.closed.drain(..) {
+            let (host, tag) = names.next().expect("a name per period");
+            let status = period.last_status.as_str();
+            match &period.row {
+                Row::Unwritten { first_id } => insert.execute(params![
+                    host,
+                    tag,
+                    period.start_ms,
+                    period.end_ms,
+                    first_id,
+                    status
+                ])?,
+                Row::Written { .. } => {
+                    close.execute(params![host, tag, period.start_ms, period.end_ms, status])?
+                }
+            };
+        }
+        for pair in self.changed.drain(..) {
+            let (host, tag) = names.next().expect("a name per pair");
+            let Some(open) = self.known.slot(pair).as_mut().and_then(|l| l.open.as_mut()) else {
+                continue;
+            };
+            let status = open.last_status.as_str();
+            match &open.row {
+                Row::Unwritten { first_id } => {
+                    insert.execute(params![
+                        host,
+                        tag,
+                        open.start_ms,
+                        None::<i64>,
+                        first_id,
+                        status
+                    ])?;
+                }
+                Row::Written { stale: true } => {
+                    restate.execute(params![host, tag, open.start_ms, status])?;
+                }
+                Row::Written { stale: false } => continue,
+            }
+            open.row = Row::Written { stale: false };
+        }
         Ok(())
     }
 }
@@ -135,16 +267,23 @@ fn load(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<Latest
         .prepare_cached("SELECT time_ms FROM latest WHERE host = ?1 AND tag = ?2")?
         .query_row(params![event.host, event.tag], |r| r.get(0))
         .optional()?;
-    let open_since: Option<i64> = tx
+    let open: Option<(i64, String)> = tx
         .prepare_cached(
-            "SELECT start_ms FROM interruptions WHERE host = ?1 AND tag = ?2 AND end_ms IS NULL
+            "SELECT start_ms, last_status FROM interruptions
+             WHERE host = ?1 AND tag = ?2 AND end_ms IS NULL
              ORDER BY start_ms DESC LIMIT 1",
         )?
-        .query_row(params![event.host, event.tag], |r| r.get(0))
+        .query_row(params![event.host, event.tag], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     Ok(Latest {
         last_state_ms: last_state_ms.unwrap_or(i64::MIN),
-        open_since,
+        open: open.map(|(start_ms, last_status)| Open {
+            start_ms,
+            last_status: last_status.parse().unwrap_or(Status::Fail),
+            row: Row::Written { stale: false },
+        }),
     })
 }
 

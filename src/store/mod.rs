@@ -28,6 +28,14 @@ use std::time::{Duration, Instant};
 /// the question as fast.
 const PAGE_SIZE: u32 = 16384;
 
+/// Events per transaction under load. Every commit rewrites the pages it
+/// touched, and on a mix whose failures open and close periods all over,
+/// fewer, larger commits made the import faster: 1,000 → 4,000 took it
+/// from 247,000 to 306,000 events/s, 4,000 → 8,000 from 262,000 to
+/// 293,000 (`MIX=churn sh bench/store.sh`, bench/BENCHMARKS.md), for
+/// 15 MiB more memory at most.
+pub const BATCH_LINES: usize = 8000;
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -86,7 +94,7 @@ impl Store {
             wal,
             writer: Writer {
                 gate: durable::Gate::default(),
-                periods: interruptions::Tracker::default(),
+                periods: interruptions::Tracker::new(pairs.clone()),
                 board: board::Board::new(pairs.clone()),
             },
             pairs,
@@ -183,6 +191,7 @@ impl Store {
             }
         }
         drop(inserting);
+        self.writer.periods.flush(&tx).map_err(fail)?;
         if self
             .writer
             .board

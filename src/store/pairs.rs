@@ -69,6 +69,7 @@ impl<T> Default for PerPair<T> {
 }
 
 impl<T> PerPair<T> {
+    #[cfg(test)]
     pub fn get(&self, pair: Pair) -> Option<&T> {
         self.0.get(pair).and_then(Option::as_ref)
     }
