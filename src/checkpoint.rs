@@ -27,24 +27,72 @@ const CHECKPOINT_EVERY: usize = 4;
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 
 /// Where the writer waits, before a transaction, while a restarting
-/// checkpoint needs the write lock.
+/// checkpoint needs the write lock. The checkpoint in turn waits here for
+/// the transaction under way to end, rather than in SQLite's busy handler:
+/// that one sleeps 1, 2, 5, 10, 15… ms between tries, and the writer,
+/// done, waited out the rest of the sleep at the gate — 9% of an import
+/// went to that (bench/BENCHMARKS.md).
 #[derive(Clone, Default)]
-pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+pub struct Gate(Arc<(Mutex<Traffic>, Condvar)>);
+
+#[derive(Default)]
+struct Traffic {
+    /// A restarting checkpoint is waiting or running.
+    closed: bool,
+    /// Transactions under way (the store has one writer; the spool two,
+    /// taking turns).
+    writing: usize,
+}
 
 impl Gate {
-    /// Returns once no restarting checkpoint is waiting or running.
-    pub fn pass(&self) {
-        let (closed, opened) = &*self.0;
-        let mut closed = closed.lock().unwrap_or_else(PoisonError::into_inner);
-        while *closed {
-            closed = opened.wait(closed).unwrap_or_else(PoisonError::into_inner);
+    /// Returns once no restarting checkpoint is waiting or running; the
+    /// transaction that follows counts as under way until the [`Pass`]
+    /// is dropped, after it commits.
+    pub fn pass(&self) -> Pass {
+        let (traffic, changed) = &*self.0;
+        let mut traffic = traffic.lock().unwrap_or_else(PoisonError::into_inner);
+        while traffic.closed {
+            traffic = changed
+                .wait(traffic)
+                .unwrap_or_else(PoisonError::into_inner);
         }
+        traffic.writing += 1;
+        Pass(self.clone())
     }
 
-    /// Keeps the writer out until the guard is dropped.
+    /// Keeps writers out until the guard is dropped, once the transaction
+    /// under way has ended (or `RESTART_WAIT` has passed: then SQLite's
+    /// busy handler waits for it, as it would without the gate).
     fn close(&self) -> Closed<'_> {
-        *self.0.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        let (traffic, changed) = &*self.0;
+        let mut traffic = traffic.lock().unwrap_or_else(PoisonError::into_inner);
+        traffic.closed = true;
+        let deadline = std::time::Instant::now() + RESTART_WAIT;
+        while traffic.writing > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            traffic = changed
+                .wait_timeout(traffic, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
         Closed(self)
+    }
+}
+
+/// A transaction let through the [`Gate`]; dropped once it has ended.
+pub struct Pass(Gate);
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        let (traffic, changed) = &*self.0.0;
+        traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .writing -= 1;
+        changed.notify_all();
     }
 }
 
@@ -52,9 +100,12 @@ struct Closed<'a>(&'a Gate);
 
 impl Drop for Closed<'_> {
     fn drop(&mut self) {
-        let (closed, opened) = &*self.0.0;
-        *closed.lock().unwrap_or_else(PoisonError::into_inner) = false;
-        opened.notify_all();
+        let (traffic, changed) = &*self.0.0;
+        traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = false;
+        changed.notify_all();
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::backoff::Backoff;
 use crate::broker::Broker;
-use crate::checkpoint::Gate;
+use crate::checkpoint::{Gate, Pass};
 use crate::cli;
 use crate::config::BrokerSettings;
 use crate::error::Error;
@@ -32,13 +32,20 @@ pub struct Turns {
     pub gate: Option<Gate>,
 }
 
+/// A turn at writing, held until the write has committed.
+pub struct Turn<'a> {
+    _pass: Option<Pass>,
+    _turn: MutexGuard<'a, ()>,
+}
+
 impl Turns {
     /// Waits for the turn to write.
-    pub fn take(&self) -> MutexGuard<'_, ()> {
-        if let Some(gate) = &self.gate {
-            gate.pass();
+    pub fn take(&self) -> Turn<'_> {
+        let pass = self.gate.as_ref().map(Gate::pass);
+        Turn {
+            _turn: self.turn.lock().unwrap_or_else(PoisonError::into_inner),
+            _pass: pass,
         }
-        self.turn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -18,7 +18,7 @@
 
 use super::Serialized;
 use crate::checkpoint::Checkpoints;
-pub use crate::checkpoint::Gate;
+pub use crate::checkpoint::{Gate, Pass};
 use crate::cli;
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};

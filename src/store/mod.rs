@@ -154,7 +154,7 @@ impl Store {
         let path = self.path.clone();
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, _) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
+        let (tx, _, _pass) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
         let mut inserting = Inserting::start(&tx).map_err(fail)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
@@ -221,7 +221,7 @@ impl Store {
 
     fn write_board_now(&mut self) -> Result<()> {
         let write = |conn: &mut Connection, writer: &mut Writer| -> rusqlite::Result<()> {
-            let (tx, caught_up) = begin_writing(conn, writer)?;
+            let (tx, caught_up, _pass) = begin_writing(conn, writer)?;
             if !caught_up {
                 writer.board.write(&tx)?;
             }
@@ -234,7 +234,7 @@ impl Store {
     /// `older_than_ms`; returns how many events went.
     pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
         let prune = |conn: &mut Connection, writer: &mut Writer| -> rusqlite::Result<usize> {
-            let (tx, _) = begin_writing(conn, writer)?;
+            let (tx, _, _pass) = begin_writing(conn, writer)?;
             let gone = tx.execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])?;
             // Rowids past the newest remaining event may be given again:
             // the mark moves down to it, after the board is written.
@@ -371,18 +371,19 @@ fn bind_row(
 /// while a checkpoint holds the lock. Then, if another process committed
 /// since this one last did (or this is the first transaction), what this
 /// process remembers is dropped and the board caught up; the result says
-/// whether it was.
+/// whether it was. The transaction counts as under way for the gate
+/// until the [`durable::Pass`] is dropped: keep it until after the commit.
 fn begin_writing<'c>(
     conn: &'c mut Connection,
     writer: &mut Writer,
-) -> rusqlite::Result<(rusqlite::Transaction<'c>, bool)> {
-    writer.gate.pass();
+) -> rusqlite::Result<(rusqlite::Transaction<'c>, bool, durable::Pass)> {
+    let pass = writer.gate.pass();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let caught_up = writer.periods.begin(&tx)?;
     if caught_up {
         writer.board.catch_up(&tx)?;
     }
-    Ok((tx, caught_up))
+    Ok((tx, caught_up, pass))
 }
 
 /// A fact's value as text: strings as they are, other JSON as JSON.
