@@ -10,12 +10,12 @@ use crate::config::{BrokerSettings, redact_url};
 use crate::error::{Context, Error, Result};
 use crate::exit::Exit;
 use crate::groups::GroupInfo;
+use crate::wire::write_command;
+pub use crate::wire::{EVENT_FIELD, Entry};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
 use redis::{Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
 use std::time::Duration;
 
-/// The entry field that holds the event's JSON text.
-pub const EVENT_FIELD: &str = "event";
 /// Where events no handler finished with end up, with the reason.
 pub const DEAD_STREAM: &str = "sheepdog:dead";
 /// Where events that failed their signature check end up, with the reason.
@@ -39,20 +39,6 @@ pub struct Broker {
     ca_pem: Option<Vec<u8>>,
     /// The connection streams are read from, opened at the first read.
     wire: Option<crate::wire::Wire>,
-}
-
-/// One stream entry as read.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    pub id: String,
-    /// The `event` field, when the entry has one and it is text.
-    pub event: Option<String>,
-    /// The `sig` field of a signed event or an order.
-    pub sig: Option<String>,
-    /// The `key` field of an order: the id of the key that signed it.
-    pub key: Option<String>,
-    /// Times delivered to the group, this time included (1 when unknown).
-    pub deliveries: u64,
 }
 
 /// How far a group is behind.
@@ -576,33 +562,4 @@ pub fn describe(err: &RedisError) -> String {
         }
         _ => crate::error::plain(err.to_string()),
     }
-}
-
-/// Appends a command in the Redis protocol (RESP): an array of bulk
-/// strings.
-pub(crate) fn write_command(out: &mut Vec<u8>, args: &[&str]) {
-    write_header(out, b'*', args.len());
-    for arg in args {
-        write_header(out, b'$', arg.len());
-        out.extend_from_slice(arg.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `*N\r\n` or `$N\r\n` (formatting machinery was a tenth of publishing).
-fn write_header(out: &mut Vec<u8>, kind: u8, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.push(kind);
-    out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n");
 }

@@ -9,9 +9,10 @@
 //! [`Entry`], the rest skipped. It is a connection of its own, opened the
 //! way redis-rs opens one (the same address, password, database and CA
 //! file) and speaking RESP2, used only for XREAD and XREADGROUP; every
-//! other command goes through redis-rs.
+//! other command goes through redis-rs. Commands sheepdog writes itself
+//! ([`write_command`], also the publisher's pipelined XADDs) and the
+//! [`Entry`] a stream entry is read into live here too, below `broker`.
 
-use crate::broker::{EVENT_FIELD, Entry};
 use redis::{ConnectionAddr, ConnectionInfo, RedisError};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -20,6 +21,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 type Result<T> = std::result::Result<T, RedisError>;
+
+/// The entry field that holds the event's JSON text.
+pub const EVENT_FIELD: &str = "event";
+
+/// One stream entry as read.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: String,
+    /// The `event` field, when the entry has one and it is text.
+    pub event: Option<String>,
+    /// The `sig` field of a signed event or an order.
+    pub sig: Option<String>,
+    /// The `key` field of an order: the id of the key that signed it.
+    pub key: Option<String>,
+    /// Times delivered to the group, this time included (1 when unknown).
+    pub deliveries: u64,
+}
 
 /// A connection used for reading streams.
 pub struct Wire {
@@ -102,7 +120,7 @@ impl Wire {
 
     fn command(&mut self, args: &[&str]) -> Result<()> {
         self.out.clear();
-        crate::broker::write_command(&mut self.out, args);
+        write_command(&mut self.out, args);
         let socket = self.socket.get_mut();
         socket.write_all(&self.out)?;
         socket.flush()?;
@@ -204,13 +222,10 @@ impl Wire {
             (b'$', b"-1") => Ok(None),
             (b'$', n) => {
                 let n = number(n)?;
-                let mut bytes = Vec::with_capacity(n + 2);
-                (&mut self.socket)
-                    .take(n as u64 + 2)
-                    .read_to_end(&mut bytes)?;
-                if bytes.len() != n + 2 {
-                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-                }
+                // Read exactly, with the `\r\n` after it: reading to the
+                // end of a `take` asked the socket once more each time.
+                let mut bytes = vec![0; n + 2];
+                self.socket.read_exact(&mut bytes)?;
                 bytes.truncate(n);
                 Ok(Some(bytes))
             }
@@ -354,6 +369,35 @@ fn not_entries() -> RedisError {
         redis::ErrorKind::Parse,
         "an XREAD reply that is not a list of stream entries",
     ))
+}
+
+/// Appends a command in the Redis protocol (RESP): an array of bulk
+/// strings.
+pub fn write_command(out: &mut Vec<u8>, args: &[&str]) {
+    write_header(out, b'*', args.len());
+    for arg in args {
+        write_header(out, b'$', arg.len());
+        out.extend_from_slice(arg.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `*N\r\n` or `$N\r\n` (formatting machinery was a tenth of publishing).
+pub fn write_header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.push(kind);
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
