@@ -194,3 +194,52 @@ impl Checkpoints {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread;
+
+    #[test]
+    fn the_gate_closes_after_the_transaction_under_way_and_holds_the_next() {
+        let gate = Gate::default();
+        let (said, heard) = mpsc::channel::<&str>();
+        let under_way = gate.pass();
+        let checkpoint = {
+            let (gate, said) = (gate.clone(), said.clone());
+            thread::spawn(move || {
+                let closed = gate.close();
+                said.send("checkpoint").unwrap();
+                thread::sleep(Duration::from_millis(50));
+                said.send("checkpoint done").unwrap();
+                drop(closed);
+            })
+        };
+        // The checkpoint waits for the transaction under way…
+        thread::sleep(Duration::from_millis(30));
+        said.send("commit").unwrap();
+        drop(under_way);
+        // …and the next transaction waits for the checkpoint.
+        while !gate.0.0.lock().unwrap().closed {
+            thread::yield_now();
+        }
+        let next = gate.pass();
+        said.send("next").unwrap();
+        drop(next);
+        checkpoint.join().unwrap();
+        drop(said);
+        let order: Vec<&str> = heard.iter().collect();
+        assert_eq!(order, ["commit", "checkpoint", "checkpoint done", "next"]);
+    }
+
+    #[test]
+    fn a_transaction_that_does_not_end_delays_the_checkpoint_only_so_long() {
+        let gate = Gate::default();
+        let _stuck = gate.pass();
+        let started = std::time::Instant::now();
+        drop(gate.close());
+        let waited = started.elapsed();
+        assert!(waited >= RESTART_WAIT, "{waited:?}");
+    }
+}
