@@ -349,10 +349,16 @@ fn tls(
     Ok(stream)
 }
 
+/// The most a Redis string can hold (`proto-max-bulk-len`'s default): a
+/// length past it is not a reply, and is not allocated.
+const MOST_BYTES: usize = 512 << 20;
+
+/// A length or a count in a header.
 fn number(digits: &[u8]) -> Result<usize> {
     std::str::from_utf8(digits)
         .ok()
         .and_then(|d| d.parse().ok())
+        .filter(|&n| n <= MOST_BYTES)
         .ok_or_else(not_entries)
 }
 
@@ -459,6 +465,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), Some("NOGROUP"));
         assert!(answered(b":3\r\n", false).entries().is_err());
+        // A length no Redis sends is refused, not allocated.
+        let huge = b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$99999999999\r\n";
+        assert!(answered(huge, false).entries().is_err());
         let cut = b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nevent\r\n$9\r\n{}";
         assert!(answered(cut, true).entries().is_err());
     }
