@@ -7,6 +7,7 @@ mod board;
 pub mod cli;
 mod durable;
 mod interruptions;
+mod many_rows;
 mod pairs;
 pub mod schema;
 mod serialized;
@@ -37,6 +38,9 @@ const PAGE_SIZE: u32 = 16384;
 pub const BATCH_LINES: usize = 8000;
 
 pub struct Store {
+    /// Prepared on `conn` at the first batch; declared first, so dropped
+    /// (finalized) before the connection closes.
+    many_rows: Option<many_rows::ManyRows>,
     conn: Connection,
     path: PathBuf,
     /// The database as SQLite names it, if in WAL mode: [`durable`]
@@ -89,6 +93,7 @@ impl Store {
             .context("opening store", path.display())?;
         let pairs = Pairs::default();
         let mut store = Store {
+            many_rows: None,
             conn,
             path: path.to_path_buf(),
             wal,
@@ -155,7 +160,13 @@ impl Store {
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
         let (tx, _, _pass) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
-        let mut inserting = Inserting::start(&tx).map_err(fail)?;
+        let many_rows = match &mut self.many_rows {
+            Some(many_rows) => many_rows,
+            None => self
+                .many_rows
+                .insert(many_rows::ManyRows::prepare(&tx).map_err(fail)?),
+        };
+        let mut inserting = Inserting::start(&tx, many_rows).map_err(fail)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
             let fresh = inserting.group(&tx, group).map_err(fail)?;
@@ -265,12 +276,12 @@ const COLUMNS: &str = "INSERT OR IGNORE INTO events
 const ONE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const PARAMETERS_PER_ROW: usize = 10;
 
-/// The inserting of one batch. Its statements are held for the whole
-/// batch: given back to rusqlite's cache after each group, the one of
-/// many rows had its bindings cleared (and the text buffers SQLite made
-/// for them freed) and its text looked up again each time.
+/// The inserting of one batch: full groups through [`many_rows`], the
+/// rest one row at a time, with a statement held for the whole batch
+/// (given back to rusqlite's cache after each row, its text was looked
+/// up again each time).
 struct Inserting<'t> {
-    many: rusqlite::CachedStatement<'t>,
+    many: &'t mut many_rows::ManyRows,
     one: rusqlite::CachedStatement<'t>,
     received_ms: i64,
     /// The largest rowid in `events`: SQLite numbers new rows after it.
@@ -278,12 +289,12 @@ struct Inserting<'t> {
 }
 
 impl<'t> Inserting<'t> {
-    fn start(tx: &'t rusqlite::Transaction<'_>) -> rusqlite::Result<Inserting<'t>> {
-        static MANY_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            COLUMNS.to_string() + &vec![ONE_ROW; ROWS_PER_INSERT].join(", ")
-        });
+    fn start(
+        tx: &'t rusqlite::Transaction<'_>,
+        many: &'t mut many_rows::ManyRows,
+    ) -> rusqlite::Result<Inserting<'t>> {
         Ok(Inserting {
-            many: tx.prepare_cached(&MANY_ROWS)?,
+            many,
             one: tx.prepare_cached(&(COLUMNS.to_string() + ONE_ROW))?,
             received_ms: crate::time::now_ms(),
             last_rowid: tx.query_row("SELECT coalesce(max(rowid), 0) FROM events", [], |r| {
@@ -305,22 +316,14 @@ impl<'t> Inserting<'t> {
         if group.len() < ROWS_PER_INSERT {
             let mut fresh = Vec::with_capacity(group.len());
             for event in group {
-                bind_row(&mut self.one, 0, event, self.received_ms)?;
+                bind_row(&mut self.one, event, self.received_ms)?;
                 let stored = self.one.raw_execute()?;
                 self.last_rowid += stored as i64;
                 fresh.push((stored == 1).then_some(self.last_rowid));
             }
             return Ok(fresh);
         }
-        for (n, event) in group.iter().enumerate() {
-            bind_row(
-                &mut self.many,
-                n * PARAMETERS_PER_ROW,
-                event,
-                self.received_ms,
-            )?;
-        }
-        let stored = self.many.raw_execute()?;
+        let stored = self.many.run(group, self.received_ms)?;
         let before = self.last_rowid;
         self.last_rowid += stored as i64;
         if stored == group.len() {
@@ -344,24 +347,23 @@ impl<'t> Inserting<'t> {
     }
 }
 
-/// Binds one event's columns after the first `before` parameters.
+/// Binds one event's columns to the one-row INSERT.
 fn bind_row(
     insert: &mut rusqlite::Statement<'_>,
-    before: usize,
     event: &Serialized,
     received_ms: i64,
 ) -> rusqlite::Result<()> {
     let row = &event.row;
-    insert.raw_bind_parameter(before + 1, event.id())?;
-    insert.raw_bind_parameter(before + 2, row.time_ms)?;
-    insert.raw_bind_parameter(before + 3, event.host())?;
-    insert.raw_bind_parameter(before + 4, event.tag())?;
-    insert.raw_bind_parameter(before + 5, event.kind())?;
-    insert.raw_bind_parameter(before + 6, row.status.map(Status::as_str))?;
-    insert.raw_bind_parameter(before + 7, row.code)?;
-    insert.raw_bind_parameter(before + 8, row.elapsed_ms)?;
-    insert.raw_bind_parameter(before + 9, received_ms)?;
-    insert.raw_bind_parameter(before + 10, &event.line)
+    insert.raw_bind_parameter(1, event.id())?;
+    insert.raw_bind_parameter(2, row.time_ms)?;
+    insert.raw_bind_parameter(3, event.host())?;
+    insert.raw_bind_parameter(4, event.tag())?;
+    insert.raw_bind_parameter(5, event.kind())?;
+    insert.raw_bind_parameter(6, row.status.map(Status::as_str))?;
+    insert.raw_bind_parameter(7, row.code)?;
+    insert.raw_bind_parameter(8, row.elapsed_ms)?;
+    insert.raw_bind_parameter(9, received_ms)?;
+    insert.raw_bind_parameter(10, &event.line)
 }
 
 /// Every writing transaction starts here. It waits while this process's
