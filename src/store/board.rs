@@ -135,20 +135,13 @@ impl Board {
     /// Writes everything pending to `latest` and moves the mark to the
     /// newest event, in the caller's transaction.
     pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        // The names are copied out first: the reading thread numbers
-        // pairs with the same lock, and should not wait for SQLite.
-        let entries: Vec<(String, String, Entry)> = {
-            let numbering = self.pairs.lock();
-            self.waiting
-                .drain(..)
-                .filter_map(|pair| {
-                    let entry = self.pending.take(pair)?;
-                    let (host, tag) = numbering.names(pair);
-                    Some((host.to_string(), tag.to_string(), entry))
-                })
-                .collect()
-        };
-        for (host, tag, entry) in &entries {
+        let entries: Vec<(Pair, Entry)> = self
+            .waiting
+            .drain(..)
+            .filter_map(|pair| Some((pair, self.pending.take(pair)?)))
+            .collect();
+        let names = self.pairs.names_of(entries.iter().map(|(pair, _)| *pair));
+        for ((host, tag), (_, entry)) in names.iter().zip(&entries) {
             write_entry(tx, host, tag, entry)?;
         }
         tx.prepare_cached(

@@ -126,19 +126,22 @@ impl Tracker {
         if !matches!(event.status, Status::Ok | Status::Fail | Status::Error) {
             return Ok(());
         }
+        let common = self
+            .known
+            .get(event.pair)
+            .is_some_and(|latest| event.time_ms >= latest.last_state_ms);
+        if !common {
+            // `interruptions` is read only with nothing waiting.
+            self.flush(tx)?;
+        }
         let latest = match self.known.take(event.pair) {
             Some(latest) => latest,
             None => {
-                // `interruptions` is read only with nothing waiting.
-                self.flush(tx)?;
                 board.write_pair(tx, event.pair, event.host, event.tag)?;
                 load(tx, event)?
             }
         };
         if event.time_ms < latest.last_state_ms {
-            *self.known.slot(event.pair) = Some(latest);
-            self.flush(tx)?;
-            self.known.take(event.pair);
             board.write_pair(tx, event.pair, event.host, event.tag)?;
             return record(tx, event);
         }
@@ -155,8 +158,12 @@ impl Tracker {
             }
             (Status::Ok, None) => None,
             (_, Some(mut open)) => {
-                if let Row::Written { stale } = &mut open.row {
-                    *stale |= open.last_status != event.status;
+                if let Row::Written {
+                    stale: stale @ false,
+                } = &mut open.row
+                    && open.last_status != event.status
+                {
+                    *stale = true;
                     self.changed.push(event.pair);
                 }
                 open.last_status = event.status;
@@ -187,22 +194,12 @@ impl Tracker {
         if self.closed.is_empty() && self.changed.is_empty() {
             return Ok(());
         }
-        // The names are copied out first: the reading thread numbers
-        // pairs with the same lock, and should not wait for SQLite.
-        let names: Vec<(String, String)> = {
-            let numbering = self.pairs.lock();
-            let pairs = self
-                .closed
+        let names = self.pairs.names_of(
+            self.closed
                 .iter()
                 .map(|c| c.pair)
-                .chain(self.changed.iter().copied());
-            pairs
-                .map(|pair| {
-                    let (host, tag) = numbering.names(pair);
-                    (host.to_string(), tag.to_string())
-                })
-                .collect()
-        };
+                .chain(self.changed.iter().copied()),
+        );
         let mut names = names.iter();
         let mut insert = tx.prepare_cached(
             "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)

@@ -1,4 +1,4 @@
-//! The events' many-row INSERT, run through SQLite's C API.
+//! The events' INSERTs, run through SQLite's C API.
 //!
 //! rusqlite binds every text with `SQLITE_TRANSIENT`: SQLite copies it
 //! into memory of its own, and frees the copy at the next bind. With
@@ -6,28 +6,30 @@
 //! writing thread. Here the texts are bound `SQLITE_STATIC`, straight
 //! from the batch's lines: the import of 1,000,000 events of the churn
 //! mix went from a median of 3.34 s to 2.97 s in alternating runs
-//! (bench/BENCHMARKS.md), the stored rows identical. Sound because nothing bound outlives [`ManyRows::run`]:
-//! the bindings are cleared before it returns, while the lines are
-//! still borrowed.
+//! (bench/BENCHMARKS.md), the stored rows identical. Sound because
+//! nothing bound outlives [`ManyRows::run`]: the bindings are cleared
+//! before it returns, while the lines are still borrowed.
 
 use super::Serialized;
-use super::{COLUMNS, ONE_ROW, PARAMETERS_PER_ROW, ROWS_PER_INSERT};
+use super::{COLUMNS, ONE_ROW, PARAMETERS_PER_ROW};
 use crate::event::Status;
 use rusqlite::{Connection, ffi};
 use std::ffi::{CStr, CString, c_int};
 use std::ptr::{self, NonNull};
 
-/// The statement, prepared once per store and kept.
+/// An INSERT (OR IGNORE) of a fixed number of events, prepared once per
+/// store and kept.
 pub struct ManyRows {
     stmt: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
+    rows: usize,
 }
 
 impl ManyRows {
-    /// Prepares the INSERT of [`ROWS_PER_INSERT`] events on `conn`, which
-    /// must outlive it (the store drops it first).
-    pub fn prepare(conn: &Connection) -> rusqlite::Result<ManyRows> {
-        let sql = COLUMNS.to_string() + &vec![ONE_ROW; ROWS_PER_INSERT].join(", ");
+    /// Prepares the INSERT of `rows` events on `conn`, which must outlive
+    /// it (the store drops it first).
+    pub fn prepare(conn: &Connection, rows: usize) -> rusqlite::Result<ManyRows> {
+        let sql = COLUMNS.to_string() + &vec![ONE_ROW; rows].join(", ");
         let sql = CString::new(sql).expect("no NUL in the statement");
         // SAFETY: the handle is the live connection's; SQLite writes the
         // statement (or null) to `stmt` and reads the text up to its NUL.
@@ -44,16 +46,20 @@ impl ManyRows {
             );
             let db = NonNull::new(db).expect("an open connection");
             match NonNull::new(stmt) {
-                Some(stmt) if rc == ffi::SQLITE_OK => Ok(ManyRows { stmt, db }),
+                Some(stmt) if rc == ffi::SQLITE_OK => Ok(ManyRows { stmt, db, rows }),
                 _ => Err(failure(db, rc)),
             }
         }
     }
 
-    /// Inserts one full group of events (INSERT OR IGNORE); returns how
-    /// many were new.
+    /// Inserts as many events as the statement takes; returns how many
+    /// were new (the others were stored before, or earlier in `group`).
     pub fn run(&mut self, group: &[Serialized], received_ms: i64) -> rusqlite::Result<usize> {
-        assert_eq!(group.len(), ROWS_PER_INSERT, "a full group");
+        assert_eq!(
+            group.len(),
+            self.rows,
+            "as many events as the statement takes"
+        );
         // SAFETY: every text bound is borrowed from `group`, which lives
         // until this function returns; the bindings are cleared (and the
         // statement reset) before it does, whatever happened.

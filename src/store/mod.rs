@@ -13,7 +13,6 @@ pub mod schema;
 mod serialized;
 
 use crate::error::{Context, Error, Result};
-use crate::event::Status;
 use interruptions::StateEvent;
 pub use pairs::Pairs;
 use rusqlite::{Connection, OpenFlags, params};
@@ -38,9 +37,9 @@ const PAGE_SIZE: u32 = 16384;
 pub const BATCH_LINES: usize = 8000;
 
 pub struct Store {
-    /// Prepared on `conn` at the first batch; declared first, so dropped
-    /// (finalized) before the connection closes.
-    many_rows: Option<many_rows::ManyRows>,
+    /// The INSERTs, prepared on `conn` at the first batch; declared
+    /// first, so dropped (finalized) before the connection closes.
+    inserts: Option<Inserts>,
     conn: Connection,
     path: PathBuf,
     /// The database as SQLite names it, if in WAL mode: [`durable`]
@@ -93,7 +92,7 @@ impl Store {
             .context("opening store", path.display())?;
         let pairs = Pairs::default();
         let mut store = Store {
-            many_rows: None,
+            inserts: None,
             conn,
             path: path.to_path_buf(),
             wal,
@@ -160,13 +159,11 @@ impl Store {
         let fail =
             |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
         let (tx, _, _pass) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
-        let many_rows = match &mut self.many_rows {
-            Some(many_rows) => many_rows,
-            None => self
-                .many_rows
-                .insert(many_rows::ManyRows::prepare(&tx).map_err(fail)?),
+        let inserts = match &mut self.inserts {
+            Some(inserts) => inserts,
+            None => self.inserts.insert(Inserts::prepare(&tx).map_err(fail)?),
         };
-        let mut inserting = Inserting::start(&tx, many_rows).map_err(fail)?;
+        let mut inserting = Inserting::start(&tx, inserts).map_err(fail)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
             let fresh = inserting.group(&tx, group).map_err(fail)?;
@@ -201,7 +198,6 @@ impl Store {
                 }
             }
         }
-        drop(inserting);
         self.writer.periods.flush(&tx).map_err(fail)?;
         if self
             .writer
@@ -276,13 +272,26 @@ const COLUMNS: &str = "INSERT OR IGNORE INTO events
 const ONE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const PARAMETERS_PER_ROW: usize = 10;
 
-/// The inserting of one batch: full groups through [`many_rows`], the
-/// rest one row at a time, with a statement held for the whole batch
-/// (given back to rusqlite's cache after each row, its text was looked
-/// up again each time).
+/// The events' INSERTs ([`many_rows`]): of a full group, and of one row
+/// for the rest of a batch.
+struct Inserts {
+    many: many_rows::ManyRows,
+    one: many_rows::ManyRows,
+}
+
+impl Inserts {
+    fn prepare(conn: &Connection) -> rusqlite::Result<Inserts> {
+        Ok(Inserts {
+            many: many_rows::ManyRows::prepare(conn, ROWS_PER_INSERT)?,
+            one: many_rows::ManyRows::prepare(conn, 1)?,
+        })
+    }
+}
+
+/// The inserting of one batch: full groups in one statement, the rest
+/// one row at a time.
 struct Inserting<'t> {
-    many: &'t mut many_rows::ManyRows,
-    one: rusqlite::CachedStatement<'t>,
+    inserts: &'t mut Inserts,
     received_ms: i64,
     /// The largest rowid in `events`: SQLite numbers new rows after it.
     last_rowid: i64,
@@ -290,12 +299,11 @@ struct Inserting<'t> {
 
 impl<'t> Inserting<'t> {
     fn start(
-        tx: &'t rusqlite::Transaction<'_>,
-        many: &'t mut many_rows::ManyRows,
+        tx: &rusqlite::Transaction<'_>,
+        inserts: &'t mut Inserts,
     ) -> rusqlite::Result<Inserting<'t>> {
         Ok(Inserting {
-            many,
-            one: tx.prepare_cached(&(COLUMNS.to_string() + ONE_ROW))?,
+            inserts,
             received_ms: crate::time::now_ms(),
             last_rowid: tx.query_row("SELECT coalesce(max(rowid), 0) FROM events", [], |r| {
                 r.get(0)
@@ -315,15 +323,14 @@ impl<'t> Inserting<'t> {
     ) -> rusqlite::Result<Vec<Option<i64>>> {
         if group.len() < ROWS_PER_INSERT {
             let mut fresh = Vec::with_capacity(group.len());
-            for event in group {
-                bind_row(&mut self.one, event, self.received_ms)?;
-                let stored = self.one.raw_execute()?;
+            for event in group.chunks(1) {
+                let stored = self.inserts.one.run(event, self.received_ms)?;
                 self.last_rowid += stored as i64;
                 fresh.push((stored == 1).then_some(self.last_rowid));
             }
             return Ok(fresh);
         }
-        let stored = self.many.run(group, self.received_ms)?;
+        let stored = self.inserts.many.run(group, self.received_ms)?;
         let before = self.last_rowid;
         self.last_rowid += stored as i64;
         if stored == group.len() {
@@ -345,25 +352,6 @@ impl<'t> Inserting<'t> {
             })
             .collect())
     }
-}
-
-/// Binds one event's columns to the one-row INSERT.
-fn bind_row(
-    insert: &mut rusqlite::Statement<'_>,
-    event: &Serialized,
-    received_ms: i64,
-) -> rusqlite::Result<()> {
-    let row = &event.row;
-    insert.raw_bind_parameter(1, event.id())?;
-    insert.raw_bind_parameter(2, row.time_ms)?;
-    insert.raw_bind_parameter(3, event.host())?;
-    insert.raw_bind_parameter(4, event.tag())?;
-    insert.raw_bind_parameter(5, event.kind())?;
-    insert.raw_bind_parameter(6, row.status.map(Status::as_str))?;
-    insert.raw_bind_parameter(7, row.code)?;
-    insert.raw_bind_parameter(8, row.elapsed_ms)?;
-    insert.raw_bind_parameter(9, received_ms)?;
-    insert.raw_bind_parameter(10, &event.line)
 }
 
 /// Every writing transaction starts here. It waits while this process's
@@ -430,7 +418,7 @@ fn record_facts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
+    use crate::event::{Event, Status};
     use rusqlite::OptionalExtension;
 
     /// A small generator, so the test needs no crate and every failure

@@ -30,6 +30,20 @@ impl Pairs {
         self.lock().number(host, tag)
     }
 
+    /// The host and tag of each pair, copied out: the lock is let go
+    /// before the caller writes to SQLite, so the reading thread, which
+    /// numbers pairs with it, never waits for the disk.
+    pub fn names_of(&self, pairs: impl IntoIterator<Item = Pair>) -> Vec<(String, String)> {
+        let numbering = self.lock();
+        pairs
+            .into_iter()
+            .map(|pair| {
+                let (host, tag) = numbering.names(pair);
+                (host.to_string(), tag.to_string())
+            })
+            .collect()
+    }
+
     /// The numbering held, for many lookups at once.
     pub fn lock(&self) -> MutexGuard<'_, Numbering> {
         // The numbering is never left half-changed: a panic elsewhere
@@ -69,7 +83,6 @@ impl<T> Default for PerPair<T> {
 }
 
 impl<T> PerPair<T> {
-    #[cfg(test)]
     pub fn get(&self, pair: Pair) -> Option<&T> {
         self.0.get(pair).and_then(Option::as_ref)
     }
