@@ -38,7 +38,7 @@ pub struct Broker {
     info: Box<redis::ConnectionInfo>,
     ca_pem: Option<Vec<u8>>,
     /// The connection streams are read from, opened at the first read.
-    wire: Option<crate::wire::Wire>,
+    wire: Option<Box<crate::wire::Wire>>,
 }
 
 /// How far a group is behind.
@@ -294,11 +294,11 @@ impl Broker {
         ]);
         let wire = match &mut self.wire {
             Some(wire) => wire,
-            None => self.wire.insert(crate::wire::Wire::connect(
+            None => self.wire.insert(Box::new(crate::wire::Wire::connect(
                 &self.info,
                 self.ca_pem.as_deref(),
                 self.timeout,
-            )?),
+            )?)),
         };
         wire.set_timeout(self.timeout + block)?;
         wire.read_entries(&args)
@@ -499,21 +499,15 @@ fn owned_text(value: Value) -> Option<String> {
     }
 }
 
-fn entry(mut id: StreamId) -> Entry {
+fn entry(id: StreamId) -> Entry {
+    let mut entry = Entry::new(id.id, id.delivered_count.unwrap_or(1) as u64);
     // Taken out of the reply, not copied.
-    let mut text = |field: &str| id.map.remove(field).and_then(owned_text);
-    let event = text(EVENT_FIELD).or_else(|| text(crate::orders::ORDER_FIELD));
-    let (sig, key) = (
-        text(crate::signing::SIG_FIELD),
-        text(crate::orders::KEY_FIELD),
-    );
-    Entry {
-        id: id.id,
-        event,
-        sig,
-        key,
-        deliveries: id.delivered_count.unwrap_or(1) as u64,
+    for (name, value) in id.map {
+        if let Some(slot) = entry.slot(name.as_bytes()) {
+            *slot = owned_text(value);
+        }
     }
+    entry
 }
 
 /// `1700000000000-3` as numbers.

@@ -39,6 +39,32 @@ pub struct Entry {
     pub deliveries: u64,
 }
 
+impl Entry {
+    /// An entry with no fields yet.
+    pub fn new(id: String, deliveries: u64) -> Entry {
+        Entry {
+            id,
+            event: None,
+            sig: None,
+            key: None,
+            deliveries,
+        }
+    }
+
+    /// Where the value of the field `name` goes, if sheepdog reads it.
+    pub fn slot(&mut self, name: &[u8]) -> Option<&mut Option<String>> {
+        match name {
+            // An order's text stands where an event's does.
+            n if n == EVENT_FIELD.as_bytes() || n == crate::orders::ORDER_FIELD.as_bytes() => {
+                Some(&mut self.event)
+            }
+            n if n == crate::signing::SIG_FIELD.as_bytes() => Some(&mut self.sig),
+            n if n == crate::orders::KEY_FIELD.as_bytes() => Some(&mut self.key),
+            _ => None,
+        }
+    }
+}
+
 /// A connection used for reading streams.
 pub struct Wire {
     socket: BufReader<Socket>,
@@ -46,6 +72,9 @@ pub struct Wire {
     out: Vec<u8>,
     /// A header line being read, reused.
     line: Vec<u8>,
+    /// The socket's timeouts now: set again only when they change, not
+    /// at every read.
+    timeout: Option<Duration>,
 }
 
 enum Socket {
@@ -81,6 +110,7 @@ impl Wire {
             socket: BufReader::with_capacity(256 * 1024, socket),
             out: Vec::new(),
             line: Vec::new(),
+            timeout: None,
         };
         wire.set_timeout(timeout)?;
         let settings = info.redis_settings();
@@ -101,6 +131,9 @@ impl Wire {
     /// How long a reply may take from now on.
     pub fn set_timeout(&mut self, limit: Duration) -> Result<()> {
         let limit = Some(limit.max(Duration::from_millis(1)));
+        if self.timeout == limit {
+            return Ok(());
+        }
         match self.socket.get_ref() {
             Socket::Tcp(s) => s.set_read_timeout(limit).and(s.set_write_timeout(limit))?,
             Socket::Unix(s) => s.set_read_timeout(limit).and(s.set_write_timeout(limit))?,
@@ -109,6 +142,7 @@ impl Wire {
                 s.set_read_timeout(limit).and(s.set_write_timeout(limit))?
             }
         }
+        self.timeout = limit;
         Ok(())
     }
 
@@ -157,29 +191,14 @@ impl Wire {
             .bulk()?
             .and_then(|id| String::from_utf8(id).ok())
             .ok_or_else(not_entries)?;
-        let mut entry = Entry {
-            id,
-            event: None,
-            sig: None,
-            key: None,
-            deliveries: 1,
-        };
+        let mut entry = Entry::new(id, 1);
         let fields = self.array()?.unwrap_or(0);
         for _ in 0..fields / 2 {
             let name = self.bulk()?.unwrap_or_default();
-            let slot = match name.as_slice() {
-                // An order's text stands where an event's does.
-                n if n == EVENT_FIELD.as_bytes() || n == crate::orders::ORDER_FIELD.as_bytes() => {
-                    &mut entry.event
-                }
-                n if n == crate::signing::SIG_FIELD.as_bytes() => &mut entry.sig,
-                n if n == crate::orders::KEY_FIELD.as_bytes() => &mut entry.key,
-                _ => {
-                    self.skip_reply()?;
-                    continue;
-                }
-            };
-            *slot = self.bulk()?.and_then(|value| String::from_utf8(value).ok());
+            match entry.slot(&name) {
+                Some(slot) => *slot = self.bulk()?.and_then(|v| String::from_utf8(v).ok()),
+                None => self.skip_reply()?,
+            }
         }
         if fields % 2 == 1 {
             self.skip_reply()?;
@@ -422,6 +441,7 @@ mod tests {
             socket: BufReader::new(Socket::Unix(ours)),
             out: Vec::new(),
             line: Vec::new(),
+            timeout: None,
         }
     }
 
