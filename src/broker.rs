@@ -369,8 +369,11 @@ impl Broker {
     }
 
     /// Moves an entry to `to` (`sheepdog:dead`, or `sheepdog:rejected`
-    /// for a failed signature check) with the reason, and acknowledges it,
-    /// in one transaction.
+    /// for a failed signature check) with the reason, then acknowledges
+    /// it. Not in a MULTI transaction: the receiver's ACL (sheepdog(7))
+    /// grants no MULTI, and redis-rs mishandles a refused MULTI (a panic
+    /// in its reply count). Cut off between the two, the entry is moved
+    /// again at its next delivery: twice in the dead letters, never lost.
     pub fn set_aside(
         &mut self,
         to: &str,
@@ -379,7 +382,6 @@ impl Broker {
         reason: &str,
     ) -> std::result::Result<(), RedisError> {
         redis::pipe()
-            .atomic()
             .cmd("XADD")
             .arg(to)
             .arg("*")

@@ -112,7 +112,7 @@ fn producer_and_receiver_work_with_only_their_acls() {
             "-c",
             "read line; exit 1",
         ])
-        .run();
+        .expect_code(65);
     assert_eq!(redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(), "1");
     // A receiver set up before it could look at consumers still works,
     // and says once that it cannot watch for idle groups.

@@ -604,3 +604,124 @@ fn the_wal_stays_bounded_under_steady_load_and_readers_do_not_stop_the_writer() 
         .unwrap();
     assert_eq!(count, total);
 }
+
+/// The ids stored, sorted.
+fn stored_ids(path: &std::path::Path, table: &str) -> Vec<String> {
+    let conn = db(path);
+    let mut stmt = conn
+        .prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn events_of_one_instant_never_stop_the_store_through_the_pipeline() {
+    // A producer with a clock in seconds: fail, ok, fail at one time, amid
+    // a thousand events of other hosts, through sd-bark, Redis, sd-recv
+    // and sd-store as the README wires them.
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let path = env.path("events.db");
+    let mut input = many_events("o", 1000, 20, 5, 10);
+    for (id, status) in [("t1", "fail"), ("t2", "ok"), ("t3", "fail")] {
+        input += &(event(id, 2_000_000, "clock", "secs", status) + "\n");
+    }
+    env.cmd("sd-bark").stdin(input.clone()).expect_code(0);
+    let run = env.receive_into(&path);
+    let mut expected: Vec<String> = input
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(stored_ids(&path, "events"), expected, "{}", run.report());
+    assert_eq!(redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(), "0");
+    // Within one instant the ok comes first: one period, still open,
+    // opened by the smaller id.
+    assert_eq!(
+        periods(&db(&path), "clock", "secs"),
+        vec![(2_000_000, None, "t1".to_string(), "fail".to_string())]
+    );
+    // The same three again in the other orders, into stores of their own.
+    for order in [["t3", "t2", "t1"], ["t2", "t3", "t1"], ["t1", "t3", "t2"]] {
+        let other = env.path(&format!("{}.db", order.concat()));
+        let lines: String = order
+            .iter()
+            .map(|id| {
+                let status = if *id == "t2" { "ok" } else { "fail" };
+                event(id, 2_000_000, "clock", "secs", status) + "\n"
+            })
+            .collect();
+        env.cmd("sd-store").arg(&other).stdin(lines).expect_code(0);
+        assert_eq!(
+            periods(&db(&other), "clock", "secs"),
+            vec![(2_000_000, None, "t1".to_string(), "fail".to_string())],
+            "arrival order {order:?}"
+        );
+    }
+    // And a later batch holding a failure of that instant is stored.
+    env.cmd("sd-store")
+        .arg(&path)
+        .stdin(
+            event("t4", 2_000_000, "clock", "secs", "fail")
+                + "\n"
+                + &event("x", 5, "other", "t", "ok"),
+        )
+        .expect_code(0);
+    assert_eq!(stored_ids(&path, "events").len(), expected.len() + 2);
+}
+
+#[test]
+fn an_event_the_database_refuses_is_set_aside_alone_and_the_batch_is_stored() {
+    let env = TestEnv::new();
+    let path = env.path("events.db");
+    env.cmd("sd-store").arg(&path).stdin("").expect_code(0);
+    // A rule of the admin's own that refuses one event.
+    db(&path)
+        .execute_batch(
+            "CREATE TRIGGER no_poison BEFORE INSERT ON events WHEN NEW.id = 'o250'
+             BEGIN SELECT RAISE(ABORT, 'not this one'); END;",
+        )
+        .unwrap();
+    let input = many_events("o", 500, 3, 4, 7);
+    let run = env
+        .cmd("sd-store")
+        .arg("--echo")
+        .arg(&path)
+        .stdin(input)
+        .expect_code(65);
+    assert_eq!(
+        run.stderr(),
+        "sd-store: event o250 (h1 t2): the store refused it: not this one \
+         (kept in the table set_aside; the rest of its batch is stored)\n"
+    );
+    // Every event is accounted for, so every one is echoed.
+    let mut echoed = run.ids();
+    echoed.sort();
+    let mut all: Vec<String> = (0..500).map(|i| format!("o{i}")).collect();
+    all.sort();
+    assert_eq!(echoed, all);
+    let stored = stored_ids(&path, "events");
+    assert_eq!(stored.len(), 499);
+    assert!(!stored.contains(&"o250".to_string()));
+    let (id, reason, body): (String, String, String) = db(&path)
+        .query_row("SELECT id, reason, body FROM set_aside", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((id.as_str(), reason.as_str()), ("o250", "not this one"));
+    assert!(body.contains(r#""id":"o250""#), "{body}");
+    // The periods and the board saw the others, as if stored alone.
+    let board: i64 = db(&path)
+        .query_row("SELECT count(*) FROM board", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(board, 12);
+}

@@ -537,7 +537,15 @@ fn an_event_never_echoed_ends_in_the_dead_letter_stream() {
             "-c",
         ])
         .arg(format!("timeout 2 python3 {}", handler.display()))
-        .expect_code(0);
+        .expect_code(65);
+    assert!(
+        run.stderr().ends_with(
+            "sd-recv: 1 event(s) moved to the dead letters (sheepdog:dead) and 0 to \
+             sheepdog:rejected, each named above\n"
+        ),
+        "{}",
+        run.report()
+    );
     assert!(
         run.stderr()
             .contains("not echoed by the handler after 3 deliveries"),

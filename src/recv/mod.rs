@@ -36,7 +36,9 @@ object with the same id) back; at most --window are in flight. A handler \
 that dies is restarted with backoff and gets again what it had not \
 echoed; an event delivered --max-deliveries times without an echo is \
 moved to the dead-letter stream sheepdog:dead. On SIGTERM sd-recv stops \
-reading, lets in-flight events finish, acknowledges them and exits 0.
+reading, lets in-flight events finish, acknowledges them and exits 0. \
+With --once it exits 65 when it moved anything to sheepdog:dead or \
+sheepdog:rejected, and says how many.
 
 A broker that goes away is waited for: sd-recv reconnects with backoff \
 and carries on where it was; one that is away when sd-recv starts is \
@@ -61,7 +63,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME", requires = "group")]
     pub consumer: Option<String>,
 
-    /// Deliver what is there now, then exit.
+    /// Deliver what is there now, then exit (65 if anything went to the
+    /// dead letters or to sheepdog:rejected meanwhile).
     #[arg(long)]
     pub once: bool,
 
@@ -200,8 +203,9 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     } else {
         Duration::from_secs(1)
     };
-    if args.handler.is_empty() {
-        print_events(source.as_mut(), &args, &stop, block)
+    let mut source = source::Counted::new(source.as_mut());
+    let exit = if args.handler.is_empty() {
+        print_events(&mut source, &args, &stop, block)?
     } else {
         let options = handler::Options {
             argv: args.handler.clone(),
@@ -211,8 +215,20 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             once: args.once,
             block,
         };
-        handler::run(source.as_mut(), &options, &stop)
+        handler::run(&mut source, &options, &stop)?
+    };
+    // A run that drains a backlog says what it had to set aside: a cron
+    // job or a script sees it in the status, not only on stderr.
+    let (dead, rejected) = (source.dead_letters, source.rejected);
+    if args.once && dead + rejected > 0 {
+        cli::note(format!(
+            "{dead} event(s) moved to the dead letters ({}) and {rejected} to {}, each named above",
+            crate::broker::DEAD_STREAM,
+            crate::broker::REJECTED_STREAM,
+        ));
+        return Ok(Exit::DataErr);
     }
+    Ok(exit)
 }
 
 /// `--groups` and `--retire-group`: the life cycle of consumer groups, in

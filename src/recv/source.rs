@@ -81,6 +81,51 @@ pub trait Source {
     fn acknowledges(&self) -> bool;
 }
 
+/// A source that counts what it set aside, for `--once` to say.
+pub struct Counted<'s> {
+    inner: &'s mut dyn Source,
+    pub dead_letters: u64,
+    pub rejected: u64,
+}
+
+impl<'s> Counted<'s> {
+    pub fn new(inner: &'s mut dyn Source) -> Counted<'s> {
+        Counted {
+            inner,
+            dead_letters: 0,
+            rejected: 0,
+        }
+    }
+}
+
+impl Source for Counted<'_> {
+    fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>> {
+        self.inner.receive(count, block)
+    }
+    fn ack(&mut self, entries: &[String]) -> Result<()> {
+        self.inner.ack(entries)
+    }
+    fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        self.inner.dead_letter(entry, raw, reason)?;
+        self.dead_letters += 1;
+        Ok(())
+    }
+    fn reject(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        self.inner.reject(entry, raw, reason)?;
+        self.rejected += 1;
+        Ok(())
+    }
+    fn housekeeping(&mut self) {
+        self.inner.housekeeping()
+    }
+    fn finish(&mut self) {
+        self.inner.finish()
+    }
+    fn acknowledges(&self) -> bool {
+        self.inner.acknowledges()
+    }
+}
+
 /// Turns an entry's text into a delivery, deriving `id` (`redis-<entry>`)
 /// and `time` (the entry's milliseconds) when they are missing, so a
 /// redelivery carries the same id.

@@ -103,6 +103,15 @@ impl Board {
         self.since.get_or_insert_with(Instant::now);
     }
 
+    /// Forgets what is pending, for a transaction that was rolled back:
+    /// it is all in `events` past the mark, read back by
+    /// [`Board::catch_up`] at the next transaction.
+    pub fn forget(&mut self) {
+        self.pending.clear();
+        self.waiting.clear();
+        self.since = None;
+    }
+
     /// When the board is due to be written, if anything waits.
     pub fn due(&self) -> Option<Instant> {
         self.since.map(|since| since + WRITE_EVERY)

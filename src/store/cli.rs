@@ -32,7 +32,7 @@ thread of its own while the next batch is stored), which is what \
 `sd-recv --group store -- sd-store --echo` acknowledges. Killed at any \
 moment, the database stays intact and every echoed event is in it.
 
-SCHEMA (PRAGMA user_version 5; query it with sqlite3 -readonly):
+SCHEMA (PRAGMA user_version 6; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
          elapsed_ms, received_ms, body)  -- body is the whole event JSON
          (as written when it needed no stamping or change);
@@ -48,6 +48,11 @@ SCHEMA (PRAGMA user_version 5; query it with sqlite3 -readonly):
          success (an alert's ok, kind alert, clears the alert but is
          not one); the table latest (written at most once a second and
          at exit) with the events past board_mark.through laid over it
+  set_aside(id, received_ms, reason, body)
+         -- events the database refused (a constraint or trigger added by
+         hand, a value too big for SQLite): each kept here alone with
+         SQLite's reason, and named on standard error, while the rest
+         of its batch is stored; sd-store then exits 65
 Events are indexed by id, (tag, time_ms), (status, time_ms) and time_ms.
 Times are milliseconds since the epoch, UTC. A new store has 16 KiB pages \
 (an older one keeps its own). Back up with SQLite's own \
@@ -109,6 +114,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         quiet: args.base.quiet,
         received: 0,
         repeats: 0,
+        set_aside: 0,
     };
     storing.prune()?;
 
@@ -120,7 +126,12 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
     let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
-    feed_batches(input, max, stamping, &mut storing)
+    let exit = feed_batches(input, max, stamping, &mut storing)?;
+    Ok(if storing.set_aside > 0 {
+        Exit::DataErr
+    } else {
+        exit
+    })
 }
 
 /// sd-store at work: batches stored (and echoed once durable), the
@@ -135,6 +146,8 @@ struct Storing {
     /// spool sending again): said at the end.
     received: u64,
     repeats: u64,
+    /// Events the database refused (kept in `set_aside`).
+    set_aside: u64,
 }
 
 impl Storing {
@@ -158,9 +171,20 @@ impl Storing {
 
 impl Batches<Serialized> for Storing {
     fn commit(&mut self, batch: Vec<Serialized>) -> Result<()> {
-        let new = self.store.insert(&batch)?;
+        let stored = self.store.insert(&batch)?;
+        for aside in &stored.set_aside {
+            let event = &batch[aside.index];
+            cli::note(format!(
+                "event {} ({} {}): the store refused it: {} (kept in the table set_aside; the rest of its batch is stored)",
+                event.id(),
+                event.host(),
+                event.tag(),
+                aside.reason
+            ));
+        }
+        self.set_aside += stored.set_aside.len() as u64;
         self.received += batch.len() as u64;
-        self.repeats += (batch.len() - new) as u64;
+        self.repeats += (batch.len() - stored.new - stored.set_aside.len()) as u64;
         self.durable.committed(batch)?;
         self.prune()
     }

@@ -11,6 +11,15 @@
 //! - an `ok` inside a period ends it there; a `fail`/`error` between that
 //!   `ok` and the period's old end opens the rest again.
 //!
+//! Events of one host and tag may share a millisecond (a producer with a
+//! clock in seconds). Within one instant every `ok` is taken before every
+//! failure, so a period never ends at the instant it starts, two periods
+//! never start at one instant, and the result does not depend on the order
+//! of arrival: a failure and a recovery in the same millisecond leave the
+//! period open until a later `ok` — sheepdog errs towards an interruption
+//! seen, not one hidden. The failure with the smallest id at a period's
+//! start is its `first_id`. Such ties always take the general path.
+//!
 //! The store inserts events many to a statement before they are recorded
 //! here, so the general path looks only at events up to the one being
 //! placed (by rowid): what it would have seen had each event been
@@ -115,6 +124,12 @@ impl Tracker {
         Ok(true)
     }
 
+    /// Forgets everything, for a transaction that was rolled back: the
+    /// next one reads what it needs from the database again.
+    pub fn forget(&mut self) {
+        self.data_version = None;
+    }
+
     /// Records a state event just inserted into `events`, before it goes
     /// on the `board`; what is read from `latest` is first written there.
     pub fn record(
@@ -129,7 +144,7 @@ impl Tracker {
         let common = self
             .known
             .get(event.pair)
-            .is_some_and(|latest| event.time_ms >= latest.last_state_ms);
+            .is_some_and(|latest| event.time_ms > latest.last_state_ms);
         if !common {
             // `interruptions` is read only with nothing waiting.
             self.flush(tx)?;
@@ -141,7 +156,7 @@ impl Tracker {
                 load(tx, event)?
             }
         };
-        if event.time_ms < latest.last_state_ms {
+        if event.time_ms <= latest.last_state_ms {
             board.write_pair(tx, event.pair, event.host, event.tag)?;
             return record(tx, event);
         }
@@ -326,6 +341,14 @@ fn period_at(
 
 fn record_failure(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<()> {
     if let Some((start, end)) = period_at(tx, e.host, e.tag, e.time_ms)? {
+        if start == e.time_ms {
+            // Another failure of the same instant: the smallest id opened it.
+            tx.prepare_cached(
+                "UPDATE interruptions SET first_id = ?4
+                 WHERE host = ?1 AND tag = ?2 AND start_ms = ?3 AND first_id > ?4",
+            )?
+            .execute(params![e.host, e.tag, start, e.id])?;
+        }
         return refresh_last_status(tx, e, start, end);
     }
     // A period starting later with no ok in between starts here instead.
@@ -350,9 +373,14 @@ fn record_failure(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result<
         }
         None => next_ok,
     };
+    // No period starts at this instant (period_at would have found it),
+    // but a store written before ties were ordered may hold one that also
+    // ends here: it is opened again rather than refused.
     tx.prepare_cached(
         "INSERT INTO interruptions (host, tag, start_ms, end_ms, first_id, last_status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (host, tag, start_ms) DO UPDATE SET end_ms = excluded.end_ms,
+             first_id = min(first_id, excluded.first_id)",
     )?
     .execute(params![
         e.host,
@@ -370,8 +398,8 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
         return Ok(());
     };
     if start == e.time_ms {
-        // An ok at the very instant a failure opened: the ok wins the tie
-        // only if it sorts after; keep the period, it is one instant long.
+        // An ok at the instant a failure opened the period comes before
+        // that failure: the period stays.
         return Ok(());
     }
     tx.prepare_cached(
@@ -379,7 +407,8 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
     )?
     .execute(params![e.host, e.tag, start, e.time_ms])?;
     refresh_last_status(tx, e, start, Some(e.time_ms))?;
-    // A failure after this ok and before the old end opens the rest again.
+    // A failure after this ok (at its instant too: oks come first) and
+    // before the old end opens the rest again.
     let until = match old_end {
         Some(end) => end,
         None => newest_state(tx, e.host, e.tag)?.saturating_add(1),
@@ -387,7 +416,7 @@ fn record_recovery(tx: &Transaction<'_>, e: &StateEvent<'_>) -> rusqlite::Result
     let reopened: Option<(i64, String, String)> = tx
         .prepare_cached(
             "SELECT time_ms, id, status FROM events
-             WHERE time_ms > ?3 AND time_ms < ?4 AND host = ?1 AND tag = ?2
+             WHERE time_ms >= ?3 AND time_ms < ?4 AND host = ?1 AND tag = ?2
                AND status IN ('fail', 'error') AND rowid <= ?5
              ORDER BY time_ms, id LIMIT 1",
         )?

@@ -152,21 +152,80 @@ impl Store {
         durable::Durable::start(self.wal.clone(), echo, self.writer.gate.clone())
     }
 
+    /// Stores a batch; an event whose id is already there is ignored. An
+    /// event the database refuses (a constraint, a trigger, too big) is
+    /// kept alone in `set_aside` with SQLite's reason, and the others are
+    /// stored all the same: one event never holds back another host's.
+    /// Any other failure (disk full, I/O) fails the batch.
+    pub fn insert(&mut self, events: &[Serialized]) -> Result<Stored> {
+        let mut stored = Stored::default();
+        self.insert_apart(events, 0, &mut stored)
+            .map_err(|e| Error::io(format!("writing to store {}: {e}", self.path.display())))?;
+        Ok(stored)
+    }
+
+    /// Stores `events` in one transaction; if the database refuses one of
+    /// them, halves the batch until the refused events stand alone (a
+    /// few rollbacks per refused event, none without one).
+    fn insert_apart(
+        &mut self,
+        events: &[Serialized],
+        offset: usize,
+        stored: &mut Stored,
+    ) -> rusqlite::Result<()> {
+        let refused = match self.insert_together(events) {
+            Ok(new) => {
+                stored.new += new;
+                return Ok(());
+            }
+            Err(e) if refuses_the_event(&e) => e,
+            Err(e) => return Err(e),
+        };
+        // The rolled-back transaction's events are in no table: what the
+        // writer remembers of them goes.
+        self.writer.periods.forget();
+        self.writer.board.forget();
+        if let [event] = events {
+            let reason = refused.to_string();
+            self.keep_aside(event, &reason)?;
+            stored.set_aside.push(SetAside {
+                index: offset,
+                reason,
+            });
+            return Ok(());
+        }
+        let (first, second) = events.split_at(events.len() / 2);
+        self.insert_apart(first, offset, stored)?;
+        self.insert_apart(second, offset + first.len(), stored)
+    }
+
+    /// Keeps an event the database refused in `set_aside`.
+    fn keep_aside(&mut self, event: &Serialized, reason: &str) -> rusqlite::Result<()> {
+        let (tx, _, _pass) = begin_writing(&mut self.conn, &mut self.writer)?;
+        tx.prepare_cached(
+            "INSERT INTO set_aside (id, received_ms, reason, body) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            event.id(),
+            crate::time::now_ms(),
+            reason,
+            &*event.line
+        ])?;
+        tx.commit()
+    }
+
     /// Stores a batch in one transaction; an event whose id is already
     /// there is ignored. Returns how many were new.
-    pub fn insert(&mut self, events: &[Serialized]) -> Result<usize> {
-        let path = self.path.clone();
-        let fail =
-            |e: rusqlite::Error| Error::io(format!("writing to store {}: {e}", path.display()));
-        let (tx, _, _pass) = begin_writing(&mut self.conn, &mut self.writer).map_err(fail)?;
+    fn insert_together(&mut self, events: &[Serialized]) -> rusqlite::Result<usize> {
+        let (tx, _, _pass) = begin_writing(&mut self.conn, &mut self.writer)?;
         let inserts = match &mut self.inserts {
             Some(inserts) => inserts,
-            None => self.inserts.insert(Inserts::prepare(&tx).map_err(fail)?),
+            None => self.inserts.insert(Inserts::prepare(&tx)?),
         };
-        let mut inserting = Inserting::start(&tx, inserts).map_err(fail)?;
+        let mut inserting = Inserting::start(&tx, inserts)?;
         let mut new = 0;
         for group in events.chunks(ROWS_PER_INSERT) {
-            let fresh = inserting.group(&tx, group).map_err(fail)?;
+            let fresh = inserting.group(&tx, group)?;
             for (event, rowid) in group.iter().zip(fresh) {
                 let Some(rowid) = rowid else {
                     continue;
@@ -186,28 +245,27 @@ impl Store {
                     };
                     self.writer
                         .periods
-                        .record(&tx, &state, &mut self.writer.board)
-                        .map_err(fail)?;
+                        .record(&tx, &state, &mut self.writer.board)?;
                     let success = crate::event::is_success(status, event.kind());
                     self.writer
                         .board
                         .record(event.pair, status, success, row.time_ms, id);
                 }
                 if let Some(facts) = &event.facts {
-                    record_facts(&tx, host, row.time_ms, facts).map_err(fail)?;
+                    record_facts(&tx, host, row.time_ms, facts)?;
                 }
             }
         }
-        self.writer.periods.flush(&tx).map_err(fail)?;
+        self.writer.periods.flush(&tx)?;
         if self
             .writer
             .board
             .due()
             .is_some_and(|due| due <= Instant::now())
         {
-            self.writer.board.write(&tx).map_err(fail)?;
+            self.writer.board.write(&tx)?;
         }
-        tx.commit().map_err(fail)?;
+        tx.commit()?;
         Ok(new)
     }
 
@@ -259,6 +317,34 @@ impl Store {
         };
         prune(&mut self.conn, &mut self.writer).context("pruning store", self.path.display())
     }
+}
+
+/// What storing a batch came to.
+#[derive(Debug, Default)]
+pub struct Stored {
+    /// Events not stored before.
+    pub new: usize,
+    /// Events the database refused, kept in `set_aside`.
+    pub set_aside: Vec<SetAside>,
+}
+
+/// An event of a batch the database refused.
+#[derive(Debug)]
+pub struct SetAside {
+    /// Its place in the batch.
+    pub index: usize,
+    pub reason: String,
+}
+
+/// Whether SQLite refused this batch for what an event holds, rather
+/// than for the state of the disk or the database: a constraint or a
+/// trigger (`RAISE(ABORT, …)`), a value too big, a type a column refuses.
+fn refuses_the_event(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{ConstraintViolation, TooBig, TypeMismatch};
+    matches!(
+        error.sqlite_error_code(),
+        Some(ConstraintViolation | TooBig | TypeMismatch)
+    )
 }
 
 /// Events inserted by one statement: SQLite runs one INSERT of many rows
@@ -434,14 +520,18 @@ mod tests {
         }
     }
 
-    /// One host and tag's state events, by time: the periods they define
-    /// (start, end, first id, last failure's status), computed directly.
+    /// One host and tag's state events: the periods they define (start,
+    /// end, first id, last failure's status), computed directly from the
+    /// events in time order, oks before failures within one instant
+    /// (store/interruptions.rs), then by id.
     fn expected_periods(
         timeline: &[(i64, String, Status)],
     ) -> Vec<(i64, Option<i64>, String, String)> {
+        let mut timeline = timeline.to_vec();
+        timeline.sort_by_key(|(time, id, status)| (*time, *status != Status::Ok, id.clone()));
         let mut periods: Vec<(i64, Option<i64>, String, String)> = Vec::new();
         let mut open = false;
-        for (time, id, status) in timeline {
+        for (time, id, status) in &timeline {
             match status {
                 Status::Fail | Status::Error if !open => {
                     periods.push((*time, None, id.clone(), status.to_string()));
@@ -473,16 +563,22 @@ mod tests {
         let pairs = [("h1", "web"), ("h1", "db"), ("h2", "web")];
         for seed in 1..=60u64 {
             let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-            // Distinct times; mostly ok, as in a real herd.
+            // Mostly ok, as in a real herd; in every other seed many
+            // events share their millisecond (a clock in seconds).
             let events: Vec<(usize, i64, String, Status)> = (0..150)
                 .map(|i| {
                     let status = match rng.below(10) {
                         0..=4 => Status::Ok,
                         n => statuses[1 + (n - 5) % 4],
                     };
+                    let time = if seed % 2 == 0 {
+                        1_000 + rng.below(40) as i64 * 10
+                    } else {
+                        1_000 + i as i64 * 10
+                    };
                     (
                         rng.below(pairs.len()),
-                        1_000 + i as i64 * 10,
+                        time,
                         format!("e{seed}-{i:03}"),
                         status,
                     )
@@ -519,7 +615,7 @@ mod tests {
             let mut new = 0;
             while !rest.is_empty() {
                 let take = (1 + rng.below(130)).min(rest.len());
-                new += store.insert(&rest[..take]).unwrap();
+                new += store.insert(&rest[..take]).unwrap().new;
                 rest = &rest[take..];
             }
             assert_eq!(new, events.len(), "seed {seed}: new events counted once");
@@ -550,9 +646,14 @@ mod tests {
                 );
                 let newest = timeline
                     .iter()
-                    .rfind(|e| e.2 != Status::Info)
+                    .filter(|e| e.2 != Status::Info)
+                    .max_by_key(|e| (e.0, e.1.clone()))
                     .map(|e| (e.2.to_string(), e.0, e.1.clone()));
-                let last_ok = timeline.iter().rfind(|e| e.2 == Status::Ok).map(|e| e.0);
+                let last_ok = timeline
+                    .iter()
+                    .filter(|e| e.2 == Status::Ok)
+                    .map(|e| e.0)
+                    .max();
                 let board: Option<(String, i64, String, Option<i64>)> = conn
                     .query_row(
                         "SELECT status, time_ms, id, last_ok_ms FROM board WHERE host = ?1 AND tag = ?2",
