@@ -89,19 +89,90 @@ fn the_tag_defaults_to_the_base_name() {
 }
 
 #[test]
-fn failures_only_is_silent_on_success() {
+fn failures_only_prints_failures_and_the_first_success_after_them() {
     let env = TestEnv::new();
-    let run = env
+    let run = |code: i32| {
+        let run = env
+            .cmd("sd-run")
+            .args([
+                "--tag",
+                "RSYNC",
+                "--lock",
+                "--failures-only",
+                "--",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("exit {code}"))
+            .expect_code(code);
+        run.lines::<Event>()
+            .into_iter()
+            .map(|e| e.status)
+            .collect::<Vec<_>>()
+    };
+    // Nothing remembered yet: the first success is said once.
+    assert_eq!(run(0), ["ok"]);
+    assert!(run(0).is_empty());
+    assert_eq!(run(1), ["fail"]);
+    assert_eq!(run(1), ["fail"]);
+    // The recovery is printed, then silence again.
+    assert_eq!(run(0), ["ok"]);
+    assert!(run(0).is_empty());
+    // Each tag remembers its own.
+    let other = env
         .cmd("sd-run")
-        .args(["--failures-only", "--", "true"])
+        .args(["--tag", "OTHER", "--failures-only", "--", "true"])
         .expect_code(0);
-    assert_eq!(run.stdout(), "", "{}", run.report());
-    let event: Event = env
-        .cmd("sd-run")
-        .args(["--failures-only", "--", "false"])
-        .expect_code(1)
-        .event();
-    assert_eq!(event.status, "fail");
+    assert_eq!(other.lines::<Event>().len(), 1);
+}
+
+#[test]
+fn the_readmes_failures_only_crontab_line_turns_the_board_green_again() {
+    // `sd-run --tag RSYNC --lock --failures-only -- … | sd-bark` every
+    // quarter hour, stored on the server: after a failure and a success,
+    // the board says ok and the interruption is closed.
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    for code in [0, 1, 0, 0] {
+        let events = env
+            .cmd("sd-run")
+            .args([
+                "--tag",
+                "RSYNC",
+                "--lock",
+                "--failures-only",
+                "--",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("exit {code}"))
+            .expect_code(code)
+            .stdout();
+        env.cmd("sd-bark").stdin(events).expect_code(0);
+        env.receive_into(&db);
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let status: String = conn
+        .query_row("SELECT status FROM board WHERE tag = 'RSYNC'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status, "ok");
+    let (periods, open): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE end_ms IS NULL) FROM interruptions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((periods, open), (1, 0));
+    let stored: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        stored, 3,
+        "ok, fail, the recovery; the last success is silent"
+    );
 }
 
 #[test]
@@ -393,4 +464,25 @@ fn nix_user() -> String {
 
 fn ulid_like(id: &str) -> bool {
     id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+#[test]
+fn a_mistyped_option_is_a_usage_error_not_the_command() {
+    let env = TestEnv::new();
+    let run = env
+        .cmd("sd-run")
+        .args(["--tag", "x", "--timout", "6h", "--", "true"])
+        .expect_code(2);
+    assert_eq!(run.stdout(), "", "no event for a run that never was");
+    assert!(
+        run.stderr().contains("unexpected argument '--timout'")
+            && run.stderr().contains("'--timeout'"),
+        "{}",
+        run.report()
+    );
+    // The command's own options still go to it, with or without `--`.
+    for args in [&["ls", "-d", "/"][..], &["--", "ls", "-d", "/"]] {
+        let event: Event = env.cmd("sd-run").args(args).expect_code(0).event();
+        assert_eq!(event.status, "ok");
+    }
 }

@@ -13,7 +13,7 @@ complete -c sd-recv -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:
 complete -c sd-recv -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-recv -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-recv -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
-complete -c sd-recv -l once -d 'Deliver what is there now, then exit'
+complete -c sd-recv -l once -d 'Deliver what is there now, then exit (65 if anything went to the dead letters or to sheepdog:rejected meanwhile)'
 complete -c sd-recv -l from-now -d 'A new group starts with what arrives from now on, not at the beginning of the stream'
 complete -c sd-recv -l from-start -d 'A new group starts with everything the stream still holds (the default; say it to make a script\'s intent plain)'
 complete -c sd-recv -l groups -d 'List the stream\'s consumer groups (consumers, pending, lag, idle time) as JSON lines, and exit'

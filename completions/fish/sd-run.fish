@@ -5,7 +5,7 @@ complete -c sd-run -l kill-after -d 'Grace period between SIGTERM and SIGKILL on
 complete -c sd-run -l lock-dir -d 'Directory for --lock files [default: $XDG_STATE_HOME/sheepdog/locks, /var/lib/sheepdog/locks for root]' -r -F
 complete -c sd-run -l max-output -d 'Keep at most this much of each of stdout and stderr in the event: the first and the last half, with a marker saying how many bytes were dropped between them (65536, 64KiB, 1MiB)' -r
 complete -c sd-run -s c -d 'Run SHELL_LINE with /bin/sh -c instead of a command' -r
-complete -c sd-run -l failures-only -d 'Print nothing when the job succeeds (the "only on error" mode); the dead man\'s switch and recovery mail then cannot see successes'
+complete -c sd-run -l failures-only -d 'Print nothing when the job succeeds, except the first success after a failure: the recovery that closes the interruption and ends the reminders (the tag\'s last status is kept under the state directory, last-status/). sd-expect\'s dead man\'s switch cannot see the silent successes'
 complete -c sd-run -l start -d 'Also print a `status: info, reason: start` event before the job begins, so a job that hangs can be noticed'
 complete -c sd-run -l lock -d 'Do not start the job while another run of the same tag is running; report `reason: locked` and exit 75 instead. The lock dies with its holder, so a crashed run never blocks the next'
 complete -c sd-run -l tee -d 'Copy the job\'s output to sd-run\'s stderr as it is written'

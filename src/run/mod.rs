@@ -6,6 +6,7 @@
 //! and shells still see failure; the event carries the detail.
 
 mod job;
+mod last_status;
 mod lock;
 
 use crate::error::{Error, Result};
@@ -49,8 +50,11 @@ pub struct Args {
     #[arg(long, value_name = "ADDRESS")]
     pub notify_to: Vec<String>,
 
-    /// Print nothing when the job succeeds (the "only on error" mode); the
-    /// dead man's switch and recovery mail then cannot see successes.
+    /// Print nothing when the job succeeds, except the first success
+    /// after a failure: the recovery that closes the interruption and ends
+    /// the reminders (the tag's last status is kept under the state
+    /// directory, last-status/). sd-expect's dead man's switch cannot see
+    /// the silent successes.
     #[arg(long)]
     pub failures_only: bool,
 
@@ -102,7 +106,6 @@ pub struct Args {
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         required_unless_present = "shell"
     )]
     pub command: Vec<OsString>,
@@ -179,8 +182,22 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<u8> {
             (event, code)
         }
     };
-    if !(args.failures_only && event.status() == Some(Status::Ok)) {
+    if !args.failures_only {
         emit(&event)?;
+        return Ok(code);
+    }
+    let memory = last_status::LastStatus::of(&paths::state_dir().join("last-status"), &tag);
+    if memory.to_print(event.status()) {
+        emit(&event)?;
+        if let Some(status) = event.status()
+            && let Err(e) = memory.remember(status)
+            && !args.quiet
+        {
+            cli::warn(format!(
+                "cannot remember {tag}'s last status in {}: {e} (fix it, or a recovery may go unprinted)",
+                memory.path().display()
+            ));
+        }
     }
     Ok(code)
 }
