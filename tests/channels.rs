@@ -127,7 +127,7 @@ facility = "daemon"
     );
     assert_eq!(ntfy["headers"]["authorization"], "Bearer ntfy-token");
     assert_eq!(n["topic"], "alerts");
-    assert_eq!(n["title"], "[sheepdog] FAIL WEB on tux01 (exit 2)");
+    assert_eq!(n["title"], "[sheepdog] FAIL web on tux01 (exit 2)");
     assert_eq!(n["priority"], 4);
     assert_eq!(n["tags"], serde_json::json!(["sheepdog", "warning"]));
     assert!(
@@ -205,7 +205,7 @@ facility = "daemon"
     let line = String::from_utf8_lossy(&buf[..len]).to_string();
     assert!(line.starts_with("<27>"), "{line}");
     assert!(
-        line.contains(" sheepdog[") && line.ends_with("[sheepdog] FAIL WEB on tux01 (exit 2)"),
+        line.contains(" sheepdog[") && line.ends_with("[sheepdog] FAIL web on tux01 (exit 2)"),
         "{line}"
     );
     assert!(!line.contains('\n') && !line.contains('\r'));
@@ -293,7 +293,7 @@ fn syslog_goes_to_dev_log() {
     let len = socket.recv(&mut buf).unwrap();
     let line = String::from_utf8_lossy(&buf[..len]).to_string();
     assert!(
-        line.starts_with("<27>") && line.contains("FAIL WEB on tux01"),
+        line.starts_with("<27>") && line.contains("FAIL web on tux01"),
         "{line}"
     );
 }
@@ -389,16 +389,16 @@ allow_event_recipients = ["*@example.org"]
     let host = sheepdog::ident::short_hostname();
     // The default route: [mail] to, and no address from the event (the
     // default allows none).
-    assert_eq!(to("FAIL BORG"), ["admin@example.org"]);
+    assert_eq!(to("FAIL borg"), ["admin@example.org"]);
     // The deploy route: its own recipient and the allowed one (not the
     // hostile one); for the client's deploy, the one its configuration
     // names.
     assert_eq!(
-        to(&format!("FAIL DEPLOY on {host}")),
+        to(&format!("FAIL deploy on {host}")),
         ["dev@example.org", "ops@example.org"]
     );
     assert_eq!(
-        to("FAIL DEPLOY on tux09"),
+        to("FAIL deploy on tux09"),
         ["dev@example.org", "ops@example.org"]
     );
     assert!(

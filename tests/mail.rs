@@ -113,7 +113,7 @@ fn a_thousand_identical_failures_are_one_mail_checked_field_by_field() {
     assert_eq!(m.header("To"), "admin@example.org");
     assert_eq!(
         m.header("Subject"),
-        "[sheepdog] FAIL BORG on tux01 (exit 2)"
+        "[sheepdog] FAIL borg on tux01 (exit 2)"
     );
     assert!(m.header("Message-ID").starts_with('<') && m.header("Message-ID").contains('@'));
     assert!(
@@ -154,9 +154,9 @@ fn fail_ok_fail_is_three_mails_and_reminders_come_every_repeat() {
     assert_eq!(
         subjects(&smtp.received()),
         [
-            "[sheepdog] FAIL WEB on tux01 (exit 2)",
-            "[sheepdog] OK WEB on tux01 (recovered from FAIL after 10m)",
-            "[sheepdog] FAIL WEB on tux01 (exit 2)",
+            "[sheepdog] FAIL web on tux01 (exit 2)",
+            "[sheepdog] OK web on tux01 (recovered from FAIL after 10m)",
+            "[sheepdog] FAIL web on tux01 (exit 2)",
         ]
     );
 
@@ -173,11 +173,11 @@ fn fail_ok_fail_is_three_mails_and_reminders_come_every_repeat() {
         .expect_code(0);
     let got = subjects(&smtp.received());
     assert_eq!(got.len(), 4, "{got:#?}");
-    assert_eq!(got[0], "[sheepdog] FAIL BACKUP on tux02 (exit 2)");
+    assert_eq!(got[0], "[sheepdog] FAIL backup on tux02 (exit 2)");
     assert!(
         got[1..]
             .iter()
-            .all(|s| s.starts_with("[sheepdog] still FAIL BACKUP on tux02 (since "))
+            .all(|s| s.starts_with("[sheepdog] still FAIL backup on tux02 (since "))
     );
 }
 
@@ -197,11 +197,11 @@ fn a_burst_is_one_mail_sent_while_input_is_idle() {
     assert!(
         mails[0]
             .header("Subject")
-            .starts_with("[sheepdog] 20 changes: FAIL SVC00 on tux03")
+            .starts_with("[sheepdog] 20 changes: FAIL svc00 on tux03")
     );
     for i in 0..20 {
         assert!(
-            mails[0].body.contains(&format!("FAIL SVC{i:02} on tux03")),
+            mails[0].body.contains(&format!("FAIL svc{i:02} on tux03")),
             "svc{i:02}"
         );
     }
@@ -251,7 +251,7 @@ fn silenced_old_and_info_events_send_nothing() {
         .expect_code(0);
     assert_eq!(
         subjects(&smtp.received()),
-        ["[sheepdog] FAIL BORG on tux01 (exit 2)"]
+        ["[sheepdog] FAIL borg on tux01 (exit 2)"]
     );
 }
 
@@ -273,7 +273,7 @@ fn cr_lf_in_a_tag_or_host_injects_no_header() {
     assert!(m.defects.is_empty(), "{:?}", m.defects);
     let subject = m.header("Subject");
     assert!(
-        subject.contains("X-INJECTED: YES") && !subject.contains('\n'),
+        subject.contains("X-Injected: yes") && !subject.contains('\n'),
         "{subject}"
     );
 }
@@ -318,8 +318,8 @@ fn auth_over_starttls_needs_the_private_ca() {
     assert_eq!(
         subjects(&smtp.received()),
         [
-            "[sheepdog] FAIL FIRST on tux01 (exit 2)",
-            "[sheepdog] FAIL SECOND on tux01 (exit 2)"
+            "[sheepdog] FAIL first on tux01 (exit 2)",
+            "[sheepdog] FAIL second on tux01 (exit 2)"
         ]
     );
 
@@ -341,42 +341,91 @@ fn nothing_is_lost_while_the_mail_server_is_away() {
         .map(|i| ev(&format!("w{i}"), 1, &format!("tux{i}"), "web", "fail"))
         .collect();
     env.cmd("sd-bark").stdin(input).expect_code(0);
+    // One delivery each: an outage must not use deliveries up.
+    let (out, err) = (env.path("recv.out"), env.path("recv.err"));
     let receiver = env
         .cmd("sd-recv")
         .args([
             "--group",
             "mail",
+            "--max-deliveries",
+            "1",
             "--",
             crate::util::bin("sd-mail"),
             "--echo",
         ])
         .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
         .args(["--group-wait", "0s", "--retries", "1"])
-        .spawn();
-    // sd-mail has tried, failed and exited 75 at least once.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+        .spawn_to(&out, &err);
+    let stderr = || std::fs::read_to_string(&err).unwrap_or_default();
+    // sd-mail has tried, failed and exited 75, and been started again.
+    let outage = wait_until(60, || stderr().contains("starting it again"));
+    assert!(outage, "{}", stderr());
     assert!(smtp.received().is_empty());
     smtp.restart();
     let all = wait_until(60, || smtp.received().len() >= 5);
-    // Then every entry is acknowledged.
+    // Every entry is acknowledged, none went to the dead letters.
     let acked = wait_until(30, || {
         redis
             .cli(&["XPENDING", "sheepdog:events", "mail"])
             .is_some_and(|out| out.lines().next() == Some("0"))
     });
-    let output = crate::util::terminate(receiver);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    crate::util::terminate(receiver);
+    let stderr = stderr();
     assert!(all && acked, "{stderr}");
+    assert_eq!(
+        redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(),
+        "0",
+        "{stderr}"
+    );
     let mut got = subjects(&smtp.received());
     got.sort();
     let want: Vec<String> = (0..5)
-        .map(|i| format!("[sheepdog] FAIL WEB on tux{i} (exit 2)"))
+        .map(|i| format!("[sheepdog] FAIL web on tux{i} (exit 2)"))
         .collect();
     assert_eq!(got, want, "each once: {stderr}");
     assert!(
         stderr.contains("kept in"),
         "the outage was reported: {stderr}"
     );
+}
+
+#[test]
+fn a_handler_away_for_a_while_uses_up_no_deliveries() {
+    // A handler that exits 75 (its server is away) three times before it
+    // echoes: with --max-deliveries 1 nothing goes to the dead letters.
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    env.cmd("sd-bark")
+        .args(["--tag", "t", "--status", "fail"])
+        .expect_code(0);
+    let tries = env.path("tries");
+    let handler = format!(
+        "echo x >> {0}; if [ $(wc -l < {0}) -le 3 ]; then read line; exit 75; fi; cat",
+        tries.display()
+    );
+    let run = env
+        .cmd("sd-recv")
+        .args(["--group", "h", "--once", "--max-deliveries", "1"])
+        .args(["--", "sh", "-c", &handler])
+        .expect_code(0);
+    assert_eq!(redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(), "0");
+    assert_eq!(
+        std::fs::read_to_string(&tries).unwrap().lines().count(),
+        4,
+        "{}",
+        run.report()
+    );
+    // The same handler failing for good (exit 1) is dead-lettered.
+    env.cmd("sd-bark")
+        .args(["--tag", "t2", "--status", "fail"])
+        .expect_code(0);
+    env.cmd("sd-recv")
+        .args(["--group", "h", "--once", "--max-deliveries", "1"])
+        .args(["--", "sh", "-c", "read line; exit 1"])
+        .expect_code(65);
+    assert_eq!(redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(), "1");
 }
 
 #[test]
@@ -412,7 +461,7 @@ fn sendmail_and_dry_run_hand_over_the_same_mail() {
     let mail = std::fs::read_to_string(&kept).unwrap();
     assert!(mail.contains("admin@example.org"), "{mail}");
     assert!(
-        mail.contains("Subject: [sheepdog] FAIL BORG on tux01 (exit 2)"),
+        mail.contains("Subject: [sheepdog] FAIL borg on tux01 (exit 2)"),
         "{mail}"
     );
 
@@ -424,7 +473,7 @@ fn sendmail_and_dry_run_hand_over_the_same_mail() {
         .expect_code(0);
     assert!(
         dry.stdout()
-            .contains("Subject: [sheepdog] FAIL BORG on tux01 (exit 2)"),
+            .contains("Subject: [sheepdog] FAIL borg on tux01 (exit 2)"),
         "{}",
         dry.stdout()
     );
@@ -461,7 +510,7 @@ fn a_preview_changes_nothing_and_reads_as_text() {
             .expect_code(0);
         let text = dry.stdout();
         assert!(
-            text.contains("Subject: [sheepdog] FAIL BORG on tux01"),
+            text.contains("Subject: [sheepdog] FAIL borg on tux01"),
             "{text}"
         );
         assert!(text.contains(long), "not decoded: {text}");
@@ -477,7 +526,39 @@ fn a_preview_changes_nothing_and_reads_as_text() {
         .expect_code(0);
     let sent = std::fs::read_to_string(&kept).unwrap_or_default();
     assert!(
-        sent.contains("Subject: [sheepdog] FAIL BORG on tux01"),
+        sent.contains("Subject: [sheepdog] FAIL borg on tux01"),
         "the preview suppressed the mail: {sent:?}"
     );
+}
+
+#[test]
+fn a_local_mail_server_without_starttls_is_reached_with_the_readmes_url() {
+    // `--smtp smtp://127.0.0.1:PORT`, no `?tls=`: STARTTLS when offered,
+    // plain SMTP otherwise, on a loopback address.
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    env.cmd("sd-mail")
+        .args(["--to", "admin@example.org", "--group-wait", "0s"])
+        .args(["--retries", "0", "--smtp", &url])
+        .stdin(ev("l1", 1, "tux01", "borg", "fail"))
+        .expect_code(0);
+    assert_eq!(
+        subjects(&smtp.received()),
+        ["[sheepdog] FAIL borg on tux01 (exit 2)"]
+    );
+    // Asked for STARTTLS, the error names the way out.
+    let run = env
+        .cmd("sd-mail")
+        .args(["--to", "admin@example.org", "--group-wait", "0s"])
+        .args(["--retries", "0", "--smtp"])
+        .arg(format!("{url}?tls=required"))
+        .stdin(ev("l2", 1, "tux02", "borg", "fail"))
+        .expect_code(75);
+    assert!(
+        run.stderr().contains("STARTTLS") && run.stderr().contains("?tls=opportunistic"),
+        "{}",
+        run.report()
+    );
+    assert_eq!(smtp.received().len(), 1);
 }

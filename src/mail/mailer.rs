@@ -134,8 +134,6 @@ impl Mailer {
                 }
             }
             self.state.sent(mail)?;
-            let lines: Vec<String> = mailed.into_iter().chain(held).map(|i| i.line).collect();
-            self.echo(&lines)?;
         }
         if let Some(failure) = down.into_iter().reduce(|mut all, next| {
             all.message = format!("{}; {}", all.message, next.message);
@@ -430,16 +428,16 @@ pub(super) struct Rules {
 }
 
 impl Rules {
-    /// Decides on one event inside the batch's transaction; whether it is
-    /// done (echo now) or waits for its mail.
-    fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<bool> {
+    /// Decides on one event inside the batch's transaction, queueing the
+    /// mail it calls for.
+    fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<()> {
         // A verdict's `ok` is no recovery: the state is the job's own.
         let status = event.status().and_then(|s| s.state_for(event.kind()));
         let (Some(id), Some(status)) = (event.id(), status) else {
-            return Ok(true);
+            return Ok(());
         };
         if !tx.first_sight(id, now)? {
-            return Ok(true);
+            return Ok(());
         }
         let host = event.host().unwrap_or_default();
         let tag = event.tag().unwrap_or_default();
@@ -456,7 +454,7 @@ impl Rules {
             previous,
         } = self.policy.decide(known.as_ref(), &incoming, now, silenced)
         else {
-            return Ok(true);
+            return Ok(());
         };
         tx.set_tag_state(host, tag, &state)?;
         if self.digest {
@@ -464,7 +462,7 @@ impl Rules {
             tx.write_diary(incoming.time_ms, host, tag, status, before, line)?;
         }
         let Some(notice) = notice else {
-            return Ok(true);
+            return Ok(());
         };
         let item = Item {
             mail: 0,
@@ -479,22 +477,26 @@ impl Rules {
             line: line.to_string(),
         };
         tx.queue(&item, now, self.group_wait_ms)?;
-        Ok(false)
+        Ok(())
     }
 }
 
 impl Batches<(Event, String)> for Mailer {
     fn commit(&mut self, batch: Vec<(Event, String)>) -> Result<()> {
         let now = time::now_ms();
-        let mut done = Vec::new();
+        let mut decided = Vec::with_capacity(batch.len());
         let tx = self.state.transaction()?;
         for (event, line) in batch {
-            if self.rules.decide(&tx, &event, &line, now)? {
-                done.push(line);
-            }
+            self.rules.decide(&tx, &event, &line, now)?;
+            decided.push(line);
         }
         tx.commit(now)?;
-        self.echo(&done)?;
+        // Each event is done with once decided: a mail it calls for is
+        // committed to the state file (synchronous=FULL) and sent from
+        // there, through a mail server's absence and sd-mail's restarts.
+        // Echoed only once sent, a mail server away for a minute put the
+        // events in the dead letters although their mails later went out.
+        self.echo(&decided)?;
         self.plan()
     }
 

@@ -111,11 +111,11 @@ pub fn data(items: &[Item], held: &[Item], mail: &Mail, now_ms: i64) -> Value {
     })
 }
 
-/// `FAIL BORG on tux01 (exit 2)`.
+/// `FAIL borg on tux01 (exit 2)`: the tag as written, as the body and the silence command have it.
 fn headline(item: &Item, now_ms: i64) -> String {
     let event = fields(&item.line);
     let status = text(&event, "status").to_uppercase();
-    let what = format!("{} on {}", item.tag.to_uppercase(), item.host);
+    let what = format!("{} on {}", item.tag, item.host);
     let why = cause(&event);
     let line = match item.notice {
         Notice::Problem => match why {
@@ -380,7 +380,7 @@ mod tests {
     fn the_subject_says_what_where_and_why_on_one_line() {
         let line = r#"{"time":"2026-11-20T03:00:01.000Z","host":"tux01","tag":"borg","status":"fail","code":2}"#;
         let mail = notification(&[item(Notice::Problem, "tux01", "borg", line)], &[], "", 0);
-        assert_eq!(mail.subject, "[sheepdog] FAIL BORG on tux01 (exit 2)");
+        assert_eq!(mail.subject, "[sheepdog] FAIL borg on tux01 (exit 2)");
         let timeout = r#"{"host":"tux01","tag":"borg","status":"fail","reason":"timeout","code":124,"signal":"SIGTERM","elapsed_ms":21600000}"#;
         let mail = notification(
             &[item(Notice::Problem, "tux01", "borg", timeout)],
@@ -390,7 +390,7 @@ mod tests {
         );
         assert_eq!(
             mail.subject,
-            "[sheepdog] FAIL BORG on tux01 (timeout after 6h)"
+            "[sheepdog] FAIL borg on tux01 (timeout after 6h)"
         );
         let evil = item(Notice::Problem, "tux01\r\nBcc: x@evil", "a\nb", line);
         let mail = notification(&[evil], &[], "", 0);

@@ -48,9 +48,10 @@ together to the state file, and the mail waits there until the mail server \
 accepts it — through --group-wait, retries, and restarts. If the server is \
 away, sd-mail retries with backoff, then exits 75 leaving the mail in the \
 state file; the next run sends it first. With --echo (the handler protocol \
-of sheepdog(7)), an event is printed back once its mail was accepted or \
-once no mail is due, so `sd-recv --group mail -- sd-mail --echo …` \
-acknowledges only what is done.
+of sheepdog(7)), an event is printed back once it is decided and the mail \
+it calls for, if any, is committed to the state file, so `sd-recv --group \
+mail -- sd-mail --echo …` acknowledges what can no longer be lost, and a \
+mail server that is away sends nothing to the dead letters.
 
 SMTP URLs: smtp://host:587 is STARTTLS, required; add ?tls=opportunistic to \
 allow plaintext when the server offers no STARTTLS, ?tls=none for plaintext \

@@ -1,7 +1,9 @@
 //! Handing a mail to the mail system: SMTP (lettre, with the URLs of
 //! docs/ARCHITECTURE.md §4), a sendmail program, or standard output for `--dry-run`.
 //!
-//! - `smtp://host[:587]` — STARTTLS, required;
+//! - `smtp://host[:587]` — STARTTLS, required (on a loopback address,
+//!   used when offered: a local relay often has no certificate, and
+//!   nothing crosses a network);
 //! - `smtp://host?tls=opportunistic` — STARTTLS when offered;
 //! - `smtp://host?tls=none` — plaintext (loopback test servers);
 //! - `smtps://host[:465]` — TLS from the first byte.
@@ -79,6 +81,12 @@ impl Transport {
             _ => return Err(bad("no host")),
         };
         let host = host.as_str();
+        if security == Security::Required
+            && !url.query_pairs().any(|(k, _)| k == "tls")
+            && is_loopback(host)
+        {
+            security = Security::Opportunistic;
+        }
         let port = url.port().unwrap_or(if security == Security::Wrapper {
             465
         } else {
@@ -195,6 +203,8 @@ fn describe_smtp(server: &str, e: &lettre::transport::smtp::Error) -> String {
     let text = crate::error::plain(text);
     let hint = if text.contains("UnknownIssuer") || text.contains("certificate") {
         " (if the server's certificate is from a private CA, give it with --smtp-ca FILE)"
+    } else if text.contains("STARTTLS") {
+        " (a server that offers no STARTTLS is reached with ?tls=opportunistic, or ?tls=none for plain SMTP: smtp://HOST:PORT?tls=opportunistic)"
     } else if e.is_permanent() && text.contains("535") {
         " (check [mail] user and password_file)"
     } else {

@@ -151,7 +151,8 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
             ));
             backoff.sleep();
             handler = start(&options.argv, &echo_tx, handler.generation + 1)?;
-            resend(source, &mut handler, &mut in_flight, options)?;
+            let temporary = status.and_then(|s| s.code()) == Some(i32::from(Exit::TempFail.code()));
+            resend(source, &mut handler, &mut in_flight, options, temporary)?;
         }
     }
     // Let the handler see the end of its input and finish.
@@ -246,17 +247,24 @@ fn admit(
     Ok(())
 }
 
+/// Sends a restarted handler what the last one had not finished. A
+/// handler that exited 75 (`EX_TEMPFAIL`: its mail server or channel is
+/// away, nothing is wrong with the events) does not use up their
+/// deliveries: it is waited for with backoff, and the events stay.
 fn resend(
     source: &mut dyn Source,
     handler: &mut Running,
     in_flight: &mut HashMap<String, InFlight>,
     options: &Options,
+    temporary: bool,
 ) -> Result<()> {
     let mut again: Vec<(&String, &mut InFlight)> = in_flight.iter_mut().collect();
     again.sort_by_key(|(_, f)| f.sent_order);
     let mut dead_ids = Vec::new();
     for (id, flight) in again {
-        flight.deliveries += 1;
+        if !temporary {
+            flight.deliveries += 1;
+        }
         if flight.deliveries > options.max_deliveries {
             dead_ids.push(id.clone());
         } else {
