@@ -498,3 +498,93 @@ fn a_refusal_under_sd_recv_is_an_event_in_the_stream() {
     assert_eq!(stored[0]["reason"], "undeliverable");
     assert_eq!(stored[0]["channel"], "gone");
 }
+
+#[test]
+fn a_redirect_carries_no_secret_and_is_not_a_delivery() {
+    let env = TestEnv::new();
+    let (log, elsewhere_log) = (env.path("http.log"), env.path("elsewhere.log"));
+    let elsewhere = HttpServer::start("127.0.0.1", &["--log", elsewhere_log.to_str().unwrap()]);
+    let moved = format!("http://127.0.0.1:{}/stolen", elsewhere.port);
+    for status in ["301", "302", "307"] {
+        let http = HttpServer::start(
+            "127.0.0.1",
+            &[
+                "--status",
+                status,
+                "--location",
+                &moved,
+                "--log",
+                log.to_str().unwrap(),
+            ],
+        );
+        let config = env.write_config(&format!(
+            "[[notify]]\ntype = \"gotify\"\nurl = \"http://127.0.0.1:{}/gotify\"\ntoken_file = \"{}\"\n",
+            http.port,
+            secret(&env, "gotify.token", "gotify-token").display()
+        ));
+        let run = env
+            .cmd("sd-mail")
+            .arg("--config")
+            .arg(&config)
+            .args(["--group-wait", "0s", "--retries", "2", "--state"])
+            .arg(env.path(&format!("mail-{status}.db")))
+            .stdin(hostile(&format!("redirect-{status}")))
+            .expect_code(0);
+        let events: Vec<Value> = run.lines();
+        assert_eq!(events.len(), 1, "{}", run.report());
+        assert_eq!(events[0]["reason"], "undeliverable");
+        let msg = events[0]["msg"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("HTTP {status}")) && msg.contains("redirects are not followed"),
+            "{msg}"
+        );
+    }
+    assert_eq!(requests(&log).len(), 3, "asked once each, not retried");
+    assert!(
+        requests(&elsewhere_log).is_empty(),
+        "the token went elsewhere: {:?}",
+        requests(&elsewhere_log)
+    );
+}
+
+#[test]
+fn a_program_that_reads_nothing_is_stopped_at_the_timeout_whatever_the_size() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let program = env.path("sleeper");
+    std::fs::write(&program, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = env.write_config(&format!(
+        "[[notify]]\ntype = \"program\"\nprogram = [\"{}\"]\n",
+        program.display()
+    ));
+    // A notification of about 200 KiB: more than a pipe holds.
+    let big = "x".repeat(200 * 1024);
+    let line = format!(
+        r#"{{"v":1,"id":"big1","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","stderr":"{big}"}}"#,
+        sheepdog::time::format_ms(sheepdog::time::now_ms() - 60_000)
+    ) + "\n";
+    // Before, sd-mail waited in the write until the program ended (30 s
+    // here) and then counted its exit 0 as a delivery.
+    let run = env
+        .cmd("sd-mail")
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--group-wait",
+            "0s",
+            "--retries",
+            "0",
+            "--timeout",
+            "1s",
+            "--state",
+        ])
+        .arg(env.path("mail.db"))
+        .stdin(line)
+        .run();
+    assert!(
+        run.stderr().contains("took longer than"),
+        "{}",
+        run.report()
+    );
+}

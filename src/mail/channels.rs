@@ -254,9 +254,13 @@ impl Channel {
     }
 
     fn post(&self, method: &str, url: &str, body: &Value) -> Result<(), (bool, String)> {
+        // Redirects are not followed: a 301/302 would carry the token to
+        // wherever it points (and turn the POST into a bodiless GET whose
+        // 200 counted as delivered). The channel's URL must be the final one.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
+            .max_redirects(0)
             .build()
             .into();
         let text = body.to_string();
@@ -273,6 +277,19 @@ impl Channel {
         }
         match request.send(text.as_bytes()) {
             Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) if response.status().is_redirection() => {
+                let to = response
+                    .headers()
+                    .get("location")
+                    .and_then(|l| l.to_str().ok())
+                    .map(|l| super::message::one_line(&l.chars().take(200).collect::<String>()))
+                    .unwrap_or_default();
+                let why = format!(
+                    "the server answered HTTP {} to {to}: redirects are not followed, so that the channel's secret goes nowhere else (put the final URL in the channel)",
+                    response.status().as_u16()
+                );
+                Err((false, why))
+            }
             Ok(response) => {
                 let status = response.status().as_u16();
                 // 4xx but 408 and 429 will not change by trying again.
@@ -303,9 +320,13 @@ impl Channel {
             })?;
         let input = n.data.to_string() + "\n";
         if let Some(mut stdin) = child.stdin.take() {
-            // A program that does not read its input still decides by its
-            // exit status.
-            let _ = stdin.write_all(input.as_bytes());
+            // Written from a thread: a program that reads nothing would
+            // otherwise hold sd-mail past the deadline once the input is
+            // larger than the pipe. One that does not read still decides
+            // by its exit status; the write ends when it is killed.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(input.as_bytes());
+            });
         }
         let deadline = Instant::now() + self.timeout;
         loop {

@@ -1,6 +1,7 @@
 """A small HTTP server for sd-heartbeat's tests.
 
     http_server.py --bind ADDR --port P [--status CODE] [--body TEXT] [--log FILE]
+                   [--location URL]
 
 Answers every GET and HEAD with CODE (200) and TEXT. With --log, appends
 one JSON line per request: the method, the path and the uid owning the
@@ -44,6 +45,7 @@ def main():
     parser.add_argument("--status", type=int, default=200)
     parser.add_argument("--body", default="hello from the test server\n")
     parser.add_argument("--log")
+    parser.add_argument("--location", help="a Location header on every answer (with --status 3xx)")
     parser.add_argument("--cert", help="serve https with this certificate (and --key)")
     parser.add_argument("--key")
     args = parser.parse_args()
@@ -57,6 +59,8 @@ def main():
                                           "uid": socket_owner(port, args.port)}) + "\n")
             body = args.body.encode()
             self.send_response(args.status)
+            if args.location:
+                self.send_header("Location", args.location)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -76,6 +80,8 @@ def main():
                                           "body": body}) + "\n")
             answer = b"{}"
             self.send_response(args.status)
+            if args.location:
+                self.send_header("Location", args.location)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
