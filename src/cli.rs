@@ -78,12 +78,25 @@ pub fn print_events<'a>(events: impl IntoIterator<Item = &'a crate::event::Event
 /// A flag raised by SIGTERM or SIGINT: a service stops at its next
 /// chance, finishing what it holds, instead of dying mid-work.
 pub fn stop_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = STOP
+        .get_or_init(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+        .clone();
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .map_err(|e| Error::local_io("installing signal handlers", e))?;
     }
     Ok(stop)
+}
+
+/// The flag [`stop_flag`] hands out, for code far from it that must not
+/// wait on once told to stop (a read from a broker).
+static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+/// Whether SIGTERM or SIGINT arrived since [`stop_flag`] was called.
+pub fn stopping() -> bool {
+    STOP.get()
+        .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 /// For clap and the configuration file: `30s`, `5m`, `24h`, `30d`.

@@ -18,7 +18,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, RedisError>;
 
@@ -65,9 +65,11 @@ impl Entry {
     }
 }
 
-/// A connection used for reading streams.
+/// A connection used for reading streams. What the broker sends is not
+/// trusted: an impersonated broker on a plain `redis://` path may say
+/// anything, so every length, depth and wait it controls is bounded.
 pub struct Wire {
-    socket: BufReader<Socket>,
+    socket: BufReader<Deadlined>,
     /// The command being sent, reused.
     out: Vec<u8>,
     /// A header line being read, reused.
@@ -76,6 +78,23 @@ pub struct Wire {
     /// at every read.
     timeout: Option<Duration>,
 }
+
+/// The socket, and when the reply under way must be complete: a read
+/// timeout alone starts again at every byte, and a broker sending one
+/// byte a second would hold the reader for ever.
+struct Deadlined {
+    socket: Socket,
+    deadline: Option<Instant>,
+}
+
+/// A header line longer than this is no reply (Redis's longest are error
+/// messages of a few hundred bytes).
+const LONGEST_HEADER: u64 = 64 * 1024;
+/// Arrays within arrays, at most: an XREAD reply is four deep.
+const DEEPEST: usize = 16;
+/// A bulk string is read this much at a time, so that what is allocated
+/// follows what arrived, not what the header claimed.
+const BULK_STEP: usize = 1 << 20;
 
 enum Socket {
     Tcp(TcpStream),
@@ -107,7 +126,13 @@ impl Wire {
             }
         };
         let mut wire = Wire {
-            socket: BufReader::with_capacity(256 * 1024, socket),
+            socket: BufReader::with_capacity(
+                256 * 1024,
+                Deadlined {
+                    socket,
+                    deadline: None,
+                },
+            ),
             out: Vec::new(),
             line: Vec::new(),
             timeout: None,
@@ -119,11 +144,11 @@ impl Wire {
                 Some(user) => wire.command(&["AUTH", user, password])?,
                 None => wire.command(&["AUTH", password])?,
             }
-            wire.skip_reply()?;
+            wire.skip_reply(0)?;
         }
         if settings.db() != 0 {
             wire.command(&["SELECT", &settings.db().to_string()])?;
-            wire.skip_reply()?;
+            wire.skip_reply(0)?;
         }
         Ok(wire)
     }
@@ -134,7 +159,7 @@ impl Wire {
         if self.timeout == limit {
             return Ok(());
         }
-        match self.socket.get_ref() {
+        match &self.socket.get_ref().socket {
             Socket::Tcp(s) => s.set_read_timeout(limit).and(s.set_write_timeout(limit))?,
             Socket::Unix(s) => s.set_read_timeout(limit).and(s.set_write_timeout(limit))?,
             Socket::Tls(s) => {
@@ -146,16 +171,20 @@ impl Wire {
         Ok(())
     }
 
-    /// Sends an XREAD or XREADGROUP and reads the entries of its reply.
+    /// Sends an XREAD or XREADGROUP and reads the entries of its reply,
+    /// which must be all there within the timeout.
     pub fn read_entries(&mut self, args: &[&str]) -> Result<Vec<Entry>> {
         self.command(args)?;
-        self.entries()
+        self.socket.get_mut().deadline = self.timeout.map(|limit| Instant::now() + limit);
+        let entries = self.entries();
+        self.socket.get_mut().deadline = None;
+        entries
     }
 
     fn command(&mut self, args: &[&str]) -> Result<()> {
         self.out.clear();
         write_command(&mut self.out, args);
-        let socket = self.socket.get_mut();
+        let socket = &mut self.socket.get_mut().socket;
         socket.write_all(&self.out)?;
         socket.flush()?;
         Ok(())
@@ -173,9 +202,11 @@ impl Wire {
             if self.array()? != Some(2) {
                 return Err(not_entries());
             }
-            self.skip_reply()?;
+            self.skip_reply(0)?;
             let count = self.array()?.ok_or_else(not_entries)?;
-            entries.reserve(count);
+            // What the header claims is not reserved: entries come as
+            // they are read.
+            entries.reserve(count.min(1024));
             for _ in 0..count {
                 entries.push(self.entry()?);
             }
@@ -197,11 +228,11 @@ impl Wire {
             let name = self.bulk()?.unwrap_or_default();
             match entry.slot(&name) {
                 Some(slot) => *slot = self.bulk()?.and_then(|v| String::from_utf8(v).ok()),
-                None => self.skip_reply()?,
+                None => self.skip_reply(0)?,
             }
         }
         if fields % 2 == 1 {
-            self.skip_reply()?;
+            self.skip_reply(0)?;
         }
         Ok(entry)
     }
@@ -210,7 +241,12 @@ impl Wire {
     /// becomes the error redis-rs would have made of it.
     fn header(&mut self) -> Result<(u8, &[u8])> {
         self.line.clear();
-        self.socket.read_until(b'\n', &mut self.line)?;
+        (&mut self.socket)
+            .take(LONGEST_HEADER)
+            .read_until(b'\n', &mut self.line)?;
+        if self.line.len() as u64 == LONGEST_HEADER && self.line.last() != Some(&b'\n') {
+            return Err(protocol_error("a reply line longer than 64 KiB"));
+        }
         if self.line.last() != Some(&b'\n') {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
@@ -240,18 +276,23 @@ impl Wire {
         match (kind, rest) {
             (b'$', b"-1") => Ok(None),
             (b'$', n) => {
-                let n = number(n)?;
-                // Read exactly, with the `\r\n` after it: reading to the
-                // end of a `take` asked the socket once more each time.
-                let mut bytes = vec![0; n + 2];
-                self.socket.read_exact(&mut bytes)?;
-                bytes.truncate(n);
+                let n = number(n)? + 2;
+                // Read exactly, with the `\r\n` after it (reading to the
+                // end of a `take` asked the socket once more each time),
+                // a step at a time: memory follows what arrived.
+                let mut bytes = Vec::with_capacity(n.min(BULK_STEP));
+                while bytes.len() < n {
+                    let at = bytes.len();
+                    bytes.resize(n.min(at + BULK_STEP), 0);
+                    self.socket.read_exact(&mut bytes[at..])?;
+                }
+                bytes.truncate(n - 2);
                 Ok(Some(bytes))
             }
             (b'+', text) => Ok(Some(text.to_vec())),
             (b'*', n) if n != b"-1" => {
                 for _ in 0..number(n)? {
-                    self.skip_reply()?;
+                    self.skip_reply(1)?;
                 }
                 Ok(None)
             }
@@ -259,8 +300,12 @@ impl Wire {
         }
     }
 
-    /// Reads one reply of any kind and forgets it.
-    fn skip_reply(&mut self) -> Result<()> {
+    /// Reads one reply of any kind and forgets it; `depth` arrays are
+    /// around it.
+    fn skip_reply(&mut self, depth: usize) -> Result<()> {
+        if depth > DEEPEST {
+            return Err(protocol_error("arrays nested deeper than any reply"));
+        }
         let (kind, rest) = self.header()?;
         match (kind, rest) {
             (b'$', n) if n != b"-1" => {
@@ -272,12 +317,31 @@ impl Wire {
             }
             (b'*', n) if n != b"-1" => {
                 for _ in 0..number(n)? {
-                    self.skip_reply()?;
+                    self.skip_reply(depth + 1)?;
                 }
             }
             _ => {}
         }
         Ok(())
+    }
+}
+
+impl Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the broker's reply did not arrive in time",
+            ));
+        }
+        match self.socket.read(buf) {
+            // A stop signal cuts a read short (sockets with a timeout are
+            // not restarted); `read_exact` would simply read again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && crate::cli::stopping() => Err(
+                io::Error::other("stopped while the broker's reply was arriving"),
+            ),
+            other => other,
+        }
     }
 }
 
@@ -381,6 +445,15 @@ fn number(digits: &[u8]) -> Result<usize> {
         .ok_or_else(not_entries)
 }
 
+/// A reply that breaks the protocol.
+fn protocol_error(what: &str) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::Parse,
+        "the broker does not speak the Redis protocol",
+        what.to_string(),
+    ))
+}
+
 fn protocol(what: &str) -> RedisError {
     RedisError::from((
         redis::ErrorKind::InvalidClientConfig,
@@ -433,12 +506,19 @@ mod tests {
     /// said `reply` (and hung up, if `hung_up`).
     fn answered(reply: &[u8], hung_up: bool) -> Wire {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
-        theirs.write_all(reply).unwrap();
-        if !hung_up {
-            std::mem::forget(theirs);
-        }
+        // From a thread: a long reply fills the socket's buffer.
+        let reply = reply.to_vec();
+        std::thread::spawn(move || {
+            let _ = theirs.write_all(&reply);
+            if !hung_up {
+                std::mem::forget(theirs);
+            }
+        });
         Wire {
-            socket: BufReader::new(Socket::Unix(ours)),
+            socket: BufReader::new(Deadlined {
+                socket: Socket::Unix(ours),
+                deadline: None,
+            }),
             out: Vec::new(),
             line: Vec::new(),
             timeout: None,
@@ -490,5 +570,60 @@ mod tests {
         assert!(answered(huge, false).entries().is_err());
         let cut = b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nevent\r\n$9\r\n{}";
         assert!(answered(cut, true).entries().is_err());
+    }
+
+    /// What a hostile or impersonated broker sent the first reader.
+    #[test]
+    fn a_hostile_broker_is_an_error_not_a_crash_a_hang_or_a_heap() {
+        // 30 bytes that claimed 512 Mi entries: reserved, they aborted.
+        let claim = b"*1\r\n*2\r\n$1\r\ns\r\n*536870912\r\n";
+        assert!(answered(claim, true).entries().is_err());
+        // A bulk string claimed at 512 MiB, 10 bytes sent.
+        let bulk = b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nevent\r\n$536870910\r\n0123456789";
+        assert!(answered(bulk, true).entries().is_err());
+        // 200,000 arrays in one another overflowed the stack.
+        let mut nested =
+            b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nother\r\n".to_vec();
+        nested.extend(b"*1\r\n".repeat(200_000));
+        let err = answered(&nested, true).entries().unwrap_err();
+        assert!(err.to_string().contains("nested"), "{err}");
+        // A header that never ends grew without bound.
+        let mut endless =
+            b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nother\r\n+".to_vec();
+        endless.extend(vec![b'a'; 1 << 20]);
+        let err = answered(&endless, true).entries().unwrap_err();
+        assert!(err.to_string().contains("64 KiB"), "{err}");
+    }
+
+    #[test]
+    fn a_reply_that_trickles_in_ends_at_the_deadline() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut wire = Wire {
+            socket: BufReader::new(Deadlined {
+                socket: Socket::Unix(ours),
+                deadline: None,
+            }),
+            out: Vec::new(),
+            line: Vec::new(),
+            timeout: None,
+        };
+        wire.set_timeout(Duration::from_millis(300)).unwrap();
+        // A whole, valid reply, one byte every 50 ms (about 4 s): read
+        // to its end, it was an answer; now the deadline ends it.
+        let reply =
+            b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nevent\r\n$2\r\n{}\r\n";
+        let trickler = std::thread::spawn(move || {
+            for byte in reply {
+                if theirs.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        });
+        let err = wire.read_entries(&["XREAD"]).unwrap_err();
+        assert!(err.to_string().contains("did not arrive in time"), "{err}");
+        drop(wire);
+        trickler.join().unwrap();
     }
 }

@@ -227,3 +227,77 @@ fn sd_bark_at_the_end_of_a_pipe_keeps_what_it_is_given_after_a_stop() {
         .collect();
     assert_eq!(tags, ["before", "after"]);
 }
+
+/// A server that answers every command as Redis would with `+OK`, but
+/// XREAD and XREADGROUP with `attack`, and keeps the connection open.
+fn impersonated_broker(attack: &'static [u8]) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            std::thread::spawn(move || {
+                let mut out = client.try_clone().unwrap();
+                let mut input = std::io::BufReader::new(client);
+                let mut line = String::new();
+                let mut read_line = |input: &mut std::io::BufReader<_>| {
+                    line.clear();
+                    use std::io::BufRead;
+                    match input.read_line(&mut line) {
+                        Ok(n) if n > 0 => Some(line.trim_end().to_string()),
+                        _ => None,
+                    }
+                };
+                loop {
+                    let Some(header) = read_line(&mut input) else {
+                        return;
+                    };
+                    let count: usize = header.trim_start_matches('*').parse().unwrap_or(0);
+                    let mut words = Vec::new();
+                    for _ in 0..count {
+                        let Some(len) = read_line(&mut input) else {
+                            return;
+                        };
+                        let len: usize = len.trim_start_matches('$').parse().unwrap_or(0);
+                        let mut word = vec![0; len + 2];
+                        if input.read_exact(&mut word).is_err() {
+                            return;
+                        }
+                        words.push(String::from_utf8_lossy(&word[..len]).to_uppercase());
+                    }
+                    let reply: &[u8] = match words.first().map(String::as_str) {
+                        Some("XREADGROUP" | "XREAD") => attack,
+                        _ => b"+OK\r\n",
+                    };
+                    if out.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn once_a_broker_that_does_not_speak_the_protocol_ends_the_run() {
+    // 30 bytes that claimed 512 Mi entries aborted the receiver; after
+    // that, a reply that is no reply had --once reconnect for ever.
+    for attack in [
+        &b"*1\r\n*2\r\n$1\r\ns\r\n*536870912\r\n"[..],
+        b"HTTP/1.1 400 Bad Request\r\n\r\n",
+    ] {
+        let port = impersonated_broker(attack);
+        let env = TestEnv::new();
+        let run = env
+            .cmd("sd-recv")
+            .args(["--group", "g", "--once"])
+            .env("SD_BROKER", format!("redis://127.0.0.1:{port}"))
+            .expect_code(69);
+        assert!(
+            run.stderr().contains("giving up (--once)"),
+            "{}",
+            run.report()
+        );
+    }
+}

@@ -198,8 +198,13 @@ pub struct RedisSource {
     keyring: Option<Keyring>,
     /// Set on SIGTERM/SIGINT: no more waiting for a broker that is away.
     stop: Arc<AtomicBool>,
+    /// A service waits for its broker; `--once` gives up after a few tries.
+    waits: bool,
     idle_groups: IdleWatch,
 }
+
+/// Tries of `--once` at a broker that fails it, before exiting 69.
+const ONCE_TRIES: u32 = 3;
 
 impl RedisSource {
     pub fn new(
@@ -225,6 +230,7 @@ impl RedisSource {
             quiet,
             keyring: None,
             stop,
+            waits: wait_for_broker,
             idle_groups: IdleWatch::new(
                 reading.idle_warning,
                 reading.group.as_ref().map(|(g, _)| g.clone()),
@@ -302,6 +308,7 @@ impl RedisSource {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut announced = false;
         let mut stopping_tries = 0;
+        let mut failures = 0;
         loop {
             let attempt = match self.connect() {
                 Ok(_) => {
@@ -350,7 +357,19 @@ impl RedisSource {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
+                Err(why) if !self.waits && failures + 1 >= ONCE_TRIES => {
+                    // A script draining with --once is told, not kept
+                    // waiting on a broker that answers nonsense.
+                    return Err(Error::new(
+                        Exit::Unavailable,
+                        format!(
+                            "{} failed {ONCE_TRIES} times ({why}); giving up (--once), what was not acknowledged is delivered again",
+                            self.shown()
+                        ),
+                    ));
+                }
                 Err(why) => {
+                    failures += 1;
                     if !announced {
                         cli::note(format!("lost {}: {why}; reconnecting", self.shown()));
                         announced = true;
