@@ -517,7 +517,11 @@ fn an_event_never_echoed_ends_in_the_dead_letter_stream() {
     let redis = RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
     let mut input = events_input(20, "fine");
-    input.push_str("{\"tag\":\"poison-pill\",\"status\":\"fail\"}\n");
+    // 5 KB: a dead letter keeps the first KiB and says where the rest is.
+    input.push_str(&format!(
+        "{{\"tag\":\"poison-pill\",\"status\":\"fail\",\"msg\":\"{}\"}}\n",
+        "x".repeat(5000)
+    ));
     input.push_str(&events_input(20, "fine"));
     env.cmd("sd-bark").stdin(input).expect_code(0);
     let handler = recording_handler(env.dir.path(), 0, "poison");
@@ -554,6 +558,12 @@ fn an_event_never_echoed_ends_in_the_dead_letter_stream() {
     );
     let dead = redis.cli(&["XRANGE", "sheepdog:dead", "-", "+"]).unwrap();
     assert!(dead.contains("poison-pill"), "{dead}");
+    let kept = dead.lines().find(|l| l.contains("poison-pill")).unwrap();
+    assert!(kept.len() <= 1024, "{} bytes kept", kept.len());
+    assert!(
+        dead.contains("bytes are kept here; the whole event stays entry"),
+        "{dead}"
+    );
     assert!(
         dead.contains("not echoed by the handler after 3 deliveries"),
         "{dead}"

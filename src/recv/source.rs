@@ -81,7 +81,9 @@ pub trait Source {
     fn acknowledges(&self) -> bool;
 }
 
-/// A source that counts what it set aside, for `--once` to say.
+/// A source that counts what it sets aside, for `--once` to say, and
+/// bounds it: a dead letter keeps the reason and the first
+/// [`KEPT_BYTES`] of the event, not a 100 MB value once per group.
 pub struct Counted<'s> {
     inner: &'s mut dyn Source,
     pub dead_letters: u64,
@@ -106,12 +108,14 @@ impl Source for Counted<'_> {
         self.inner.ack(entries)
     }
     fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        self.inner.dead_letter(entry, raw, reason)?;
+        let (raw, reason) = bounded(entry, raw, reason);
+        self.inner.dead_letter(entry, raw, &reason)?;
         self.dead_letters += 1;
         Ok(())
     }
     fn reject(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        self.inner.reject(entry, raw, reason)?;
+        let (raw, reason) = bounded(entry, raw, reason);
+        self.inner.reject(entry, raw, &reason)?;
         self.rejected += 1;
         Ok(())
     }
@@ -124,6 +128,25 @@ impl Source for Counted<'_> {
     fn acknowledges(&self) -> bool {
         self.inner.acknowledges()
     }
+}
+
+/// What a dead letter keeps of an event.
+pub const KEPT_BYTES: usize = 1024;
+
+/// The start of `raw` and a reason that says where the rest is.
+fn bounded<'r>(entry: &str, raw: &'r str, reason: &str) -> (&'r str, String) {
+    if raw.len() <= KEPT_BYTES {
+        return (raw, reason.to_string());
+    }
+    let mut end = KEPT_BYTES;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = format!(
+        "{reason} (the first {end} of its {} bytes are kept here; the whole event stays entry {entry} of the stream until it is trimmed)",
+        raw.len()
+    );
+    (&raw[..end], reason)
 }
 
 /// Turns an entry's text into a delivery, deriving `id` (`redis-<entry>`)

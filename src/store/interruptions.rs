@@ -279,16 +279,21 @@ fn load(tx: &Transaction<'_>, event: &StateEvent<'_>) -> rusqlite::Result<Latest
         .prepare_cached("SELECT time_ms FROM latest WHERE host = ?1 AND tag = ?2")?
         .query_row(params![event.host, event.tag], |r| r.get(0))
         .optional()?;
+    // Periods never overlap, so an open one is the pair's last: one
+    // index step. (Asked for `end_ms IS NULL`, SQLite walked back through
+    // every closed period of the pair, and a shuffled import loads a
+    // pair at nearly every event: quadratic.)
     let open: Option<(i64, String)> = tx
         .prepare_cached(
-            "SELECT start_ms, last_status FROM interruptions
-             WHERE host = ?1 AND tag = ?2 AND end_ms IS NULL
+            "SELECT start_ms, last_status, end_ms FROM interruptions
+             WHERE host = ?1 AND tag = ?2
              ORDER BY start_ms DESC LIMIT 1",
         )?
         .query_row(params![event.host, event.tag], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<i64>>(2)?))
         })
-        .optional()?;
+        .optional()?
+        .and_then(|(start, status, end)| end.is_none().then_some((start, status)));
     Ok(Latest {
         last_state_ms: last_state_ms.unwrap_or(i64::MIN),
         open: open.map(|(start_ms, last_status)| Open {

@@ -139,15 +139,23 @@ pub const MIGRATIONS: &[&str] = &[
         )
     ),
     // 5 → 6: an event the store cannot take (a constraint or trigger of
-    // the admin's refuses it, it is too big for SQLite) is kept here
-    // with the reason, alone, and the rest of its batch is stored
-    // (store/mod.rs, Store::insert).
+    // the admin's refuses it, it is too big for SQLite) is kept in
+    // `set_aside` with the reason, alone, and the rest of its batch is
+    // stored (store/mod.rs, Store::insert). And the failures of each host
+    // and tag by time: placing an event that arrives out of order looks
+    // for the failures around it (store/interruptions.rs), and without
+    // this index scanned every event of its tag up to the newest — the
+    // import of 100,000 shuffled events went from 0.67 s in order to
+    // 15.9 s, 300,000 to 67 s. Failures are a few per cent of the
+    // events, so the import in order pays little for it.
     "CREATE TABLE set_aside (
         id          TEXT NOT NULL,
         received_ms INTEGER NOT NULL,
         reason      TEXT NOT NULL,
         body        TEXT NOT NULL
-    );",
+    );
+    CREATE INDEX events_failures ON events (host, tag, time_ms)
+        WHERE status IN ('fail', 'error');",
 ];
 
 /// The SQL condition for an event that carries state, as
