@@ -40,7 +40,13 @@ keygen PATH` makes a key pair (PATH, mode 0600, and PATH.pub for the \
 hosts' [obey] trusted_keys). Each order published is printed as a JSON \
 line. With --wait, each host's result event is printed as it arrives: \
 exit 0 when all succeeded, 1 when any failed or refused, 75 when some \
-did not answer in time.";
+did not answer in time.
+
+An order identical to one sent earlier (the same host, action and \
+arguments) that has not expired yet is not sent again, and sd-order says \
+so: a rule run from cron decides the same block at every run. --again \
+sends it anyway. What was sent is remembered in \
+$XDG_STATE_HOME/sheepdog/orders-sent.db (/var/lib/sheepdog for root).";
 
 #[derive(Debug, Parser)]
 #[command(name = "sd-order", version, about = "Sign and send orders to hosts", long_about = LONG_ABOUT,
@@ -77,6 +83,11 @@ pub struct Args {
     /// The private key [default: [order] key_file].
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+
+    /// Send an order even while an identical one (same host, action and
+    /// arguments) sent earlier is still valid.
+    #[arg(long)]
+    pub again: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -133,12 +144,31 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         Some(action) => (orders_from_flags(&args, action, &settings)?, Exit::Ok),
         None => orders_from_stdin(&args)?,
     };
+    let sent = crate::orders::sent::Sent::open(&crate::orders::sent::Sent::default_path())?;
     let mut sender = Sender::open(&settings)?;
     let mut out = io::stdout().lock();
-    for order in &orders {
-        sender.send(&Signed::new(order, &key), &order.host)?;
+    let mut sent_now = Vec::with_capacity(orders.len());
+    for order in orders {
+        if let Some(earlier) = sent.still_valid(&order, time::now_ms())?
+            && !args.again
+        {
+            if !args.common.base.quiet {
+                cli::note(format!(
+                    "skipped {} on {}: the same order {} is valid until {} (--again sends it anyway)",
+                    order.action,
+                    order.host,
+                    earlier.id,
+                    time::format_ms(earlier.expires_ms)
+                ));
+            }
+            continue;
+        }
+        sender.send(&Signed::new(&order, &key), &order.host)?;
+        sent.record(&order)?;
         writeln!(out, "{}", order.to_text()).map_err(cli::stdout_error)?;
+        sent_now.push(order);
     }
+    let orders = sent_now;
     out.flush().map_err(cli::stdout_error)?;
     drop(out);
     if let Some(wait) = args.wait {

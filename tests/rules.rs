@@ -306,12 +306,27 @@ alert(H, "attack", cat("ssh attack from ", Ip)) :- attack(H, Ip).
     // The order, signed and obeyed through the local spool.
     let key = env.path("orders.key");
     env.cmd("sd-order").arg("keygen").arg(&key).expect_code(0);
-    env.cmd("sd-order")
-        .env("SD_BROKER", "")
-        .arg("--key-file")
-        .arg(&key)
-        .stdin(orders.stdout())
-        .expect_code(0);
+    let order = |extra: &[&str]| {
+        env.cmd("sd-order")
+            .env("SD_BROKER", "")
+            .args(["--ttl", "10m", "--key-file"])
+            .arg(&key)
+            .args(extra)
+            .stdin(orders.stdout())
+            .expect_code(0)
+    };
+    assert_eq!(order(&[]).stdout().lines().count(), 1);
+    // Cron's next run decides the same block: it is not sent again while
+    // the first is valid.
+    let again = order(&[]);
+    assert_eq!(again.stdout(), "", "{}", again.report());
+    assert!(
+        again.stderr().starts_with(&format!(
+            "sd-order: skipped block-ip on {host}: the same order "
+        )),
+        "{}",
+        again.report()
+    );
     let root = nix::unistd::geteuid().is_root() && crate::util::have("unshare");
     let blocked = env.path("blocked");
     std::fs::create_dir_all(&blocked).unwrap();
@@ -355,6 +370,10 @@ alert(H, "attack", cat("ssh attack from ", Ip)) :- attack(H, Ip).
     let results: Vec<Value> = obeyed.lines();
     assert_eq!(results.len(), 1, "{}", obeyed.report());
     assert_eq!(results[0]["status"], "ok", "{}", obeyed.report());
+    // --again sends it all the same, under a new id.
+    let forced: Vec<Value> = order(&["--again"]).lines();
+    assert_eq!(forced.len(), 1);
+    assert_ne!(forced[0]["id"], results[0]["order"]);
 
     // The failures stop: once they are out of the window, the alert clears.
     std::thread::sleep(std::time::Duration::from_secs(5));

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sd_order_global_optspecs
-    string join \n host= where= db= ttl= wait= key-file= broker= broker-ca= stream= spool= config= q/quiet h/help V/version
+    string join \n host= where= db= ttl= wait= key-file= again broker= broker-ca= stream= spool= config= q/quiet h/help V/version
 end
 
 function __fish_sd_order_needs_command
@@ -35,6 +35,7 @@ complete -c sd-order -n "__fish_sd_order_needs_command" -l broker-ca -d 'CA cert
 complete -c sd-order -n "__fish_sd_order_needs_command" -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-order -n "__fish_sd_order_needs_command" -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-order -n "__fish_sd_order_needs_command" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-order -n "__fish_sd_order_needs_command" -l again -d 'Send an order even while an identical one (same host, action and arguments) sent earlier is still valid'
 complete -c sd-order -n "__fish_sd_order_needs_command" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-order -n "__fish_sd_order_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sd-order -n "__fish_sd_order_needs_command" -s V -l version -d 'Print version'

@@ -11,6 +11,7 @@
 pub mod args;
 pub mod keys;
 pub mod ledger;
+pub mod sent;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
