@@ -33,7 +33,9 @@ words or inside one, in a process group of its own, within its timeout, \
 as its user.
 
 Each order gives one event on stdout (kind order, tag the action, order \
-the id, args, status, code, output) for `| sd-bark`. A refused order is an \
+the id, args, status, code, output) for `| sd-bark`; one refused before it \
+could run (a bad signature, an action or argument the allow-list does not \
+admit) is tagged sd-obey, the action it claimed a field. A refused order is an \
 error event naming why — forged, expired, unknown-action, bad-argument, \
 replayed, wrong-host — and nothing runs. An order whose run was cut short \
 (sd-obey killed mid-action) is reported error/interrupted and not run \
@@ -193,6 +195,18 @@ struct Obeying<'a> {
     ledger: Ledger,
 }
 
+/// The tag of every refused order's event.
+pub const REFUSALS_TAG: &str = "sd-obey";
+
+/// At most `most` bytes of `text` (at a character's boundary).
+fn bounded(text: &str, most: usize) -> String {
+    let mut end = text.len().min(most);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 /// Why an order was refused: (reason, message).
 type Refusal = (&'static str, String);
 
@@ -202,14 +216,16 @@ impl<'a> Obeying<'a> {
         let (order, action) = match self.check(signed) {
             Ok(checked) => checked,
             Err((reason, msg)) => {
-                // Tagged with the action it named when it names one (even a
-                // forged order says what it wanted), else `orders`.
+                // Under a tag of its own: a forged order must not choose
+                // the tag (and so the board's row and the mail) of its
+                // refusal. What it claimed goes in fields, cut short.
                 let named = signed.and_then(|s| serde_json::from_str::<Order>(&s.order).ok());
-                let tag = named.as_ref().map_or("orders", |o| o.action.as_str());
-                let mut event = Event::report(&self.host, tag, "order", Status::Error);
-                event.set("reason", reason).set("msg", msg);
+                let mut event = Event::report(&self.host, REFUSALS_TAG, "order", Status::Error);
+                event.set("reason", reason).set("msg", bounded(&msg, 1024));
                 if let Some(order) = named {
-                    event.set("order", order.id).set("action", order.action);
+                    event
+                        .set("order", bounded(&order.id, 64))
+                        .set("action", bounded(&order.action, 64));
                 }
                 return Ok(event);
             }

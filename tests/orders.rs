@@ -15,6 +15,7 @@ struct Result_ {
     status: String,
     reason: Option<String>,
     order: Option<String>,
+    action: Option<String>,
 }
 
 /// The server's key pair, made by `sd-order keygen`.
@@ -219,6 +220,25 @@ fn an_order_runs_on_its_host_only_once_and_refusals_run_nothing() {
     );
     let left: Vec<_> = std::fs::read_dir(&dir1).unwrap().collect();
     assert!(left.is_empty(), "a refused order ran: {left:?}");
+    // Refusals are the host's own: a forged order does not choose the
+    // board's row or the mail of its refusal; what it claimed is a field.
+    assert!(
+        refused.iter().all(|r| r.tag == "sd-obey"),
+        "{:?}",
+        refused.iter().map(|r| &r.tag).collect::<Vec<_>>()
+    );
+    assert_eq!(refused[3].action.as_deref(), Some("reboot"));
+    // A forged order claiming a huge action is cut short.
+    let huge = "x".repeat(100_000);
+    env.cmd("sd-order")
+        .arg("--key-file")
+        .arg(&stranger)
+        .args(["--host", "tux01", &huge])
+        .expect_code(0);
+    let refused = obey(&env, &tux01);
+    assert_eq!(summary(&refused), [s("tux01", "error", "forged")]);
+    assert_eq!(refused[0].tag, "sd-obey");
+    assert_eq!(refused[0].action.as_deref().map(str::len), Some(64));
 }
 
 #[test]

@@ -16,6 +16,9 @@ pub enum ArgType {
     OneOf(Vec<String>),
 }
 
+/// The longest argument value of any type (a word is at most 64).
+pub const LONGEST_VALUE: usize = 256;
+
 /// The names a type may have in the allow-list.
 pub const TYPES: [&str; 5] = ["ip", "cidr", "int", "word", "duration"];
 
@@ -38,6 +41,21 @@ impl ArgType {
 
     /// Whether `value` is of this type; why not otherwise.
     pub fn admits(&self, value: &str) -> Result<(), String> {
+        // A typed argument is exactly its type: no whitespace, no line
+        // breaks (`" 5m\n"` and `"5m\n3s"` were durations), no length a
+        // type never needs (1.5 MB of spaces was one).
+        if value.len() > LONGEST_VALUE || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            let start: String = value.chars().take(40).collect();
+            let what = match self {
+                ArgType::Named(name) => name.as_str(),
+                ArgType::OneOf(_) => "choice",
+            };
+            return Err(format!(
+                "{start:?}{} is not a valid {what}: a typed argument has no spaces or line breaks, and at most {LONGEST_VALUE} bytes",
+                if start.len() < value.len() { "…" } else { "" }
+            ));
+        }
         let ok = match self {
             ArgType::OneOf(words) => words.iter().any(|w| w == value),
             ArgType::Named(name) => match name.as_str() {
@@ -132,10 +150,18 @@ mod tests {
             ("word", "nginx", "-rf"),
             ("word", "a_b-c.d", "a b"),
             ("duration", "5m", "soon"),
+            ("duration", "5m", " 5m\n"),
+            ("duration", "5m", "5m\n3s"),
+            ("duration", "1h30m", "1h 30m"),
+            ("int", "3", "3\r"),
+            ("cidr", "10.0.0.0/8", "10.0.0.0/8\n"),
         ] {
             assert_eq!(named(t).admits(good), Ok(()), "{t} {good}");
             assert!(named(t).admits(bad).is_err(), "{t} {bad}");
         }
+        let spaces = format!("5m{}", " ".repeat(1_500_000));
+        let why = named("duration").admits(&spaces).unwrap_err();
+        assert!(why.len() < 200, "the refusal is bounded: {why}");
         let mode = ArgType::OneOf(vec!["drop".into(), "reject".into()]);
         assert!(mode.admits("drop").is_ok() && mode.admits("accept").is_err());
         assert!(named("ipv9").check().is_err());
