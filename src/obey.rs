@@ -30,7 +30,10 @@ host's [[action]] tables; that every argument is there, none extra, each \
 of its declared type; that it never ran before (the ledger). Only then \
 does the action run: its command without a shell, arguments as whole \
 words or inside one, in a process group of its own, within its timeout, \
-as its user.
+as its user. An action dies with sd-obey (SIGKILL as its parent-death \
+signal), and whatever it left running in its process group is killed as \
+it ends; under systemd, the unit's control group also ends what an action \
+killed with sd-obey had put in the background.
 
 Each order gives one event on stdout (kind order, tag the action, order \
 the id, args, status, code, output) for `| sd-bark`; one refused before it \
@@ -376,7 +379,7 @@ impl<'a> Obeying<'a> {
             }
         };
         let timeout = action.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-        let finished = match crate::process::run_as(&cmd, timeout, OUTPUT_KEPT, identity) {
+        let finished = match crate::process::run_action(&cmd, timeout, OUTPUT_KEPT, identity) {
             Ok(finished) => finished,
             Err(e) => {
                 let reason = crate::process::reason_not_started(&e);

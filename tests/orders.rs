@@ -77,8 +77,12 @@ timeout = "10s"
 
 [[action]]
 name = "nap"
-cmd = ["sleep", "{{secs}}"]
+cmd = ["sh", "-c", "echo $$ > {0}/nap.pid; exec sleep {{secs}}"]
 args = {{ secs = "int" }}
+
+[[action]]
+name = "fork"
+cmd = ["sh", "-c", "sleep 300 & echo $! > {0}/bg.pid"]
 "#,
         dir.display()
     );
@@ -94,14 +98,35 @@ fn obey(env: &TestEnv, config: &Path) -> Vec<Result_> {
         .lines()
 }
 
-/// SIGKILL for sd-obey in the middle of an action; the action it left
-/// running (`pattern`, for pkill -f) is ended too.
-fn kill_mid_action(mut obeying: std::process::Child, pattern: &str) {
+/// Whether process `pid` has ended (gone, or a zombie no one reaped).
+fn ended(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat[stat.rfind(')').unwrap() + 1..]
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// The pid a test's action wrote to `file`, once it is there.
+fn pid_in(file: &Path) -> i32 {
+    assert!(wait_until(20, || std::fs::read_to_string(file)
+        .is_ok_and(|t| t.trim().parse::<i32>().is_ok())));
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// SIGKILL for sd-obey in the middle of the action whose pid is `action`:
+/// the action dies with it (its death signal), and the test waits for that.
+fn kill_mid_action(mut obeying: std::process::Child, action: i32) {
     obeying.kill().unwrap();
     obeying.wait().unwrap();
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", pattern])
-        .status();
+    assert!(
+        wait_until(20, || ended(action)),
+        "the action {action} outlived sd-obey"
+    );
 }
 
 fn summary(results: &[Result_]) -> Vec<(String, String, String)> {
@@ -322,13 +347,8 @@ fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
         .arg("--config")
         .arg(&tux01)
         .spawn_to(&out, &env.path("obey.err"));
-    // The nap is running: its start is in the ledger. (37 s: no other test
-    // runs a `sleep 37` that pgrep could take for it.)
-    assert!(wait_until(20, || std::process::Command::new("pgrep")
-        .args(["-f", "^sleep 37$"])
-        .output()
-        .is_ok_and(|o| o.status.success())));
-    kill_mid_action(obeying, "^sleep 37$");
+    // The nap is running: its start is in the ledger.
+    kill_mid_action(obeying, pid_in(&dir.join("nap.pid")));
     let results = obey(&env, &tux01);
     assert_eq!(summary(&results), [s("tux01", "error", "interrupted")]);
     assert!(obey(&env, &tux01).is_empty(), "reported once");
@@ -691,7 +711,7 @@ fn a_retry_action_runs_again_after_a_kill() {
         &key,
         &format!(
             "[[action]]\nname = \"sync\"\nretry = true\n\
-             cmd = [\"sh\", \"-c\", \"test -e {m} || {{ touch {m}; exec sleep 31; }}\"]\n",
+             cmd = [\"sh\", \"-c\", \"test -e {m} || {{ echo $$ > {m}; exec sleep 31; }}\"]\n",
             m = mark.display()
         ),
     );
@@ -701,8 +721,22 @@ fn a_retry_action_runs_again_after_a_kill() {
         .arg("--config")
         .arg(&config)
         .spawn_to(&env.path("obey.out"), &env.path("obey.err"));
-    assert!(wait_until(20, || mark.exists()));
-    kill_mid_action(obeying, "^sleep 31$");
+    kill_mid_action(obeying, pid_in(&mark));
     let results = obey(&env, &config);
     assert_eq!(summary(&results), [s("tux01", "ok", "exit")]);
+}
+
+#[test]
+fn what_an_action_leaves_in_the_background_ends_with_it() {
+    let (env, _redis, key) = with_broker();
+    let dir = env.path("tux01");
+    let tux01 = host_config(&env, "tux01", &key, &dir);
+    send(&env, &key, &["--host", "tux01", "fork"]);
+    let results = obey(&env, &tux01);
+    assert_eq!(summary(&results), [s("tux01", "ok", "exit")]);
+    let background = pid_in(&dir.join("bg.pid"));
+    assert!(
+        wait_until(20, || ended(background)),
+        "the action's `sleep 300 &` outlived it"
+    );
 }

@@ -7,7 +7,8 @@ use crate::error::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         id          TEXT PRIMARY KEY,
         action      TEXT NOT NULL,
@@ -16,7 +17,14 @@ const MIGRATIONS: &[&str] = &["
         finished_ms INTEGER,
         status      TEXT
     ) WITHOUT ROWID;
-"];
+",
+    "
+    -- When the process that started a run started (clock ticks since
+    -- boot, /proc/PID/stat), so that another process given the same PID
+    -- later is not taken for it.
+    ALTER TABLE runs ADD COLUMN pid_start INTEGER;
+",
+];
 
 pub struct Ledger {
     conn: Connection,
@@ -54,21 +62,26 @@ impl Ledger {
         let now = crate::time::now_ms();
         let record = |conn: &mut Connection| -> rusqlite::Result<Start> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let known: Option<(i64, Option<String>)> = tx
-                .query_row("SELECT pid, status FROM runs WHERE id = ?1", [id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+            let known: Option<(i64, Option<i64>, Option<String>)> = tx
+                .query_row(
+                    "SELECT pid, pid_start, status FROM runs WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
             let start = match known {
-                Some((_, Some(status))) => Start::Done(status),
-                Some((pid, None)) if pid != i64::from(std::process::id()) && alive(pid) => {
+                Some((_, _, Some(status))) => Start::Done(status),
+                Some((pid, pid_start, None))
+                    if pid != i64::from(std::process::id()) && alive(pid, pid_start) =>
+                {
                     Start::Running
                 }
-                Some((_, None)) => Start::Interrupted,
+                Some((_, _, None)) => Start::Interrupted,
                 None => {
                     tx.execute(
-                        "INSERT INTO runs (id, action, started_ms, pid) VALUES (?1, ?2, ?3, ?4)",
-                        params![id, action, now, pid],
+                        "INSERT INTO runs (id, action, started_ms, pid, pid_start)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![id, action, now, pid, started_at(i64::from(pid))],
                     )?;
                     Start::Fresh
                 }
@@ -98,10 +111,21 @@ impl Ledger {
     }
 }
 
-/// Whether a process of that id exists (the one that started an order).
-fn alive(pid: i64) -> bool {
-    i32::try_from(pid)
-        .is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
+/// Whether the process that started an order is still there: one of
+/// that id, started when it did (when that is known).
+fn alive(pid: i64, pid_start: Option<i64>) -> bool {
+    let exists = i32::try_from(pid)
+        .is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+    exists && pid_start.is_none_or(|then| started_at(pid) == Some(then))
+}
+
+/// When process `pid` started, in clock ticks since boot: field 22 of
+/// /proc/PID/stat, counted after the command name (which may hold
+/// spaces and parentheses).
+fn started_at(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -138,6 +162,17 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ledger.start("o3", "x").unwrap(), Start::Running);
+        // A process alive under that id, but not the one that started it:
+        // the id was given again after the starter died.
+        ledger
+            .conn
+            .execute(
+                "INSERT INTO runs (id, action, started_ms, pid, pid_start) VALUES ('o4', 'x', 0, 1, -5)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(ledger.start("o4", "x").unwrap(), Start::Interrupted);
+        assert!(started_at(1).is_some() && started_at(i64::from(std::process::id())).is_some());
         drop(ledger);
         let mut again = Ledger::open(&path).unwrap();
         assert_eq!(

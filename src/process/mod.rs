@@ -5,7 +5,15 @@
 //!
 //! sd-run's job loop (run/job.rs) adds signal forwarding on top of the
 //! same [`Output`]; sd-heartbeat's restarts, status questions and exec
-//! checks use [`run`] as it is.
+//! checks use [`run`] as it is, sd-obey's actions [`run_action`].
+//!
+//! A child never outlives the process that runs it by accident: it gets
+//! SIGKILL when its parent dies (`PR_SET_PDEATHSIG`), so a killed sd-obey
+//! leaves no action running past its timeout. What the child itself put
+//! in the background is in its process group: for an action that group
+//! is killed as the action ends; for a whole service under systemd, the
+//! unit's control group (KillMode=control-group, the default) ends the
+//! rest when the service dies.
 
 mod capture;
 
@@ -50,17 +58,36 @@ pub fn reason_not_started(err: &io::Error) -> &'static str {
 /// /dev/null, keeping at most `max_output` bytes of each output stream;
 /// at `timeout` the group is killed. An error means it could not start.
 pub fn run(cmd: &[String], timeout: Duration, max_output: usize) -> io::Result<Finished> {
-    run_as(cmd, timeout, max_output, None)
+    run_as(cmd, timeout, max_output, None, Leftovers::Stay)
 }
 
-/// As [`run`], as another user (uid, gid): started as root, the child
-/// drops its supplementary groups, then its group, then its user, before
-/// it runs anything.
-pub fn run_as(
+/// An order's action: as [`run`], as another user (uid, gid) when given
+/// (started as root, the child drops its supplementary groups, then its
+/// group, then its user, before it runs anything); whatever it left
+/// running in its process group (`sh -c 'sleep 30 &'`) is killed as it
+/// ends, so nothing an order started outlives its event.
+pub fn run_action(
     cmd: &[String],
     timeout: Duration,
     max_output: usize,
     identity: Option<(u32, u32)>,
+) -> io::Result<Finished> {
+    run_as(cmd, timeout, max_output, identity, Leftovers::Killed)
+}
+
+/// What becomes of processes a child leaves in its group when it ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leftovers {
+    Stay,
+    Killed,
+}
+
+fn run_as(
+    cmd: &[String],
+    timeout: Duration,
+    max_output: usize,
+    identity: Option<(u32, u32)>,
+    leftovers: Leftovers,
 ) -> io::Result<Finished> {
     let Some((program, args)) = cmd.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no command"));
@@ -70,6 +97,20 @@ pub fn run_as(
     if let Some((uid, gid)) = identity {
         // std calls setgroups([]) before setgid and setuid when it is root.
         command.uid(uid).gid(gid);
+    }
+    let parent = nix::unistd::getpid();
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl,
+    // getppid and _exit. Run after the user change (which would clear
+    // the death signal again).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The parent may have died before the line above.
+            if nix::unistd::getppid() != parent {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
     }
     let mut child = command
         .args(args)
@@ -94,6 +135,9 @@ pub fn run_as(
             if let Some(status) = child.try_wait()? {
                 ended = Some((Some(status), started.elapsed()));
                 drain_until = Some(now + DRAIN);
+                if leftovers == Leftovers::Killed {
+                    let _ = killpg(group, Signal::SIGKILL);
+                }
             } else if now >= deadline {
                 let _ = killpg(group, Signal::SIGKILL);
                 let _ = child.wait();
