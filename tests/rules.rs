@@ -546,3 +546,66 @@ fn an_alerts_ok_never_satisfies_the_dead_mans_switch() {
         verdict.report()
     );
 }
+
+#[test]
+fn an_alert_whose_rule_is_gone_is_cleared_saying_why() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let store = |input: String| {
+        env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+    };
+    store(r#"{"tag":"web","status":"fail","host":"tux01","kind":"run"}"#.to_string() + "\n");
+    let with_alert = rules_file(
+        &env,
+        r#"alert(H, "web-down", "web fails") :- event(_, _, H, "web", _, "fail")."#,
+    );
+    let state = env.path("alerts.json");
+    let alerts = |rules: &Path, code: i32| {
+        env.cmd("sd-query")
+            .arg(&db)
+            .args(["alerts", "--rules"])
+            .arg(rules)
+            .arg("--state")
+            .arg(&state)
+            .expect_code(code)
+    };
+    let raised: Vec<Value> = alerts(&with_alert, 0).lines();
+    assert_eq!(raised.len(), 1);
+    store(raised[0].to_string() + "\n");
+    let board = |tag: &str| -> String {
+        let rows: Vec<Value> = env
+            .cmd("sd-query")
+            .arg(&db)
+            .args(["status", "--tag", tag])
+            .expect_code(0)
+            .lines();
+        rows[0]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(board("web-down"), "fail");
+    // The admin removes the only alert rule.
+    let without = env.path("without.dl");
+    std::fs::write(&without, "web(H) :- event(_, _, H, \"web\", _, _).\n").unwrap();
+    let run = alerts(&without, 0);
+    let cleared: Vec<Value> = run.lines();
+    assert_eq!(cleared.len(), 1, "{}", run.report());
+    assert_eq!(
+        (
+            &cleared[0]["status"],
+            &cleared[0]["reason"],
+            &cleared[0]["tag"]
+        ),
+        (&"ok".into(), &"rule-gone".into(), &"web-down".into())
+    );
+    assert!(
+        cleared[0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("its rule is gone from"),
+        "{}",
+        cleared[0]
+    );
+    store(run.stdout());
+    assert_eq!(board("web-down"), "ok");
+    // Nothing holds any more: asking again is the usage error it was.
+    alerts(&without, 2);
+}

@@ -228,12 +228,6 @@ pub fn alerts(
     args: &AlertsArgs,
     config: &crate::config::ConfigFile,
 ) -> Result<()> {
-    if !rules.defines("alert") {
-        return Err(Error::usage(format!(
-            "{} has no alert(Host, Tag, Msg) rules",
-            rules.origin()
-        )));
-    }
     let path = args
         .state
         .clone()
@@ -250,8 +244,25 @@ pub fn alerts(
         Err(e) => return Err(Error::local_io(format!("reading {}", path.display()), e)),
     };
     let now = time::now_ms();
-    let answers = rules.ask(conn, "alert(Host, Tag, Msg)", now)?;
-    let holding = holding_now(&answers);
+    // With its rules gone, an alert cannot stop holding by itself: each
+    // that held is cleared, saying why, or the board stays red for ever.
+    let rules_gone = !rules.defines("alert");
+    if rules_gone && before.alerts.is_empty() {
+        return Err(Error::usage(format!(
+            "{} has no alert(Host, Tag, Msg) rules",
+            rules.origin()
+        )));
+    }
+    let holding = if rules_gone {
+        cli::note(format!(
+            "{} has no alert(Host, Tag, Msg) rules any more: clearing the {} alert(s) that held",
+            rules.origin(),
+            before.alerts.len()
+        ));
+        BTreeMap::new()
+    } else {
+        holding_now(&rules.ask(conn, "alert(Host, Tag, Msg)", now)?)
+    };
     let was: BTreeMap<(String, String), &Holding> = before
         .alerts
         .iter()
@@ -277,8 +288,16 @@ pub fn alerts(
     }
     for (key, h) in &was {
         if !holding.contains_key(key) {
-            let msg = format!("no longer holds (since {}): {}", h.since, h.msg);
-            events.push(alert_event(&h.host, &h.tag, "ok", "cleared", &msg, &stamp));
+            let (reason, why) = if rules_gone {
+                (
+                    "rule-gone",
+                    format!("its rule is gone from {}", rules.origin()),
+                )
+            } else {
+                ("cleared", "no longer holds".to_string())
+            };
+            let msg = format!("{why} (since {}): {}", h.since, h.msg);
+            events.push(alert_event(&h.host, &h.tag, "ok", reason, &msg, &stamp));
         }
     }
     let out = std::io::stdout();
