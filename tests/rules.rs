@@ -138,7 +138,7 @@ fn a_router_down_holds_back_the_mail_of_everything_behind_it_and_only_then() {
     mail(&ping("p1", "web01", "fail", 50));
     let mails = smtp.received();
     assert_eq!(mails.len(), 1);
-    assert!(mails[0].header("Subject").contains("PING on web01"));
+    assert!(mails[0].header("Subject").contains("ping on web01"));
     mail(&ping("p2", "web01", "ok", 45));
     assert_eq!(smtp.received().len(), 2, "its recovery is mailed too");
 
@@ -157,12 +157,12 @@ fn a_router_down_holds_back_the_mail_of_everything_behind_it_and_only_then() {
     let about_router = &mails[2];
     let subject = about_router.header("Subject");
     assert!(
-        subject.contains("PING on router1") && !subject.contains("web01"),
+        subject.contains("ping on router1") && !subject.contains("web01"),
         "{subject}"
     );
     let body = &about_router.body;
     let held = &body[body.find("Held back").expect("names what it held")..];
-    for child in ["PING on switch3", "PING on web01", "PING on web02"] {
+    for child in ["ping on switch3", "ping on web01", "ping on web02"] {
         assert!(held.contains(child), "{body}");
     }
 
@@ -197,7 +197,7 @@ fn a_router_down_holds_back_the_mail_of_everything_behind_it_and_only_then() {
     assert!(
         mails[3]
             .header("Subject")
-            .starts_with("[sheepdog] OK PING on router1")
+            .starts_with("[sheepdog] OK ping on router1")
             && !mails[3].header("Subject").contains("web0"),
         "{}",
         mails[3].header("Subject")
@@ -608,4 +608,49 @@ fn an_alert_whose_rule_is_gone_is_cleared_saying_why() {
     assert_eq!(board("web-down"), "ok");
     // Nothing holds any more: asking again is the usage error it was.
     alerts(&without, 2);
+}
+
+#[test]
+fn check_names_every_mistake_and_what_sqlite_cannot_run() {
+    let env = TestEnv::new();
+    let bad = env.path("bad.dl");
+    std::fs::write(
+        &bad,
+        "a(X :- b(X).\nok(X) :- event(X, _, _, _, _, _).\nf(X) :- , g.\nh(X) :- ok(X) ok(X).\n",
+    )
+    .unwrap();
+    let run = env
+        .cmd("sd-query")
+        .args(["rules", "--check"])
+        .arg(&bad)
+        .expect_code(2);
+    let stderr = run.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.report());
+    for (line, place) in lines
+        .iter()
+        .zip(["bad.dl:1:5:", "bad.dl:3:9:", "bad.dl:4:15:"])
+    {
+        assert!(line.contains(place), "{place} in {line}");
+    }
+    // A chain of a thousand relations parses, but SQLite refuses to nest
+    // it: --check says so, where the relation is defined.
+    let chain = env.path("chain.dl");
+    let mut text = "r0(X) :- event(X, _, _, _, _, _).\n".to_string();
+    for i in 1..1000 {
+        text += &format!("r{i}(X) :- r{}(X).\n", i - 1);
+    }
+    std::fs::write(&chain, text).unwrap();
+    let run = env
+        .cmd("sd-query")
+        .args(["rules", "--check"])
+        .arg(&chain)
+        .expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("chain.dl:1000:1: SQLite cannot answer `r999`")
+            && run.stderr().contains("nested too deep"),
+        "{}",
+        run.report()
+    );
 }

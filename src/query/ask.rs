@@ -74,6 +74,7 @@ pub fn load(flag: Option<&Path>, config: &crate::config::ConfigFile) -> Result<R
 pub fn describe(rules: &Rules, check: bool) -> Result<Option<Answer>> {
     let (clauses, relations) = rules.size();
     if check {
+        rules.try_on_empty_store()?;
         cli::note(format!(
             "{}: {clauses} clauses, {relations} relations, no mistakes",
             rules.origin()

@@ -79,7 +79,7 @@ impl Rules {
     /// Checks rules given as text; `origin` names them in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Rules> {
         let fail = |errors: Vec<RuleError>| report(origin, &errors);
-        let clauses = syntax::parse_program(text).map_err(|e| fail(vec![e]))?;
+        let clauses = syntax::parse_program(text).map_err(fail)?;
         let program = Program::new(clauses).map_err(fail)?;
         // Every rule is written as SQL once now, so a rule whose variables
         // are not bound is refused when the file is read, not when asked.
@@ -106,6 +106,30 @@ impl Rules {
             program,
             origin: origin.to_string(),
         })
+    }
+
+    /// Runs every relation once on an empty store in memory, for `rules
+    /// --check`: what SQLite itself refuses (a chain of a thousand
+    /// relations is "nested too deep") is found before a store is asked.
+    pub fn try_on_empty_store(&self) -> Result<()> {
+        let mut conn = Connection::open_in_memory().map_err(sql_error)?;
+        crate::store::schema::migrate(&mut conn).map_err(Error::io)?;
+        let mut refused = Vec::new();
+        for derived in self.program.derived.values() {
+            let vars: Vec<String> = (0..derived.arity).map(|i| format!("V{i}")).collect();
+            let goal = format!("{}({})", derived.name, vars.join(", "));
+            if let Err(e) = self.ask(&conn, &goal, 0) {
+                refused.push(format!(
+                    "{}:{}:{}: SQLite cannot answer `{}`: {}",
+                    self.origin, derived.pos.line, derived.pos.col, derived.name, e.message
+                ));
+            }
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::usage(refused.join("\n")))
+        }
     }
 
     /// The file the rules came from.

@@ -138,13 +138,26 @@ pub struct Clause {
 }
 
 /// Reads a whole rule file.
-pub fn parse_program(text: &str) -> Result<Vec<Clause>, RuleError> {
-    let mut parser = Parser::new(text)?;
+pub fn parse_program(text: &str) -> Result<Vec<Clause>, Vec<RuleError>> {
+    let mut parser = Parser::new(text).map_err(|e| vec![e])?;
     let mut clauses = Vec::new();
+    let mut errors = Vec::new();
     while parser.peek().kind != Tok::End {
-        clauses.push(parser.clause()?);
+        match parser.clause() {
+            Ok(clause) => clauses.push(clause),
+            Err(e) => {
+                // Every mistake is said, not only the first: the clause
+                // is skipped to its `.` and reading goes on.
+                errors.push(e);
+                parser.skip_clause();
+            }
+        }
     }
-    Ok(clauses)
+    if errors.is_empty() {
+        Ok(clauses)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Reads a question: a body without a head (`answer(H, T)`, or
@@ -468,6 +481,16 @@ impl Parser {
             self.at += 1;
         }
         token
+    }
+
+    /// Past the `.` that ends the clause under way (or to the end).
+    fn skip_clause(&mut self) {
+        loop {
+            match self.next().kind {
+                Tok::Dot | Tok::End => return,
+                _ => {}
+            }
+        }
     }
 
     fn unexpected(&self, wanted: &str) -> RuleError {
