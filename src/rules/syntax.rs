@@ -792,7 +792,7 @@ mod tests {
     }
 
     fn error(text: &str) -> String {
-        parse_program(text).unwrap_err().to_string()
+        parse_program(text).unwrap_err()[0].to_string()
     }
 
     #[test]
