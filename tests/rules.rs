@@ -654,3 +654,50 @@ fn check_names_every_mistake_and_what_sqlite_cannot_run() {
         run.report()
     );
 }
+
+#[test]
+fn a_rule_that_grows_without_bound_is_stopped_and_named() {
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let input: String = (0..3000)
+        .map(|i| format!("{{\"tag\":\"t{i}\",\"status\":\"ok\",\"host\":\"h\"}}\n"))
+        .collect();
+    env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+    // A product of events with itself, three times: 27 billion rows.
+    let product = rules_file(
+        &env,
+        "big(A, B, C) :- event(A, _, _, _, _, _), event(B, _, _, _, _, _), event(C, _, _, _, _, _).",
+    );
+    let run = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["ask", "--timeout", "1s", "--rules"])
+        .arg(&product)
+        .arg("big(A, B, C)")
+        .expect_code(75);
+    assert!(
+        run.stderr()
+            .contains("`big(A, B, C)` ran past 1s and was stopped"),
+        "{}",
+        run.report()
+    );
+    // A recursion that makes new values until it is stopped, named.
+    let counting = env.path("count.dl");
+    std::fs::write(
+        &counting,
+        "s(X) :- event(_, _, _, X, _, _).\ns(Z) :- s(X), s(Y), Z = cat(X, Y).\n",
+    )
+    .unwrap();
+    let run = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["ask", "--timeout", "1s", "--rules"])
+        .arg(&counting)
+        .arg("s(X)")
+        .expect_code(75);
+    assert!(
+        run.stderr().contains("`s` ") && run.stderr().contains("was stopped"),
+        "{}",
+        run.report()
+    );
+}

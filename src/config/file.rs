@@ -89,6 +89,8 @@ pub struct RulesSection {
     pub path: Option<PathBuf>,
     /// What `sd-query alerts` remembers between runs [default: STATE/alerts.json].
     pub alerts_state: Option<PathBuf>,
+    /// How long one question to the rules may take [default: 10s].
+    pub timeout: Option<HumanDuration>,
 }
 
 /// `[order]`: the server side of orders (sd-order).

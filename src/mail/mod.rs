@@ -445,8 +445,12 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     let suppression = match crate::rules::locate(args.rules.as_deref(), &config) {
         Some(file) => {
             let store = crate::store::Store::locate(args.store.as_deref(), &config);
+            let timeout = config
+                .rules
+                .timeout
+                .map_or(crate::rules::DEFAULT_TIMEOUT, |t| t.0);
             match crate::rules::Rules::load(&file) {
-                Ok(rules) => suppress::Suppression::new(rules, store),
+                Ok(rules) => suppress::Suppression::new(rules.with_timeout(timeout), store),
                 // A rule file named on the command line must be right; one
                 // from the configuration, broken by an edit, must not stop
                 // the mail.

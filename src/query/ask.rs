@@ -37,6 +37,10 @@ pub struct RulesFlag {
     /// The rule file [default: [rules] path, else /etc/sheepdog/rules.dl].
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    /// Stop a question that runs longer (exit 75, naming the rule that
+    /// grew) [default: [rules] timeout, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -60,7 +64,17 @@ pub struct AlertsArgs {
 }
 
 /// The rule file named by the flag or the configuration; it must exist.
-pub fn load(flag: Option<&Path>, config: &crate::config::ConfigFile) -> Result<Rules> {
+pub fn load(flags: &RulesFlag, config: &crate::config::ConfigFile) -> Result<Rules> {
+    let timeout = flags
+        .timeout
+        .or(config.rules.timeout.map(|t| t.0))
+        .unwrap_or(crate::rules::DEFAULT_TIMEOUT);
+    load_file(flags.rules.as_deref(), config).map(|rules| rules.with_timeout(timeout))
+}
+
+/// The rule file named by the flag or the configuration, unchecked
+/// against the store.
+pub fn load_file(flag: Option<&Path>, config: &crate::config::ConfigFile) -> Result<Rules> {
     match crate::rules::locate(flag, config) {
         Some(path) => Rules::load(&path),
         None => Err(Error::usage(format!(

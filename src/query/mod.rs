@@ -174,7 +174,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     }
     if let Some(Question::Rules(check)) = &args.question {
         // A rule file is checked without a store.
-        let rules = ask::load(check.file.as_deref(), &config)?;
+        let rules = ask::load_file(check.file.as_deref(), &config)?;
         if let Some(answer) = ask::describe(&rules, check.check)? {
             answer.print(args.format)?;
         }
@@ -239,11 +239,11 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         (None, Some(Question::Interruptions(f))) => interruptions(&conn, f)?,
         (None, Some(Question::Durations(d))) => durations::durations(&conn, d)?,
         (None, Some(Question::Ask(a))) => {
-            let rules = ask::load(a.rules.rules.as_deref(), &config)?;
+            let rules = ask::load(&a.rules, &config)?;
             ask::ask(&conn, &rules, a)?
         }
         (None, Some(Question::Alerts(a))) => {
-            let rules = ask::load(a.rules.rules.as_deref(), &config)?;
+            let rules = ask::load(&a.rules, &config)?;
             ask::alerts(&conn, &rules, a, &config)?;
             return Ok(Exit::Ok);
         }

@@ -25,11 +25,48 @@ use syntax::{Literal, RuleError, Term};
 /// makes new values forever (`N = M + 1` in a cycle).
 const MAX_ROUNDS: usize = 1_000;
 
+/// How long one question may take, unless told otherwise
+/// (`sd-query ask --timeout`, `[rules] timeout`).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The most memory SQLite may hold for a question's temporary tables and
+/// sorts (kept in memory, not in temporary files, so that this bounds
+/// them: a cartesian product over `event` wrote 3 GB of them in 30 s).
+const MEMORY_BYTES: i64 = 1 << 30;
+/// The most answers a question may have.
+const MAX_ANSWERS: usize = 1_000_000;
+
 /// A checked rule file, ready to answer.
 pub struct Rules {
     program: Program,
     /// The file's name, for messages.
     origin: String,
+    /// How long one question may take.
+    timeout: std::time::Duration,
+}
+
+/// Interrupts what a connection is running once its time is up.
+struct Watchdog {
+    done: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watchdog {
+    fn start(conn: &Connection, limit: std::time::Duration) -> Watchdog {
+        let handle = conn.get_interrupt_handle();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if finished.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                handle.interrupt();
+            }
+        });
+        Watchdog { done, thread }
+    }
+
+    /// The question is answered (or failed): no interrupt after this.
+    fn stop(self) {
+        drop(self.done);
+        let _ = self.thread.join();
+    }
 }
 
 /// The answers to a question: per answer, the value of each variable.
@@ -105,7 +142,14 @@ impl Rules {
         Ok(Rules {
             program,
             origin: origin.to_string(),
+            timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// The same rules, each question stopped after `timeout`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Rules {
+        self.timeout = timeout;
+        self
     }
 
     /// Runs every relation once on an empty store in memory, for `rules
@@ -170,6 +214,54 @@ impl Rules {
     /// Answers a question (`answer(H, T)`, or several literals) on the
     /// store, as of `now_ms`.
     pub fn ask(&self, conn: &Connection, question: &str, now_ms: i64) -> Result<Answers> {
+        // Bounded in time and memory: a rule that grows without end (a
+        // cartesian product, a recursion making new values) is stopped,
+        // named, with exit 75.
+        let watchdog = Watchdog::start(conn, self.timeout);
+        // SAFETY: sets SQLite's process-wide heap limit; no pointers.
+        unsafe {
+            if rusqlite::ffi::sqlite3_hard_heap_limit64(-1) == 0 {
+                rusqlite::ffi::sqlite3_hard_heap_limit64(MEMORY_BYTES);
+            }
+        }
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sql_error)?;
+        let mut growing = question.to_string();
+        let answers = self.answer(conn, question, now_ms, &mut growing);
+        watchdog.stop();
+        answers.map_err(|e| self.stopped(e, &growing))
+    }
+
+    /// What a question that ran out of time or memory says: which rule
+    /// grew, and what to do.
+    fn stopped(&self, error: Error, growing: &str) -> Error {
+        let why = if error.message.contains("interrupted") {
+            format!("ran past {}", crate::time::human(self.timeout))
+        } else if error.message.contains("out of memory") {
+            format!("needed more than {} MiB", MEMORY_BYTES >> 20)
+        } else if error.message.contains("answers") {
+            format!("has more than {MAX_ANSWERS} answers")
+        } else {
+            return error;
+        };
+        Error::new(
+            crate::exit::Exit::TempFail,
+            format!(
+                "{}: `{growing}` {why} and was stopped: a rule that grows without bound \
+                 (a product of large relations, a recursion making new values)? bound it, \
+                 or give more time with --timeout ([rules] timeout)",
+                self.origin
+            ),
+        )
+    }
+
+    fn answer(
+        &self,
+        conn: &Connection,
+        question: &str,
+        now_ms: i64,
+        growing: &mut String,
+    ) -> Result<Answers> {
         let goal = syntax::parse_goal(question).map_err(|e| report("question", &[e]))?;
         let mut errors = Vec::new();
         self.program.check_body(&goal, &mut errors);
@@ -199,7 +291,8 @@ impl Rules {
         .map_err(|e| report("question", &e))?;
         let needed = self.program.needed(&goal);
         register_functions(conn)?;
-        let prefix = self.prepare(conn, &needed, &mut params)?;
+        let prefix = self.prepare(conn, &needed, &mut params, growing)?;
+        *growing = question.to_string();
         // Answers come sorted, so the same store gives the same output.
         let order: Vec<String> = (1..=variables.len()).map(|i| i.to_string()).collect();
         let order = if order.is_empty() {
@@ -221,7 +314,13 @@ impl Rules {
 
     /// Fills the temporary tables the strata need (facts from the file,
     /// recursive relations) and returns the `WITH …` that defines the rest.
-    fn prepare(&self, conn: &Connection, needed: &[usize], params: &mut Params) -> Result<String> {
+    fn prepare(
+        &self,
+        conn: &Connection,
+        needed: &[usize],
+        params: &mut Params,
+        growing: &mut String,
+    ) -> Result<String> {
         let mut ctes: Vec<String> = Vec::new();
         let with = |ctes: &[String]| {
             if ctes.is_empty() {
@@ -292,6 +391,7 @@ impl Rules {
             }
             let prefix = with(&ctes);
             let mut rounds = 0;
+            growing.clone_from(&self.program.derived[&selects[0].0].name);
             loop {
                 let mut added = 0;
                 for (key, parts) in &selects {
@@ -387,6 +487,9 @@ fn query(
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(sql_error)? {
+        if out.len() >= MAX_ANSWERS {
+            return Err(Error::io(format!("more than {MAX_ANSWERS} answers")));
+        }
         let mut values = Vec::with_capacity(width);
         for i in 0..width {
             values.push(crate::sqlite::json_value(
