@@ -12,7 +12,7 @@ use std::collections::HashSet;
 /// and `$BIN` the directory of the built commands.
 fn in_small_tmpfs(env: &TestEnv, script: &str) -> Option<crate::util::Run> {
     if !nix::unistd::geteuid().is_root() || !have("unshare") {
-        eprintln!("disk_full: needs root and unshare to mount a small tmpfs; not checked here");
+        crate::util::skip("disk_full", "needs root and unshare to mount a small tmpfs");
         return None;
     }
     let mount_point = env.path("small");

@@ -430,8 +430,9 @@ fn a_foreign_producer_writes_an_order_that_is_obeyed() {
 #[test]
 fn block_ip_runs_nft_in_a_private_network_namespace() {
     if !nix::unistd::geteuid().is_root() || !crate::util::have("unshare") {
-        eprintln!(
-            "block_ip: needs root and unshare for a private network namespace; not checked here"
+        crate::util::skip(
+            "block_ip_runs_nft_in_a_private_network_namespace",
+            "needs root and unshare for a private network namespace",
         );
         return;
     }

@@ -159,7 +159,7 @@ fn metrics_are_valid_for_promtool() {
         .expect_code(0)
         .stdout();
     let check = env
-        .external("/usr/bin/promtool", "promtool")
+        .external("promtool", "promtool")
         .args(["check", "metrics"])
         .stdin(metrics.clone())
         .run();
