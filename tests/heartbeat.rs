@@ -308,7 +308,7 @@ fn restarts_come_after_n_failures_never_after_errors_and_within_the_limit() {
         heartbeat(&env)
             .args(["--tcp", &closed, "--tag", "svc", "--restart", &restart])
             .args(extra)
-            .run()
+            .expect_code(1)
     };
     // --after 2: counted across one-shot runs.
     assert_eq!(
@@ -338,7 +338,7 @@ fn restarts_come_after_n_failures_never_after_errors_and_within_the_limit() {
         let run = heartbeat(&env2)
             .args(["--tcp", &closed, "--tag", "svc", "--restart", &restart2])
             .args(["--max-restarts", "2/1h"])
-            .run();
+            .expect_code(1);
         limited += beats(&run)
             .iter()
             .filter(|b| b.reason == "restart-limit")
