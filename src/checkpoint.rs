@@ -217,7 +217,9 @@ mod tests {
             })
         };
         // The checkpoint waits for the transaction under way…
-        thread::sleep(Duration::from_millis(30));
+        while !gate.0.0.lock().unwrap().closed {
+            thread::yield_now();
+        }
         said.send("commit").unwrap();
         drop(under_way);
         // …and the next transaction waits for the checkpoint.
@@ -238,8 +240,20 @@ mod tests {
         let gate = Gate::default();
         let _stuck = gate.pass();
         let started = std::time::Instant::now();
-        drop(gate.close());
-        let waited = started.elapsed();
+        let (done, closed) = mpsc::channel();
+        let checkpoint = {
+            let gate = gate.clone();
+            thread::spawn(move || {
+                drop(gate.close());
+                done.send(started.elapsed()).unwrap();
+            })
+        };
+        // It gives up waiting (a stuck transaction would otherwise hold
+        // every checkpoint for ever); the bound is generous, not a timing.
+        let waited = closed
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the checkpoint waited for ever on a transaction that never ends");
         assert!(waited >= RESTART_WAIT, "{waited:?}");
+        checkpoint.join().unwrap();
     }
 }

@@ -360,6 +360,13 @@ mod tests {
             "",
         ] {
             assert!(!agrees(line), "skimmed {line}");
+            // Declined, not taken as a bare line to stamp either: `skim`
+            // alone returns None for both.
+            assert_eq!(
+                skim_for_stamping(line.as_bytes(), usize::MAX),
+                None,
+                "{line}"
+            );
         }
         assert!(skim(b"{\"v\":1,\"id\":\"\xff\"}", usize::MAX).is_none());
         let line = r#"{"v":1,"id":"a","time":"2026-11-20T02:00:01.000Z"}"#;

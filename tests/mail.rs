@@ -459,7 +459,15 @@ fn sendmail_and_dry_run_hand_over_the_same_mail() {
         .stdin(ev("m1", 1, "tux01", "borg", "fail"))
         .expect_code(0);
     let mail = std::fs::read_to_string(&kept).unwrap();
-    assert!(mail.contains("admin@example.org"), "{mail}");
+    // sendmail(8) is given the envelope, never read from the headers
+    // (-t): the recipients are arguments after `--`, one each.
+    let args = mail.lines().next().unwrap();
+    let host = sheepdog::ident::short_hostname();
+    assert_eq!(
+        args,
+        format!("args: -i -f sheepdog@{host} -- admin@example.org"),
+        "{mail}"
+    );
     assert!(
         mail.contains("Subject: [sheepdog] FAIL borg on tux01 (exit 2)"),
         "{mail}"
