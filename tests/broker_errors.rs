@@ -181,7 +181,9 @@ fn ctrl_c_stops_a_receiver_and_its_handler_quietly() {
     };
     assert!(wait_until(30, || stored() == 100));
     // Wait until it blocks reading the stream, where a signal interrupts.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(wait_until(20, || redis
+        .cli(&["CLIENT", "LIST"])
+        .is_some_and(|clients| clients.contains("cmd=xreadgroup"))));
     nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(recv.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -206,13 +208,18 @@ fn sd_bark_at_the_end_of_a_pipe_keeps_what_it_is_given_after_a_stop() {
     let mut stdin = bark.stdin.take().unwrap();
     writeln!(stdin, "{{\"tag\":\"before\",\"status\":\"ok\"}}").unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The first event is in the spool: sd-bark is reading, waiting for more.
+    let spool = env.path("state/spool.db");
+    assert!(wait_until(20, || rusqlite::Connection::open(&spool)
+        .and_then(|c| c.query_row("SELECT count(*) FROM entries", [], |r| r.get::<_, i64>(0)))
+        .is_ok_and(|n| n == 1)));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(bark.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The signal has been taken (nothing pending for the process).
+    assert!(wait_until(20, || nothing_pending(bark.id())));
     writeln!(stdin, "{{\"tag\":\"after\",\"status\":\"ok\"}}").unwrap();
     drop(stdin);
     assert_eq!(bark.wait().unwrap().code(), Some(0));
@@ -300,4 +307,18 @@ fn once_a_broker_that_does_not_speak_the_protocol_ends_the_run() {
             run.report()
         );
     }
+}
+
+/// Whether no signal waits to be delivered to process `pid`.
+fn nothing_pending(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        status
+            .lines()
+            .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            .all(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|m| m.bytes().all(|b| b == b'0'))
+            })
+    })
 }

@@ -535,29 +535,32 @@ fn many_checks_from_a_file_and_a_clean_stop_on_sigterm() {
     assert_eq!(got, want.map(|(t, s)| (t.to_string(), s.to_string())));
 
     // --every: checks until SIGTERM, then exits 0.
-    let child = heartbeat(&env)
+    let (out, err) = (env.path("every.out"), env.path("every.err"));
+    let mut child = heartbeat(&env)
         .args([
             "--tcp",
             &format!("127.0.0.1:{}", server.port),
             "--every",
             "200ms",
         ])
-        .spawn();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+        .spawn_to(&out, &err);
+    let rounds = || std::fs::read_to_string(&out).map_or(0, |t| t.lines().count());
+    assert!(
+        wait_until(30, || rounds() >= 2),
+        "several rounds: {}",
+        rounds()
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let output = child.wait_with_output().unwrap();
     assert_eq!(
-        output.status.code(),
+        child.wait().unwrap().code(),
         Some(0),
         "{}",
-        String::from_utf8_lossy(&output.stderr)
+        std::fs::read_to_string(&err).unwrap_or_default()
     );
-    let lines = String::from_utf8_lossy(&output.stdout).lines().count();
-    assert!(lines >= 2, "several rounds: {lines}");
 }
 
 /// A name that does not resolve is the check's own error: exit 125, an

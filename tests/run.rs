@@ -320,7 +320,10 @@ fn signal_sd_run(signal: nix::sys::signal::Signal) -> (i32, Event) {
     stdout.read_line(&mut first).unwrap();
     let start: Event = serde_json::from_str(&first).unwrap();
     assert_eq!(start.reason.as_deref(), Some("start"));
-    std::thread::sleep(Duration::from_millis(100));
+    // The job is running (sd-run has a child) before the signal comes.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    assert!(wait_until(20, || std::fs::read_to_string(&children)
+        .is_ok_and(|c| !c.trim().is_empty())));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let mut last = String::new();
     stdout.read_line(&mut last).unwrap();

@@ -846,7 +846,10 @@ fn sigterm_lets_in_flight_events_finish_and_acknowledges_them() {
         .args(["--group", "store", "--window", "10", "--", "python3"])
         .arg(env.path("slow.py"))
         .spawn_to(&out, &err);
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Stopped while events are in flight: once the handler has seen one.
+    let seen = env.path("seen.txt");
+    assert!(wait_until(20, || std::fs::read_to_string(&seen)
+        .is_ok_and(|s| !s.is_empty())));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(recv.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -1018,7 +1021,10 @@ fn without_a_group_sd_recv_follows_like_tail_f() {
     let out = env.path("follow.out");
     let err = env.path("follow.err");
     let mut follower = env.cmd("sd-recv").spawn_to(&out, &err);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Following from what arrives next: once it is reading the stream.
+    assert!(wait_until(20, || redis
+        .cli(&["CLIENT", "LIST"])
+        .is_some_and(|clients| clients.contains("cmd=xread"))));
     env.cmd("sd-bark")
         .stdin(events_input(4, "AFTER"))
         .expect_code(0);
