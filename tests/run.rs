@@ -2,7 +2,6 @@
 
 use crate::util::{Event, TestEnv, alive, wait_until};
 use std::io::{BufRead, BufReader};
-use std::time::Duration;
 
 #[test]
 fn a_successful_job_is_one_ok_event() {
