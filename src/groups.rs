@@ -84,8 +84,15 @@ pub struct IdleWatch {
 }
 
 impl IdleWatch {
-    /// How often the groups are looked at.
+    /// How often the groups are looked at: every minute, or twice within
+    /// a shorter limit.
     const EVERY: Duration = Duration::from_secs(60);
+
+    fn every(&self) -> Duration {
+        Self::EVERY
+            .min(self.limit / 2)
+            .max(Duration::from_millis(100))
+    }
 
     pub fn new(limit: Duration, own: Option<String>, quiet: bool) -> IdleWatch {
         IdleWatch {
@@ -112,7 +119,7 @@ impl IdleWatch {
 
     /// Warns about what `groups` shows.
     pub fn look(&mut self, groups: &[GroupInfo]) {
-        self.next = std::time::Instant::now() + Self::EVERY;
+        self.next = std::time::Instant::now() + self.every();
         for group in groups {
             if Some(&group.name) == self.own.as_ref() || self.warned.contains(&group.name) {
                 continue;

@@ -3,8 +3,8 @@
 //! groups, warns about an idle one with the numbers and the command to
 //! run, and retires one.
 
-use crate::util::TestEnv;
 use crate::util::redis::RedisServer;
+use crate::util::{TestEnv, wait_until};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +91,71 @@ fn life_cycle(env: &TestEnv) {
     env.cmd("sd-recv")
         .args(["--group", "x", "--from-start", "--from-now", "--once"])
         .expect_code(2);
+    // A group made --from-now gets what arrives after it, not before.
+    bark(env, 3);
+    let fresh = env
+        .cmd("sd-recv")
+        .args(["--group", "fresh", "--from-now", "--once"])
+        .expect_code(0);
+    assert_eq!(fresh.stdout(), "", "{}", fresh.report());
+    bark(env, 2);
+    let fresh = env
+        .cmd("sd-recv")
+        .args(["--group", "fresh", "--once"])
+        .expect_code(0);
+    assert_eq!(fresh.stdout().lines().count(), 2, "{}", fresh.report());
+    env.cmd("sd-recv")
+        .args(["--retire-group", "fresh"])
+        .expect_code(0);
+}
+
+/// A receiver that runs for long warns once about an idle group, not at
+/// every round of its housekeeping.
+fn idle_warning_once_per_run(env: &TestEnv) {
+    bark(env, 1);
+    env.cmd("sd-recv")
+        .args(["--group", "idle", "--once"])
+        .expect_code(0);
+    bark(env, 1);
+    // The idle group has read nothing for longer than the limit.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (out, err) = (env.path("long.out"), env.path("long.err"));
+    let receiver = env
+        .cmd("sd-recv")
+        .args(["--group", "busy", "--warn-idle-group", "1s"])
+        .spawn_to(&out, &err);
+    let said = || {
+        std::fs::read_to_string(&err)
+            .unwrap_or_default()
+            .matches("group idle has read nothing for")
+            .count()
+    };
+    assert!(wait_until(30, || said() == 1), "never warned");
+    // Several more rounds of housekeeping (two a second with this limit)
+    // pass while events arrive: time itself is what is tested here.
+    let printed = || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let before = printed();
+    for round in 1..=3 {
+        bark(env, 1);
+        assert!(wait_until(30, || printed() >= before + round));
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    crate::util::terminate(receiver);
+    assert_eq!(said(), 1, "{}", std::fs::read_to_string(&err).unwrap());
+}
+
+#[test]
+fn an_idle_group_is_warned_about_once_per_run_in_the_spool_and_redis() {
+    idle_warning_once_per_run(&TestEnv::new());
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    idle_warning_once_per_run(&env);
 }
 
 #[test]

@@ -664,3 +664,79 @@ fn overlapping_runs_never_corrupt_the_failure_counter() {
         .collect();
     assert_eq!(leftovers, ["svc.json"], "temporary files left behind");
 }
+
+#[test]
+fn an_http_check_asks_head_and_a_redirect_counts_as_an_answer() {
+    let env = TestEnv::new();
+    let log = env.path("http.log");
+    let moved = HttpServer::start(
+        "127.0.0.1",
+        &[
+            "--status",
+            "301",
+            "--location",
+            "https://elsewhere.example.org/",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let url = format!("http://127.0.0.1:{}/", moved.port);
+    // HEAD by default; a 3xx is the server answering (not followed).
+    let beat: Beat = heartbeat(&env)
+        .args(["--http", &url])
+        .expect_code(0)
+        .event();
+    assert_eq!(
+        (beat.status.as_str(), beat.reason.as_str()),
+        ("ok", "http-301")
+    );
+    let methods: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["method"].to_string())
+        .collect();
+    assert_eq!(methods, ["\"HEAD\""], "one HEAD, the redirect not followed");
+    // Refused when the admin says only 2xx will do.
+    let beat: Beat = heartbeat(&env)
+        .args(["--http", &url, "--expect", "200-299"])
+        .expect_code(1)
+        .event();
+    assert_eq!(
+        (beat.status.as_str(), beat.reason.as_str()),
+        ("fail", "http-301")
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_is_a_timeout_after_the_default_five_seconds() {
+    let env = TestEnv::new();
+    // Accepts, then says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(std::time::Duration::from_secs(8));
+        drop(held);
+    });
+    #[derive(Deserialize)]
+    struct Timed {
+        status: String,
+        reason: String,
+        elapsed_ms: u64,
+    }
+    let beat: Timed = heartbeat(&env)
+        .args(["--http", &format!("http://127.0.0.1:{port}/")])
+        .expect_code(1)
+        .event();
+    assert_eq!(
+        (beat.status.as_str(), beat.reason.as_str()),
+        ("fail", "timeout")
+    );
+    // The default is 5 s: it waited that long, and gave up then.
+    assert!(
+        (5_000..8_000).contains(&beat.elapsed_ms),
+        "{} ms",
+        beat.elapsed_ms
+    );
+    holder.join().unwrap();
+}

@@ -741,3 +741,34 @@ fn what_an_action_leaves_in_the_background_ends_with_it() {
         "the action's `sleep 300 &` outlived it"
     );
 }
+
+/// An order signed for another host, copied into this host's stream (a
+/// replay across hosts), is refused: the host it names is not this one.
+#[test]
+fn an_order_for_another_host_is_refused_where_it_is_replayed() {
+    let (env, redis, key) = with_broker();
+    let dir = env.path("tux01");
+    let tux01 = host_config(&env, "tux01", &key, &dir);
+    send(&env, &key, &["--host", "tux02", "touch", "name=x"]);
+    let entries = redis
+        .cli(&["XRANGE", "sheepdog:orders:tux02", "-", "+"])
+        .unwrap();
+    let fields: Vec<&str> = entries.lines().collect();
+    let (text, sig, key_id) = (fields[2], fields[4], fields[6]);
+    redis
+        .cli(&[
+            "XADD",
+            "sheepdog:orders:tux01",
+            "*",
+            "order",
+            text,
+            "sig",
+            sig,
+            "key",
+            key_id,
+        ])
+        .unwrap();
+    let refused = obey(&env, &tux01);
+    assert_eq!(summary(&refused), [s("tux01", "error", "wrong-host")]);
+    assert!(!dir.join("x").exists(), "another host's order ran");
+}

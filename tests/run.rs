@@ -294,6 +294,25 @@ fn a_missing_command_is_an_error_with_exit_127() {
 }
 
 #[test]
+fn a_command_that_cannot_be_executed_is_an_error_with_exit_126() {
+    let env = TestEnv::new();
+    // A file without execute permission (even root cannot run it).
+    let script = env.path("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    let run = env.cmd("sd-run").arg("--").arg(&script).expect_code(126);
+    let event: Event = run.event();
+    assert_eq!(event.status, "error");
+    assert_eq!(event.reason.as_deref(), Some("not-executable"));
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "sd-run: cannot run {}: permission denied (is it executable?)\n",
+            script.display()
+        )
+    );
+}
+
+#[test]
 fn a_job_killed_by_a_signal_reports_it() {
     let env = TestEnv::new();
     let run = env

@@ -31,7 +31,9 @@ could not be run: reason resolve when the name does not resolve, \
 cannot-check when privileges cannot be dropped, not-found…), with \
 elapsed_ms. Pipe it to sd-bark.
 
-Checks: --http URL (HEAD, or GET with --body-match; every address the name \
+Checks: --http URL (HEAD, or GET with --body-match; a redirect is not \
+followed, and a 3xx counts as the server answering under the default \
+--expect 200-399: give --expect 200-299 to refuse it; every address the name \
 resolves to is tried, so a server on ::1 only passes http://localhost/; \
 https with the system's roots and --ca FILE), --tcp HOST:PORT (connect), \
 --exec CMD (exit 0 is ok; no shell). --timeout bounds the whole check.
