@@ -286,16 +286,30 @@ fn syslog_goes_to_dev_log() {
         crate::util::bin("sd-mail"),
         env.path("mail.db").display()
     );
+    // The failure, then its recovery a minute later.
+    let recovery = format!(
+        r#"{{"v":1,"id":"s2","time":"{}","host":"tux01","tag":"web","kind":"run","status":"ok"}}"#,
+        sheepdog::time::format_ms(sheepdog::time::now_ms())
+    ) + "\n";
     env.external("unshare", "unshare")
         .args(["--mount", "sh", "-c", &script])
-        .stdin(hostile("s1"))
+        .stdin(hostile("s1") + &recovery)
         .expect_code(0);
     let mut buf = vec![0u8; 65536];
-    let len = socket.recv(&mut buf).unwrap();
-    let line = String::from_utf8_lossy(&buf[..len]).to_string();
+    let mut said = Vec::new();
+    for _ in 0..2 {
+        let len = socket.recv(&mut buf).unwrap();
+        said.push(String::from_utf8_lossy(&buf[..len]).to_string());
+    }
+    // daemon.err (3·8+3) for the failure, daemon.notice (3·8+5) for the
+    // recovery.
     assert!(
-        line.starts_with("<27>") && line.contains("FAIL web on tux01"),
-        "{line}"
+        said[0].starts_with("<27>") && said[0].contains("FAIL web on tux01"),
+        "{said:?}"
+    );
+    assert!(
+        said[1].starts_with("<29>") && said[1].contains("OK web on tux01"),
+        "{said:?}"
     );
 }
 
@@ -596,4 +610,34 @@ fn a_program_that_reads_nothing_is_stopped_at_the_timeout_whatever_the_size() {
         "{}",
         run.report()
     );
+}
+
+#[test]
+fn a_busy_or_slow_answer_is_tried_again_and_a_refusal_is_not() {
+    let env = TestEnv::new();
+    for (status, asked) in [("429", 3), ("408", 3), ("503", 3), ("404", 1)] {
+        let log = env.path(&format!("http-{status}.log"));
+        let http = HttpServer::start(
+            "127.0.0.1",
+            &["--status", status, "--log", log.to_str().unwrap()],
+        );
+        let config = env.write_config(&format!(
+            "[[notify]]\ntype = \"json\"\nname = \"hook\"\nurl = \"http://127.0.0.1:{}/hook\"\n",
+            http.port
+        ));
+        let run = env
+            .cmd("sd-mail")
+            .arg("--config")
+            .arg(&config)
+            .args(["--group-wait", "0s", "--retries", "2", "--state"])
+            .arg(env.path(&format!("mail-{status}.db")))
+            .stdin(hostile(&format!("busy-{status}")))
+            .run();
+        assert_eq!(
+            requests(&log).len(),
+            asked,
+            "HTTP {status}: {}",
+            run.report()
+        );
+    }
 }

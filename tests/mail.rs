@@ -570,3 +570,32 @@ fn a_local_mail_server_without_starttls_is_reached_with_the_readmes_url() {
     );
     assert_eq!(smtp.received().len(), 1);
 }
+
+#[test]
+fn a_silence_ends_by_itself_after_its_time() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    env.cmd("sd-mail")
+        .args(["silence", "--host", "tux01", "--tag", "borg", "--for", "2s"])
+        .expect_code(0);
+    mail_each(&env, &smtp)
+        .stdin(ev("f1", 1, "tux01", "borg", "fail"))
+        .expect_code(0);
+    assert!(smtp.received().is_empty(), "mailed while silenced");
+    // Once its time is over (time is what is tested), the next failure
+    // of the problem still there is news, and the silence is no longer
+    // listed.
+    assert!(wait_until(30, || env
+        .cmd("sd-mail")
+        .arg("silences")
+        .expect_code(0)
+        .stdout()
+        .is_empty()));
+    mail_each(&env, &smtp)
+        .stdin(ev("f2", 0, "tux01", "borg", "fail"))
+        .expect_code(0);
+    assert_eq!(
+        subjects(&smtp.received()),
+        ["[sheepdog] FAIL borg on tux01 (exit 2)"]
+    );
+}

@@ -191,3 +191,47 @@ fn metrics_are_valid_for_promtool() {
         .args(["status", "--format", "openmetrics", "--check"])
         .expect_code(1);
 }
+
+/// Cron rewrites the page and the metrics while a web server or
+/// node_exporter reads them: each write is a new file renamed over the
+/// old, so a reader holds either the old whole or the new whole.
+#[test]
+fn the_page_and_the_metrics_are_replaced_whole() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new();
+    let db = store(&env);
+    for (format, end) in [("html", "</html>\n"), ("openmetrics", "# EOF\n")] {
+        let file = env.path(&format!("out/status.{format}"));
+        let write = || {
+            env.cmd("sd-query")
+                .arg(&db)
+                .args(["status", "--format", format, "--output"])
+                .arg(&file)
+                .expect_code(0);
+        };
+        write();
+        let mut reader = std::fs::File::open(&file).unwrap();
+        let first = std::fs::metadata(&file).unwrap().ino();
+        write();
+        assert_ne!(
+            std::fs::metadata(&file).unwrap().ino(),
+            first,
+            "{format}: rewritten in place"
+        );
+        // The reader that opened the old one still reads it all.
+        let mut old = String::new();
+        reader.read_to_string(&mut old).unwrap();
+        assert!(old.ends_with(end), "{format}: {old}");
+        let names: Vec<String> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(format))
+            .collect();
+        assert_eq!(
+            names,
+            [format!("status.{format}")],
+            "nothing left beside it"
+        );
+    }
+}
