@@ -79,8 +79,8 @@ echo $? > "$OUT/code2"
     let echoed: HashSet<String> = ids(&read("echoed1")).into_iter().collect();
     let kept: HashSet<String> = ids(&read("after-full")).into_iter().collect();
     assert!(
-        echoed.len() < 20_000,
-        "the disk filled up: {} echoed",
+        !echoed.is_empty() && echoed.len() < 20_000,
+        "the disk filled up mid-import: {} echoed",
         echoed.len()
     );
     assert!(echoed.is_subset(&kept), "an echoed event was lost");
