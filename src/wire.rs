@@ -514,6 +514,11 @@ mod tests {
                 std::mem::forget(theirs);
             }
         });
+        over(ours)
+    }
+
+    /// A wire over our end of a socket pair.
+    fn over(ours: UnixStream) -> Wire {
         Wire {
             socket: BufReader::new(Deadlined {
                 socket: Socket::Unix(ours),
@@ -598,15 +603,7 @@ mod tests {
     #[test]
     fn a_reply_that_trickles_in_ends_at_the_deadline() {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
-        let mut wire = Wire {
-            socket: BufReader::new(Deadlined {
-                socket: Socket::Unix(ours),
-                deadline: None,
-            }),
-            out: Vec::new(),
-            line: Vec::new(),
-            timeout: None,
-        };
+        let mut wire = over(ours);
         wire.set_timeout(Duration::from_millis(300)).unwrap();
         // A whole, valid reply, one byte every 50 ms (about 4 s): read
         // to its end, it was an answer; now the deadline ends it.

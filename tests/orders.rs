@@ -98,6 +98,33 @@ fn obey(env: &TestEnv, config: &Path) -> Vec<Result_> {
         .lines()
 }
 
+/// The first order in a host's stream: its text, signature and key id.
+fn first_order(redis: &RedisServer, host: &str) -> (String, String, String) {
+    let entries = redis
+        .cli(&["XRANGE", &format!("sheepdog:orders:{host}"), "-", "+"])
+        .unwrap();
+    // redis-cli prints: id, order, TEXT, sig, SIG, key, KEY
+    let fields: Vec<&str> = entries.lines().collect();
+    (fields[2].into(), fields[4].into(), fields[6].into())
+}
+
+/// Writes an order entry into a host's stream by hand.
+fn add_order(redis: &RedisServer, host: &str, text: &str, sig: &str, key_id: &str) {
+    redis
+        .cli(&[
+            "XADD",
+            &format!("sheepdog:orders:{host}"),
+            "*",
+            "order",
+            text,
+            "sig",
+            sig,
+            "key",
+            key_id,
+        ])
+        .unwrap();
+}
+
 /// Whether process `pid` has ended (gone, or a zombie no one reaped).
 fn ended(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
@@ -175,26 +202,10 @@ fn an_order_runs_on_its_host_only_once_and_refusals_run_nothing() {
     assert!(!dir2.join("a").exists());
 
     // The same entry delivered again (a producer's retry): replayed.
-    let entries = redis
-        .cli(&["XRANGE", "sheepdog:orders:tux01", "-", "+"])
-        .unwrap();
-    let fields: Vec<&str> = entries.lines().collect();
-    // redis-cli prints: id, order, TEXT, sig, SIG, key, KEY
-    let (text, sig, key_id) = (fields[2], fields[4], fields[6]);
+    let (text, sig, key_id) = first_order(&redis, "tux01");
+    let (sig, key_id) = (sig.as_str(), key_id.as_str());
     std::fs::remove_file(dir1.join("a")).unwrap();
-    redis
-        .cli(&[
-            "XADD",
-            "sheepdog:orders:tux01",
-            "*",
-            "order",
-            text,
-            "sig",
-            sig,
-            "key",
-            key_id,
-        ])
-        .unwrap();
+    add_order(&redis, "tux01", &text, sig, key_id);
     assert_eq!(
         summary(&obey(&env, &tux01)),
         [s("tux01", "error", "replayed")]
@@ -203,19 +214,7 @@ fn an_order_runs_on_its_host_only_once_and_refusals_run_nothing() {
 
     // Altered: the text changed after signing.
     let altered = text.replace("\"name\":\"a\"", "\"name\":\"b\"");
-    redis
-        .cli(&[
-            "XADD",
-            "sheepdog:orders:tux01",
-            "*",
-            "order",
-            &altered,
-            "sig",
-            sig,
-            "key",
-            key_id,
-        ])
-        .unwrap();
+    add_order(&redis, "tux01", &altered, sig, key_id);
     // Forged: signed by a key tux01 does not trust.
     let stranger = keygen(&env, "stranger.key");
     env.cmd("sd-order")
@@ -353,23 +352,8 @@ fn killed_mid_action_it_is_reported_interrupted_and_never_run_again() {
     assert_eq!(summary(&results), [s("tux01", "error", "interrupted")]);
     assert!(obey(&env, &tux01).is_empty(), "reported once");
     // Redelivered by hand: still never run again.
-    let entries = redis
-        .cli(&["XRANGE", "sheepdog:orders:tux01", "-", "+"])
-        .unwrap();
-    let fields: Vec<&str> = entries.lines().collect();
-    redis
-        .cli(&[
-            "XADD",
-            "sheepdog:orders:tux01",
-            "*",
-            "order",
-            fields[2],
-            "sig",
-            fields[4],
-            "key",
-            fields[6],
-        ])
-        .unwrap();
+    let (text, sig, key_id) = first_order(&redis, "tux01");
+    add_order(&redis, "tux01", &text, &sig, &key_id);
     assert_eq!(
         summary(&obey(&env, &tux01)),
         [s("tux01", "error", "replayed")]
@@ -750,24 +734,8 @@ fn an_order_for_another_host_is_refused_where_it_is_replayed() {
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
     send(&env, &key, &["--host", "tux02", "touch", "name=x"]);
-    let entries = redis
-        .cli(&["XRANGE", "sheepdog:orders:tux02", "-", "+"])
-        .unwrap();
-    let fields: Vec<&str> = entries.lines().collect();
-    let (text, sig, key_id) = (fields[2], fields[4], fields[6]);
-    redis
-        .cli(&[
-            "XADD",
-            "sheepdog:orders:tux01",
-            "*",
-            "order",
-            text,
-            "sig",
-            sig,
-            "key",
-            key_id,
-        ])
-        .unwrap();
+    let (text, sig, key_id) = first_order(&redis, "tux02");
+    add_order(&redis, "tux01", &text, &sig, &key_id);
     let refused = obey(&env, &tux01);
     assert_eq!(summary(&refused), [s("tux01", "error", "wrong-host")]);
     assert!(!dir.join("x").exists(), "another host's order ran");
