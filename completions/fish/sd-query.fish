@@ -111,6 +111,7 @@ complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -s q -l qui
 complete -c sd-query -n "__fish_sd_query_using_subcommand durations" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l rules -d 'The rule file [default: [rules] path, else /etc/sheepdog/rules.dl]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l timeout -d 'Stop a question that runs longer (exit 75, naming the rule that grew) [default: [rules] timeout, else 10s]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l now -d 'Answer as if it were this time: the rules\' `now` (a time, 2h for two hours ago), to see what they said then or will say' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand ask" -l format -d 'Output format [default: table on a terminal, json otherwise]: json, table, or for status also html (one self-contained page) and openmetrics (for node_exporter\'s textfile collector)' -r -f -a "json\t''
 table\t''
 openmetrics\t'The board for Prometheus (status only)'
@@ -131,6 +132,7 @@ complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -s q -l quiet -
 complete -c sd-query -n "__fish_sd_query_using_subcommand rules" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l rules -d 'The rule file [default: [rules] path, else /etc/sheepdog/rules.dl]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l timeout -d 'Stop a question that runs longer (exit 75, naming the rule that grew) [default: [rules] timeout, else 10s]' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l now -d 'Answer as if it were this time: the rules\' `now` (a time, 2h for two hours ago), to see what they said then or will say' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l state -d 'What is remembered between runs: the alerts holding now [default: [rules] alerts_state, else STATE/alerts.json]' -r -F
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l format -d 'Output format [default: table on a terminal, json otherwise]: json, table, or for status also html (one self-contained page) and openmetrics (for node_exporter\'s textfile collector)' -r -f -a "json\t''
 table\t''

@@ -41,6 +41,10 @@ pub struct RulesFlag {
     /// grew) [default: [rules] timeout, else 10s].
     #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Answer as if it were this time: the rules' `now` (a time, 2h for
+    /// two hours ago), to see what they said then or will say.
+    #[arg(long, value_name = "TIME", value_parser = time::parse_point)]
+    pub now: Option<i64>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -115,7 +119,7 @@ pub fn describe(rules: &Rules, check: bool) -> Result<Option<Answer>> {
 
 /// `sd-query ask GOAL`: one object of bindings per answer.
 pub fn ask(conn: &Connection, rules: &Rules, args: &AskArgs) -> Result<Answer> {
-    let now = time::now_ms();
+    let now = args.rules.now.unwrap_or_else(time::now_ms);
     if args.orders {
         return orders(conn, rules, args.goal.as_deref(), now);
     }
@@ -258,7 +262,7 @@ pub fn alerts(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => AlertState::default(),
         Err(e) => return Err(Error::local_io(format!("reading {}", path.display()), e)),
     };
-    let now = time::now_ms();
+    let now = args.rules.now.unwrap_or_else(time::now_ms);
     // With its rules gone, an alert cannot stop holding by itself: each
     // that held is cleared, saying why, or the board stays red for ever.
     let rules_gone = !rules.defines("alert");
