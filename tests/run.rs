@@ -87,24 +87,22 @@ fn the_tag_defaults_to_the_base_name() {
     assert_eq!(event.tag, "true");
 }
 
+/// The README's crontab job, `sd-run --tag RSYNC --lock --failures-only
+/// -- …`, ending with `code`; what it printed.
+fn rsync_ending(env: &TestEnv, code: i32) -> crate::util::Run {
+    env.cmd("sd-run")
+        .args(["--tag", "RSYNC", "--lock", "--failures-only", "--"])
+        .args(["sh", "-c"])
+        .arg(format!("exit {code}"))
+        .expect_code(code)
+}
+
 #[test]
 fn failures_only_prints_failures_and_the_first_success_after_them() {
     let env = TestEnv::new();
     let run = |code: i32| {
-        let run = env
-            .cmd("sd-run")
-            .args([
-                "--tag",
-                "RSYNC",
-                "--lock",
-                "--failures-only",
-                "--",
-                "sh",
-                "-c",
-            ])
-            .arg(format!("exit {code}"))
-            .expect_code(code);
-        run.lines::<Event>()
+        rsync_ending(&env, code)
+            .lines::<Event>()
             .into_iter()
             .map(|e| e.status)
             .collect::<Vec<_>>()
@@ -133,20 +131,7 @@ fn the_readmes_failures_only_crontab_line_turns_the_board_green_again() {
     let env = TestEnv::new();
     let db = env.path("events.db");
     for code in [0, 1, 0, 0] {
-        let events = env
-            .cmd("sd-run")
-            .args([
-                "--tag",
-                "RSYNC",
-                "--lock",
-                "--failures-only",
-                "--",
-                "sh",
-                "-c",
-            ])
-            .arg(format!("exit {code}"))
-            .expect_code(code)
-            .stdout();
+        let events = rsync_ending(&env, code).stdout();
         env.cmd("sd-bark").stdin(events).expect_code(0);
         env.receive_into(&db);
     }
