@@ -650,6 +650,13 @@ fn events_of_one_instant_never_stop_the_store_through_the_pipeline() {
         periods(&db(&path), "clock", "secs"),
         vec![(2_000_000, None, "t1".to_string(), "fail".to_string())]
     );
+    // The board agrees: within the instant, the failure comes last.
+    let on_board: String = db(&path)
+        .query_row("SELECT status FROM board WHERE host = 'clock'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(on_board, "fail");
     // The same three again in the other orders, into stores of their own.
     for order in [["t3", "t2", "t1"], ["t2", "t3", "t1"], ["t1", "t3", "t2"]] {
         let other = env.path(&format!("{}.db", order.concat()));
@@ -667,6 +674,25 @@ fn events_of_one_instant_never_stop_the_store_through_the_pipeline() {
             "arrival order {order:?}"
         );
     }
+    // A failure and a recovery in one instant: the period stays open, and
+    // the board, which by id alone would say ok, says fail with it.
+    let pair = env.path("pair.db");
+    env.cmd("sd-store")
+        .arg(&pair)
+        .stdin(
+            event("a1", 3_000_000, "h", "t", "fail")
+                + "\n"
+                + &event("a2", 3_000_000, "h", "t", "ok"),
+        )
+        .expect_code(0);
+    assert_eq!(
+        periods(&db(&pair), "h", "t"),
+        vec![(3_000_000, None, "a1".to_string(), "fail".to_string())]
+    );
+    let on_board: String = db(&pair)
+        .query_row("SELECT status FROM board", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(on_board, "fail");
     // And a later batch holding a failure of that instant is stored.
     env.cmd("sd-store")
         .arg(&path)

@@ -11,9 +11,11 @@
 //! for readers, and the next sd-store reads them back before it writes
 //! the board again.
 //!
-//! Merging is a maximum (the newest event by time, then id; the newest
-//! ok), so writers may write their boards in any order: another sd-store
-//! on the same database only means reading back what it stored.
+//! Merging is a maximum (the newest event by time, then failures after
+//! everything else within one instant — as the periods order them,
+//! store/interruptions.rs — then id; the newest ok), so writers may write
+//! their boards in any order: another sd-store on the same database only
+//! means reading back what it stored.
 
 use super::pairs::{Pair, Pairs, PerPair};
 use super::schema::IS_STATE_EVENT;
@@ -41,7 +43,7 @@ struct Entry {
 impl Entry {
     /// Takes in a newer (or older) event of the same host and tag.
     fn merge(&mut self, status: Status, success: bool, time_ms: i64, id: &str) {
-        if (time_ms, id) > (self.time_ms, self.id.as_str()) {
+        if (time_ms, failing(status), id) > (self.time_ms, failing(self.status), self.id.as_str()) {
             self.status = status;
             self.time_ms = time_ms;
             self.id.clear();
@@ -51,6 +53,12 @@ impl Entry {
             self.last_ok_ms = self.last_ok_ms.max(Some(time_ms));
         }
     }
+}
+
+/// Whether a status is a failure: within one instant it comes after the
+/// others, on the board as in the periods.
+fn failing(status: Status) -> bool {
+    matches!(status, Status::Fail | Status::Error)
 }
 
 /// What is on the board but not yet in `latest`.
@@ -68,8 +76,10 @@ const WRITE: &str = "
     INSERT INTO latest (host, tag, status, time_ms, id, last_ok_ms)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
     ON CONFLICT (host, tag) DO UPDATE SET
-        status  = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.status, latest.status),
-        id      = iif((excluded.time_ms, excluded.id) > (latest.time_ms, latest.id), excluded.id, latest.id),
+        status  = iif((excluded.time_ms, excluded.status IN ('fail', 'error'), excluded.id)
+                      > (latest.time_ms, latest.status IN ('fail', 'error'), latest.id), excluded.status, latest.status),
+        id      = iif((excluded.time_ms, excluded.status IN ('fail', 'error'), excluded.id)
+                      > (latest.time_ms, latest.status IN ('fail', 'error'), latest.id), excluded.id, latest.id),
         time_ms = max(excluded.time_ms, latest.time_ms),
         last_ok_ms = coalesce(max(excluded.last_ok_ms, latest.last_ok_ms), excluded.last_ok_ms, latest.last_ok_ms)";
 
@@ -230,7 +240,8 @@ mod tests {
                     entry.id.as_str(),
                     entry.last_ok_ms
                 ),
-                (Status::Warn, 30, "d", Some(20))
+                // Within one instant a failure comes after the rest.
+                (Status::Fail, 30, "c", Some(20))
             );
         }
     }

@@ -32,7 +32,7 @@ thread of its own while the next batch is stored), which is what \
 `sd-recv --group store -- sd-store --echo` acknowledges. Killed at any \
 moment, the database stays intact and every echoed event is in it.
 
-SCHEMA (PRAGMA user_version 6; query it with sqlite3 -readonly):
+SCHEMA (PRAGMA user_version 7; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
          elapsed_ms, received_ms, body)  -- body is the whole event JSON
          (as written when it needed no stamping or change);
@@ -43,7 +43,8 @@ SCHEMA (PRAGMA user_version 6; query it with sqlite3 -readonly):
          -- end_ms is NULL while the period is open
   board(host, tag, status, time_ms, id, last_ok_ms)
          -- a view: the newest ok/warn/fail/error event of each host and
-         tag (sd-expect's ok, kind expect, reports on the past and is
+         tag (within one millisecond a failure after the rest, as in the
+         periods) (sd-expect's ok, kind expect, reports on the past and is
          left out; so is every info); last_ok_ms is the job's last
          success (an alert's ok, kind alert, clears the alert but is
          not one); the table latest (written at most once a second and

@@ -647,7 +647,13 @@ mod tests {
                 let newest = timeline
                     .iter()
                     .filter(|e| e.2 != Status::Info)
-                    .max_by_key(|e| (e.0, e.1.clone()))
+                    .max_by_key(|e| {
+                        (
+                            e.0,
+                            matches!(e.2, Status::Fail | Status::Error),
+                            e.1.clone(),
+                        )
+                    })
                     .map(|e| (e.2.to_string(), e.0, e.1.clone()));
                 let last_ok = timeline
                     .iter()
