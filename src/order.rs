@@ -144,14 +144,24 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         Some(action) => (orders_from_flags(&args, action, &settings)?, Exit::Ok),
         None => orders_from_stdin(&args)?,
     };
-    let sent = crate::orders::sent::Sent::open(&crate::orders::sent::Sent::default_path())?;
+    // Without its memory (a state directory it cannot write), sd-order
+    // still sends: every order, as before there was one.
+    let sent = match crate::orders::sent::Sent::open(&crate::orders::sent::Sent::default_path()) {
+        Ok(sent) => Some(sent),
+        Err(e) => {
+            cli::warn(format!("{e}; sending every order, identical ones too"));
+            None
+        }
+    };
     let mut sender = Sender::open(&settings)?;
     let mut out = io::stdout().lock();
     let mut sent_now = Vec::with_capacity(orders.len());
     for order in orders {
-        if let Some(earlier) = sent.still_valid(&order, time::now_ms())?
-            && !args.again
-        {
+        let earlier = match &sent {
+            Some(sent) if !args.again => sent.still_valid(&order, time::now_ms())?,
+            _ => None,
+        };
+        if let Some(earlier) = earlier {
             if !args.common.base.quiet {
                 cli::note(format!(
                     "skipped {} on {}: the same order {} is valid until {} (--again sends it anyway)",
@@ -164,7 +174,9 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             continue;
         }
         sender.send(&Signed::new(&order, &key), &order.host)?;
-        sent.record(&order)?;
+        if let Some(sent) = &sent {
+            sent.record(&order)?;
+        }
         writeln!(out, "{}", order.to_text()).map_err(cli::stdout_error)?;
         sent_now.push(order);
     }

@@ -740,3 +740,43 @@ fn an_order_for_another_host_is_refused_where_it_is_replayed() {
     assert_eq!(summary(&refused), [s("tux01", "error", "wrong-host")]);
     assert!(!dir.join("x").exists(), "another host's order ran");
 }
+
+/// sd-order remembers what it sent; where it cannot, it still sends.
+#[test]
+fn identical_orders_are_sent_once_unless_the_memory_cannot_be_kept() {
+    let (env, redis, key) = with_broker();
+    let order = |extra: &[&str]| {
+        env.cmd("sd-order")
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--host", "tux01", "touch", "name=a"])
+            .args(extra)
+            .expect_code(0)
+    };
+    assert_eq!(order(&[]).stdout().lines().count(), 1);
+    let again = order(&[]);
+    assert_eq!(again.stdout(), "", "{}", again.report());
+    assert!(
+        again.stderr().contains("skipped touch on tux01"),
+        "{}",
+        again.report()
+    );
+    assert_eq!(order(&["--again"]).stdout().lines().count(), 1);
+    // A state directory that cannot be made (under a file): a warning,
+    // and the order goes all the same.
+    let blocked = env
+        .cmd("sd-order")
+        .env("XDG_STATE_HOME", "/dev/null/state")
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--host", "tux01", "touch", "name=a"])
+        .expect_code(0);
+    assert_eq!(blocked.stdout().lines().count(), 1, "{}", blocked.report());
+    assert!(
+        blocked.stderr().contains("sending every order"),
+        "{}",
+        blocked.report()
+    );
+    let sent = redis.cli(&["XLEN", "sheepdog:orders:tux01"]).unwrap();
+    assert_eq!(sent.trim(), "3");
+}
