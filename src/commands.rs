@@ -45,7 +45,7 @@ pub fn find(name: &str) -> Option<&'static Tool> {
 /// installed as `sd-run`, `sd-bark` … (links to one file), it is the
 /// command it is called as; called as `sheepdog`, the first argument names
 /// the command (`sheepdog sd-run …` or `sheepdog run …`). One program
-/// instead of nine is one link-time optimisation instead of nine: the
+/// instead of eleven is one link-time optimisation instead of eleven: the
 /// release build takes half as long (bench/BENCHMARKS.md, build time).
 pub fn main() -> std::process::ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();

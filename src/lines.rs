@@ -1,6 +1,6 @@
 //! Reading JSON lines safely: every line numbered, none allowed to grow
 //! memory without bound, a bad one reported and skipped, the stream going
-//! on (STYLE.md: never abort a stream on one bad record).
+//! on (never abort a stream on one bad record: docs/ARCHITECTURE.md §4).
 
 use crate::event::{Event, Rejection};
 use crate::exit::Exit;

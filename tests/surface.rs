@@ -235,3 +235,57 @@ fn the_page_and_the_metrics_are_replaced_whole() {
         );
     }
 }
+
+/// The repository cites only what it contains: every `docs/ARCHITECTURE.md
+/// §N` the code or the docs name has its section, and no file points at
+/// notes that are not in the repository.
+#[test]
+fn every_cited_section_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let architecture = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).unwrap();
+    let mut files = vec![
+        root.join("Cargo.toml"),
+        root.join("README.md"),
+        root.join("docs/ARCHITECTURE.md"),
+    ];
+    let mut dirs = vec![root.join("src"), root.join("tests"), root.join("bins")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // A citation may break across comment lines: read it as one line.
+        let flat: String = text
+            .lines()
+            .map(|l| {
+                l.trim_start()
+                    .trim_start_matches("//!")
+                    .trim_start_matches("//")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (at, _) in flat.match_indices("ARCHITECTURE.md") {
+            let rest = flat[at + "ARCHITECTURE.md".len()..].trim_start();
+            if let Some(number) = rest.strip_prefix('§') {
+                let n: String = number.chars().take_while(char::is_ascii_digit).collect();
+                if !architecture.contains(&format!("\n## {n}. ")) {
+                    missing.push(format!("{}: §{n}", file.display()));
+                }
+            }
+        }
+        for elsewhere in ["STYLE.md", "DESIGN.md"] {
+            if flat.contains(elsewhere) && !file.ends_with("tests/surface.rs") {
+                missing.push(format!("{}: cites {elsewhere}", file.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
