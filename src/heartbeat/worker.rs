@@ -43,9 +43,15 @@ enum Answer {
 }
 
 impl Worker {
-    /// Forks the worker. Call it before any thread is started: a forked
-    /// child of a threaded process may only call async-signal-safe code.
-    pub fn start(user: Option<&str>) -> Result<Worker> {
+    /// Forks the worker.
+    ///
+    /// # Safety
+    /// No other thread may exist when it is called: the child goes on to
+    /// run ordinary code (allocate, look up users, run checks), which a
+    /// forked child of a threaded process may not (only async-signal-safe
+    /// calls). sd-heartbeat calls it first thing, before the signal
+    /// thread or any check starts.
+    pub unsafe fn start(user: Option<&str>) -> Result<Worker> {
         let target = match user {
             Some(name) => Some(lookup(name)?),
             None => None,
@@ -55,8 +61,9 @@ impl Worker {
             .map_or_else(crate::ident::user_name, |u| u.name.clone());
         let (request_read, request_write) = pipe()?;
         let (answer_read, answer_write) = pipe()?;
-        // SAFETY: sd-heartbeat forks before it starts any thread (see the
-        // callers), so the child may do anything the parent could.
+        // SAFETY: the caller promises no other thread exists (see the
+        // function's contract), so the child may do anything the parent
+        // could.
         match unsafe { nix::unistd::fork() } {
             Err(e) => Err(Error::new(
                 Exit::CannotCheck,

@@ -37,8 +37,8 @@ const PAGE_SIZE: u32 = 16384;
 pub const BATCH_LINES: usize = 8000;
 
 pub struct Store {
-    /// The INSERTs, prepared on `conn` at the first batch; declared
-    /// first, so dropped (finalized) before the connection closes.
+    /// The INSERTs, prepared on `conn` at the first batch; finalized
+    /// before the connection closes (`Drop for Store`).
     inserts: Option<Inserts>,
     conn: Connection,
     path: PathBuf,
@@ -316,6 +316,14 @@ impl Store {
             Ok(gone)
         };
         prune(&mut self.conn, &mut self.writer).context("pruning store", self.path.display())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // The statements of `many_rows` hold raw pointers into `conn`:
+        // they are finalized first, whatever order the fields drop in.
+        self.inserts = None;
     }
 }
 
