@@ -347,11 +347,23 @@ impl Sender {
 }
 
 /// Where result events are read from while waiting: the event stream
-/// (from the moment before the orders went out) or the local spool.
+/// (from the moment before the orders went out) or the local spool,
+/// through a group of its own made for the wait: read outside a group,
+/// the answers were trimmed away as soon as the server's receiver had
+/// stored them, and the wait saw none.
 enum Results {
     Stream(String),
-    /// The events spool, and how far it was read.
-    Spool(crate::spool::Spool, i64),
+    /// The events spool, and the wait's group in it.
+    Spool(crate::spool::Spool, String),
+}
+
+impl Drop for Results {
+    fn drop(&mut self) {
+        if let Results::Spool(spool, group) = self {
+            // Nothing is left held back for a wait that is over.
+            let _ = spool.retire_group(group);
+        }
+    }
 }
 
 impl Results {
@@ -361,9 +373,10 @@ impl Results {
                 Results::Stream(broker.last_id().map_err(|e| broker.error("reading", &e))?)
             }
             Sender::Spool(_, events) => {
-                let spool = crate::spool::Spool::open(events)?;
-                let last = spool.last_seq()?;
-                Results::Spool(spool, last)
+                let mut spool = crate::spool::Spool::open(events)?;
+                let group = format!("sd-order-wait-{}", ulid::Ulid::new());
+                spool.create_group(&group, true)?;
+                Results::Spool(spool, group)
             }
         })
     }
@@ -382,12 +395,14 @@ impl Results {
                 }
                 Ok(entries.into_iter().filter_map(|e| e.event).collect())
             }
-            (Results::Spool(spool, last), Sender::Spool(..)) => {
-                let entries = spool.after(*last, 1000)?;
-                if let Some(entry) = entries.last() {
-                    *last = entry.seq;
-                } else {
+            (Results::Spool(spool, group), Sender::Spool(..)) => {
+                let entries =
+                    spool.read_group(group, "sd-order", 1000, Duration::from_secs(86_400))?;
+                if entries.is_empty() {
                     std::thread::sleep(block.min(Duration::from_millis(50)));
+                } else {
+                    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+                    spool.ack(group, &seqs)?;
                 }
                 Ok(entries.into_iter().map(|e| e.line).collect())
             }

@@ -178,8 +178,8 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     // SAFETY: no thread has been started yet (the stop flag's handlers
     // are installed below, the checks run in the worker).
-    let mut worker = unsafe { Worker::start(user.as_deref()) }
-        .map_err(|e| cannot_check(&host, &services, e))?;
+    let mut worker =
+        unsafe { Worker::start(user.as_deref()) }.map_err(|e| cannot_check(&host, &services, e))?;
     let stop = cli::stop_flag()?;
     let mut round = Round {
         worker: &mut worker,
