@@ -4,7 +4,9 @@
 //!
 //! Every call has a bounded timeout, so a cron job never hangs on a broker
 //! that is away; every failure is an [`Exit::Unavailable`] error whose
-//! message names the broker without its password.
+//! message names the broker without its password — except a refused
+//! password or ACL, which is the configuration's mistake (exit 2): it is
+//! not waited out, it is said.
 
 use crate::config::{BrokerSettings, redact_url};
 use crate::error::{Context, Error, Result};
@@ -522,8 +524,19 @@ fn io_error() -> RedisError {
     RedisError::from(std::io::Error::other("setting the socket timeout"))
 }
 
-/// A broker failure as an exit-69 error: `connecting to redis://…: why`.
+/// A broker failure as an exit-69 error: `connecting to redis://…: why`;
+/// a password or ACL refused, as a usage error (exit 2) naming the fix.
 pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
+    if is_refusal(err) {
+        let why = match err.kind() {
+            redis::ErrorKind::AuthenticationFailed => "authentication failed".to_string(),
+            _ => crate::error::plain(err.to_string()),
+        };
+        return Error::usage(format!(
+            "{what} {shown}: the broker refused us ({why}): fix the user or [broker] \
+             password_file, or the ACL on the server; waiting would not help"
+        ));
+    }
     if err.kind() == redis::ErrorKind::Parse {
         // Something answered, but not in Redis's protocol: a web server,
         // an SSH daemon — the wrong port, most likely.
@@ -539,6 +552,13 @@ pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
         Exit::Unavailable,
         format!("{what} {shown}: {}", describe(err)),
     )
+}
+
+/// Whether the broker refused who we are or what we may do: a wrong
+/// password, no password where one is needed, an ACL without the command.
+pub fn is_refusal(err: &RedisError) -> bool {
+    err.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(err.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
 }
 
 /// A Redis error in plain words; passwords never appear in them.

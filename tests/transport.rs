@@ -699,28 +699,40 @@ fn a_password_comes_from_password_file_and_is_never_printed() {
     // and never echoed.
     std::fs::write(env.path("redis.pass"), "wrong-pw\n").unwrap();
     let url = format!("redis://:wrong-pw@127.0.0.1:{}", redis.port);
+    // A refusal is the configuration's mistake, not an outage: exit 2,
+    // the fix named, the event kept in the spool.
     let run = env
         .cmd("sd-bark")
         .args(["--tag", "b", "--broker", &url])
-        .expect_code(69);
+        .expect_code(2);
     assert!(
         run.stderr().contains("visible to every user through ps"),
         "{}",
         run.report()
     );
     assert!(
-        run.stderr().contains("authentication failed") || run.stderr().contains("WRONGPASS"),
+        run.stderr().contains("the broker refused us")
+            && run.stderr().contains("[broker] password_file"),
         "{}",
         run.report()
     );
     assert!(!run.stderr().contains("wrong-pw"), "{}", run.report());
     env.set("SD_BROKER", &url);
-    let run = env.cmd("sd-bark").args(["--tag", "c"]).expect_code(69);
+    let run = env.cmd("sd-bark").args(["--tag", "c"]).expect_code(2);
     assert!(
         !run.stderr().contains("visible to every user"),
         "{}",
         run.report()
     );
+    // A receiver run as a service does not wait for ever on a password
+    // that will never be right: it says so and exits 2.
+    let run = env.cmd("sd-recv").args(["--group", "g"]).expect_code(2);
+    assert!(
+        run.stderr().contains("the broker refused us"),
+        "{}",
+        run.report()
+    );
+    assert!(!run.stderr().contains("waiting for it"), "{}", run.report());
 }
 
 #[test]

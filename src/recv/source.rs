@@ -349,12 +349,21 @@ impl RedisSource {
                                 crate::broker::describe(&e)
                             ))
                         }
+                        Err(e) if crate::broker::is_refusal(&e) => {
+                            // Credentials or an ACL: no outage to wait out.
+                            return Err(crate::broker::unavailable(
+                                &self.shown(),
+                                "reading from",
+                                &e,
+                            ));
+                        }
                         Err(e) => {
                             self.broker = None;
                             Err(crate::broker::describe(&e))
                         }
                     }
                 }
+                Err(e) if e.exit == Exit::Usage => return Err(e),
                 Err(e) => Err(e.message),
             };
             match attempt {
