@@ -60,7 +60,7 @@ pub struct Spool {
 
 /// One spooled event.
 #[derive(Clone, Debug)]
-pub struct Entry {
+pub struct Spooled {
     pub seq: i64,
     pub line: String,
     pub added_ms: i64,
@@ -165,7 +165,7 @@ impl Spool {
     }
 
     /// Entries after `seq`, oldest first, at most `limit`.
-    pub fn after(&self, seq: i64, limit: usize) -> Result<Vec<Entry>> {
+    pub fn after(&self, seq: i64, limit: usize) -> Result<Vec<Spooled>> {
         self.reading(|conn| entries_after(conn, seq, limit))
     }
 
@@ -224,19 +224,19 @@ impl Spool {
         consumer: &str,
         count: usize,
         claim_idle: Duration,
-    ) -> Result<Vec<Entry>> {
+    ) -> Result<Vec<Spooled>> {
         let reader = group_reader(group);
         let now = crate::time::now_ms();
         let idle_before = now - claim_idle.as_millis() as i64;
         self.writing(|tx| {
-            let mut delivered: Vec<Entry> = tx
+            let mut delivered: Vec<Spooled> = tx
                 .prepare_cached(
                     "SELECT p.seq, e.line, e.added_ms, p.deliveries + 1 FROM pending p
                      JOIN entries e ON e.seq = p.seq
                      WHERE p.reader = ?1 AND p.delivered_ms <= ?2 ORDER BY p.seq LIMIT ?3",
                 )?
                 .query_map(params![reader, idle_before, count as i64], |r| {
-                    Ok(Entry {
+                    Ok(Spooled {
                         seq: r.get(0)?,
                         line: r.get(1)?,
                         added_ms: r.get(2)?,
@@ -367,12 +367,12 @@ fn cursor_of(conn: &Connection, reader: &str) -> rusqlite::Result<i64> {
 }
 
 /// Entries after `seq`, oldest first, at most `limit`.
-fn entries_after(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Result<Vec<Entry>> {
+fn entries_after(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Result<Vec<Spooled>> {
     conn.prepare_cached(
         "SELECT seq, line, added_ms FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?
     .query_map(params![seq, limit as i64], |r| {
-        Ok(Entry {
+        Ok(Spooled {
             seq: r.get(0)?,
             line: r.get(1)?,
             added_ms: r.get(2)?,

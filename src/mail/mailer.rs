@@ -1,5 +1,5 @@
-//! What sd-mail does with events once its flags are read: [`Rules`]
-//! decide, inside each batch's transaction, which events call for a mail
+//! What sd-mail does with events once its flags are read: the
+//! [`Decider`] decides, inside each batch's transaction, which events call for a mail
 //! (the [`policy`](super::policy) over the [`state`](super::state)), and
 //! the [`Mailer`] sends what is due — grouped, retried with backoff,
 //! digested — and echoes each event once it is done with.
@@ -32,7 +32,7 @@ pub(super) struct Mailer {
     pub(super) path: PathBuf,
     pub(super) transport: Transport,
     pub(super) envelope: Envelope,
-    pub(super) rules: Rules,
+    pub(super) decider: Decider,
     pub(super) digest_ms: Option<i64>,
     pub(super) retries: u32,
     pub(super) echo: Option<io::BufWriter<io::Stdout>>,
@@ -421,13 +421,13 @@ impl Mailer {
 }
 
 /// What decides, kept apart from the state it writes to.
-pub(super) struct Rules {
+pub(super) struct Decider {
     pub(super) policy: Policy,
     pub(super) group_wait_ms: i64,
     pub(super) digest: bool,
 }
 
-impl Rules {
+impl Decider {
     /// Decides on one event inside the batch's transaction, queueing the
     /// mail it calls for.
     fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<()> {
@@ -487,7 +487,7 @@ impl Batches<(Event, String)> for Mailer {
         let mut decided = Vec::with_capacity(batch.len());
         let tx = self.state.transaction()?;
         for (event, line) in batch {
-            self.rules.decide(&tx, &event, &line, now)?;
+            self.decider.decide(&tx, &event, &line, now)?;
             decided.push(line);
         }
         tx.commit(now)?;

@@ -23,7 +23,7 @@ use crate::exit::Exit;
 use crate::{cli, ident, time};
 use clap::{ArgMatches, Parser, Subcommand};
 use lettre::message::Mailbox;
-use mailer::{Envelope, Mailer, Rules};
+use mailer::{Decider, Envelope, Mailer};
 use policy::Policy;
 use state::{ANY, Silence, State};
 use std::io::{self, Write};
@@ -470,7 +470,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         path,
         transport,
         envelope,
-        rules: Rules {
+        decider: Decider {
             policy,
             group_wait_ms: ms(or(args.group_wait, mail.group_wait, 30)),
             digest: digest_ms.is_some(),

@@ -33,14 +33,14 @@ pub const BEHIND: &str =
 
 /// One host and tag's place on the board.
 #[derive(Clone, Debug, PartialEq)]
-struct Entry {
+struct Place {
     status: Status,
     time_ms: i64,
     id: String,
     last_ok_ms: Option<i64>,
 }
 
-impl Entry {
+impl Place {
     /// Takes in a newer (or older) event of the same host and tag.
     fn merge(&mut self, status: Status, success: bool, time_ms: i64, id: &str) {
         if (time_ms, failing(status), id) > (self.time_ms, failing(self.status), self.id.as_str()) {
@@ -64,14 +64,14 @@ fn failing(status: Status) -> bool {
 /// What is on the board but not yet in `latest`.
 pub struct Board {
     pairs: Pairs,
-    pending: PerPair<Entry>,
+    pending: PerPair<Place>,
     /// The pairs given an entry in `pending` since the last write.
     waiting: Vec<Pair>,
     /// When `pending` took its first entry since the last write.
     since: Option<Instant>,
 }
 
-/// The same merge as [`Entry::merge`], for a row already in `latest`.
+/// The same merge as [`Place::merge`], for a row already in `latest`.
 const WRITE: &str = "
     INSERT INTO latest (host, tag, status, time_ms, id, last_ok_ms)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -101,7 +101,7 @@ impl Board {
         match self.pending.slot(pair) {
             Some(entry) => entry.merge(status, success, time_ms, id),
             slot @ None => {
-                *slot = Some(Entry {
+                *slot = Some(Place {
                     status,
                     time_ms,
                     id: id.to_string(),
@@ -154,7 +154,7 @@ impl Board {
     /// Writes everything pending to `latest` and moves the mark to the
     /// newest event, in the caller's transaction.
     pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let entries: Vec<(Pair, Entry)> = self
+        let entries: Vec<(Pair, Place)> = self
             .waiting
             .drain(..)
             .filter_map(|pair| Some((pair, self.pending.take(pair)?)))
@@ -199,7 +199,7 @@ impl Board {
     }
 }
 
-fn write_entry(tx: &Transaction<'_>, host: &str, tag: &str, entry: &Entry) -> rusqlite::Result<()> {
+fn write_entry(tx: &Transaction<'_>, host: &str, tag: &str, entry: &Place) -> rusqlite::Result<()> {
     tx.prepare_cached(WRITE)?.execute(params![
         host,
         tag,

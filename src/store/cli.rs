@@ -191,7 +191,7 @@ impl Batches<Serialized> for Storing {
     }
 
     fn batch_lines(&self) -> usize {
-        super::BATCH_LINES
+        super::STORE_BATCH_LINES
     }
 
     fn deadline(&self) -> Option<Instant> {

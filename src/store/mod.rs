@@ -34,7 +34,7 @@ const PAGE_SIZE: u32 = 16384;
 /// from 247,000 to 306,000 events/s, 4,000 → 8,000 from 262,000 to
 /// 293,000 (`MIX=churn sh bench/store.sh`, bench/BENCHMARKS.md), for
 /// 15 MiB more memory at most.
-pub const BATCH_LINES: usize = 8000;
+pub const STORE_BATCH_LINES: usize = 8000;
 
 pub struct Store {
     /// The INSERTs, prepared on `conn` at the first batch; finalized
