@@ -113,6 +113,17 @@ pub struct ObeySection {
     pub ledger: Option<PathBuf>,
 }
 
+/// What an action's argument may be, as the allow-list writes it: a type
+/// by name, or the words allowed (`orders::args` says what each admits).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ArgType {
+    /// `ip`, `cidr`, `int`, `word`, `duration`.
+    Named(String),
+    /// One of these words.
+    OneOf(Vec<String>),
+}
+
 /// One `[[action]]`: something this host agrees to do when ordered.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,7 +134,7 @@ pub struct ActionSection {
     /// Each argument and its type: ip, cidr, int, word, duration, or a
     /// list of the words allowed.
     #[serde(default)]
-    pub args: std::collections::BTreeMap<String, crate::orders::args::ArgType>,
+    pub args: std::collections::BTreeMap<String, ArgType>,
     /// The user it runs as [default: the one sd-obey runs as].
     pub user: Option<String>,
     pub timeout: Option<HumanDuration>,

@@ -12,7 +12,7 @@ pub use file::{
     ActionSection, BrokerSection, CheckSection, HeartbeatSection, MailSection, NotifySection,
     ObeySection, OrderSection, RouteSection, StoreSection,
 };
-pub use file::{CommandLine, ConfigFile, HumanDuration};
+pub use file::{ArgType, CommandLine, ConfigFile, HumanDuration};
 
 use crate::error::{Context, Error, Result};
 use clap::ArgMatches;

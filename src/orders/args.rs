@@ -3,18 +3,10 @@
 //! read by a shell: it becomes a whole word, or part of one where the
 //! allow-list writes `{NAME}` inside a word.
 
-use serde::Deserialize;
+/// What an argument may be: declared in the configuration, which only
+/// reads it; what each type admits is said here.
+pub use crate::config::ArgType;
 use std::collections::BTreeMap;
-
-/// What an argument may be.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum ArgType {
-    /// `ip`, `cidr`, `int`, `word`, `duration`.
-    Named(String),
-    /// One of these words.
-    OneOf(Vec<String>),
-}
 
 /// The longest argument value of any type (a word is at most 64).
 pub const LONGEST_VALUE: usize = 256;
