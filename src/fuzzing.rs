@@ -85,7 +85,7 @@ pub fn fact_expr(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(expr) = crate::query::fact_expr::FactExpr::parse(text) {
+    if let Ok(expr) = crate::store::facts::FactExpr::parse(text) {
         for value in [
             None,
             Some(""),

@@ -12,8 +12,8 @@ use crate::exit::Exit;
 use crate::lines::{Line, LineReader};
 use crate::orders::keys::{self, SigningKey};
 use crate::orders::{Order, Signed};
-use crate::query::fact_expr::FactExpr;
 use crate::store::Store;
+use crate::store::facts::FactExpr;
 use crate::{cli, ident, time};
 use clap::{ArgMatches, Parser, Subcommand};
 use serde::Deserialize;
@@ -201,7 +201,7 @@ fn orders_from_flags(args: &Args, action: &str, settings: &Settings) -> Result<V
     if !args.where_.is_empty() {
         let path = Store::locate(args.db.as_deref(), &settings.config);
         let conn = Store::open_read_only(&path)?;
-        hosts.extend(crate::query::hosts_matching(&conn, &args.where_)?.unwrap_or_default());
+        hosts.extend(crate::store::facts::hosts_matching(&conn, &args.where_)?.unwrap_or_default());
     }
     if hosts.is_empty() {
         return Err(Error::usage(if args.where_.is_empty() {

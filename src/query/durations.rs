@@ -3,9 +3,10 @@
 //! unusual against the median of those before it.
 
 use super::output::Answer;
-use super::{Filters, conditions, hosts_matching, rows, since};
+use super::{Filters, conditions, rows, since};
 use crate::durations::{self, Bounds};
 use crate::error::Result;
+use crate::store::facts::hosts_matching;
 use crate::store::schema::IS_SUCCESS;
 use crate::time::human_ms;
 use rusqlite::Connection;

@@ -3,7 +3,6 @@
 
 mod ask;
 mod durations;
-pub mod fact_expr;
 mod metrics;
 mod output;
 mod page;
@@ -13,13 +12,13 @@ use crate::config::ConfigArgs;
 use crate::error::{Context, Error, Result};
 use crate::exit::Exit;
 use crate::store::Store;
+use crate::store::facts::{FactExpr, hosts_matching};
 use crate::time;
 use clap::{ArgMatches, Parser, Subcommand};
-use fact_expr::FactExpr;
 use output::{Answer, Format};
 use rusqlite::{Connection, params_from_iter};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use time::human_ms;
@@ -332,47 +331,6 @@ pub(crate) fn rows<T>(
             .collect()
     };
     read().map_err(db_error)
-}
-
-/// Hosts whose latest facts match every expression; `None` when there are
-/// no expressions (every host).
-pub fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Vec<String>>> {
-    if exprs.is_empty() {
-        return Ok(None);
-    }
-    let mut facts: HashMap<String, HashMap<String, String>> = HashMap::new();
-    let mut stmt = conn
-        .prepare("SELECT host, name, value FROM facts WHERE name = ?1")
-        .map_err(db_error)?;
-    for expr in exprs {
-        let rows = stmt
-            .query_map([&expr.name], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })
-            .map_err(db_error)?;
-        for row in rows {
-            let (host, name, value) = row.map_err(db_error)?;
-            facts
-                .entry(host)
-                .or_default()
-                .insert(name, value.unwrap_or_default());
-        }
-    }
-    let mut hosts: Vec<String> = facts
-        .iter()
-        .filter(|(_, values)| {
-            exprs
-                .iter()
-                .all(|e| e.matches(values.get(&e.name).map(String::as_str)))
-        })
-        .map(|(host, _)| host.clone())
-        .collect();
-    hosts.sort();
-    Ok(Some(hosts))
 }
 
 /// WHERE clauses and their parameters for the common filters.

@@ -3,8 +3,9 @@
 //! Read once, written as metrics (`--format openmetrics`) or as a page
 //! (`--format html`).
 
-use super::{Filters, conditions, hosts_matching, rows};
+use super::{Filters, conditions, rows};
 use crate::error::Result;
+use crate::store::facts::hosts_matching;
 use rusqlite::Connection;
 
 #[derive(Clone, Debug)]

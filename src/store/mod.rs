@@ -6,6 +6,7 @@
 mod board;
 pub mod cli;
 mod durable;
+pub mod facts;
 mod interruptions;
 mod many_rows;
 mod pairs;

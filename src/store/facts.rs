@@ -6,9 +6,15 @@
 //! revision is compared with the upstream part only, so `pkg.nginx=1.24.0`
 //! matches `1.24.0-2+deb12u1`; values that are numbers or sizes (`4GiB`)
 //! compare as numbers; anything else as text.
+//!
+//! The hosts whose latest facts match are read here, from the store's
+//! `facts` table, for sd-query's `--fact` and sd-order's `--where` alike.
 
 use crate::compare::{CmpOp, compare_versions, number};
+use crate::error::Result;
+use rusqlite::Connection;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +113,51 @@ impl fmt::Display for FactExpr {
             .map_or("?", |(s, _)| s);
         write!(f, "{}{symbol}{}", self.name, self.value)
     }
+}
+
+/// Hosts whose latest facts match every expression; `None` when there are
+/// no expressions (every host).
+pub fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Vec<String>>> {
+    if exprs.is_empty() {
+        return Ok(None);
+    }
+    let mut facts: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut stmt = conn
+        .prepare("SELECT host, name, value FROM facts WHERE name = ?1")
+        .map_err(read_error)?;
+    for expr in exprs {
+        let rows = stmt
+            .query_map([&expr.name], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(read_error)?;
+        for row in rows {
+            let (host, name, value) = row.map_err(read_error)?;
+            facts
+                .entry(host)
+                .or_default()
+                .insert(name, value.unwrap_or_default());
+        }
+    }
+    let mut hosts: Vec<String> = facts
+        .iter()
+        .filter(|(_, values)| {
+            exprs
+                .iter()
+                .all(|e| e.matches(values.get(&e.name).map(String::as_str)))
+        })
+        .map(|(host, _)| host.clone())
+        .collect();
+    hosts.sort();
+    Ok(Some(hosts))
+}
+
+fn read_error(e: rusqlite::Error) -> crate::error::Error {
+    crate::error::Error::io(format!("reading the store: {e}"))
 }
 
 #[cfg(test)]
