@@ -12,7 +12,8 @@
 
 use crate::compare::{CmpOp, compare_versions, number};
 use crate::error::Result;
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
@@ -154,6 +155,47 @@ pub fn hosts_matching(conn: &Connection, exprs: &[FactExpr]) -> Result<Option<Ve
         .collect();
     hosts.sort();
     Ok(Some(hosts))
+}
+
+/// A fact's value as text: strings as they are, other JSON as JSON.
+fn fact_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Keeps a facts event in the same transaction as the event: each fact's
+/// latest value per host, and its history when the value changed.
+pub fn record(
+    tx: &rusqlite::Transaction<'_>,
+    host: &str,
+    time_ms: i64,
+    facts: &serde_json::Map<String, Value>,
+) -> rusqlite::Result<()> {
+    let mut latest = tx.prepare_cached(
+        "INSERT INTO facts (host, name, value, time_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (host, name) DO UPDATE SET value = excluded.value, time_ms = excluded.time_ms
+         WHERE excluded.time_ms >= facts.time_ms",
+    )?;
+    let mut previous = tx.prepare_cached(
+        "SELECT value FROM facts_history WHERE host = ?1 AND name = ?2 AND time_ms <= ?3
+         ORDER BY time_ms DESC LIMIT 1",
+    )?;
+    let mut history = tx.prepare_cached(
+        "INSERT INTO facts_history (host, name, value, time_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (name, value) in facts {
+        let text = fact_text(value);
+        latest.execute(params![host, name, text, time_ms])?;
+        let before: Option<String> = previous
+            .query_row(params![host, name, time_ms], |r| r.get(0))
+            .ok();
+        if before.as_deref() != Some(text.as_str()) {
+            history.execute(params![host, name, text, time_ms])?;
+        }
+    }
+    Ok(())
 }
 
 fn read_error(e: rusqlite::Error) -> crate::error::Error {

@@ -17,7 +17,6 @@ use crate::error::{Context, Error, Result};
 use interruptions::StateEvent;
 pub use pairs::Pairs;
 use rusqlite::{Connection, OpenFlags, params};
-use serde_json::Value;
 pub use serialized::Serialized;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -253,7 +252,7 @@ impl Store {
                         .record(event.pair, status, success, row.time_ms, id);
                 }
                 if let Some(facts) = &event.facts {
-                    record_facts(&tx, host, row.time_ms, facts)?;
+                    facts::record(&tx, host, row.time_ms, facts)?;
                 }
             }
         }
@@ -469,45 +468,6 @@ fn begin_writing<'c>(
         writer.board.catch_up(&tx)?;
     }
     Ok((tx, caught_up, pass))
-}
-
-/// A fact's value as text: strings as they are, other JSON as JSON.
-pub fn fact_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn record_facts(
-    tx: &rusqlite::Transaction<'_>,
-    host: &str,
-    time_ms: i64,
-    facts: &serde_json::Map<String, Value>,
-) -> rusqlite::Result<()> {
-    let mut latest = tx.prepare_cached(
-        "INSERT INTO facts (host, name, value, time_ms) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (host, name) DO UPDATE SET value = excluded.value, time_ms = excluded.time_ms
-         WHERE excluded.time_ms >= facts.time_ms",
-    )?;
-    let mut previous = tx.prepare_cached(
-        "SELECT value FROM facts_history WHERE host = ?1 AND name = ?2 AND time_ms <= ?3
-         ORDER BY time_ms DESC LIMIT 1",
-    )?;
-    let mut history = tx.prepare_cached(
-        "INSERT INTO facts_history (host, name, value, time_ms) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (name, value) in facts {
-        let text = fact_text(value);
-        latest.execute(params![host, name, text, time_ms])?;
-        let before: Option<String> = previous
-            .query_row(params![host, name, time_ms], |r| r.get(0))
-            .ok();
-        if before.as_deref() != Some(text.as_str()) {
-            history.execute(params![host, name, text, time_ms])?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
