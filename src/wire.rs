@@ -138,6 +138,8 @@ impl Wire {
             timeout: None,
         };
         wire.set_timeout(timeout)?;
+        // Logging in is one more reply the broker could trickle.
+        wire.socket.get_mut().deadline = Some(Instant::now() + timeout);
         let settings = info.redis_settings();
         if let Some(password) = settings.password() {
             match settings.username() {
@@ -150,6 +152,7 @@ impl Wire {
             wire.command(&["SELECT", &settings.db().to_string()])?;
             wire.skip_reply(0)?;
         }
+        wire.socket.get_mut().deadline = None;
         Ok(wire)
     }
 
