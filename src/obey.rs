@@ -134,7 +134,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             // to the new master — rather than exit.
             Err(e) if !args.once && e.exit == Exit::Unavailable => {
                 cli::warn(format!("{e}; connecting again"));
-                match reconnect(&settings, &host, &stop) {
+                match reconnect(&settings, &host, &stop)? {
                     Some(again) => {
                         inbox = again;
                         continue;
@@ -165,20 +165,22 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
 }
 
 /// Opens the inbox again, with backoff, until it opens or a stop is asked
-/// for (`None`).
+/// for (`None`); a refusal of our credentials is returned, not waited out.
 fn reconnect(
     settings: &Settings,
     host: &str,
     stop: &std::sync::atomic::AtomicBool,
-) -> Option<Inbox> {
+) -> Result<Option<Inbox>> {
     let mut backoff =
         crate::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     while !stop.load(Ordering::SeqCst) {
         match Inbox::open(settings, host) {
             Ok(inbox) => {
                 cli::note("connected again; obeying");
-                return Some(inbox);
+                return Ok(Some(inbox));
             }
+            // A refused password or ACL will not come right by waiting.
+            Err(e) if e.exit == Exit::Usage => return Err(e),
             Err(e) => {
                 cli::warn(format!(
                     "{e}; trying again in {}",
@@ -188,7 +190,7 @@ fn reconnect(
             }
         }
     }
-    None
+    Ok(None)
 }
 
 struct Obeying<'a> {
