@@ -842,3 +842,43 @@ fn wait_answers_without_a_broker_while_the_store_receives() {
     let groups = env.cmd("sd-recv").arg("--groups").expect_code(0).stdout();
     assert_eq!(groups.lines().count(), 1, "{groups}");
 }
+
+/// A password changed on the broker under a running sd-obey: it is not
+/// an outage to wait out; sd-obey says the broker refused it, exits 2.
+#[test]
+fn a_refused_password_stops_sd_obey_instead_of_waiting_for_ever() {
+    let (env, redis, key) = with_broker();
+    let dir = env.path("tux01");
+    let tux01 = host_config(&env, "tux01", &key, &dir);
+    let (out, err) = (env.path("obey.out"), env.path("obey.err"));
+    let mut obeying = env
+        .cmd("sd-obey")
+        .arg("--config")
+        .arg(&tux01)
+        .spawn_to(&out, &err);
+    // Reading its stream, then the password changes and its connections go.
+    assert!(wait_until(20, || redis
+        .cli(&["CLIENT", "LIST"])
+        .is_some_and(|c| c.contains("cmd=xreadgroup"))));
+    redis
+        .cli(&["CONFIG", "SET", "requirepass", "new-pw"])
+        .unwrap();
+    let _ = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "-a",
+            "new-pw",
+            "--no-auth-warning",
+        ])
+        .args(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .output();
+    let ended = wait_until(30, || obeying.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = obeying.kill();
+    }
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert!(ended, "sd-obey kept waiting:\n{stderr}");
+    assert_eq!(obeying.wait().unwrap().code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the broker refused us"), "{stderr}");
+}
