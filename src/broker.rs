@@ -66,11 +66,19 @@ impl Broker {
                 .map_err(|why| Error::usage(format!("invalid broker URL {shown}: {why}")))?;
             let password = settings.sentinel_password.as_ref().map(|p| p.expose());
             crate::sentinel::master_url(&parsed, settings.timeout, ca_pem.as_deref(), password)
-                .map_err(|why| {
-                    Error::new(
-                        crate::exit::Exit::Unavailable,
-                        format!("finding the master through {shown}: {why}"),
-                    )
+                .map_err(|no| {
+                    if no.refused {
+                        Error::usage(format!(
+                            "finding the master through {shown}: the sentinels refused us ({}): \
+                             fix [broker] sentinel_password_file; waiting would not help",
+                            no.why
+                        ))
+                    } else {
+                        Error::new(
+                            crate::exit::Exit::Unavailable,
+                            format!("finding the master through {shown}: {}", no.why),
+                        )
+                    }
                 })?
         } else {
             settings.url.clone()
@@ -554,12 +562,7 @@ pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
     )
 }
 
-/// Whether the broker refused who we are or what we may do: a wrong
-/// password, no password where one is needed, an ACL without the command.
-pub fn is_refusal(err: &RedisError) -> bool {
-    err.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(err.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
-}
+pub use crate::client::is_refusal;
 
 /// A Redis error in plain words; passwords never appear in them.
 pub fn describe(err: &RedisError) -> String {

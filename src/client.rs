@@ -1,6 +1,7 @@
 //! Opening a Redis client the one way sheepdog does, for the master and
 //! for the sentinels alike: with a password when one is given, and over
-//! TLS trusting the broker's `ca_file` when one is given.
+//! TLS trusting the broker's `ca_file` when one is given; and what a
+//! refusal of the credentials looks like, for both.
 
 use redis::{Client, ConnectionInfo, RedisResult, TlsCertificates};
 
@@ -23,4 +24,11 @@ pub fn open(
         ),
         None => Client::open(info),
     }
+}
+
+/// Whether a Redis server refused who we are or what we may do: a wrong
+/// password, no password where one is needed, an ACL without the command.
+pub fn is_refusal(err: &redis::RedisError) -> bool {
+    err.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(err.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
 }

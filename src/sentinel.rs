@@ -94,9 +94,10 @@ pub fn master_url(
     timeout: Duration,
     ca_pem: Option<&[u8]>,
     password: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, NoMaster> {
     let scheme = if url.tls { "rediss" } else { "redis" };
     let mut why = Vec::new();
+    let mut refused = 0;
     for sentinel in &url.sentinels {
         let ask = || -> redis::RedisResult<Option<(String, u16)>> {
             let address = format!("{scheme}://{sentinel}").into_connection_info()?;
@@ -120,13 +121,28 @@ pub fn master_url(
                 return Ok(format!("{scheme}://{}{host}:{port}{db}", url.userinfo));
             }
             Ok(None) => why.push(format!("{sentinel} knows no master `{}`", url.master)),
-            Err(e) => why.push(format!(
-                "{sentinel}: {}",
-                crate::error::plain(e.to_string())
-            )),
+            Err(e) => {
+                refused += usize::from(crate::client::is_refusal(&e));
+                why.push(format!(
+                    "{sentinel}: {}",
+                    crate::error::plain(e.to_string())
+                ));
+            }
         }
     }
-    Err(why.join("; "))
+    Err(NoMaster {
+        why: why.join("; "),
+        refused: refused == url.sentinels.len(),
+    })
+}
+
+/// Why no master was found: what each sentinel said, and whether every
+/// one of them refused our password (the configuration's mistake, not an
+/// outage).
+#[derive(Debug)]
+pub struct NoMaster {
+    pub why: String,
+    pub refused: bool,
 }
 
 #[cfg(test)]

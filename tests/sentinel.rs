@@ -385,13 +385,12 @@ fn sentinels_with_a_password_of_their_own_are_asked_with_it() {
     ));
     env.set("SD_CONFIG", &config);
     // A wrong password: the sentinel refuses, it is said (not the
-    // password), and the event waits in the spool.
-    let run = env
-        .cmd("sd-bark")
-        .args(["--tag", "refused"])
-        .expect_code(69);
+    // password) as the configuration's mistake, and the event waits in
+    // the spool.
+    let run = env.cmd("sd-bark").args(["--tag", "refused"]).expect_code(2);
     assert!(
-        run.stderr().contains("finding the master"),
+        run.stderr().contains("finding the master")
+            && run.stderr().contains("sentinel_password_file"),
         "{}",
         run.report()
     );
