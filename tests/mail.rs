@@ -392,8 +392,9 @@ fn nothing_is_lost_while_the_mail_server_is_away() {
 
 #[test]
 fn a_handler_away_for_a_while_uses_up_no_deliveries() {
-    // A handler that exits 75 (its server is away) three times before it
-    // echoes: with --max-deliveries 1 nothing goes to the dead letters.
+    // A handler that exits 75 (its server is away) and 74 (its disk is
+    // full) three times before it echoes: with --max-deliveries 1 nothing
+    // goes to the dead letters.
     let mut env = TestEnv::new();
     let redis = RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
@@ -402,7 +403,7 @@ fn a_handler_away_for_a_while_uses_up_no_deliveries() {
         .expect_code(0);
     let tries = env.path("tries");
     let handler = format!(
-        "echo x >> {0}; if [ $(wc -l < {0}) -le 3 ]; then read line; exit 75; fi; cat",
+        "echo x >> {0}; n=$(wc -l < {0}); if [ $n -le 3 ]; then read line; exit $((73 + n % 2 + 1)); fi; cat",
         tries.display()
     );
     let run = env

@@ -151,7 +151,11 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
             ));
             backoff.sleep();
             handler = start(&options.argv, &echo_tx, handler.generation + 1)?;
-            let temporary = status.and_then(|s| s.code()) == Some(i32::from(Exit::TempFail.code()));
+            let temporary = status.and_then(|s| s.code()).is_some_and(|code| {
+                [Exit::TempFail, Exit::IoErr]
+                    .iter()
+                    .any(|e| code == i32::from(e.code()))
+            });
             resend(source, &mut handler, &mut in_flight, options, temporary)?;
         }
     }
@@ -249,8 +253,9 @@ fn admit(
 
 /// Sends a restarted handler what the last one had not finished. A
 /// handler that exited 75 (`EX_TEMPFAIL`: its mail server or channel is
-/// away, nothing is wrong with the events) does not use up their
-/// deliveries: it is waited for with backoff, and the events stay.
+/// away) or 74 (`EX_IOERR`: its disk is full, its store unwritable) has
+/// nothing against the events: it does not use up their deliveries, it is
+/// waited for with backoff, and the events stay.
 fn resend(
     source: &mut dyn Source,
     handler: &mut Running,

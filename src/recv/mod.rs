@@ -34,8 +34,8 @@ flushed. With a handler (`sd-recv --group store -- sd-store --echo`), an \
 event is acknowledged when the handler prints its line (or any JSON \
 object with the same id) back; at most --window are in flight. A handler \
 that dies is restarted with backoff and gets again what it had not \
-echoed (a handler that exits 75, EX_TEMPFAIL, uses up none of their \
-deliveries); an event delivered --max-deliveries times without an echo is \
+echoed (a handler that exits 75, EX_TEMPFAIL, or 74, EX_IOERR — a mail \
+server away, a full disk — uses up none of their deliveries); an event delivered --max-deliveries times without an echo is \
 moved to the dead-letter stream sheepdog:dead. On SIGTERM sd-recv stops \
 reading, lets in-flight events finish, acknowledges them and exits 0. \
 With --once it exits 65 when it moved anything to sheepdog:dead or \
