@@ -1066,3 +1066,44 @@ fn without_a_group_sd_recv_follows_like_tail_f() {
         "and trims nothing"
     );
 }
+
+/// A handler that crashes on one event, with many in flight: only that
+/// event goes to the dead letters; the others, sent again one at a time,
+/// are acknowledged.
+#[test]
+fn a_handler_crashing_on_one_event_dead_letters_that_one_only() {
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let mut input = events_input(30, "fine");
+    input.push_str("{\"tag\":\"poison-pill\",\"status\":\"fail\"}\n");
+    input.push_str(&events_input(30, "fine"));
+    env.cmd("sd-bark").stdin(input).expect_code(0);
+    let handler = env.path("crashy.py");
+    std::fs::write(
+        &handler,
+        "import sys\nfor line in sys.stdin:\n    if 'poison-pill' in line:\n        sys.exit(1)\n    sys.stdout.write(line); sys.stdout.flush()\n",
+    )
+    .unwrap();
+    let run = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--once", "--window", "100"])
+        .args(["--max-deliveries", "2", "--", "python3"])
+        .arg(&handler)
+        .expect_code(65);
+    let dead = redis.cli(&["XRANGE", "sheepdog:dead", "-", "+"]).unwrap();
+    assert_eq!(
+        redis.cli(&["XLEN", "sheepdog:dead"]).unwrap().trim(),
+        "1",
+        "{}",
+        run.report()
+    );
+    assert!(dead.contains("poison-pill"), "{dead}");
+    let pending = redis
+        .cli(&["XPENDING", "sheepdog:events", "store"])
+        .unwrap();
+    assert!(
+        pending.starts_with("0\n"),
+        "every other event acknowledged: {pending}"
+    );
+}

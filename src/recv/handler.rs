@@ -5,6 +5,12 @@
 //! flight. A handler that dies is started again with backoff and gets again
 //! what it had not echoed; an event delivered `max_deliveries` times without
 //! an echo goes to the dead letters.
+//!
+//! A handler that dies with several events in flight does not say which
+//! one killed it: none of them is counted, and they are sent again one at
+//! a time, each waiting for the echo of the one before, until the one it
+//! dies on is alone — only that one uses up a delivery. A crash on one
+//! host's event is never a reason to dead-letter another host's.
 
 use super::source::{Delivery, Received, Source};
 use crate::backoff::Backoff;
@@ -46,6 +52,8 @@ struct InFlight {
     line: Arc<String>,
     deliveries: u64,
     sent_order: u64,
+    /// Held back after a crash, to be sent alone (see the module's doc).
+    held: bool,
 }
 
 struct Running {
@@ -72,8 +80,17 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
                 in_flight.len()
             ));
         }
-        let done_receiving = stopping || draining || options.count.is_some_and(|n| received >= n);
-        if done_receiving && in_flight.is_empty() {
+        // After a crash, suspects go one at a time, and nothing new comes
+        // in until they are through.
+        let isolating = in_flight.values().any(|f| f.held);
+        if isolating && !stopping && !in_flight.values().any(|f| !f.held) {
+            send_next_suspect(&mut handler, &mut in_flight);
+        }
+        let done_receiving =
+            stopping || draining || isolating || options.count.is_some_and(|n| received >= n);
+        // Stopping, the held are left pending: the next sd-recv gets them.
+        let handler_busy = in_flight.values().any(|f| !f.held);
+        if done_receiving && !handler_busy && (stopping || !isolating) {
             break;
         }
         // Take more while there is room in the window.
@@ -246,6 +263,7 @@ fn admit(
             line,
             deliveries: delivery.deliveries,
             sent_order: *order,
+            held: false,
         },
     );
     Ok(())
@@ -263,7 +281,18 @@ fn resend(
     options: &Options,
     temporary: bool,
 ) -> Result<()> {
-    let mut again: Vec<(&String, &mut InFlight)> = in_flight.iter_mut().collect();
+    // The events the dead handler had been given (the held ones it never
+    // saw); with several, none is known to have killed it.
+    let given = in_flight.values().filter(|f| !f.held).count();
+    if !temporary && given > 1 {
+        for flight in in_flight.values_mut() {
+            flight.held = true;
+        }
+        send_next_suspect(handler, in_flight);
+        return Ok(());
+    }
+    let mut again: Vec<(&String, &mut InFlight)> =
+        in_flight.iter_mut().filter(|(_, f)| !f.held).collect();
     again.sort_by_key(|(_, f)| f.sent_order);
     let mut dead_ids = Vec::new();
     for (id, flight) in again {
@@ -284,6 +313,18 @@ fn resend(
         }
     }
     Ok(())
+}
+
+/// Sends the oldest held event, alone.
+fn send_next_suspect(handler: &mut Running, in_flight: &mut HashMap<String, InFlight>) {
+    if let Some(next) = in_flight
+        .values_mut()
+        .filter(|f| f.held)
+        .min_by_key(|f| f.sent_order)
+    {
+        next.held = false;
+        send(handler, &next.line);
+    }
 }
 
 fn dead(source: &mut dyn Source, entry: &str, line: &str, deliveries: u64) -> Result<()> {
