@@ -120,10 +120,11 @@ fn idle_warning_once_per_run(env: &TestEnv) {
     // The idle group has read nothing for longer than the limit.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let (out, err) = (env.path("long.out"), env.path("long.err"));
-    let receiver = env
-        .cmd("sd-recv")
-        .args(["--group", "busy", "--warn-idle-group", "1s"])
-        .spawn_to(&out, &err);
+    let receiver = crate::util::Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", "busy", "--warn-idle-group", "1s"])
+            .spawn_to(&out, &err),
+    );
     let said = || {
         std::fs::read_to_string(&err)
             .unwrap_or_default()
@@ -145,7 +146,7 @@ fn idle_warning_once_per_run(env: &TestEnv) {
         assert!(wait_until(30, || printed() >= before + round));
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
-    crate::util::terminate(receiver);
+    receiver.terminate();
     assert_eq!(said(), 1, "{}", std::fs::read_to_string(&err).unwrap());
 }
 

@@ -851,11 +851,12 @@ fn a_refused_password_stops_sd_obey_instead_of_waiting_for_ever() {
     let dir = env.path("tux01");
     let tux01 = host_config(&env, "tux01", &key, &dir);
     let (out, err) = (env.path("obey.out"), env.path("obey.err"));
-    let mut obeying = env
-        .cmd("sd-obey")
-        .arg("--config")
-        .arg(&tux01)
-        .spawn_to(&out, &err);
+    let mut obeying = crate::util::Background::new(
+        env.cmd("sd-obey")
+            .arg("--config")
+            .arg(&tux01)
+            .spawn_to(&out, &err),
+    );
     // Reading its stream, then the password changes and its connections go.
     assert!(wait_until(20, || redis
         .cli(&["CLIENT", "LIST"])
@@ -873,12 +874,13 @@ fn a_refused_password_stops_sd_obey_instead_of_waiting_for_ever() {
         ])
         .args(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
         .output();
-    let ended = wait_until(30, || obeying.try_wait().unwrap().is_some());
-    if !ended {
-        let _ = obeying.kill();
-    }
+    let mut status = None;
+    wait_until(30, || {
+        status = obeying.try_wait();
+        status.is_some()
+    });
     let stderr = std::fs::read_to_string(&err).unwrap();
-    assert!(ended, "sd-obey kept waiting:\n{stderr}");
-    assert_eq!(obeying.wait().unwrap().code(), Some(2), "{stderr}");
+    let status = status.unwrap_or_else(|| panic!("sd-obey kept waiting:\n{stderr}"));
+    assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("the broker refused us"), "{stderr}");
 }

@@ -398,6 +398,50 @@ pub fn spawn_server(
         .unwrap_or_else(|e| panic!("starting {what}: {e}"))
 }
 
+/// A command a test left running in the background: stopped (SIGKILL to
+/// its process group, which `Cmd::own_group` gives it, or to it alone)
+/// when the test ends, however it ends — a failed assertion included.
+pub struct Background {
+    child: Option<std::process::Child>,
+}
+
+impl Background {
+    pub fn new(child: std::process::Child) -> Background {
+        Background { child: Some(child) }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// SIGTERM, to its group when it has one of its own, then its status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        if nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGTERM).is_err() {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A free TCP port on the loopback interface.
 /// Asks a running command to stop (SIGTERM), as a service manager does,
 /// and returns what it printed.
