@@ -414,10 +414,17 @@ impl Background {
         self.child.as_ref().map_or(0, |c| c.id())
     }
 
+    /// Its status once it has ended (then it is reaped, and nothing is
+    /// left to stop).
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child
+        let status = self
+            .child
             .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+            .and_then(|c| c.try_wait().ok().flatten());
+        if status.is_some() {
+            self.child = None;
+        }
+        status
     }
 
     /// SIGTERM, to its group when it has one of its own, then its status.
