@@ -359,10 +359,7 @@ fn check_field(key: &str, value: &mut Value) -> Result<(), String> {
 fn expected(what: &str, got: &Value) -> String {
     let mut shown = got.to_string();
     if shown.len() > 60 {
-        let mut cut = 57;
-        while !shown.is_char_boundary(cut) {
-            cut -= 1;
-        }
+        let cut = crate::size::prefix(&shown, 57).len();
         shown.truncate(cut);
         shown.push_str("...");
     }

@@ -15,6 +15,7 @@ use crate::orders::args;
 use crate::orders::keys::TrustedKey;
 use crate::orders::ledger::{Ledger, Start};
 use crate::orders::{Order, Signed, stream_for};
+use crate::size::prefix;
 use crate::{cli, ident, time};
 use clap::{ArgMatches, Parser};
 use std::path::PathBuf;
@@ -203,15 +204,6 @@ struct Obeying<'a> {
 /// The tag of every refused order's event.
 pub const REFUSALS_TAG: &str = "sd-obey";
 
-/// At most `most` bytes of `text` (at a character's boundary).
-fn bounded(text: &str, most: usize) -> String {
-    let mut end = text.len().min(most);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
-}
-
 /// Why an order was refused: (reason, message).
 type Refusal = (&'static str, String);
 
@@ -226,11 +218,11 @@ impl<'a> Obeying<'a> {
                 // refusal. What it claimed goes in fields, cut short.
                 let named = signed.and_then(|s| serde_json::from_str::<Order>(&s.order).ok());
                 let mut event = Event::report(&self.host, REFUSALS_TAG, "order", Status::Error);
-                event.set("reason", reason).set("msg", bounded(&msg, 1024));
+                event.set("reason", reason).set("msg", prefix(&msg, 1024));
                 if let Some(order) = named {
                     event
-                        .set("order", bounded(&order.id, 64))
-                        .set("action", bounded(&order.action, 64));
+                        .set("order", prefix(&order.id, 64))
+                        .set("action", prefix(&order.action, 64));
                 }
                 return Ok(event);
             }

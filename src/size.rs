@@ -3,6 +3,17 @@
 //! Binary units (`KiB`, `MiB`, `GiB`, `TiB`) are powers of 1024; decimal
 //! ones (`kB`, `MB`, `GB`, `TB`) powers of 1000, as their names say.
 
+/// The longest start of `text` of at most `most` bytes that ends between
+/// two characters: how text is cut short for a message, a datagram or a
+/// dead letter without splitting a character.
+pub fn prefix(text: &str, most: usize) -> &str {
+    let mut end = text.len().min(most);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 const UNITS: [(&str, u64); 13] = [
     ("b", 1),
     ("kib", 1 << 10),

@@ -362,10 +362,7 @@ fn syslog(
         facility * 8 + severity,
         std::process::id()
     );
-    let mut end = message.len().min(8000);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = crate::size::prefix(&message, 8000).len();
     message.truncate(end);
     let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| e.to_string())?;
     sock.send_to(message.as_bytes(), socket)

@@ -66,7 +66,9 @@ impl Transport {
             "smtps" => Security::Wrapper,
             _ => return Err(bad("the scheme must be smtp or smtps")),
         };
+        let mut tls_given = false;
         for (key, value) in url.query_pairs() {
+            tls_given |= key == "tls";
             security = match (key.as_ref(), value.as_ref(), &security) {
                 ("tls", "required", Security::Required) => Security::Required,
                 ("tls", "opportunistic", Security::Required) => Security::Opportunistic,
@@ -81,10 +83,7 @@ impl Transport {
             _ => return Err(bad("no host")),
         };
         let host = host.as_str();
-        if security == Security::Required
-            && !url.query_pairs().any(|(k, _)| k == "tls")
-            && is_loopback(host)
-        {
+        if security == Security::Required && !tls_given && is_loopback(host) {
             security = Security::Opportunistic;
         }
         let port = url.port().unwrap_or(if security == Security::Wrapper {

@@ -71,6 +71,10 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     let mut draining = false;
     let mut said_stopping = false;
+    // Set by a crash with several events in flight (`resend`), until the
+    // held are through: only then is the window looked through for them,
+    // not at every turn of the loop.
+    let mut isolating = false;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if stopping && !said_stopping {
@@ -82,14 +86,18 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
         }
         // After a crash, suspects go one at a time, and nothing new comes
         // in until they are through.
-        let isolating = in_flight.values().any(|f| f.held);
-        if isolating && !stopping && !in_flight.values().any(|f| !f.held) {
-            send_next_suspect(&mut handler, &mut in_flight);
+        let mut handler_busy = !in_flight.is_empty();
+        if isolating {
+            isolating = in_flight.values().any(|f| f.held);
+            handler_busy = in_flight.values().any(|f| !f.held);
+            if isolating && !stopping && !handler_busy {
+                send_next_suspect(&mut handler, &mut in_flight);
+                handler_busy = true;
+            }
         }
         let done_receiving =
             stopping || draining || isolating || options.count.is_some_and(|n| received >= n);
         // Stopping, the held are left pending: the next sd-recv gets them.
-        let handler_busy = in_flight.values().any(|f| !f.held);
         if done_receiving && !handler_busy && (stopping || !isolating) {
             break;
         }
@@ -173,7 +181,7 @@ pub fn run(source: &mut dyn Source, options: &Options, stop: &Arc<AtomicBool>) -
                     .iter()
                     .any(|e| code == i32::from(e.code()))
             });
-            resend(source, &mut handler, &mut in_flight, options, temporary)?;
+            isolating |= resend(source, &mut handler, &mut in_flight, options, temporary)?;
         }
     }
     // Let the handler see the end of its input and finish.
@@ -280,16 +288,17 @@ fn resend(
     in_flight: &mut HashMap<String, InFlight>,
     options: &Options,
     temporary: bool,
-) -> Result<()> {
+) -> Result<bool> {
     // The events the dead handler had been given (the held ones it never
-    // saw); with several, none is known to have killed it.
+    // saw); with several, none is known to have killed it: all are held,
+    // and go again one at a time. Whether it began holding them.
     let given = in_flight.values().filter(|f| !f.held).count();
     if !temporary && given > 1 {
         for flight in in_flight.values_mut() {
             flight.held = true;
         }
         send_next_suspect(handler, in_flight);
-        return Ok(());
+        return Ok(true);
     }
     let mut again: Vec<(&String, &mut InFlight)> =
         in_flight.iter_mut().filter(|(_, f)| !f.held).collect();
@@ -312,7 +321,7 @@ fn resend(
             }
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Sends the oldest held event, alone.
@@ -430,9 +439,5 @@ fn echoed_id(line: &str) -> Option<String> {
 }
 
 fn short(line: &str) -> &str {
-    let mut cut = line.len().min(80);
-    while !line.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &line[..cut]
+    crate::size::prefix(line, 80)
 }

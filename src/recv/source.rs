@@ -138,15 +138,13 @@ fn bounded<'r>(entry: &str, raw: &'r str, reason: &str) -> (&'r str, String) {
     if raw.len() <= KEPT_BYTES {
         return (raw, reason.to_string());
     }
-    let mut end = KEPT_BYTES;
-    while !raw.is_char_boundary(end) {
-        end -= 1;
-    }
+    let kept = crate::size::prefix(raw, KEPT_BYTES);
     let reason = format!(
-        "{reason} (the first {end} of its {} bytes are kept here; the whole event stays entry {entry} of the stream until it is trimmed)",
+        "{reason} (the first {} of its {} bytes are kept here; the whole event stays entry {entry} of the stream until it is trimmed)",
+        kept.len(),
         raw.len()
     );
-    (&raw[..end], reason)
+    (kept, reason)
 }
 
 /// Turns an entry's text into a delivery, deriving `id` (`redis-<entry>`)

@@ -181,10 +181,7 @@ impl Store {
             Err(e) if refuses_the_event(&e) => e,
             Err(e) => return Err(e),
         };
-        // The rolled-back transaction's events are in no table: what the
-        // writer remembers of them goes.
-        self.writer.periods.forget();
-        self.writer.board.forget();
+        self.writer.forget();
         if let [event] = events {
             let reason = refused.to_string();
             self.keep_aside(event, &reason)?;
@@ -445,6 +442,16 @@ impl<'t> Inserting<'t> {
                 })
             })
             .collect())
+    }
+}
+
+impl Writer {
+    /// For a transaction rolled back: its events are in no table, so what
+    /// the writer remembers of them goes, and the next transaction reads
+    /// the periods and the board back from the database.
+    fn forget(&mut self) {
+        self.periods.forget();
+        self.board.forget();
     }
 }
 
