@@ -35,6 +35,16 @@ fn program(env: &TestEnv, out: &Path) -> PathBuf {
     path
 }
 
+/// sd-mail with the channels of `config`, no group wait, `retries`
+/// retries and its state in the test's `state` file.
+fn mail_through(env: &TestEnv, config: &Path, retries: &str, state: &str) -> crate::util::Cmd {
+    env.cmd("sd-mail")
+        .arg("--config")
+        .arg(config)
+        .args(["--group-wait", "0s", "--retries", retries, "--state"])
+        .arg(env.path(state))
+}
+
 fn secret(env: &TestEnv, name: &str, value: &str) -> PathBuf {
     let path = env.path(name);
     std::fs::write(&path, value).unwrap();
@@ -97,12 +107,7 @@ facility = "daemon"
     ));
     // A thousand failures of one job: one notification per channel.
     let input: String = (0..1000).map(|i| hostile(&format!("f{i:04}"))).collect();
-    let run = env
-        .cmd("sd-mail")
-        .arg("--config")
-        .arg(&config)
-        .args(["--group-wait", "0s", "--retries", "0", "--state"])
-        .arg(env.path("mail.db"))
+    let run = mail_through(&env, &config, "0", "mail.db")
         .stdin(input)
         .expect_code(0);
     let got = requests(&log);
@@ -224,14 +229,7 @@ fn a_channel_down_delivers_once_when_back_and_the_others_do_not_repeat() {
          [[notify]]\ntype = \"program\"\nprogram = [\"{}\"]\n",
         program(&env, &told).display()
     ));
-    let mail = |input: String| {
-        env.cmd("sd-mail")
-            .arg("--config")
-            .arg(&config)
-            .args(["--group-wait", "0s", "--retries", "0", "--state"])
-            .arg(env.path("mail.db"))
-            .stdin(input)
-    };
+    let mail = |input: String| mail_through(&env, &config, "0", "mail.db").stdin(input);
     // The webhook is down: the program hears it, sd-mail keeps the rest
     // and says so (75: try again later).
     let run = mail(hostile("a1")).expect_code(75);
@@ -442,11 +440,7 @@ fn a_refused_notification_is_an_error_event_not_a_silence() {
         program(&env, &told).display()
     ));
     let mail = |input: String| {
-        env.cmd("sd-mail")
-            .arg("--config")
-            .arg(&config)
-            .args(["--group-wait", "0s", "--retries", "3", "--state"])
-            .arg(env.path("mail.db"))
+        mail_through(&env, &config, "3", "mail.db")
             .stdin(input)
             .expect_code(0)
     };
@@ -545,12 +539,7 @@ fn a_redirect_carries_no_secret_and_is_not_a_delivery() {
             http.port,
             secret(&env, "gotify.token", "gotify-token").display()
         ));
-        let run = env
-            .cmd("sd-mail")
-            .arg("--config")
-            .arg(&config)
-            .args(["--group-wait", "0s", "--retries", "2", "--state"])
-            .arg(env.path(&format!("mail-{status}.db")))
+        let run = mail_through(&env, &config, "2", &format!("mail-{status}.db"))
             .stdin(hostile(&format!("redirect-{status}")))
             .expect_code(0);
         let events: Vec<Value> = run.lines();
@@ -589,20 +578,8 @@ fn a_program_that_reads_nothing_is_stopped_at_the_timeout_whatever_the_size() {
     ) + "\n";
     // Before, sd-mail waited in the write until the program ended (30 s
     // here) and then counted its exit 0 as a delivery.
-    let run = env
-        .cmd("sd-mail")
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "--group-wait",
-            "0s",
-            "--retries",
-            "0",
-            "--timeout",
-            "1s",
-            "--state",
-        ])
-        .arg(env.path("mail.db"))
+    let run = mail_through(&env, &config, "0", "mail.db")
+        .args(["--timeout", "1s"])
         .stdin(line)
         .run();
     assert!(
@@ -625,12 +602,7 @@ fn a_busy_or_slow_answer_is_tried_again_and_a_refusal_is_not() {
             "[[notify]]\ntype = \"json\"\nname = \"hook\"\nurl = \"http://127.0.0.1:{}/hook\"\n",
             http.port
         ));
-        let run = env
-            .cmd("sd-mail")
-            .arg("--config")
-            .arg(&config)
-            .args(["--group-wait", "0s", "--retries", "2", "--state"])
-            .arg(env.path(&format!("mail-{status}.db")))
+        let run = mail_through(&env, &config, "2", &format!("mail-{status}.db"))
             .stdin(hostile(&format!("busy-{status}")))
             .run();
         assert_eq!(
