@@ -1,5 +1,5 @@
 //! sd-bark: stamp, spool and publish events. See sd-bark(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::BARK.main()
+    sheepdog::manual::commands::BARK.main()
 }

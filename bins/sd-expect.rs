@@ -1,5 +1,5 @@
 //! sd-expect: the dead man's switch. See sd-expect(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::EXPECT.main()
+    sheepdog::manual::commands::EXPECT.main()
 }

@@ -1,5 +1,5 @@
 //! sd-facts: report the machine's indicators. See sd-facts(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::FACTS.main()
+    sheepdog::manual::commands::FACTS.main()
 }

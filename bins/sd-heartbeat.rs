@@ -1,5 +1,5 @@
 //! sd-heartbeat: check a service; restart it when it stops answering. See sd-heartbeat(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::HEARTBEAT.main()
+    sheepdog::manual::commands::HEARTBEAT.main()
 }

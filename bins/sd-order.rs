@@ -1,5 +1,5 @@
 //! sd-order: sign and send orders to hosts. See sd-order(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::ORDER.main()
+    sheepdog::manual::commands::ORDER.main()
 }

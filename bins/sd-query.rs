@@ -1,5 +1,5 @@
 //! sd-query: answer questions from the store. See sd-query(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::QUERY.main()
+    sheepdog::manual::commands::QUERY.main()
 }

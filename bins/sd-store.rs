@@ -1,5 +1,5 @@
 //! sd-store: store events in SQLite, idempotently. See sd-store(1).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::STORE.main()
+    sheepdog::manual::commands::STORE.main()
 }

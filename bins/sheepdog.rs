@@ -2,5 +2,5 @@
 //! link it is started through (`sd-run`, `sd-bark` …). See sheepdog(7).
 
 fn main() -> std::process::ExitCode {
-    sheepdog::commands::main()
+    sheepdog::manual::commands::main()
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 fn hostile(id: &str) -> String {
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2,"msg":"@room @channel <!here> *bold* ```x``` [a](http://evil)\r\nX-Injected: 1"}}"#,
-        sheepdog::time::format_ms(sheepdog::time::now_ms() - 60_000)
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() - 60_000)
     ) + "\n"
 }
 
@@ -287,7 +287,7 @@ fn syslog_goes_to_dev_log() {
     // The failure, then its recovery a minute later.
     let recovery = format!(
         r#"{{"v":1,"id":"s2","time":"{}","host":"tux01","tag":"web","kind":"run","status":"ok"}}"#,
-        sheepdog::time::format_ms(sheepdog::time::now_ms())
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms())
     ) + "\n";
     env.external("unshare", "unshare")
         .args(["--mount", "sh", "-c", &script])
@@ -399,7 +399,7 @@ allow_event_recipients = ["*@example.org"]
             .1
             .clone()
     };
-    let host = sheepdog::ident::short_hostname();
+    let host = sheepdog::base::ident::short_hostname();
     // The default route: [mail] to, and no address from the event (the
     // default allows none).
     assert_eq!(to("FAIL borg"), ["admin@example.org"]);
@@ -574,7 +574,7 @@ fn a_program_that_reads_nothing_is_stopped_at_the_timeout_whatever_the_size() {
     let big = "x".repeat(200 * 1024);
     let line = format!(
         r#"{{"v":1,"id":"big1","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","stderr":"{big}"}}"#,
-        sheepdog::time::format_ms(sheepdog::time::now_ms() - 60_000)
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() - 60_000)
     ) + "\n";
     // Before, sd-mail waited in the write until the program ended (30 s
     // here) and then counted its exit 0 as a delivery.

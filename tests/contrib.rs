@@ -105,7 +105,7 @@ fn systemd_units_verify() {
 #[test]
 fn every_crontab_line_is_a_valid_command_line() {
     let text = std::fs::read_to_string(contrib("cron/sheepdog.crontab")).unwrap();
-    let pages = sheepdog::commands::ALL;
+    let pages = sheepdog::manual::commands::ALL;
     let mut commands = 0;
     for line in text.lines() {
         let line = line.trim();

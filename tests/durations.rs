@@ -11,10 +11,10 @@ use serde_json::Value;
 const MIN: i64 = 60_000;
 
 fn run_event(id: &str, hours_ago: i64, elapsed_ms: i64, status: &str) -> String {
-    let time = sheepdog::time::now_ms() - hours_ago * 3_600_000;
+    let time = sheepdog::base::time::now_ms() - hours_ago * 3_600_000;
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"BORG","kind":"run","status":"{status}","elapsed_ms":{elapsed_ms},"cmd":["borg","create"]}}"#,
-        sheepdog::time::format_ms(time)
+        sheepdog::base::time::format_ms(time)
     ) + "\n"
 }
 

@@ -7,8 +7,8 @@
 //! Regenerate with `SD_UPDATE_FIXTURES=1 cargo test golden` and review the
 //! diff.
 
+use sheepdog::base::lines::{EventReader, Item};
 use sheepdog::event::{DEFAULT_MAX_EVENT_BYTES, Event};
-use sheepdog::lines::{EventReader, Item};
 use std::path::Path;
 
 #[test]
@@ -56,7 +56,7 @@ fn golden_event_fixtures() {
 fn process(input: &[u8], limit: usize) -> (String, String) {
     let mut reader = EventReader::new(input, limit);
     let (mut out, mut err) = (String::new(), String::new());
-    let before = sheepdog::time::now_ms();
+    let before = sheepdog::base::time::now_ms();
     while let Some((number, item)) = reader.next_item(&|event: Event| event).unwrap() {
         match item {
             Item::Event(mut event) => {
@@ -69,7 +69,7 @@ fn process(input: &[u8], limit: usize) -> (String, String) {
                 }
                 if !had_time {
                     let ms = event.time_ms().unwrap();
-                    assert!(ms >= before && ms <= sheepdog::time::now_ms());
+                    assert!(ms >= before && ms <= sheepdog::base::time::now_ms());
                     event.set("time", "<now>");
                 }
                 out.push_str(&event.to_line());

@@ -56,7 +56,7 @@ fn the_switch_wired_through_the_store_still_fires_when_the_job_stops() {
     let redis = RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
     let db = env.path("events.db");
-    let host = sheepdog::ident::short_hostname();
+    let host = sheepdog::base::ident::short_hostname();
 
     // The job succeeds once, then stops running.
     assert_eq!(
@@ -140,8 +140,8 @@ fn the_switch_wired_through_the_store_still_fires_when_the_job_stops() {
 fn a_scheduled_job_is_overdue_once_its_run_and_grace_have_passed() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
-    let at = |ms: i64| sheepdog::time::format_ms(ms);
+    let now = sheepdog::base::time::now_ms();
+    let at = |ms: i64| sheepdog::base::time::format_ms(ms);
     // A job that should run every minute and last succeeded 5 minutes ago,
     // and one that succeeded just now.
     let events = format!(

@@ -8,7 +8,7 @@ use crate::util::TestEnv;
 fn good(id: &str) -> String {
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"h","tag":"t","status":"fail","msg":"line one\r\nline two"}}"#,
-        sheepdog::time::format_ms(sheepdog::time::now_ms())
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms())
     )
 }
 

@@ -23,7 +23,7 @@ fn make_install_puts_everything_in_place() {
         .run();
     assert_eq!(run.code(), Some(0), "{}", run.report());
     let usr = stage.join("usr");
-    for page in sheepdog::commands::ALL {
+    for page in sheepdog::manual::commands::ALL {
         let name = page.name;
         for path in [
             format!("bin/{name}"),

@@ -9,11 +9,11 @@ use std::io::Write;
 
 /// An event `minutes_ago` minutes old.
 fn ev(id: &str, minutes_ago: i64, host: &str, tag: &str, status: &str) -> String {
-    let time = sheepdog::time::now_ms() - minutes_ago * 60_000;
+    let time = sheepdog::base::time::now_ms() - minutes_ago * 60_000;
     let code = if status == "ok" { 0 } else { 2 };
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","kind":"run","status":"{status}","code":{code},"cmd":["borg","create","::{{now}}"],"stderr":"Repository is locked\nfailed"}}"#,
-        sheepdog::time::format_ms(time)
+        sheepdog::base::time::format_ms(time)
     ) + "\n"
 }
 
@@ -261,7 +261,7 @@ fn cr_lf_in_a_tag_or_host_injects_no_header() {
     let smtp = SmtpServer::start(env.path("smtp"));
     let line = format!(
         r#"{{"v":1,"id":"x1","time":"{}","host":"tux01\r\nBcc: victim@example.org","tag":"web\r\nX-Injected: yes\r\n\r\nbody","status":"fail"}}"#,
-        sheepdog::time::format_ms(sheepdog::time::now_ms())
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms())
     ) + "\n";
     mail_each(&env, &smtp).stdin(line).expect_code(0);
     let mails = smtp.received();
@@ -463,7 +463,7 @@ fn sendmail_and_dry_run_hand_over_the_same_mail() {
     // sendmail(8) is given the envelope, never read from the headers
     // (-t): the recipients are arguments after `--`, one each.
     let args = mail.lines().next().unwrap();
-    let host = sheepdog::ident::short_hostname();
+    let host = sheepdog::base::ident::short_hostname();
     assert_eq!(
         args,
         format!("args: -i -f sheepdog@{host} -- admin@example.org"),

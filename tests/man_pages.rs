@@ -9,9 +9,9 @@ fn man_pages_are_current() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
     let update = std::env::var_os("SD_UPDATE_MAN").is_some();
     let mut stale = Vec::new();
-    for page in sheepdog::commands::ALL {
+    for page in sheepdog::manual::commands::ALL {
         let path = dir.join(format!("{}.1", page.name));
-        let fresh = sheepdog::man::render(page);
+        let fresh = sheepdog::manual::man::render(page);
         if update {
             std::fs::write(&path, &fresh).unwrap();
         } else if std::fs::read_to_string(&path).ok().as_deref() != Some(fresh.as_str()) {
@@ -45,8 +45,8 @@ fn man_pages_have_no_groff_warnings() {
 
 #[test]
 fn every_page_has_the_required_sections() {
-    for page in sheepdog::commands::ALL {
-        let text = sheepdog::man::render(page);
+    for page in sheepdog::manual::commands::ALL {
+        let text = sheepdog::manual::man::render(page);
         for section in [
             "NAME",
             "SYNOPSIS",
@@ -75,7 +75,7 @@ fn every_command_has_a_page() {
         .filter_map(|l| l.strip_prefix("name = \"sd-"))
         .map(|rest| rest.trim_end_matches('"'))
         .collect();
-    let pages: Vec<String> = sheepdog::commands::ALL
+    let pages: Vec<String> = sheepdog::manual::commands::ALL
         .iter()
         .map(|p| p.name.to_string())
         .collect();
@@ -93,10 +93,10 @@ fn completions_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let update = std::env::var_os("SD_UPDATE_MAN").is_some();
     let mut stale = Vec::new();
-    for page in sheepdog::commands::ALL {
-        for shell in sheepdog::completions::SHELLS {
-            let path = root.join(sheepdog::completions::file(shell, page.name));
-            let fresh = sheepdog::completions::render(shell, page);
+    for page in sheepdog::manual::commands::ALL {
+        for shell in sheepdog::manual::completions::SHELLS {
+            let path = root.join(sheepdog::manual::completions::file(shell, page.name));
+            let fresh = sheepdog::manual::completions::render(shell, page);
             if update {
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 std::fs::write(&path, &fresh).unwrap();

@@ -276,7 +276,7 @@ fn hosts_are_chosen_by_facts_and_wait_prints_their_results() {
     let facts = |host: &str, mem: u64| {
         format!(
             "{{\"v\":1,\"id\":\"f-{host}\",\"time\":\"{}\",\"host\":\"{host}\",\"tag\":\"facts\",\"kind\":\"facts\",\"status\":\"info\",\"facts\":{{\"mem_total_bytes\":{mem}}}}}\n",
-            sheepdog::time::format_ms(sheepdog::time::now_ms())
+            sheepdog::base::time::format_ms(sheepdog::base::time::now_ms())
         )
     };
     env.cmd("sd-store")

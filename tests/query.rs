@@ -11,14 +11,14 @@ const DAY: i64 = 86_400_000;
 fn ev(id: &str, at: i64, host: &str, tag: &str, status: &str) -> String {
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","kind":"heartbeat","status":"{status}","msg":"{tag} is {status}"}}"#,
-        sheepdog::time::format_ms(at)
+        sheepdog::base::time::format_ms(at)
     ) + "\n"
 }
 
 fn facts(host: &str, at: i64, mem: u64, nginx: &str) -> String {
     format!(
         r#"{{"v":1,"id":"facts-{host}","time":"{}","host":"{host}","tag":"facts","kind":"facts","status":"info","facts":{{"mem_total_bytes":{mem},"pkg.nginx":"{nginx}","os":"Debian GNU/Linux 12 (bookworm)"}}}}"#,
-        sheepdog::time::format_ms(at)
+        sheepdog::base::time::format_ms(at)
     ) + "\n"
 }
 
@@ -68,7 +68,7 @@ struct Interruption {
 fn the_question_the_project_was_started_for() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
     let run = env
         .cmd("sd-query")
@@ -116,7 +116,7 @@ fn the_question_the_project_was_started_for() {
 fn status_is_the_latest_state_of_every_host_and_tag() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
     #[derive(Deserialize)]
     struct Row {
@@ -163,7 +163,7 @@ fn status_is_the_latest_state_of_every_host_and_tag() {
 fn events_are_filtered() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
     let ids = |args: &[&str]| -> Vec<String> {
         let rows: Vec<serde_json::Value> = env
@@ -212,7 +212,7 @@ fn sql_is_read_only() {
     let db = env.path("events.db");
     env.cmd("sd-store")
         .arg(&db)
-        .stdin(herd(sheepdog::time::now_ms()))
+        .stdin(herd(sheepdog::base::time::now_ms()))
         .expect_code(0);
     let rows: Vec<serde_json::Value> = env
         .cmd("sd-query")
@@ -256,7 +256,7 @@ fn sql_is_read_only() {
 fn the_dead_mans_switch_fails_when_an_ok_is_overdue() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     let mut input = String::new();
     input += &ev("k1", now - 30 * 3_600_000, "tux01", "BORG", "ok"); // 30 h ago: overdue
     input += &ev("k2", now - 2 * 3_600_000, "tux02", "BORG", "ok"); // fresh
@@ -309,7 +309,7 @@ fn the_dead_mans_switch_fails_when_an_ok_is_overdue() {
 fn windows_take_dates_times_and_words() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let at = |text: &str| sheepdog::time::parse_rfc3339_ms(text).unwrap();
+    let at = |text: &str| sheepdog::base::time::parse_rfc3339_ms(text).unwrap();
     let mut input = String::new();
     input += &ev("d1", at("2026-10-31T23:00:00Z"), "tux01", "web", "fail");
     input += &ev("d2", at("2026-11-01T10:00:00Z"), "tux01", "web", "ok");
@@ -367,7 +367,7 @@ fn windows_take_dates_times_and_words() {
 fn the_store_is_named_before_or_after_the_question() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     env.cmd("sd-store").arg(&db).stdin(herd(now)).expect_code(0);
     let before = env.cmd("sd-query").arg(&db).arg("status").expect_code(0);
     let after = env.cmd("sd-query").arg("status").arg(&db).expect_code(0);
@@ -413,7 +413,7 @@ fn the_store_is_named_before_or_after_the_question() {
 fn the_board_as_a_check() {
     let env = TestEnv::new();
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     let mut input = String::new();
     input += &ev("c1", now - MIN, "tux01", "web", "ok");
     input += &ev("c2", now - MIN, "tux01", "disk", "warn");
@@ -459,7 +459,7 @@ fn a_store_in_a_missing_directory_is_an_error_but_the_default_is_made() {
     );
     assert!(!env.path("no-such-dir").exists());
     env.cmd("sd-store")
-        .stdin(ev("s1", sheepdog::time::now_ms(), "h", "t", "ok"))
+        .stdin(ev("s1", sheepdog::base::time::now_ms(), "h", "t", "ok"))
         .expect_code(0);
     assert!(env.path("data/sheepdog/events.db").is_file());
 }

@@ -34,7 +34,7 @@ fn the_seed_question_as_rules_answers_what_the_flags_answer() {
     let db = env.path("events.db");
     env.cmd("sd-store")
         .arg(&db)
-        .stdin(crate::query::herd(sheepdog::time::now_ms()))
+        .stdin(crate::query::herd(sheepdog::base::time::now_ms()))
         .expect_code(0);
     let rules = rules_file(&env, SEED);
     let asked = env
@@ -105,7 +105,7 @@ suppress(H, "ping") :- upstream(H, P), down(P).
 fn ping(id: &str, host: &str, status: &str, seconds_ago: i64) -> String {
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"ping","kind":"heartbeat","status":"{status}","reason":"timeout"}}"#,
-        sheepdog::time::format_ms(sheepdog::time::now_ms() - seconds_ago * 1000)
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() - seconds_ago * 1000)
     ) + "\n"
 }
 
@@ -218,7 +218,7 @@ fn an_attack_is_counted_blocked_alerted_and_cleared() {
     // spool (an empty SD_BROKER: no broker), as the namespace has no network.
     env.set("SD_BROKER", redis.url());
     let db = env.path("events.db");
-    let host = sheepdog::ident::short_hostname();
+    let host = sheepdog::base::ident::short_hostname();
     // The window is a minute here (5m in contrib/rules/); the failures
     // stopping is seen by asking as of a minute later (--now), not by
     // waiting for it.
@@ -277,7 +277,7 @@ alert(H, "attack", cat("ssh attack from ", Ip)) :- attack(H, Ip).
     );
     // The order heads say the same without a goal.
     assert_eq!(ask(&["--orders"]).stdout(), orders.stdout());
-    let later = sheepdog::time::format_ms(sheepdog::time::now_ms() + 61_000);
+    let later = sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() + 61_000);
     let alerts_at = |expected: usize, now: &[&str]| {
         let state = env.path("alerts.json");
         let run = env
@@ -528,7 +528,7 @@ fn an_alerts_ok_never_satisfies_the_dead_mans_switch() {
     let alert = |id: &str, status: &str, seconds_ago: i64| {
         format!(
             r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"NIGHTLY","kind":"alert","status":"{status}"}}"#,
-            sheepdog::time::format_ms(sheepdog::time::now_ms() - seconds_ago * 1000)
+            sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() - seconds_ago * 1000)
         ) + "\n"
     };
     let events = alert("a1", "fail", 120) + &alert("a2", "ok", 60);

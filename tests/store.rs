@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 fn event(id: &str, time_s: i64, host: &str, tag: &str, status: &str) -> String {
     format!(
         r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","kind":"run","status":"{status}"}}"#,
-        sheepdog::time::format_ms(time_s * 1000)
+        sheepdog::base::time::format_ms(time_s * 1000)
     )
 }
 
@@ -111,7 +111,10 @@ fn an_event_that_needs_nothing_is_kept_as_written_the_others_are_stamped() {
     };
     assert_eq!(body("w1"), as_written);
     let stamped: serde_json::Value = serde_json::from_str(&body("w2")).unwrap();
-    assert_eq!(stamped["host"], sheepdog::ident::short_hostname().as_str());
+    assert_eq!(
+        stamped["host"],
+        sheepdog::base::ident::short_hostname().as_str()
+    );
     assert!(body("w3").contains(r#""time":"2026-11-20T02:00:03.000Z""#));
     let legacy: (String, String) = db(&path)
         .query_row(
@@ -184,7 +187,7 @@ fn facts_keep_the_latest_value_and_every_change() {
     let facts = |id: &str, t: i64, nginx: &str, mem: u64| {
         format!(
             r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"facts","kind":"facts","status":"info","facts":{{"pkg.nginx":"{nginx}","mem_total_bytes":{mem}}}}}"#,
-            sheepdog::time::format_ms(t * 1000)
+            sheepdog::base::time::format_ms(t * 1000)
         ) + "\n"
     };
     let input = facts("f1", 100, "1.22.1-9", 2 << 30)
@@ -256,7 +259,7 @@ fn rejected_lines_are_named_and_the_rest_stored() {
 fn retain_prunes_old_events() {
     let env = TestEnv::new();
     let path = env.path("events.db");
-    let now = sheepdog::time::now_ms() / 1000;
+    let now = sheepdog::base::time::now_ms() / 1000;
     let input = format!(
         "{}\n{}\n",
         event("old", now - 500 * 86400, "h", "t", "ok"),

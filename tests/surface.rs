@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 /// store.
 fn store(env: &TestEnv) -> PathBuf {
     let db = env.path("events.db");
-    let now = sheepdog::time::now_ms();
+    let now = sheepdog::base::time::now_ms();
     let hostile = format!(
         r#"{{"v":1,"id":"evil","time":"{}","host":"tux03","tag":"web","kind":"run","status":"warn","elapsed_ms":1500,"msg":"<img src=\"http://127.0.0.1:9/x.png\"><script>document.title='owned'</script>"}}"#,
-        sheepdog::time::format_ms(now - 1000)
+        sheepdog::base::time::format_ms(now - 1000)
     ) + "\n";
     env.cmd("sd-store")
         .arg(&db)

@@ -404,7 +404,7 @@ fn entries_added_with_redis_cli_get_ids_from_their_entry_and_keep_them() {
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].id, format!("redis-{entry}"));
     let ms: i64 = entry.split('-').next().unwrap().parse().unwrap();
-    assert_eq!(first[0].time, sheepdog::time::format_ms(ms));
+    assert_eq!(first[0].time, sheepdog::base::time::format_ms(ms));
     // Redelivered to g2 by taking it over from the dead consumer.
     let again: Vec<Event> = env
         .cmd("sd-recv")

@@ -1,7 +1,7 @@
 //! The configuration file (docs/ARCHITECTURE.md §6): TOML, every key optional, an
 //! unknown key or a wrong type an error naming the file, line and key.
 
-use crate::error::{Context, Error, Result};
+use crate::base::error::{Context, Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -239,7 +239,7 @@ pub struct HumanDuration(pub Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        crate::cli::parse_duration(&text)
+        crate::base::cli::parse_duration(&text)
             .map(HumanDuration)
             .map_err(serde::de::Error::custom)
     }
@@ -259,7 +259,7 @@ impl<'de> Deserialize<'de> for CommandLine {
             Words(Vec<String>),
         }
         match Form::deserialize(deserializer)? {
-            Form::Line(line) => crate::cli::split_command(&line)
+            Form::Line(line) => crate::base::cli::split_command(&line)
                 .map(CommandLine)
                 .map_err(serde::de::Error::custom),
             Form::Words(words) if words.is_empty() => {

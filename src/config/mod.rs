@@ -14,7 +14,7 @@ pub use file::{
 };
 pub use file::{ArgType, CommandLine, ConfigFile, HumanDuration};
 
-use crate::error::{Context, Error, Result};
+use crate::base::error::{Context, Error, Result};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use std::fmt;
@@ -165,7 +165,7 @@ impl Settings {
             None => None,
             Some(url) => {
                 if from_argv && url_password(&url).is_some() && !args.base.quiet {
-                    crate::cli::warn(
+                    crate::base::cli::warn(
                         "the password in --broker is visible to every user through ps; \
                          put it in password_file in the configuration file or in SD_BROKER",
                     );
@@ -204,7 +204,7 @@ impl Settings {
             .spool
             .clone()
             .or_else(|| config.spool.path.clone())
-            .unwrap_or_else(|| crate::paths::state_dir().join("spool.db"));
+            .unwrap_or_else(|| crate::base::paths::state_dir().join("spool.db"));
         Ok(Settings {
             config,
             config_path,
@@ -221,7 +221,7 @@ fn load_config(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>)> {
     if let Some(path) = named {
         return Ok((ConfigFile::load(path)?, Some(path.to_path_buf())));
     }
-    for candidate in crate::paths::config_candidates() {
+    for candidate in crate::base::paths::config_candidates() {
         if candidate.exists() {
             let config = ConfigFile::load(&candidate)?;
             return Ok((config, Some(candidate)));
@@ -240,8 +240,8 @@ pub fn check_broker_url(text: &str) -> Result<(), String> {
         return Ok(());
     }
     let shown = redact_url(text);
-    if crate::sentinel::is_sentinel(text) {
-        return crate::sentinel::parse(text)
+    if crate::log::redis::sentinel::is_sentinel(text) {
+        return crate::log::redis::sentinel::parse(text)
             .map(drop)
             .map_err(|why| format!("`{shown}`: {why}"));
     }
@@ -271,7 +271,7 @@ pub fn check_broker_url(text: &str) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "`{shown}`: {} ({FORMS})",
-                crate::error::plain(e.to_string())
+                crate::base::error::plain(e.to_string())
             )
         })
 }

@@ -62,7 +62,7 @@ impl ArgType {
                             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
                         && !value.starts_with(['-', '.'])
                 }
-                "duration" => crate::cli::parse_duration(value).is_ok(),
+                "duration" => crate::base::cli::parse_duration(value).is_ok(),
                 _ => false,
             },
         };

@@ -8,7 +8,7 @@
 //! travels with each order so a host with several trusted keys knows which
 //! one to check.
 
-use crate::error::{Context, Error, Result};
+use crate::base::error::{Context, Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
@@ -61,7 +61,7 @@ pub fn generate(path: &Path) -> Result<String> {
                 Error::usage(format!(
                     "writing the private key {}: {}",
                     path.display(),
-                    crate::error::describe_io(&e)
+                    crate::base::error::describe_io(&e)
                 ))
             }
         })?;
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_signature_verifies_for_its_text_and_key_only() {
-        let (dir, path) = crate::testing::scratch("orders.key");
+        let (dir, path) = crate::base::testing::scratch("orders.key");
         let id = generate(&path).unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
@@ -181,7 +181,7 @@ mod tests {
         let stranger = TrustedKey::load(&public_path(&other)).unwrap();
         assert!(!stranger.verifies(r#"{"action":"block-ip"}"#, &sig));
         let missing = SigningKey::load(&dir.path().join("none.key")).unwrap_err();
-        assert_eq!(missing.exit, crate::exit::Exit::Usage);
+        assert_eq!(missing.exit, crate::base::exit::Exit::Usage);
         assert!(missing.message.contains("none.key"), "{}", missing.message);
     }
 }

@@ -3,7 +3,7 @@
 //! runs. It is what makes "at most once per order id, ever" true across
 //! redeliveries, restarts, crashes and a second sd-obey on the same host.
 
-use crate::error::{Context, Result};
+use crate::base::error::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
@@ -46,8 +46,8 @@ pub enum Start {
 
 impl Ledger {
     pub fn open(path: &Path) -> Result<Ledger> {
-        let mut conn = crate::sqlite::open_wal(path, "ledger", "FULL", None)?;
-        crate::sqlite::migrate(&mut conn, MIGRATIONS)
+        let mut conn = crate::base::sqlite::open_wal(path, "ledger", "FULL", None)?;
+        crate::base::sqlite::migrate(&mut conn, MIGRATIONS)
             .context("migrating ledger", path.display())?;
         Ok(Ledger {
             conn,
@@ -59,7 +59,7 @@ impl Ledger {
     /// says which.
     pub fn start(&mut self, id: &str, action: &str) -> Result<Start> {
         let pid = std::process::id();
-        let now = crate::time::now_ms();
+        let now = crate::base::time::now_ms();
         let record = |conn: &mut Connection| -> rusqlite::Result<Start> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let known: Option<(i64, Option<i64>, Option<String>)> = tx
@@ -102,7 +102,7 @@ impl Ledger {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             let done = conn.execute(
                 "UPDATE runs SET finished_ms = ?2, status = ?3 WHERE id = ?1",
-                params![id, crate::time::now_ms(), status],
+                params![id, crate::base::time::now_ms(), status],
             );
             conn.pragma_update(None, "synchronous", "FULL")?;
             done.map(drop)
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn an_order_starts_once_and_a_dead_start_is_interrupted() {
-        let (_dir, path) = crate::testing::scratch("ledger.db");
+        let (_dir, path) = crate::base::testing::scratch("ledger.db");
         let mut ledger = Ledger::open(&path).unwrap();
         assert_eq!(ledger.start("o1", "block-ip").unwrap(), Start::Fresh);
         // The same process again (a redelivery while it runs): never twice.

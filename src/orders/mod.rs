@@ -11,6 +11,8 @@
 pub mod args;
 pub mod keys;
 pub mod ledger;
+pub mod obey;
+pub mod send;
 pub mod sent;
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +34,7 @@ pub fn local_spool(events: &std::path::Path) -> std::path::PathBuf {
     events
         .parent()
         .map(|dir| dir.join("orders.db"))
-        .unwrap_or_else(|| crate::paths::state_dir().join("orders.db"))
+        .unwrap_or_else(|| crate::base::paths::state_dir().join("orders.db"))
 }
 
 /// The group a host reads the local orders spool through.
@@ -68,15 +70,15 @@ impl Order {
         ttl: std::time::Duration,
         by: &str,
     ) -> Order {
-        let now = crate::time::now_ms();
+        let now = crate::base::time::now_ms();
         Order {
             v: 1,
             id: ulid::Ulid::new().to_string(),
-            time: crate::time::format_ms(now),
+            time: crate::base::time::format_ms(now),
             host: host.to_string(),
             action: action.to_string(),
             args,
-            expires: crate::time::format_ms(now + ttl.as_millis() as i64),
+            expires: crate::base::time::format_ms(now + ttl.as_millis() as i64),
             by: by.to_string(),
         }
     }

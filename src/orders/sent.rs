@@ -6,7 +6,7 @@
 //! file under the state directory, one per user that signs.
 
 use super::Order;
-use crate::error::{Context, Result};
+use crate::base::error::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
@@ -37,15 +37,15 @@ impl Sent {
     /// The default place: `$XDG_STATE_HOME/sheepdog/orders-sent.db`
     /// (`/var/lib/sheepdog` for root).
     pub fn default_path() -> PathBuf {
-        crate::paths::state_dir().join("orders-sent.db")
+        crate::base::paths::state_dir().join("orders-sent.db")
     }
 
     pub fn open(path: &Path) -> Result<Sent> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).context("creating", dir.display())?;
         }
-        let mut conn = crate::sqlite::open_wal(path, "sent orders", "FULL", None)?;
-        crate::sqlite::migrate(&mut conn, MIGRATIONS)
+        let mut conn = crate::base::sqlite::open_wal(path, "sent orders", "FULL", None)?;
+        crate::base::sqlite::migrate(&mut conn, MIGRATIONS)
             .context("migrating the sent orders", path.display())?;
         Ok(Sent {
             conn,
@@ -73,7 +73,7 @@ impl Sent {
 
     /// Remembers `order`, sent, until it expires; forgets what expired.
     pub fn record(&self, order: &Order) -> Result<()> {
-        let expires_ms = crate::time::parse_rfc3339_ms(&order.expires).unwrap_or(i64::MAX);
+        let expires_ms = crate::base::time::parse_rfc3339_ms(&order.expires).unwrap_or(i64::MAX);
         self.conn
             .execute(
                 "INSERT INTO sent (host, action, args, id, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -90,7 +90,7 @@ impl Sent {
             .and_then(|_| {
                 self.conn.execute(
                     "DELETE FROM sent WHERE expires_ms <= ?1",
-                    [crate::time::now_ms()],
+                    [crate::base::time::now_ms()],
                 )
             })
             .context("writing", self.path.display())?;
@@ -121,7 +121,7 @@ mod tests {
             Duration::from_secs(600),
             "me",
         );
-        let now = crate::time::now_ms();
+        let now = crate::base::time::now_ms();
         assert_eq!(sent.still_valid(&first, now).unwrap(), None);
         sent.record(&first).unwrap();
         let again = Order::new(

@@ -10,7 +10,7 @@ pub mod program;
 pub mod sql;
 pub mod syntax;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use program::Program;
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
@@ -100,7 +100,7 @@ impl Rules {
             Error::usage(format!(
                 "reading rules {}: {}",
                 path.display(),
-                crate::error::describe_io(&e)
+                crate::base::error::describe_io(&e)
             ))
         })?;
         let text = String::from_utf8(text).map_err(|e| {
@@ -236,7 +236,7 @@ impl Rules {
     /// grew, and what to do.
     fn stopped(&self, error: Error, growing: &str) -> Error {
         let why = if error.message.contains("interrupted") {
-            format!("ran past {}", crate::time::human(self.timeout))
+            format!("ran past {}", crate::base::time::human(self.timeout))
         } else if error.message.contains("out of memory") {
             format!("needed more than {} MiB", MEMORY_BYTES >> 20)
         } else if error.message.contains("answers") {
@@ -245,7 +245,7 @@ impl Rules {
             return error;
         };
         Error::new(
-            crate::exit::Exit::TempFail,
+            crate::base::exit::Exit::TempFail,
             format!(
                 "{}: `{growing}` {why} and was stopped: a rule that grows without bound \
                  (a product of large relations, a recursion making new values)? bound it, \
@@ -492,7 +492,7 @@ fn query(
         }
         let mut values = Vec::with_capacity(width);
         for i in 0..width {
-            values.push(crate::sqlite::json_value(
+            values.push(crate::base::sqlite::json_value(
                 row.get_ref(i).map_err(sql_error)?,
             ));
         }
@@ -513,7 +513,7 @@ fn comparable(value: ValueRef<'_>) -> Option<Comparable> {
         ValueRef::Null | ValueRef::Blob(_) => return None,
         ValueRef::Integer(n) => Comparable::Number(n as f64),
         ValueRef::Real(x) => Comparable::Number(x),
-        ValueRef::Text(t) => match crate::compare::number(&String::from_utf8_lossy(t)) {
+        ValueRef::Text(t) => match crate::base::compare::number(&String::from_utf8_lossy(t)) {
             Some(x) => Comparable::Number(x),
             None => Comparable::Text,
         },
@@ -558,7 +558,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         let (Some(a), Some(b)) = (text_of(ctx.get_raw(0)), text_of(ctx.get_raw(1))) else {
             return Ok(None);
         };
-        Ok(crate::compare::compare_versions(&a, &b).map(sign))
+        Ok(crate::base::compare::compare_versions(&a, &b).map(sign))
     })
     .map_err(sql_error)
 }

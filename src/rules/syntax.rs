@@ -79,7 +79,7 @@ impl ArithOp {
     }
 }
 
-pub use crate::compare::CmpOp;
+pub use crate::base::compare::CmpOp;
 
 impl Term {
     /// The variables named in the term, in order.

@@ -3,14 +3,14 @@
 
 use super::durable::Durable;
 use super::{Serialized, Store};
-use crate::batch::{Batches, feed_batches};
+use crate::base::batch::{Batches, feed_batches};
+use crate::base::error::Result;
+use crate::base::exit::Exit;
+use crate::base::lines::Stamping;
+use crate::base::{cli, ident};
 use crate::config::ConfigArgs;
-use crate::error::Result;
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
-use crate::exit::Exit;
-use crate::lines::Stamping;
-use crate::skim::Skimmed;
-use crate::{cli, ident};
+use crate::event::skim::Skimmed;
 use clap::{ArgMatches, Parser};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ pub struct Args {
     pub retain: Option<Duration>,
 
     /// Largest event accepted (1MiB, 64KiB).
-    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_arg, default_value = "1MiB")]
+    #[arg(long, value_name = "SIZE", value_parser = crate::base::size::parse_arg, default_value = "1MiB")]
     pub max_event_size: u64,
 
     #[command(flatten)]
@@ -95,7 +95,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         if !dir.is_dir() {
-            return Err(crate::error::Error::usage(format!(
+            return Err(crate::base::error::Error::usage(format!(
                 "no directory {} for the store {} (a typo? if not, create it first: mkdir -p {})",
                 dir.display(),
                 path.display(),
@@ -158,11 +158,11 @@ impl Storing {
         };
         let gone = self
             .store
-            .prune(crate::time::now_ms() - keep.as_millis() as i64)?;
+            .prune(crate::base::time::now_ms() - keep.as_millis() as i64)?;
         if gone > 0 && !self.quiet {
             cli::note(format!(
                 "pruned {gone} event(s) older than {}",
-                crate::time::human(keep)
+                crate::base::time::human(keep)
             ));
         }
         self.next_prune = Instant::now() + Duration::from_secs(3600);

@@ -14,13 +14,13 @@
 //!
 //! Checkpoints (copying the WAL into the database file, two more fsyncs)
 //! are done here too, instead of stopping the writer every 1,000 pages
-//! ([`crate::checkpoint`]).
+//! ([`crate::base::checkpoint`]).
 
 use super::Serialized;
-use crate::checkpoint::Checkpoints;
-pub use crate::checkpoint::{Gate, Pass};
-use crate::cli;
-use crate::error::{Error, Result};
+use crate::base::checkpoint::Checkpoints;
+pub use crate::base::checkpoint::{Gate, Pass};
+use crate::base::cli;
+use crate::base::error::{Error, Result};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;

@@ -10,8 +10,8 @@
 //! The hosts whose latest facts match are read here, from the store's
 //! `facts` table, for sd-query's `--fact` and sd-order's `--where` alike.
 
-use crate::compare::{CmpOp, compare_versions, number};
-use crate::error::Result;
+use crate::base::compare::{CmpOp, compare_versions, number};
+use crate::base::error::Result;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -198,8 +198,8 @@ pub fn record(
     Ok(())
 }
 
-fn read_error(e: rusqlite::Error) -> crate::error::Error {
-    crate::error::Error::io(format!("reading the store: {e}"))
+fn read_error(e: rusqlite::Error) -> crate::base::error::Error {
+    crate::base::error::Error::io(format!("reading the store: {e}"))
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@ pub mod facts;
 mod interruptions;
 mod many_rows;
 mod pairs;
+pub mod run_times;
 pub mod schema;
 mod serialized;
 
-use crate::error::{Context, Error, Result};
+use crate::base::error::{Context, Error, Result};
 use interruptions::StateEvent;
 pub use pairs::Pairs;
 use rusqlite::{Connection, OpenFlags, params};
@@ -63,7 +64,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         // NORMAL: commits do not wait for the disk; the WAL is flushed
         // on another thread before anything is echoed (store/durable.rs).
-        let mut conn = crate::sqlite::open_wal(path, "store", "NORMAL", Some(PAGE_SIZE))?;
+        let mut conn = crate::base::sqlite::open_wal(path, "store", "NORMAL", Some(PAGE_SIZE))?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .context("opening store", path.display())?;
@@ -116,7 +117,7 @@ impl Store {
         given
             .map(Path::to_path_buf)
             .or_else(|| config.store.path.clone())
-            .unwrap_or_else(|| crate::paths::data_dir().join("events.db"))
+            .unwrap_or_else(|| crate::base::paths::data_dir().join("events.db"))
     }
 
     /// Opens an existing store read-only (for questions).
@@ -204,7 +205,7 @@ impl Store {
         )?
         .execute(params![
             event.id(),
-            crate::time::now_ms(),
+            crate::base::time::now_ms(),
             reason,
             &*event.line
         ])?;
@@ -395,7 +396,7 @@ impl<'t> Inserting<'t> {
     ) -> rusqlite::Result<Inserting<'t>> {
         Ok(Inserting {
             inserts,
-            received_ms: crate::time::now_ms(),
+            received_ms: crate::base::time::now_ms(),
             last_rowid: tx.query_row("SELECT coalesce(max(rowid), 0) FROM events", [], |r| {
                 r.get(0)
             })?,
@@ -581,7 +582,7 @@ mod tests {
                     let (host, tag) = pairs[*pair];
                     let line = format!(
                         r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"{tag}","status":"{status}"}}"#,
-                        crate::time::format_ms(*time)
+                        crate::base::time::format_ms(*time)
                     );
                     let event = Event::parse(line.as_bytes(), usize::MAX).unwrap();
                     Serialized::new(event, &store.pairs())

@@ -187,7 +187,7 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to [`VERSION`]; fails on a newer one.
 pub fn migrate(conn: &mut Connection) -> Result<(), String> {
-    crate::sqlite::migrate(conn, MIGRATIONS)
+    crate::base::sqlite::migrate(conn, MIGRATIONS)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //! memory it has not seen before, not five.
 
 use super::pairs::{Pair, Pairs};
+use crate::event::skim::Skimmed;
 use crate::event::{Event, Status};
-use crate::skim::Skimmed;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -136,7 +136,7 @@ impl Serialized {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skim::skim;
+    use crate::event::skim::skim;
 
     #[test]
     fn columns_are_read_from_the_line_or_kept_when_escaped() {

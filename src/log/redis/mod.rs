@@ -1,0 +1,595 @@
+//! The Redis side of the wire format (docs/ARCHITECTURE.md §2, sheepdog(7)): one
+//! stream, one entry per event, the JSON text in the entry field `event`;
+//! consumer groups give each role every event once.
+//!
+//! Every call has a bounded timeout, so a cron job never hangs on a broker
+//! that is away; every failure is an [`Exit::Unavailable`] error whose
+//! message names the broker without its password — except a refused
+//! password or ACL, which is the configuration's mistake (exit 2): it is
+//! not waited out, it is said.
+
+pub mod client;
+pub mod sentinel;
+pub mod wire;
+
+use crate::base::error::{Context, Error, Result};
+use crate::base::exit::Exit;
+use crate::config::{BrokerSettings, redact_url};
+use crate::log::groups::GroupInfo;
+use crate::log::redis::wire::write_command;
+pub use crate::log::redis::wire::{EVENT_FIELD, Entry};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
+use redis::{Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
+use std::time::Duration;
+
+/// Where events no handler finished with end up, with the reason.
+pub const DEAD_STREAM: &str = "sheepdog:dead";
+/// Where events that failed their signature check end up, with the reason.
+pub const REJECTED_STREAM: &str = "sheepdog:rejected";
+
+pub struct Broker {
+    conn: Connection,
+    /// The URL without its password, for messages.
+    pub shown: String,
+    pub stream: String,
+    timeout: Duration,
+    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
+    pub max_len: u64,
+    /// Replicas that must confirm each batch ([`Broker::publish`]).
+    min_replicas: u32,
+    /// This host's key: published events are signed with it.
+    signer: Option<crate::event::signing::Key>,
+    /// Where the master is, its password set, and the CA file's text:
+    /// for opening [`Broker::wire`].
+    info: Box<redis::ConnectionInfo>,
+    ca_pem: Option<Vec<u8>>,
+    /// The connection streams are read from, opened at the first read.
+    wire: Option<Box<crate::log::redis::wire::Wire>>,
+}
+
+/// How far a group is behind.
+#[derive(Clone, Debug)]
+pub struct GroupState {
+    pub name: String,
+    pub pending: u64,
+    pub lag: Option<u64>,
+}
+
+impl Broker {
+    /// Connects within the configured timeout.
+    pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Broker> {
+        let shown = redact_url(&settings.url);
+        // Trusted for the sentinels and the master alike.
+        let ca_pem = match &settings.ca_file {
+            Some(ca) => Some(std::fs::read(ca).usage_context("reading broker CA", ca.display())?),
+            None => None,
+        };
+        // Through Sentinel: the master as the sentinels know it now.
+        let url = if crate::log::redis::sentinel::is_sentinel(&settings.url) {
+            let parsed = crate::log::redis::sentinel::parse(&settings.url)
+                .map_err(|why| Error::usage(format!("invalid broker URL {shown}: {why}")))?;
+            let password = settings.sentinel_password.as_ref().map(|p| p.expose());
+            crate::log::redis::sentinel::master_url(
+                &parsed,
+                settings.timeout,
+                ca_pem.as_deref(),
+                password,
+            )
+            .map_err(|no| {
+                if no.refused {
+                    Error::usage(format!(
+                        "finding the master through {shown}: the sentinels refused us ({}): \
+                             fix [broker] sentinel_password_file; waiting would not help",
+                        no.why
+                    ))
+                } else {
+                    Error::new(
+                        crate::base::exit::Exit::Unavailable,
+                        format!("finding the master through {shown}: {}", no.why),
+                    )
+                }
+            })?
+        } else {
+            settings.url.clone()
+        };
+        let info = url.as_str().into_connection_info().map_err(|e| {
+            Error::usage(format!(
+                "invalid broker URL {shown}: {} (expected redis://HOST:PORT, rediss://… or unix:///PATH)",
+                describe(&e)
+            ))
+        })?;
+        let password = settings.password.as_ref().map(|p| p.expose());
+        let client = crate::log::redis::client::open(info, password, ca_pem.as_deref())
+            .map_err(|e| unavailable(&shown, "connecting to", &e))?;
+        let info = Box::new(client.get_connection_info().clone());
+        let conn = client
+            .get_connection_with_timeout(settings.timeout)
+            .map_err(|e| unavailable(&shown, "connecting to", &e))?;
+        let broker = Broker {
+            conn,
+            shown,
+            stream: stream.to_string(),
+            timeout: settings.timeout,
+            max_len: settings.max_len,
+            min_replicas: settings.min_replicas,
+            signer: None,
+            info,
+            ca_pem,
+            wire: None,
+        };
+        broker.set_timeout(Duration::ZERO)?;
+        Ok(broker)
+    }
+
+    /// Socket timeouts: the command timeout plus however long the command
+    /// itself may block.
+    fn set_timeout(&self, blocking: Duration) -> Result<()> {
+        let limit = Some(self.timeout + blocking);
+        self.conn
+            .set_read_timeout(limit)
+            .and_then(|_| self.conn.set_write_timeout(limit))
+            .map_err(|e| self.error("talking to", &e))
+    }
+
+    pub fn error(&self, what: &str, err: &RedisError) -> Error {
+        unavailable(&self.shown, what, err)
+    }
+
+    /// Signs every event published from now on.
+    pub fn sign_with(&mut self, key: crate::event::signing::Key) {
+        self.signer = Some(key);
+    }
+
+    /// Appends events in order, pipelined, capped by `MAXLEN ~`.
+    pub fn publish<'a>(&mut self, lines: impl IntoIterator<Item = &'a str>) -> Result<usize> {
+        // The commands are written straight into one buffer: building each
+        // through the client's command type (a vector per argument, a set
+        // of ignored replies) cost sd-bark more than the spool did.
+        let mut packed = Vec::new();
+        let mut count = 0;
+        let max_len = self.max_len.to_string();
+        for line in lines {
+            let signature = self.signer.as_ref().map(|key| key.sign(line));
+            let mut args = [
+                "XADD",
+                &self.stream,
+                "MAXLEN",
+                "~",
+                &max_len,
+                "*",
+                EVENT_FIELD,
+                line,
+                crate::event::signing::SIG_FIELD,
+                "",
+            ];
+            let used = match &signature {
+                Some(sig) => {
+                    args[9] = sig;
+                    10
+                }
+                None => 8,
+            };
+            write_command(&mut packed, &args[..used]);
+            count += 1;
+        }
+        if count > 0 {
+            self.conn
+                .req_packed_commands(&packed, 0, count)
+                .and_then(|replies| {
+                    replies
+                        .into_iter()
+                        .try_for_each(|reply| reply.extract_error().map(drop))
+                })
+                .map_err(|e| self.error("publishing to", &e))?;
+            self.confirm_replicas()?;
+        }
+        Ok(count)
+    }
+
+    /// With `[broker] min_replicas = N`: waits (`WAIT`, within the
+    /// timeout) until N replicas have everything this connection wrote; a
+    /// batch fewer confirm is not published — it stays in the spool and is
+    /// sent again (its ids absorb the repeat), so a failover cannot lose
+    /// it.
+    fn confirm_replicas(&mut self) -> Result<()> {
+        if self.min_replicas == 0 {
+            return Ok(());
+        }
+        self.set_timeout(self.timeout)?;
+        let confirmed: u64 = redis::cmd("WAIT")
+            .arg(self.min_replicas)
+            .arg(self.timeout.as_millis() as u64)
+            .query(&mut self.conn)
+            .map_err(|e| self.error("waiting for replicas of", &e))?;
+        self.set_timeout(Duration::ZERO)?;
+        if confirmed < u64::from(self.min_replicas) {
+            return Err(Error::new(
+                Exit::Unavailable,
+                format!(
+                    "{}: {confirmed} of the {} replicas [broker] min_replicas asks for confirmed \
+                     the batch within {}; it stays in the spool and is sent again",
+                    self.shown,
+                    self.min_replicas,
+                    crate::base::time::human(self.timeout)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends a signed order to the stream of the host it is for.
+    pub fn publish_order(&mut self, signed: &crate::orders::Signed, host: &str) -> Result<String> {
+        use crate::orders::{KEY_FIELD, ORDER_FIELD, SIG_FIELD, stream_for};
+        redis::cmd("XADD")
+            .arg(stream_for(host))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.max_len)
+            .arg("*")
+            .arg(ORDER_FIELD)
+            .arg(&signed.order)
+            .arg(SIG_FIELD)
+            .arg(&signed.sig)
+            .arg(KEY_FIELD)
+            .arg(&signed.key)
+            .query::<String>(&mut self.conn)
+            .map_err(|e| self.error("publishing an order to", &e))
+    }
+
+    /// Creates the group if it does not exist: from the start of the
+    /// stream, or only for what arrives from now on.
+    pub fn ensure_group(&mut self, group: &str, from_now: bool) -> Result<()> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(if from_now { "$" } else { "0" })
+            .arg("MKSTREAM")
+            .query(&mut self.conn);
+        match created {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(self.error("creating the consumer group on", &e)),
+        }
+    }
+
+    /// New entries for `consumer` of `group`, waiting at most `block`.
+    pub fn read_group(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.read(&["XREADGROUP", "GROUP", group, consumer], count, block, ">")
+    }
+
+    /// What `consumer` of `group` was given before and has not
+    /// acknowledged (a restarted consumer picks up where it died).
+    pub fn read_own_pending(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.read(
+            &["XREADGROUP", "GROUP", group, consumer],
+            count,
+            Duration::ZERO,
+            "0",
+        )
+    }
+
+    /// New entries after `last` (an entry ID, or `$` for from now),
+    /// without a group, waiting at most `block`.
+    pub fn read_after(
+        &mut self,
+        last: &str,
+        count: usize,
+        block: Duration,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.read(&["XREAD"], count, block, last)
+    }
+
+    /// XREAD or XREADGROUP with what both take: a count, a time to block,
+    /// the stream and where to start.
+    fn read(
+        &mut self,
+        command: &[&str],
+        count: usize,
+        block: Duration,
+        after: &str,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        let (count, block_ms) = (count.to_string(), block.as_millis().to_string());
+        let mut args = command.to_vec();
+        args.extend([
+            "COUNT",
+            &count,
+            "BLOCK",
+            &block_ms,
+            "STREAMS",
+            &self.stream,
+            after,
+        ]);
+        let wire = match &mut self.wire {
+            Some(wire) => wire,
+            None => self
+                .wire
+                .insert(Box::new(crate::log::redis::wire::Wire::connect(
+                    &self.info,
+                    self.ca_pem.as_deref(),
+                    self.timeout,
+                )?)),
+        };
+        wire.set_timeout(self.timeout + block)?;
+        wire.read_entries(&args)
+    }
+
+    /// The ID of the newest entry, for following from now.
+    pub fn last_id(&mut self) -> std::result::Result<String, RedisError> {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(&self.stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query(&mut self.conn)?;
+        Ok(reply
+            .ids
+            .first()
+            .map_or_else(|| "0-0".to_string(), |e| e.id.clone()))
+    }
+
+    /// Takes over entries other consumers of `group` left pending for at
+    /// least `idle` (a consumer that died), with their delivery counts.
+    pub fn claim_idle(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        idle: Duration,
+        count: usize,
+    ) -> std::result::Result<Vec<Entry>, RedisError> {
+        self.set_timeout(Duration::ZERO).map_err(|_| io_error())?;
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(consumer)
+            .arg(idle.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .query(&mut self.conn)?;
+        let mut claimed: Vec<Entry> = reply.claimed.into_iter().map(entry).collect();
+        if !claimed.is_empty() {
+            let mut pipe = redis::pipe();
+            for e in &claimed {
+                pipe.cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(group)
+                    .arg(&e.id)
+                    .arg(&e.id)
+                    .arg(1);
+            }
+            let counts: Vec<Vec<(String, String, u64, u64)>> = pipe.query(&mut self.conn)?;
+            for (e, pending) in claimed.iter_mut().zip(counts) {
+                e.deliveries = pending.first().map_or(1, |p| p.3);
+            }
+        }
+        Ok(claimed)
+    }
+
+    pub fn ack(&mut self, group: &str, ids: &[String]) -> std::result::Result<(), RedisError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        redis::cmd("XACK")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(ids)
+            .query::<()>(&mut self.conn)
+    }
+
+    /// Moves an entry to `to` (`sheepdog:dead`, or `sheepdog:rejected`
+    /// for a failed signature check) with the reason, then acknowledges
+    /// it. Not in a MULTI transaction: the receiver's ACL (sheepdog(7))
+    /// grants no MULTI, and redis-rs mishandles a refused MULTI (a panic
+    /// in its reply count). Cut off between the two, the entry is moved
+    /// again at its next delivery: twice in the dead letters, never lost.
+    pub fn set_aside(
+        &mut self,
+        to: &str,
+        group: &str,
+        entry: &Entry,
+        reason: &str,
+    ) -> std::result::Result<(), RedisError> {
+        redis::pipe()
+            .cmd("XADD")
+            .arg(to)
+            .arg("*")
+            .arg(EVENT_FIELD)
+            .arg(entry.event.as_deref().unwrap_or(""))
+            .arg("reason")
+            .arg(reason)
+            .arg("stream")
+            .arg(&self.stream)
+            .arg("entry")
+            .arg(&entry.id)
+            .arg("group")
+            .arg(group)
+            .ignore()
+            .cmd("XACK")
+            .arg(&self.stream)
+            .arg(group)
+            .arg(&entry.id)
+            .ignore()
+            .query::<()>(&mut self.conn)
+    }
+
+    /// Every group of the stream: consumers, pending, lag, and how long
+    /// since any of its consumers last read.
+    pub fn groups(&mut self) -> std::result::Result<Vec<GroupInfo>, RedisError> {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&self.stream)
+            .query(&mut self.conn)?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let info: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&self.stream)
+            .query(&mut self.conn)?;
+        let mut groups = Vec::new();
+        for group in info.groups {
+            let consumers: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg(&self.stream)
+                .arg(&group.name)
+                .query(&mut self.conn)?;
+            groups.push(GroupInfo {
+                idle_ms: consumers.consumers.iter().map(|c| c.idle as u64).min(),
+                name: group.name,
+                consumers: group.consumers as u64,
+                pending: group.pending as u64,
+                lag: group.lag.map(|l| l as u64),
+            });
+        }
+        Ok(groups)
+    }
+
+    /// Destroys a group (`XGROUP DESTROY`), so it holds nothing back any
+    /// more; false when there was no such group.
+    pub fn retire_group(&mut self, group: &str) -> std::result::Result<bool, RedisError> {
+        let destroyed: std::result::Result<i64, RedisError> = redis::cmd("XGROUP")
+            .arg("DESTROY")
+            .arg(&self.stream)
+            .arg(group)
+            .query(&mut self.conn);
+        match destroyed {
+            Ok(n) => Ok(n > 0),
+            // No stream at all: no group either.
+            Err(e) if e.to_string().contains("no such key") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Trims entries every group is done with (`XTRIM MINID`), and says
+    /// how far each group is behind.
+    pub fn trim(&mut self) -> std::result::Result<Vec<GroupState>, RedisError> {
+        let info: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&self.stream)
+            .query(&mut self.conn)?;
+        if info.groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut needed: Option<(u64, u64)> = None;
+        let mut states = Vec::new();
+        for group in &info.groups {
+            let oldest = if group.pending > 0 {
+                let summary: (u64, Option<String>, Option<String>, Value) = redis::cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(&group.name)
+                    .query(&mut self.conn)?;
+                summary.1.as_deref().and_then(parse_id)
+            } else {
+                parse_id(&group.last_delivered_id).map(|(ms, seq)| (ms, seq + 1))
+            };
+            if let Some(id) = oldest {
+                needed = Some(needed.map_or(id, |n| n.min(id)));
+            }
+            states.push(GroupState {
+                name: group.name.clone(),
+                pending: group.pending as u64,
+                lag: group.lag.map(|l| l as u64),
+            });
+        }
+        if let Some((ms, seq)) = needed {
+            redis::cmd("XTRIM")
+                .arg(&self.stream)
+                .arg("MINID")
+                .arg(format!("{ms}-{seq}"))
+                .query::<()>(&mut self.conn)?;
+        }
+        Ok(states)
+    }
+}
+
+fn owned_text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn entry(id: StreamId) -> Entry {
+    let mut entry = Entry::new(id.id, id.delivered_count.unwrap_or(1) as u64);
+    // Taken out of the reply, not copied.
+    for (name, value) in id.map {
+        if let Some(slot) = entry.slot(name.as_bytes()) {
+            *slot = owned_text(value);
+        }
+    }
+    entry
+}
+
+/// `1700000000000-3` as numbers.
+pub fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+fn io_error() -> RedisError {
+    RedisError::from(std::io::Error::other("setting the socket timeout"))
+}
+
+/// A broker failure as an exit-69 error: `connecting to redis://…: why`;
+/// a password or ACL refused, as a usage error (exit 2) naming the fix.
+pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
+    if is_refusal(err) {
+        let why = match err.kind() {
+            redis::ErrorKind::AuthenticationFailed => "authentication failed".to_string(),
+            _ => crate::base::error::plain(err.to_string()),
+        };
+        return Error::usage(format!(
+            "{what} {shown}: the broker refused us ({why}): fix the user or [broker] \
+             password_file, or the ACL on the server; waiting would not help"
+        ));
+    }
+    if err.kind() == redis::ErrorKind::Parse {
+        // Something answered, but not in Redis's protocol: a web server,
+        // an SSH daemon — the wrong port, most likely.
+        return Error::new(
+            Exit::Unavailable,
+            format!(
+                "not a Redis server at {shown} ({what} it: what answered does not speak \
+                 the Redis protocol; check the host and port)"
+            ),
+        );
+    }
+    Error::new(
+        Exit::Unavailable,
+        format!("{what} {shown}: {}", describe(err)),
+    )
+}
+
+pub use crate::log::redis::client::is_refusal;
+
+/// A Redis error in plain words; passwords never appear in them.
+pub fn describe(err: &RedisError) -> String {
+    if err.is_timeout() {
+        return "timed out (is the broker overloaded or unreachable?)".to_string();
+    }
+    if err.is_connection_refusal() {
+        return "connection refused (is redis-server running there?)".to_string();
+    }
+    match err.kind() {
+        redis::ErrorKind::AuthenticationFailed => {
+            "authentication failed (check the user and password_file)".to_string()
+        }
+        redis::ErrorKind::Parse => {
+            "what answered does not speak the Redis protocol (check the host and port)".to_string()
+        }
+        _ => crate::base::error::plain(err.to_string()),
+    }
+}

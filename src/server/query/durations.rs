@@ -1,0 +1,91 @@
+//! `sd-query durations`: per host and tag, how long successful runs took
+//! in the window — count, median, p95, the last — and whether the last is
+//! unusual against the median of those before it.
+
+use super::output::Answer;
+use super::{Filters, conditions, rows, since};
+use crate::base::error::Result;
+use crate::base::time::human_ms;
+use crate::store::facts::hosts_matching;
+use crate::store::run_times::{self, Bounds};
+use crate::store::schema::IS_SUCCESS;
+use rusqlite::Connection;
+use serde_json::Map;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DurationsArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// The last run is slow when it took more than this times the median
+    /// of the runs before it.
+    #[arg(long, value_name = "FACTOR", value_parser = run_times::parse_factor, default_value = "3x")]
+    pub slower: f64,
+    /// The last run is suspiciously fast when it took less than this
+    /// times the median.
+    #[arg(long, value_name = "FACTOR", value_parser = run_times::parse_factor, default_value = "0.1x")]
+    pub faster: f64,
+}
+
+pub fn durations(conn: &Connection, args: &DurationsArgs) -> Result<Answer> {
+    let f = &args.filters;
+    let hosts = hosts_matching(conn, &f.fact)?;
+    let unfiltered = Filters {
+        status: None,
+        ..f.clone()
+    };
+    let from = since(f, Some(Duration::from_secs(30 * 86400)));
+    let (filter, params) = conditions(&unfiltered, from, &hosts, "time_ms");
+    let sql = format!(
+        "SELECT host, tag, elapsed_ms FROM events
+         WHERE {filter} AND elapsed_ms IS NOT NULL AND {IS_SUCCESS}
+         ORDER BY host, tag, time_ms, id"
+    );
+    let runs = rows(conn, &sql, params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut per_pair: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for (host, tag, elapsed) in runs {
+        per_pair.entry((host, tag)).or_default().push(elapsed);
+    }
+    let bounds = Bounds {
+        slower: Some(args.slower),
+        faster: Some(args.faster),
+    };
+    let mut out = Vec::new();
+    for ((host, tag), elapsed) in per_pair {
+        let last = *elapsed.last().expect("a run");
+        let before = &elapsed[..elapsed.len() - 1];
+        let outlier = match run_times::median(before) {
+            Some(median) if before.len() >= run_times::MIN_BASELINE => {
+                bounds.judge(last, median).map(|o| o.as_str())
+            }
+            _ => None,
+        };
+        let mut sorted = elapsed.clone();
+        sorted.sort_unstable();
+        let median = run_times::quantile(&sorted, 0.5).expect("a run");
+        let p95 = run_times::quantile(&sorted, 0.95).expect("a run");
+        let mut m = Map::new();
+        m.insert("host".into(), host.into());
+        m.insert("tag".into(), tag.into());
+        m.insert("runs".into(), elapsed.len().into());
+        m.insert("median".into(), human_ms(median).into());
+        m.insert("p95".into(), human_ms(p95).into());
+        m.insert("last".into(), human_ms(last).into());
+        m.insert("outlier".into(), outlier.into());
+        m.insert("median_ms".into(), median.into());
+        m.insert("p95_ms".into(), p95.into());
+        m.insert("last_ms".into(), last.into());
+        out.push(m);
+    }
+    Ok(Answer {
+        columns: vec!["host", "tag", "runs", "median", "p95", "last", "outlier"],
+        rows: out,
+    })
+}
