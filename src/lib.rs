@@ -17,6 +17,8 @@
 pub mod base;
 pub mod config;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod log;
 pub mod manual;

@@ -7,7 +7,7 @@
 //! Regenerate with `SD_UPDATE_FIXTURES=1 cargo test golden` and review the
 //! diff.
 
-use sheepdog::base::lines::{EventReader, Item};
+use sheepdog::event::lines::{EventReader, Item};
 use sheepdog::event::{DEFAULT_MAX_EVENT_BYTES, Event};
 use std::path::Path;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 fn the_fuzz_corpus_replays_without_a_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let mut failures = Vec::new();
-    for (name, target) in sheepdog::base::fuzzing::TARGETS {
+    for (name, target) in sheepdog::fuzzing::TARGETS {
         let dir = root.join(name);
         let mut inputs = 0;
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {

@@ -781,68 +781,6 @@ fn identical_orders_are_sent_once_unless_the_memory_cannot_be_kept() {
     assert_eq!(sent.trim(), "3");
 }
 
-/// Without a broker, `sd-order --wait` reads the answers from the events
-/// spool while the server's receiver stores (and trims) them: it must
-/// still see every answer.
-#[test]
-fn wait_answers_without_a_broker_while_the_store_receives() {
-    let env = TestEnv::new();
-    let key = keygen(&env, "orders.key");
-    let dir = env.path("tux01");
-    let tux01 = host_config(&env, "tux01", &key, &dir);
-    let store = env
-        .cmd("sd-recv")
-        .args([
-            "--group",
-            "store",
-            "--",
-            crate::util::bin("sd-store"),
-            "--echo",
-        ])
-        .arg(env.path("events.db"))
-        .spawn_to(&env.path("store.out"), &env.path("store.err"));
-    let obeying = env
-        .external("sh", "sd-obey | sd-bark")
-        .arg("-c")
-        .arg(format!(
-            "exec {} --config {} | {}",
-            crate::util::bin("sd-obey"),
-            tux01.display(),
-            crate::util::bin("sd-bark")
-        ))
-        .own_group()
-        .spawn_to(&env.path("obey.out"), &env.path("obey.err"));
-    for name in ["w1", "w2", "w3"] {
-        let run = env
-            .cmd("sd-order")
-            .arg("--key-file")
-            .arg(&key)
-            .args(["--host", "tux01", "--wait", "30s", "touch"])
-            .arg(format!("name={name}"))
-            .run();
-        assert_eq!(run.code(), Some(0), "{}", run.report());
-        let answers: Vec<serde_json::Value> = run.lines();
-        assert_eq!(
-            answers.len(),
-            2,
-            "the order and its answer: {}",
-            run.report()
-        );
-        assert_eq!(answers[1]["status"], "ok");
-    }
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(obeying.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    crate::util::terminate(store);
-    let mut obeying = obeying;
-    obeying.wait().unwrap();
-    // The wait left no group of its own behind.
-    let groups = env.cmd("sd-recv").arg("--groups").expect_code(0).stdout();
-    assert_eq!(groups.lines().count(), 1, "{groups}");
-}
-
 /// A password changed on the broker under a running sd-obey: it is not
 /// an outage to wait out; sd-obey says the broker refused it, exits 2.
 #[test]

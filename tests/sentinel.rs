@@ -337,7 +337,7 @@ fn orders_follow_a_failover_too() {
             .all(|l| l.contains("\"status\":\"ok\"") || l.contains("replayed")),
         "{results}"
     );
-    assert!(said.contains("connecting again"), "{said}");
+    assert!(said.contains("reconnecting"), "{said}");
 }
 
 #[test]

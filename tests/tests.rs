@@ -19,6 +19,7 @@ mod groups;
 mod heartbeat;
 mod hostile;
 mod install;
+mod log;
 mod mail;
 // Pages and completions are made by the `gen` feature (tests/check.sh
 // turns it on): the commands themselves do not link the generator.

@@ -66,7 +66,7 @@ pub fn stdout_error(err: io::Error) -> Error {
 /// Prints events on stdout, one line each, flushed at once so a reader
 /// (`| sd-bark`) has them while the command goes on. A reader that went
 /// away ends the command quietly ([`stdout_error`]).
-pub fn print_events<'a>(events: impl IntoIterator<Item = &'a crate::event::Event>) -> Result<()> {
+pub fn print_events<E: std::fmt::Display>(events: impl IntoIterator<Item = E>) -> Result<()> {
     use std::io::Write;
     let mut out = io::stdout().lock();
     for event in events {

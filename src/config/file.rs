@@ -228,7 +228,7 @@ fn broker_url<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(deserializer)?;
-    super::check_broker_url(&url).map_err(serde::de::Error::custom)?;
+    crate::log::check_broker_url(&url).map_err(serde::de::Error::custom)?;
     Ok(Some(url))
 }
 

@@ -14,10 +14,11 @@ pub use file::{
 };
 pub use file::{ArgType, CommandLine, ConfigFile, HumanDuration};
 
-use crate::base::error::{Context, Error, Result};
+use crate::base::error::{Error, Result};
+use crate::base::secret::{Secret, url_password};
+use crate::log::{BrokerSettings, check_broker_url};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -78,56 +79,6 @@ impl ConfigArgs {
     }
 }
 
-/// A password or other secret: never printed, never in a message.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Secret(value)
-    }
-
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Reads a secret from a file of its own (`what`: "password file",
-    /// "key file", for the message); the trailing newline an editor adds
-    /// is not part of it.
-    pub fn from_file(path: &Path, what: &str) -> Result<Secret> {
-        let text = std::fs::read_to_string(path)
-            .usage_context(&format!("reading {what}"), path.display())?;
-        Ok(Secret(text.trim_end_matches(['\n', '\r']).to_string()))
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
-
-/// Where to find the broker and how to talk to it.
-#[derive(Clone, Debug)]
-pub struct BrokerSettings {
-    /// The URL as given, password included if it had one: pass it to the
-    /// client, never to a message (use [`redact_url`]).
-    pub url: String,
-    /// A password from `password_file`, which wins over one in the URL.
-    pub password: Option<Secret>,
-    /// The sentinels' own password, from `sentinel_password_file`.
-    pub sentinel_password: Option<Secret>,
-    pub ca_file: Option<PathBuf>,
-    pub timeout: Duration,
-    pub key_file: Option<PathBuf>,
-    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
-    pub max_len: u64,
-    /// Replicas that must confirm a batch (`WAIT`) before it counts as
-    /// published; 0: the master's answer is enough.
-    pub min_replicas: u32,
-}
-
 /// Everything common flags, environment and configuration file decided.
 #[derive(Debug)]
 pub struct Settings {
@@ -140,6 +91,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where the log is, as these settings say.
+    pub fn log(&self) -> crate::log::Place {
+        crate::log::Place::new(self.broker.clone(), self.spool.clone(), self.stream.clone())
+    }
+
     /// Applies the precedence rule. `matches` tells whether `--broker`
     /// came from the command line, for the password warning.
     pub fn resolve(args: &CommonArgs, matches: &ArgMatches) -> Result<Settings> {
@@ -228,125 +184,4 @@ fn load_config(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>)> {
         }
     }
     Ok((ConfigFile::default(), None))
-}
-
-/// Whether a broker URL is one sheepdog can use: a known scheme, a port,
-/// a database number. Empty means no broker. A URL that is wrong is a
-/// usage error (exit 2), never "the broker is unavailable" (exit 69).
-pub fn check_broker_url(text: &str) -> Result<(), String> {
-    const FORMS: &str = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix:///PATH or \
-         redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]";
-    if text.trim().is_empty() {
-        return Ok(());
-    }
-    let shown = redact_url(text);
-    if crate::log::redis::sentinel::is_sentinel(text) {
-        return crate::log::redis::sentinel::parse(text)
-            .map(drop)
-            .map_err(|why| format!("`{shown}`: {why}"));
-    }
-    let url =
-        url::Url::parse(text).map_err(|e| format!("`{shown}` is not a URL: {e} ({FORMS})"))?;
-    match url.scheme() {
-        "redis" | "rediss" => {
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err(format!("`{shown}` names no host ({FORMS})"));
-            }
-            let db = url.path().trim_matches('/');
-            if !db.is_empty() && db.parse::<u32>().is_err() {
-                return Err(format!(
-                    "`{shown}`: the database must be a number, not `{db}` ({FORMS})"
-                ));
-            }
-        }
-        "unix" | "redis+unix" => {
-            if url.path().is_empty() {
-                return Err(format!("`{shown}` names no socket path ({FORMS})"));
-            }
-        }
-        other => return Err(format!("`{shown}`: unknown scheme {other}: ({FORMS})")),
-    }
-    redis::IntoConnectionInfo::into_connection_info(text)
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "`{shown}`: {} ({FORMS})",
-                crate::base::error::plain(e.to_string())
-            )
-        })
-}
-
-/// The password part of a URL's user information, if any.
-fn url_password(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split('/').next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    (!password.is_empty()).then_some(password)
-}
-
-/// A URL fit for a message: its password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    match url_password(url) {
-        Some(password) => {
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-            let at = rest.find('@').unwrap_or(0);
-            let userinfo = &rest[..at];
-            let user = userinfo.strip_suffix(password).unwrap_or(userinfo);
-            format!("{scheme}://{user}***{}", &rest[at..])
-        }
-        None => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_found_and_redacted() {
-        assert_eq!(url_password("redis://:s3cret@host:6379/0"), Some("s3cret"));
-        assert_eq!(url_password("redis://user:pw@host"), Some("pw"));
-        assert_eq!(url_password("redis://host:6379"), None);
-        assert_eq!(url_password("redis://user@host"), None);
-        assert_eq!(
-            redact_url("redis://user:pw@host:1/0"),
-            "redis://user:***@host:1/0"
-        );
-        assert_eq!(redact_url("rediss://:pw@host"), "rediss://:***@host");
-        assert_eq!(
-            redact_url("unix:///run/redis.sock"),
-            "unix:///run/redis.sock"
-        );
-    }
-
-    #[test]
-    fn broker_urls_are_checked_before_use() {
-        for good in [
-            "",
-            "redis://127.0.0.1:6379",
-            "redis://:pw@host:1/0",
-            "rediss://host",
-            "unix:///run/redis.sock",
-        ] {
-            assert_eq!(check_broker_url(good), Ok(()), "{good}");
-        }
-        for (bad, why) in [
-            ("http://localhost:6379", "unknown scheme http"),
-            ("redis://127.0.0.1:6379/abc", "database must be a number"),
-            ("redis://127.0.0.1:99999", "invalid port"),
-            ("localhost:6379", "expected redis://"),
-            ("redis://:s3cret@host/x", "database"),
-        ] {
-            let err = check_broker_url(bad).unwrap_err();
-            assert!(err.contains(why), "{bad}: {err}");
-            assert!(!err.contains("s3cret"), "{err}");
-        }
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret::new("hunter2".into());
-        assert!(!format!("{secret:?}").contains("hunter2"));
-    }
 }

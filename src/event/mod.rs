@@ -5,7 +5,9 @@
 //! the fields sheepdog does know and normalises events from the earlier
 //! sheepdog; [`Event::stamp`] fills in what a producer may leave out.
 
+pub mod batch;
 pub mod legacy;
+pub mod lines;
 pub mod signing;
 pub mod skim;
 

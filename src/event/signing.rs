@@ -10,7 +10,7 @@
 //! `HOST.key` files.
 
 use crate::base::error::{Error, Result};
-use crate::config::Secret;
+use crate::base::secret::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;

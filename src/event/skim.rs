@@ -269,7 +269,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::fuzzing::skim_agrees;
+    use crate::fuzzing::skim_agrees;
 
     fn agrees(line: &str) -> bool {
         skim_agrees(line.as_bytes())

@@ -2,12 +2,12 @@
 //! them in the spool and send them to the broker (docs/ARCHITECTURE.md §2).
 //! Batches close at 4,000 lines or 2 ms without input (see `batch`).
 
-use crate::base::batch::read_batches;
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
 use crate::base::ident;
-use crate::base::lines::Stamping;
 use crate::config::{CommonArgs, Settings};
+use crate::event::batch::read_batches;
+use crate::event::lines::Stamping;
 use crate::event::skim::Skimmed;
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use crate::log::outbox::Outbox;
@@ -102,7 +102,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let mut rejected = Exit::Ok;
     let mut outbox;
     if composing {
-        outbox = Outbox::open(&settings);
+        outbox = Outbox::open(settings.log(), settings.quiet);
         outbox.commit(vec![compose(&args, &host).to_line()]);
     } else if args.flush {
         if settings.broker.is_none() {
@@ -111,10 +111,10 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
                  without one the spool is where sd-recv reads events",
             ));
         }
-        outbox = Outbox::open(&settings);
+        outbox = Outbox::open(settings.log(), settings.quiet);
         outbox.publish_backlog();
     } else {
-        outbox = Outbox::streaming(&settings);
+        outbox = Outbox::streaming(settings.log(), settings.quiet);
         let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
         // At the end of a pipe (`sd-obey | sd-bark` in a service), a stop
         // signalled to the whole group must not kill sd-bark with a batch

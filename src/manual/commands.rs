@@ -28,8 +28,8 @@ pub const EXPECT: Tool = tool!("sd-expect", server::expect);
 pub const MAIL: Tool = tool!("sd-mail", server::mail);
 pub const HEARTBEAT: Tool = tool!("sd-heartbeat", host::heartbeat);
 pub const FACTS: Tool = tool!("sd-facts", host::facts);
-pub const ORDER: Tool = tool!("sd-order", orders::send);
-pub const OBEY: Tool = tool!("sd-obey", orders::obey);
+pub const ORDER: Tool = tool!("sd-order", server::order);
+pub const OBEY: Tool = tool!("sd-obey", host::obey);
 
 /// Every command.
 pub const ALL: [&Tool; 11] = [

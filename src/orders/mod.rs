@@ -11,36 +11,11 @@
 pub mod args;
 pub mod keys;
 pub mod ledger;
-pub mod obey;
-pub mod send;
 pub mod sent;
 
+pub use crate::log::orders::Signed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// The entry fields of an order.
-pub const ORDER_FIELD: &str = "order";
-pub const SIG_FIELD: &str = "sig";
-pub const KEY_FIELD: &str = "key";
-
-/// The stream a host reads its orders from.
-pub fn stream_for(host: &str) -> String {
-    format!("sheepdog:orders:{host}")
-}
-
-/// The local orders spool (no broker: one machine), beside the event
-/// spool `events`.
-pub fn local_spool(events: &std::path::Path) -> std::path::PathBuf {
-    events
-        .parent()
-        .map(|dir| dir.join("orders.db"))
-        .unwrap_or_else(|| crate::base::paths::state_dir().join("orders.db"))
-}
-
-/// The group a host reads the local orders spool through.
-pub fn spool_group(host: &str) -> String {
-    format!("obey:{host}")
-}
 
 /// What the server asks of one host.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -89,22 +64,12 @@ impl Order {
     }
 }
 
-/// An order as it travels: its text, the signature over that text, and
-/// the id of the key that made it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Signed {
-    pub order: String,
-    pub sig: String,
-    pub key: String,
-}
-
-impl Signed {
-    pub fn new(order: &Order, key: &keys::SigningKey) -> Signed {
-        let text = order.to_text();
-        Signed {
-            sig: key.sign(&text),
-            key: key.id.clone(),
-            order: text,
-        }
+/// Signs an order with the server's key, for the log.
+pub fn sign(order: &Order, key: &keys::SigningKey) -> Signed {
+    let text = order.to_text();
+    Signed {
+        sig: key.sign(&text),
+        key: key.id.clone(),
+        order: text,
     }
 }

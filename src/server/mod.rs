@@ -1,9 +1,10 @@
 //! The commands the server runs: receive (`sd-recv`), ask (`sd-query`),
 //! notice what did not happen (`sd-expect`) and tell a person
-//! (`sd-mail`). `sd-store` is the store's own face ([`crate::store`]);
-//! `sd-order` is in [`crate::orders`].
+//! (`sd-mail`). `sd-store` is the store's own face ([`crate::store`]).
+//! `sd-order` asks hosts to act ([`order`]) and `sd-mail` tells a person.
 
 pub mod expect;
 pub mod mail;
+pub mod order;
 pub mod query;
 pub mod recv;

@@ -3,13 +3,13 @@
 
 use super::durable::Durable;
 use super::{Serialized, Store};
-use crate::base::batch::{Batches, feed_batches};
 use crate::base::error::Result;
 use crate::base::exit::Exit;
-use crate::base::lines::Stamping;
 use crate::base::{cli, ident};
 use crate::config::ConfigArgs;
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::event::batch::{Batches, feed_batches};
+use crate::event::lines::Stamping;
 use crate::event::skim::Skimmed;
 use clap::{ArgMatches, Parser};
 use std::io::{self, Write};

@@ -16,7 +16,7 @@ mod publisher;
 use crate::base::checkpoint::{Checkpoints, Gate};
 use crate::base::cli;
 use crate::base::exit::Exit;
-use crate::config::Settings;
+use crate::log::Place;
 use crate::log::spool::{FORWARD, Spool};
 use publisher::{Publisher, Turns};
 use std::sync::Arc;
@@ -29,8 +29,9 @@ use std::thread::JoinHandle;
 /// 16 MiB, as the store's, the restarts were a quarter of sd-bark's time).
 const SPOOL_WAL_RESTART_AT_BYTES: i64 = 64 << 20;
 
-pub struct Outbox<'a> {
-    settings: &'a Settings,
+pub struct Outbox {
+    place: Place,
+    quiet: bool,
     spool: Option<Spool>,
     spool_failed: bool,
     publishing: Publishing,
@@ -61,18 +62,22 @@ enum Work {
     Unspooled(Vec<String>),
 }
 
-impl<'a> Outbox<'a> {
+impl Outbox {
     /// An outbox for a few events: published after each commit.
-    pub fn open(settings: &'a Settings) -> Outbox<'a> {
-        let publisher = Publisher::new(settings, None);
-        Outbox::with(settings, Publishing::Inline(Box::new(publisher)))
+    pub fn open(place: Place, quiet: bool) -> Outbox {
+        let publisher = Publisher::new(&place, quiet, None);
+        Outbox::with(place, quiet, Publishing::Inline(Box::new(publisher)))
     }
 
     /// An outbox for a stream of batches: published on a thread of its
     /// own while the next batch is committed.
-    pub fn streaming(settings: &'a Settings) -> Outbox<'a> {
-        let mut outbox = Outbox::open(settings);
-        let Some(spool) = outbox.spool.as_ref().filter(|_| settings.broker.is_some()) else {
+    pub fn streaming(place: Place, quiet: bool) -> Outbox {
+        let mut outbox = Outbox::open(place, quiet);
+        let Some(spool) = outbox
+            .spool
+            .as_ref()
+            .filter(|_| outbox.place.broker().is_some())
+        else {
             // Nothing to publish, or no spool to take turns at.
             return outbox;
         };
@@ -94,7 +99,7 @@ impl<'a> Outbox<'a> {
         }
         let checkpointed_elsewhere = checkpoints.is_some();
         let turns = Arc::new(turns);
-        let mut publisher = Publisher::new(settings, Some(turns.clone()));
+        let mut publisher = Publisher::new(&outbox.place, outbox.quiet, Some(turns.clone()));
         // Two batches in hand at most: a broker slower than the spool
         // holds the reading back instead of filling memory.
         let (batches, work) = mpsc::sync_channel::<Work>(2);
@@ -135,14 +140,15 @@ impl<'a> Outbox<'a> {
         outbox
     }
 
-    fn with(settings: &'a Settings, publishing: Publishing) -> Outbox<'a> {
+    fn with(place: Place, quiet: bool, publishing: Publishing) -> Outbox {
         let mut outbox = Outbox {
-            settings,
+            place,
+            quiet,
             spool: None,
             spool_failed: false,
             publishing,
         };
-        match Spool::open(&settings.spool) {
+        match Spool::open(outbox.place.spool()) {
             Ok(spool) => outbox.spool = Some(spool),
             Err(err) => outbox.spool_broken(&err),
         }
@@ -153,7 +159,7 @@ impl<'a> Outbox<'a> {
         if !self.spool_failed {
             cli::note(format!(
                 "{err} ({})",
-                if self.settings.broker.is_some() {
+                if self.place.broker().is_some() {
                     "publishing directly to the broker instead"
                 } else {
                     "events will be written to stderr instead"
@@ -219,7 +225,8 @@ impl<'a> Outbox<'a> {
     /// The exit status this run deserves, after a last attempt to publish.
     pub fn finish(self) -> Exit {
         let Outbox {
-            settings,
+            place,
+            quiet,
             mut spool,
             publishing,
             ..
@@ -260,7 +267,7 @@ impl<'a> Outbox<'a> {
                 .as_ref()
                 .and_then(|s| s.backlog(FORWARD).ok())
                 .unwrap_or(0);
-            if !settings.quiet {
+            if !quiet {
                 // The cause was said when it happened; say it once.
                 let cause = if announced {
                     String::new()
@@ -270,7 +277,7 @@ impl<'a> Outbox<'a> {
                 cli::note(format!(
                     "{cause}{waiting} event(s) wait in the spool {}; they go out the next time \
                      sd-bark runs (or run `sd-bark --flush`)",
-                    settings.spool.display()
+                    place.spool().display()
                 ));
             }
             // A setting that is wrong (a key file that cannot be read) is

@@ -9,8 +9,9 @@ use crate::base::checkpoint::{Gate, Pass};
 use crate::base::cli;
 use crate::base::error::Error;
 use crate::base::exit::Exit;
-use crate::config::BrokerSettings;
-use crate::log::redis::Broker;
+use crate::log::BrokerSettings;
+use crate::log::Log;
+use crate::log::redis::Redis;
 use crate::log::spool::{FORWARD, Spool};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -56,7 +57,7 @@ pub struct Publisher {
     quiet: bool,
     /// Taken to move the cursor when another thread appends.
     pub turns: Option<Arc<Turns>>,
-    broker: Option<Broker>,
+    broker: Option<Redis>,
     /// Why the broker is away, and when to try it again.
     broker_down: Option<(Error, Instant)>,
     backoff: Backoff,
@@ -69,12 +70,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(settings: &crate::config::Settings, turns: Option<Arc<Turns>>) -> Publisher {
+    pub fn new(place: &crate::log::Place, quiet: bool, turns: Option<Arc<Turns>>) -> Publisher {
         Publisher {
-            broker_settings: settings.broker.clone(),
-            stream: settings.stream.clone(),
-            spool_path: settings.spool.clone(),
-            quiet: settings.quiet,
+            broker_settings: place.broker().cloned(),
+            stream: place.events().to_string(),
+            spool_path: place.spool().to_path_buf(),
+            quiet,
             turns,
             broker: None,
             broker_down: None,
@@ -138,7 +139,7 @@ impl Publisher {
         }
         if cursor == first - 1 {
             let broker = self.connect()?;
-            broker.publish(lines.iter().map(String::as_str))?;
+            broker.append(&mut lines.iter().map(String::as_str))?;
             self.published(spool, last)?;
         }
         if self.turns.is_some() {
@@ -162,7 +163,7 @@ impl Publisher {
                 return Ok(());
             };
             let broker = self.connect()?;
-            broker.publish(entries.iter().map(|e| e.line.as_str()))?;
+            broker.append(&mut entries.iter().map(|e| e.line.as_str()))?;
             // Published before the cursor moved: a crash in between sends
             // these again, and every sink deduplicates on `id`.
             self.published(spool, last)?;
@@ -191,7 +192,7 @@ impl Publisher {
     pub fn publish_directly(&mut self, lines: &[String]) {
         let result = if self.broker_settings.is_some() {
             self.connect()
-                .and_then(|broker| broker.publish(lines.iter().map(String::as_str)))
+                .and_then(|broker| broker.append(&mut lines.iter().map(String::as_str)))
                 .map(|_| ())
         } else {
             Err(Error::io("no spool and no broker"))
@@ -204,13 +205,13 @@ impl Publisher {
         }
     }
 
-    fn connect(&mut self) -> Result<&mut Broker, Error> {
+    fn connect(&mut self) -> Result<&mut Redis, Error> {
         if self.broker.is_none() {
             let settings = self
                 .broker_settings
                 .as_ref()
                 .expect("a broker is configured");
-            let mut broker = Broker::connect(settings, &self.stream)?;
+            let mut broker = Redis::connect(settings, &self.stream)?;
             if let Some(path) = &settings.key_file {
                 broker.sign_with(crate::event::signing::Key::from_file(path)?);
             }
@@ -268,7 +269,7 @@ impl Publisher {
     fn shown(&self) -> String {
         self.broker_settings
             .as_ref()
-            .map(|b| crate::config::redact_url(&b.url))
+            .map(|b| crate::base::secret::redact_url(&b.url))
             .unwrap_or_default()
     }
 

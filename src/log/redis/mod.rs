@@ -1,6 +1,7 @@
-//! The Redis side of the wire format (docs/ARCHITECTURE.md §2, sheepdog(7)): one
-//! stream, one entry per event, the JSON text in the entry field `event`;
-//! consumer groups give each role every event once.
+//! The log kept in Redis Streams (docs/ARCHITECTURE.md §2, sheepdog(7)):
+//! one stream, one entry per event, the JSON text in the entry field
+//! `event`; consumer groups give each role every event once; each host's
+//! orders in a stream of its own.
 //!
 //! Every call has a bounded timeout, so a cron job never hangs on a broker
 //! that is away; every failure is an [`Exit::Unavailable`] error whose
@@ -14,50 +15,109 @@ pub mod wire;
 
 use crate::base::error::{Context, Error, Result};
 use crate::base::exit::Exit;
-use crate::config::{BrokerSettings, redact_url};
-use crate::log::groups::GroupInfo;
-use crate::log::redis::wire::write_command;
-pub use crate::log::redis::wire::{EVENT_FIELD, Entry};
+use crate::base::secret::{Secret, redact_url};
+use crate::log::orders::Signed;
+use crate::log::{Aside, Entry, GroupInfo, GroupState, Log};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
 use redis::{Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
+use std::path::PathBuf;
 use std::time::Duration;
+use wire::{EVENT_FIELD, write_command};
+
+/// Where to find the broker and how to talk to it.
+#[derive(Clone, Debug)]
+pub struct BrokerSettings {
+    /// The URL as given, password included if it had one: pass it to the
+    /// client, never to a message (use [`redact_url`]).
+    pub url: String,
+    /// A password from `password_file`, which wins over one in the URL.
+    pub password: Option<Secret>,
+    /// The sentinels' own password, from `sentinel_password_file`.
+    pub sentinel_password: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub key_file: Option<PathBuf>,
+    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
+    pub max_len: u64,
+    /// Replicas that must confirm a batch (`WAIT`) before it counts as
+    /// published; 0: the master's answer is enough.
+    pub min_replicas: u32,
+}
+
+/// Whether a broker URL is one sheepdog can use: a known scheme, a port,
+/// a database number. Empty means no broker. A URL that is wrong is a
+/// usage error (exit 2), never "the broker is unavailable" (exit 69).
+pub fn check_broker_url(text: &str) -> Result<(), String> {
+    const FORMS: &str = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix:///PATH or \
+         redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]";
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    let shown = redact_url(text);
+    if crate::log::redis::sentinel::is_sentinel(text) {
+        return crate::log::redis::sentinel::parse(text)
+            .map(drop)
+            .map_err(|why| format!("`{shown}`: {why}"));
+    }
+    let url =
+        url::Url::parse(text).map_err(|e| format!("`{shown}` is not a URL: {e} ({FORMS})"))?;
+    match url.scheme() {
+        "redis" | "rediss" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{shown}` names no host ({FORMS})"));
+            }
+            let db = url.path().trim_matches('/');
+            if !db.is_empty() && db.parse::<u32>().is_err() {
+                return Err(format!(
+                    "`{shown}`: the database must be a number, not `{db}` ({FORMS})"
+                ));
+            }
+        }
+        "unix" | "redis+unix" => {
+            if url.path().is_empty() {
+                return Err(format!("`{shown}` names no socket path ({FORMS})"));
+            }
+        }
+        other => return Err(format!("`{shown}`: unknown scheme {other}: ({FORMS})")),
+    }
+    redis::IntoConnectionInfo::into_connection_info(text)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "`{shown}`: {} ({FORMS})",
+                crate::base::error::plain(e.to_string())
+            )
+        })
+}
 
 /// Where events no handler finished with end up, with the reason.
 pub const DEAD_STREAM: &str = "sheepdog:dead";
 /// Where events that failed their signature check end up, with the reason.
 pub const REJECTED_STREAM: &str = "sheepdog:rejected";
 
-pub struct Broker {
+pub struct Redis {
     conn: Connection,
     /// The URL without its password, for messages.
-    pub shown: String,
-    pub stream: String,
+    shown: String,
+    stream: String,
     timeout: Duration,
     /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
-    pub max_len: u64,
-    /// Replicas that must confirm each batch ([`Broker::publish`]).
+    max_len: u64,
+    /// Replicas that must confirm each batch ([`Redis::append`]).
     min_replicas: u32,
     /// This host's key: published events are signed with it.
     signer: Option<crate::event::signing::Key>,
     /// Where the master is, its password set, and the CA file's text:
-    /// for opening [`Broker::wire`].
+    /// for opening [`Redis::wire`].
     info: Box<redis::ConnectionInfo>,
     ca_pem: Option<Vec<u8>>,
     /// The connection streams are read from, opened at the first read.
     wire: Option<Box<crate::log::redis::wire::Wire>>,
 }
 
-/// How far a group is behind.
-#[derive(Clone, Debug)]
-pub struct GroupState {
-    pub name: String,
-    pub pending: u64,
-    pub lag: Option<u64>,
-}
-
-impl Broker {
+impl Redis {
     /// Connects within the configured timeout.
-    pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Broker> {
+    pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Redis> {
         let shown = redact_url(&settings.url);
         // Trusted for the sentinels and the master alike.
         let ca_pem = match &settings.ca_file {
@@ -105,7 +165,7 @@ impl Broker {
         let conn = client
             .get_connection_with_timeout(settings.timeout)
             .map_err(|e| unavailable(&shown, "connecting to", &e))?;
-        let broker = Broker {
+        let broker = Redis {
             conn,
             shown,
             stream: stream.to_string(),
@@ -131,17 +191,12 @@ impl Broker {
             .map_err(|e| self.error("talking to", &e))
     }
 
-    pub fn error(&self, what: &str, err: &RedisError) -> Error {
+    fn error(&self, what: &str, err: &RedisError) -> Error {
         unavailable(&self.shown, what, err)
     }
 
-    /// Signs every event published from now on.
-    pub fn sign_with(&mut self, key: crate::event::signing::Key) {
-        self.signer = Some(key);
-    }
-
     /// Appends events in order, pipelined, capped by `MAXLEN ~`.
-    pub fn publish<'a>(&mut self, lines: impl IntoIterator<Item = &'a str>) -> Result<usize> {
+    fn xadd_events(&mut self, lines: &mut dyn Iterator<Item = &str>) -> Result<usize> {
         // The commands are written straight into one buffer: building each
         // through the client's command type (a vector per argument, a set
         // of ignored replies) cost sd-bark more than the spool did.
@@ -218,8 +273,8 @@ impl Broker {
     }
 
     /// Appends a signed order to the stream of the host it is for.
-    pub fn publish_order(&mut self, signed: &crate::orders::Signed, host: &str) -> Result<String> {
-        use crate::orders::{KEY_FIELD, ORDER_FIELD, SIG_FIELD, stream_for};
+    fn xadd_order(&mut self, signed: &Signed, host: &str) -> Result<String> {
+        use crate::log::orders::{KEY_FIELD, ORDER_FIELD, SIG_FIELD, stream_for};
         redis::cmd("XADD")
             .arg(stream_for(host))
             .arg("MAXLEN")
@@ -238,7 +293,7 @@ impl Broker {
 
     /// Creates the group if it does not exist: from the start of the
     /// stream, or only for what arrives from now on.
-    pub fn ensure_group(&mut self, group: &str, from_now: bool) -> Result<()> {
+    fn xgroup_create(&mut self, group: &str, from_now: bool) -> Result<()> {
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&self.stream)
@@ -253,8 +308,7 @@ impl Broker {
         }
     }
 
-    /// New entries for `consumer` of `group`, waiting at most `block`.
-    pub fn read_group(
+    fn xreadgroup(
         &mut self,
         group: &str,
         consumer: &str,
@@ -264,9 +318,7 @@ impl Broker {
         self.read(&["XREADGROUP", "GROUP", group, consumer], count, block, ">")
     }
 
-    /// What `consumer` of `group` was given before and has not
-    /// acknowledged (a restarted consumer picks up where it died).
-    pub fn read_own_pending(
+    fn xreadgroup_pending(
         &mut self,
         group: &str,
         consumer: &str,
@@ -280,9 +332,7 @@ impl Broker {
         )
     }
 
-    /// New entries after `last` (an entry ID, or `$` for from now),
-    /// without a group, waiting at most `block`.
-    pub fn read_after(
+    fn xread(
         &mut self,
         last: &str,
         count: usize,
@@ -302,31 +352,26 @@ impl Broker {
     ) -> std::result::Result<Vec<Entry>, RedisError> {
         let (count, block_ms) = (count.to_string(), block.as_millis().to_string());
         let mut args = command.to_vec();
-        args.extend([
-            "COUNT",
-            &count,
-            "BLOCK",
-            &block_ms,
-            "STREAMS",
-            &self.stream,
-            after,
-        ]);
+        args.extend(["COUNT", &count]);
+        // BLOCK 0 would wait for ever: no time to wait is no BLOCK.
+        if !block.is_zero() {
+            args.extend(["BLOCK", &block_ms]);
+        }
+        args.extend(["STREAMS", &self.stream, after]);
         let wire = match &mut self.wire {
             Some(wire) => wire,
-            None => self
-                .wire
-                .insert(Box::new(crate::log::redis::wire::Wire::connect(
-                    &self.info,
-                    self.ca_pem.as_deref(),
-                    self.timeout,
-                )?)),
+            None => self.wire.insert(Box::new(wire::Wire::connect(
+                &self.info,
+                self.ca_pem.as_deref(),
+                self.timeout,
+            )?)),
         };
         wire.set_timeout(self.timeout + block)?;
         wire.read_entries(&args)
     }
 
     /// The ID of the newest entry, for following from now.
-    pub fn last_id(&mut self) -> std::result::Result<String, RedisError> {
+    fn newest_id(&mut self) -> std::result::Result<String, RedisError> {
         let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
             .arg(&self.stream)
             .arg("+")
@@ -340,16 +385,13 @@ impl Broker {
             .map_or_else(|| "0-0".to_string(), |e| e.id.clone()))
     }
 
-    /// Takes over entries other consumers of `group` left pending for at
-    /// least `idle` (a consumer that died), with their delivery counts.
-    pub fn claim_idle(
+    fn xautoclaim(
         &mut self,
         group: &str,
         consumer: &str,
         idle: Duration,
         count: usize,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        self.set_timeout(Duration::ZERO).map_err(|_| io_error())?;
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&self.stream)
             .arg(group)
@@ -378,7 +420,7 @@ impl Broker {
         Ok(claimed)
     }
 
-    pub fn ack(&mut self, group: &str, ids: &[String]) -> std::result::Result<(), RedisError> {
+    fn xack(&mut self, group: &str, ids: &[String]) -> std::result::Result<(), RedisError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -395,7 +437,7 @@ impl Broker {
     /// grants no MULTI, and redis-rs mishandles a refused MULTI (a panic
     /// in its reply count). Cut off between the two, the entry is moved
     /// again at its next delivery: twice in the dead letters, never lost.
-    pub fn set_aside(
+    fn move_to(
         &mut self,
         to: &str,
         group: &str,
@@ -407,7 +449,7 @@ impl Broker {
             .arg(to)
             .arg("*")
             .arg(EVENT_FIELD)
-            .arg(entry.event.as_deref().unwrap_or(""))
+            .arg(entry.text.as_deref().unwrap_or(""))
             .arg("reason")
             .arg(reason)
             .arg("stream")
@@ -425,9 +467,7 @@ impl Broker {
             .query::<()>(&mut self.conn)
     }
 
-    /// Every group of the stream: consumers, pending, lag, and how long
-    /// since any of its consumers last read.
-    pub fn groups(&mut self) -> std::result::Result<Vec<GroupInfo>, RedisError> {
+    fn xinfo_groups(&mut self) -> std::result::Result<Vec<GroupInfo>, RedisError> {
         let exists: bool = redis::cmd("EXISTS")
             .arg(&self.stream)
             .query(&mut self.conn)?;
@@ -456,9 +496,7 @@ impl Broker {
         Ok(groups)
     }
 
-    /// Destroys a group (`XGROUP DESTROY`), so it holds nothing back any
-    /// more; false when there was no such group.
-    pub fn retire_group(&mut self, group: &str) -> std::result::Result<bool, RedisError> {
+    fn xgroup_destroy(&mut self, group: &str) -> std::result::Result<bool, RedisError> {
         let destroyed: std::result::Result<i64, RedisError> = redis::cmd("XGROUP")
             .arg("DESTROY")
             .arg(&self.stream)
@@ -472,9 +510,8 @@ impl Broker {
         }
     }
 
-    /// Trims entries every group is done with (`XTRIM MINID`), and says
-    /// how far each group is behind.
-    pub fn trim(&mut self) -> std::result::Result<Vec<GroupState>, RedisError> {
+    /// `XTRIM MINID` below the oldest entry a group still needs.
+    fn xtrim(&mut self) -> std::result::Result<Vec<GroupState>, RedisError> {
         let info: StreamInfoGroupsReply = redis::cmd("XINFO")
             .arg("GROUPS")
             .arg(&self.stream)
@@ -514,6 +551,102 @@ impl Broker {
     }
 }
 
+impl Log for Redis {
+    fn shown(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn entry_prefix(&self) -> &'static str {
+        "redis"
+    }
+
+    fn sign_with(&mut self, key: crate::event::signing::Key) {
+        self.signer = Some(key);
+    }
+
+    fn append(&mut self, lines: &mut dyn Iterator<Item = &str>) -> Result<usize> {
+        self.xadd_events(lines)
+    }
+
+    fn append_order(&mut self, host: &str, signed: &Signed) -> Result<()> {
+        self.xadd_order(signed, host).map(drop)
+    }
+
+    fn ensure_group(&mut self, group: &str, from_now: bool) -> Result<()> {
+        self.xgroup_create(group, from_now)
+    }
+
+    fn read_group(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>> {
+        self.xreadgroup(group, consumer, count, block)
+            .map_err(|e| self.error("reading from", &e))
+    }
+
+    fn read_own_pending(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<Entry>> {
+        self.xreadgroup_pending(group, consumer, count)
+            .map_err(|e| self.error("reading from", &e))
+    }
+
+    fn claim_idle(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Entry>> {
+        self.set_timeout(Duration::ZERO)?;
+        self.xautoclaim(group, consumer, idle, count)
+            .map_err(|e| self.error("claiming idle entries on", &e))
+    }
+
+    fn ack(&mut self, group: &str, ids: &[String]) -> Result<()> {
+        self.xack(group, ids)
+            .map_err(|e| self.error("acknowledging on", &e))
+    }
+
+    fn set_aside(&mut self, aside: Aside, group: &str, entry: &Entry, reason: &str) -> Result<()> {
+        self.move_to(aside.name(), group, entry, reason)
+            .map_err(|e| self.error("setting an entry aside on", &e))
+    }
+
+    fn last_id(&mut self) -> Result<String> {
+        self.newest_id().map_err(|e| self.error("reading", &e))
+    }
+
+    fn read_after(&mut self, last: &str, count: usize, block: Duration) -> Result<Vec<Entry>> {
+        self.xread(last, count, block)
+            .map_err(|e| self.error("reading from", &e))
+    }
+
+    fn groups(&mut self) -> Result<Vec<GroupInfo>> {
+        self.xinfo_groups()
+            .map_err(|e| self.error("listing the groups on", &e))
+    }
+
+    fn retire_group(&mut self, group: &str) -> Result<bool> {
+        self.xgroup_destroy(group)
+            .map_err(|e| self.error("retiring the group on", &e))
+    }
+
+    fn trim(&mut self) -> Result<Vec<GroupState>> {
+        self.xtrim().map_err(|e| self.error("trimming", &e))
+    }
+
+    fn capacity(&self) -> Option<u64> {
+        Some(self.max_len)
+    }
+}
+
 fn owned_text(value: Value) -> Option<String> {
     match value {
         Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
@@ -526,7 +659,7 @@ fn entry(id: StreamId) -> Entry {
     let mut entry = Entry::new(id.id, id.delivered_count.unwrap_or(1) as u64);
     // Taken out of the reply, not copied.
     for (name, value) in id.map {
-        if let Some(slot) = entry.slot(name.as_bytes()) {
+        if let Some(slot) = wire::slot(&mut entry, name.as_bytes()) {
             *slot = owned_text(value);
         }
     }
@@ -539,13 +672,9 @@ pub fn parse_id(id: &str) -> Option<(u64, u64)> {
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
-fn io_error() -> RedisError {
-    RedisError::from(std::io::Error::other("setting the socket timeout"))
-}
-
 /// A broker failure as an exit-69 error: `connecting to redis://…: why`;
 /// a password or ACL refused, as a usage error (exit 2) naming the fix.
-pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
+fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
     if is_refusal(err) {
         let why = match err.kind() {
             redis::ErrorKind::AuthenticationFailed => "authentication failed".to_string(),
@@ -555,6 +684,17 @@ pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
             "{what} {shown}: the broker refused us ({why}): fix the user or [broker] \
              password_file, or the ACL on the server; waiting would not help"
         ));
+    }
+    if err.code() == Some("NOGROUP") {
+        // Redis lost the group (restarted without persistence): an
+        // outage, after which the group is made again.
+        return Error::new(
+            Exit::Unavailable,
+            format!(
+                "{what} {shown}: the consumer group is gone ({})",
+                describe(err)
+            ),
+        );
     }
     if err.kind() == redis::ErrorKind::Parse {
         // Something answered, but not in Redis's protocol: a web server,
@@ -573,10 +713,10 @@ pub fn unavailable(shown: &str, what: &str, err: &RedisError) -> Error {
     )
 }
 
-pub use crate::log::redis::client::is_refusal;
+use client::is_refusal;
 
 /// A Redis error in plain words; passwords never appear in them.
-pub fn describe(err: &RedisError) -> String {
+fn describe(err: &RedisError) -> String {
     if err.is_timeout() {
         return "timed out (is the broker overloaded or unreachable?)".to_string();
     }
@@ -591,5 +731,34 @@ pub fn describe(err: &RedisError) -> String {
             "what answered does not speak the Redis protocol (check the host and port)".to_string()
         }
         _ => crate::base::error::plain(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_are_checked_before_use() {
+        for good in [
+            "",
+            "redis://127.0.0.1:6379",
+            "redis://:pw@host:1/0",
+            "rediss://host",
+            "unix:///run/redis.sock",
+        ] {
+            assert_eq!(check_broker_url(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("http://localhost:6379", "unknown scheme http"),
+            ("redis://127.0.0.1:6379/abc", "database must be a number"),
+            ("redis://127.0.0.1:99999", "invalid port"),
+            ("localhost:6379", "expected redis://"),
+            ("redis://:s3cret@host/x", "database"),
+        ] {
+            let err = check_broker_url(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
     }
 }

@@ -11,8 +11,9 @@
 //! file) and speaking RESP2, used only for XREAD and XREADGROUP; every
 //! other command goes through redis-rs. Commands sheepdog writes itself
 //! ([`write_command`], also the publisher's pipelined XADDs) and the
-//! [`Entry`] a stream entry is read into live here too, below `broker`.
+//! field names of an entry live here too.
 
+use crate::log::Entry;
 use redis::{ConnectionAddr, ConnectionInfo, RedisError};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -25,43 +26,16 @@ type Result<T> = std::result::Result<T, RedisError>;
 /// The entry field that holds the event's JSON text.
 pub const EVENT_FIELD: &str = "event";
 
-/// One stream entry as read.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    pub id: String,
-    /// The `event` field, when the entry has one and it is text.
-    pub event: Option<String>,
-    /// The `sig` field of a signed event or an order.
-    pub sig: Option<String>,
-    /// The `key` field of an order: the id of the key that signed it.
-    pub key: Option<String>,
-    /// Times delivered to the group, this time included (1 when unknown).
-    pub deliveries: u64,
-}
-
-impl Entry {
-    /// An entry with no fields yet.
-    pub fn new(id: String, deliveries: u64) -> Entry {
-        Entry {
-            id,
-            event: None,
-            sig: None,
-            key: None,
-            deliveries,
+/// Where the value of the entry field `name` goes, if sheepdog reads it.
+pub fn slot<'e>(entry: &'e mut Entry, name: &[u8]) -> Option<&'e mut Option<String>> {
+    match name {
+        // An order's text stands where an event's does.
+        n if n == EVENT_FIELD.as_bytes() || n == crate::log::orders::ORDER_FIELD.as_bytes() => {
+            Some(&mut entry.text)
         }
-    }
-
-    /// Where the value of the field `name` goes, if sheepdog reads it.
-    pub fn slot(&mut self, name: &[u8]) -> Option<&mut Option<String>> {
-        match name {
-            // An order's text stands where an event's does.
-            n if n == EVENT_FIELD.as_bytes() || n == crate::orders::ORDER_FIELD.as_bytes() => {
-                Some(&mut self.event)
-            }
-            n if n == crate::event::signing::SIG_FIELD.as_bytes() => Some(&mut self.sig),
-            n if n == crate::orders::KEY_FIELD.as_bytes() => Some(&mut self.key),
-            _ => None,
-        }
+        n if n == crate::event::signing::SIG_FIELD.as_bytes() => Some(&mut entry.sig),
+        n if n == crate::log::orders::KEY_FIELD.as_bytes() => Some(&mut entry.key),
+        _ => None,
     }
 }
 
@@ -229,7 +203,7 @@ impl Wire {
         let fields = self.array()?.unwrap_or(0);
         for _ in 0..fields / 2 {
             let name = self.bulk()?.unwrap_or_default();
-            match entry.slot(&name) {
+            match slot(&mut entry, &name) {
                 Some(slot) => *slot = self.bulk()?.and_then(|v| String::from_utf8(v).ok()),
                 None => self.skip_reply(0)?,
             }
@@ -555,7 +529,7 @@ mod tests {
         let entries = answered(&bytes, false).entries().unwrap();
         let summary: Vec<(&str, Option<&str>, Option<&str>)> = entries
             .iter()
-            .map(|e| (e.id.as_str(), e.event.as_deref(), e.sig.as_deref()))
+            .map(|e| (e.id.as_str(), e.text.as_deref(), e.sig.as_deref()))
             .collect();
         assert_eq!(
             summary,

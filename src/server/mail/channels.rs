@@ -7,7 +7,8 @@
 
 use super::transport::Failure;
 use crate::base::error::{Error, Result};
-use crate::config::{NotifySection, Secret};
+use crate::base::secret::Secret;
+use crate::config::NotifySection;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
@@ -156,7 +157,7 @@ impl Channel {
         let name = section.name.clone().unwrap_or_else(|| match &kind {
             Kind::Ntfy { server, topic, .. } => format!("ntfy {server}/{topic}"),
             Kind::Gotify { url } | Kind::Slack { url } | Kind::Json { url } => {
-                format!("{} {}", section.kind, crate::config::redact_url(url))
+                format!("{} {}", section.kind, crate::base::secret::redact_url(url))
             }
             Kind::Matrix { room, .. } => format!("matrix {room}"),
             Kind::Program { argv } => format!("program {}", argv[0]),

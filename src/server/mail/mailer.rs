@@ -11,10 +11,10 @@ use super::routes::{Routes, Targets};
 use super::state::{self, Item, State};
 use super::transport::{Failure, Transport};
 use crate::base::backoff::Backoff;
-use crate::base::batch::Batches;
 use crate::base::error::{Error, Result};
 use crate::base::{cli, time};
 use crate::event::Event;
+use crate::event::batch::Batches;
 use lettre::Message;
 use lettre::message::{Mailbox, header::ContentType};
 use std::io::{self, Write};
@@ -180,7 +180,7 @@ impl Mailer {
             // Stdout carries the echo: the event goes out as sd-bark would
             // send it, through the spool to the broker.
             cli::warn(format!("{}; said as an error event", failure.message));
-            let mut outbox = crate::log::outbox::Outbox::open(settings);
+            let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
             outbox.commit(vec![line]);
             outbox.finish();
         } else {

@@ -15,11 +15,12 @@ mod state;
 mod suppress;
 mod transport;
 
-use crate::base::batch::feed_batches;
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
+use crate::base::secret::Secret;
 use crate::base::{cli, ident, time};
-use crate::config::{ConfigArgs, Secret};
+use crate::config::ConfigArgs;
+use crate::event::batch::feed_batches;
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use clap::{ArgMatches, Parser, Subcommand};
 use lettre::message::Mailbox;

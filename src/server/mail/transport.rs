@@ -14,7 +14,7 @@
 
 use crate::base::error::{Context, Error, Result};
 use crate::base::exit::Exit;
-use crate::config::Secret;
+use crate::base::secret::Secret;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
@@ -57,7 +57,7 @@ impl Transport {
             Error::usage(format!(
                 "--smtp {}: {why} (try smtp://mail.example.org:587, smtps://mail.example.org:465 \
                  or smtp://127.0.0.1:2525?tls=none)",
-                crate::config::redact_url(settings.url)
+                crate::base::secret::redact_url(settings.url)
             ))
         };
         let url = url::Url::parse(settings.url).map_err(|e| bad(&format!("not a URL ({e})")))?;
@@ -267,7 +267,7 @@ mod tests {
         let with_password = Transport::smtp(SmtpSettings {
             url: "smtp://me%40example.org@mail.example.org",
             user: None,
-            password: Some(crate::config::Secret::new("pw".into())),
+            password: Some(crate::base::secret::Secret::new("pw".into())),
             ca: None,
             timeout: Duration::from_secs(5),
         });

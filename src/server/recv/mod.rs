@@ -10,9 +10,9 @@ use crate::base::exit::Exit;
 use crate::base::{cli, ident};
 use crate::config::{CommonArgs, Settings};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
-use crate::log::spool::Spool;
+use crate::log::Aside;
 use clap::{ArgMatches, Parser};
-use source::{Reading, Received, RedisSource, Source, SpoolSource};
+use source::{LogSource, Reading, Received, Source};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -182,30 +182,17 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         idle_warning: args.warn_idle_group,
         quiet: settings.quiet,
     };
-    let mut source: Box<dyn Source> = match &settings.broker {
-        Some(broker) => {
-            let mut source = RedisSource::new(
-                broker.clone(),
-                settings.stream.clone(),
-                reading,
-                settings.quiet,
-                Arc::clone(&stop),
-                !args.once,
-            )?;
-            if let Some(keyring) = keyring {
-                source.check_signatures(keyring);
-            }
-            Box::new(source)
-        }
-        None => Box::new(SpoolSource::new(Spool::open(&settings.spool)?, reading)?),
-    };
+    let mut source = LogSource::open(&settings, reading, Arc::clone(&stop), !args.once)?;
+    if let Some(keyring) = keyring {
+        source.check_signatures(keyring);
+    }
 
     let block = if args.once {
         Duration::from_millis(100)
     } else {
         Duration::from_secs(1)
     };
-    let mut source = source::Counted::new(source.as_mut());
+    let mut source = source::Counted::new(&mut source);
     let exit = if args.handler.is_empty() {
         print_events(&mut source, &args, &stop, block)?
     } else {
@@ -225,45 +212,25 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     if args.once && dead + rejected > 0 {
         cli::note(format!(
             "{dead} event(s) moved to the dead letters ({}) and {rejected} to {}, each named above",
-            crate::log::redis::DEAD_STREAM,
-            crate::log::redis::REJECTED_STREAM,
+            Aside::Dead.name(),
+            Aside::Rejected.name(),
         ));
         return Ok(Exit::DataErr);
     }
     Ok(exit)
 }
 
-/// `--groups` and `--retire-group`: the life cycle of consumer groups, in
-/// Redis or in the local spool.
+/// `--groups` and `--retire-group`: the life cycle of consumer groups.
 fn manage_groups(settings: &Settings, args: &Args) -> Result<Exit> {
-    let mut broker = match &settings.broker {
-        Some(broker) => Some(crate::log::redis::Broker::connect(
-            broker,
-            &settings.stream,
-        )?),
-        None => None,
-    };
-    let mut spool = match &broker {
-        Some(_) => None,
-        None => Some(Spool::open(&settings.spool)?),
-    };
-    let where_ = match &broker {
-        Some(b) => format!("stream {} on {}", settings.stream, b.shown),
-        None => format!("the spool {}", settings.spool.display()),
-    };
+    let mut log = settings.log().open(&settings.stream)?;
     if let Some(name) = &args.retire_group {
-        let held = groups_of(&mut broker, &mut spool)?
+        let held = log
+            .groups()?
             .into_iter()
             .find(|g| &g.name == name)
             .map(|g| g.held_back());
-        let retired = match (&mut broker, &mut spool) {
-            (Some(b), _) => b
-                .retire_group(name)
-                .map_err(|e| b.error("retiring the group on", &e))?,
-            (None, Some(s)) => s.retire_group(name)?,
-            (None, None) => false,
-        };
-        if !retired {
+        let where_ = format!("stream {} on {}", settings.stream, log.shown());
+        if !log.retire_group(name)? {
             return Err(Error::usage(format!(
                 "no group {name} on {where_} (sd-recv --groups lists them)"
             )));
@@ -277,22 +244,11 @@ fn manage_groups(settings: &Settings, args: &Args) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut out = io::stdout().lock();
-    for group in groups_of(&mut broker, &mut spool)? {
+    for group in log.groups()? {
         writeln!(out, "{}", group.to_json()).map_err(cli::stdout_error)?;
     }
     out.flush().map_err(cli::stdout_error)?;
     Ok(Exit::Ok)
-}
-
-fn groups_of(
-    broker: &mut Option<crate::log::redis::Broker>,
-    spool: &mut Option<Spool>,
-) -> Result<Vec<crate::log::groups::GroupInfo>> {
-    match (broker, spool) {
-        (Some(b), _) => b.groups().map_err(|e| b.error("listing the groups on", &e)),
-        (None, Some(s)) => s.groups(),
-        (None, None) => Ok(Vec::new()),
-    }
 }
 
 /// Prints events; with a group, acknowledges each batch once it was

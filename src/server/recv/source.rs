@@ -1,21 +1,17 @@
-//! Where sd-recv gets events: a Redis stream through a consumer group (or
-//! followed without one), or the local spool with the same semantics.
-//! A broker that goes away is waited for: the source reconnects with
-//! backoff, says so on stderr, and carries on from where it was.
+//! Where sd-recv gets events: the log, through a consumer group (or
+//! followed without one). A log that goes away is waited for
+//! ([`Reconnecting`]): the source carries on from where it was.
 
-use crate::base::backoff::Backoff;
 use crate::base::cli;
-use crate::base::error::{Error, Result};
-use crate::base::exit::Exit;
-use crate::config::{BrokerSettings, redact_url};
+use crate::base::error::Result;
+use crate::config::Settings;
 use crate::event::Event;
 use crate::event::signing::Keyring;
 use crate::event::skim::skim;
 use crate::log::groups::IdleWatch;
-use crate::log::redis::{Broker, Entry};
-use crate::log::spool::Spool;
+use crate::log::{Aside, Entry, Group, Patience, Reconnecting};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// One event handed out, with what is needed to acknowledge it.
@@ -186,7 +182,7 @@ pub struct Derived {
     pub host: String,
 }
 
-/// How a source reads, whichever it is.
+/// How a source reads.
 pub struct Reading {
     /// The group and consumer; `None` follows without one.
     pub group: Option<(String, String)>,
@@ -200,229 +196,70 @@ pub struct Reading {
     pub quiet: bool,
 }
 
-pub struct RedisSource {
-    settings: BrokerSettings,
-    stream: String,
-    /// The group and consumer; `None` follows the stream without one.
+/// The log as a source.
+pub struct LogSource {
+    reader: Reconnecting,
+    /// The group and consumer; `None` follows the log without one.
     group: Option<(String, String)>,
-    from_now: bool,
     claim_idle: Duration,
     max_event: usize,
-    broker: Option<Broker>,
     /// Following without a group: the last entry seen.
     last_id: Option<String>,
     next_claim: Instant,
     next_housekeeping: Instant,
     warned_lag: bool,
-    quiet: bool,
     /// Checks signatures when set (`--keyring`).
     keyring: Option<Keyring>,
-    /// Set on SIGTERM/SIGINT: no more waiting for a broker that is away.
-    stop: Arc<AtomicBool>,
-    /// A service waits for its broker; `--once` gives up after a few tries.
-    waits: bool,
     idle_groups: IdleWatch,
 }
 
-/// Tries of `--once` at a broker that fails it, before exiting 69.
+/// Tries of `--once` at a log that fails it, before exiting 69.
 const ONCE_TRIES: u32 = 3;
 
-impl RedisSource {
-    pub fn new(
-        settings: BrokerSettings,
-        stream: String,
+impl LogSource {
+    /// Opens the events stream. A service (`wait_for_log`) waits for a log
+    /// that is away, at the start and later; `--once` gives up after a
+    /// few tries.
+    pub fn open(
+        settings: &Settings,
         reading: Reading,
-        quiet: bool,
         stop: Arc<AtomicBool>,
-        wait_for_broker: bool,
-    ) -> Result<RedisSource> {
-        let mut source = RedisSource {
-            settings,
-            stream,
-            group: reading.group.clone(),
+        wait_for_log: bool,
+    ) -> Result<LogSource> {
+        let group = reading.group.as_ref().map(|(name, consumer)| Group {
+            name: name.clone(),
+            consumer: consumer.clone(),
             from_now: reading.from_now,
-            claim_idle: reading.claim_idle,
-            max_event: reading.max_event,
-            broker: None,
-            last_id: None,
-            next_claim: Instant::now(),
-            next_housekeeping: Instant::now(),
-            warned_lag: false,
-            quiet,
-            keyring: None,
+        });
+        let patience = if wait_for_log {
+            Patience::Forever
+        } else {
+            Patience::Tries(ONCE_TRIES)
+        };
+        let reader = Reconnecting::open(
+            &settings.log(),
+            &settings.stream,
+            group,
+            patience,
             stop,
-            waits: wait_for_broker,
+            settings.quiet,
+        )?;
+        Ok(LogSource {
+            reader,
             idle_groups: IdleWatch::new(
                 reading.idle_warning,
                 reading.group.as_ref().map(|(g, _)| g.clone()),
                 reading.quiet,
             ),
-        };
-        // A wrong password is an error to report, not an outage to wait
-        // out; a broker that is away is waited for by a service (not by
-        // --once, which a script runs to drain what is there).
-        match source.connect() {
-            Ok(_) => Ok(source),
-            Err(e) if e.exit == Exit::Unavailable && wait_for_broker => {
-                source.wait_for_broker(e)?;
-                Ok(source)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Waits, with backoff, until the broker answers (or sd-recv is told
-    /// to stop): one message when waiting starts, one when it connects.
-    fn wait_for_broker(&mut self, first: Error) -> Result<()> {
-        if !self.quiet {
-            cli::note(format!("{first}; waiting for it (retrying with backoff)"));
-        }
-        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
-        loop {
-            let until = Instant::now() + backoff.next_wait();
-            while Instant::now() < until {
-                if self.stop.load(Ordering::SeqCst) {
-                    return Err(Error::quiet(Exit::Ok));
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            match self.connect() {
-                Ok(_) => {
-                    if !self.quiet {
-                        cli::note(format!("connected to {}", self.shown()));
-                    }
-                    return Ok(());
-                }
-                Err(e) if e.exit == Exit::Unavailable => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn shown(&self) -> String {
-        redact_url(&self.settings.url)
-    }
-
-    fn connect(&mut self) -> Result<&mut Broker> {
-        if self.broker.is_none() {
-            let mut broker = Broker::connect(&self.settings, &self.stream)?;
-            match &self.group {
-                Some((group, _)) => broker.ensure_group(group, self.from_now)?,
-                None if self.last_id.is_none() => {
-                    let last = broker.last_id().map_err(|e| broker.error("reading", &e))?;
-                    // Following is `tail -f`: from what arrives next.
-                    self.last_id = Some(last);
-                }
-                None => {}
-            }
-            self.broker = Some(broker);
-        }
-        Ok(self.broker.as_mut().expect("just connected"))
-    }
-
-    /// Runs `op` on a connection, reconnecting with backoff for as long as
-    /// the broker is away.
-    fn with_broker<T>(
-        &mut self,
-        mut op: impl FnMut(&mut Broker, &RedisSource) -> std::result::Result<T, redis::RedisError>,
-    ) -> Result<T> {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-        let mut announced = false;
-        let mut stopping_tries = 0;
-        let mut failures = 0;
-        loop {
-            let attempt = match self.connect() {
-                Ok(_) => {
-                    let mut broker = self.broker.take().expect("connected");
-                    let result = op(&mut broker, self);
-                    self.broker = Some(broker);
-                    match result {
-                        Ok(value) => Ok(value),
-                        Err(e) if e.code() == Some("NOGROUP") => {
-                            // Redis lost the group (restarted without
-                            // persistence): create it again.
-                            self.broker = None;
-                            Err(format!(
-                                "the consumer group is gone ({}); creating it again",
-                                crate::log::redis::describe(&e)
-                            ))
-                        }
-                        Err(e) if crate::log::redis::is_refusal(&e) => {
-                            // Credentials or an ACL: no outage to wait out.
-                            return Err(crate::log::redis::unavailable(
-                                &self.shown(),
-                                "reading from",
-                                &e,
-                            ));
-                        }
-                        Err(e) => {
-                            self.broker = None;
-                            Err(crate::log::redis::describe(&e))
-                        }
-                    }
-                }
-                Err(e) if e.exit == Exit::Usage => return Err(e),
-                Err(e) => Err(e.message),
-            };
-            match attempt {
-                Ok(value) => {
-                    if announced && !self.quiet {
-                        cli::note(format!("reconnected to {}", self.shown()));
-                    }
-                    return Ok(value);
-                }
-                Err(why) if self.stop.load(Ordering::SeqCst) => {
-                    // Stopping: a read cut short by the signal is no
-                    // outage; try a few times quietly (to acknowledge what
-                    // is done), then leave it to the next run.
-                    stopping_tries += 1;
-                    if stopping_tries > 3 {
-                        return Err(Error::new(
-                            Exit::Unavailable,
-                            format!(
-                                "stopping without reaching {} ({why}); what was not acknowledged is delivered again",
-                                self.shown()
-                            ),
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(why) if !self.waits && failures + 1 >= ONCE_TRIES => {
-                    // A script draining with --once is told, not kept
-                    // waiting on a broker that answers nonsense.
-                    return Err(Error::new(
-                        Exit::Unavailable,
-                        format!(
-                            "{} failed {ONCE_TRIES} times ({why}); giving up (--once), what was not acknowledged is delivered again",
-                            self.shown()
-                        ),
-                    ));
-                }
-                Err(why) => {
-                    failures += 1;
-                    if !announced {
-                        cli::note(format!("lost {}: {why}; reconnecting", self.shown()));
-                        announced = true;
-                    }
-                    backoff.sleep();
-                }
-            }
-        }
-    }
-
-    /// Moves an entry to `to` with the reason, and acknowledges it.
-    fn set_aside(&mut self, to: &str, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        let Some((group, _)) = self.group.clone() else {
-            return Ok(());
-        };
-        let entry = Entry {
-            id: entry.to_string(),
-            event: Some(raw.to_string()),
-            sig: None,
-            key: None,
-            deliveries: 0,
-        };
-        self.with_broker(|b, _| b.set_aside(to, &group, &entry, reason))
+            group: reading.group,
+            claim_idle: reading.claim_idle,
+            max_event: reading.max_event,
+            last_id: None,
+            next_claim: Instant::now(),
+            next_housekeeping: Instant::now(),
+            warned_lag: false,
+            keyring: None,
+        })
     }
 
     /// Checks every signed entry (and, if the keyring says so, refuses
@@ -431,11 +268,23 @@ impl RedisSource {
         self.keyring = Some(keyring);
     }
 
-    fn deliveries(&mut self, entries: Vec<Entry>) -> Vec<Received> {
+    /// Moves an entry out of the group's way with the reason, and
+    /// acknowledges it.
+    fn set_aside(&mut self, aside: Aside, entry: &str, raw: &str, reason: &str) -> Result<()> {
+        let Some((group, _)) = self.group.clone() else {
+            return Ok(());
+        };
+        let mut entry = Entry::new(entry.to_string(), 0);
+        entry.text = Some(raw.to_string());
+        self.reader
+            .with(|log| log.set_aside(aside, &group, &entry, reason))
+    }
+
+    fn deliveries(&mut self, prefix: &str, entries: Vec<Entry>) -> Vec<Received> {
         entries
             .into_iter()
             .map(|entry| {
-                let Some(raw) = entry.event else {
+                let Some(raw) = entry.text.clone() else {
                     return Received::Bad(BadEntry {
                         entry: entry.id,
                         raw: String::new(),
@@ -444,8 +293,7 @@ impl RedisSource {
                     });
                 };
                 // The entry's milliseconds, for an event without a time.
-                let ms = || crate::log::redis::parse_id(&entry.id).map(|(ms, _)| ms as i64);
-                match derive(&entry.id, "redis", &raw, ms, self.max_event) {
+                match derive(&entry.id, prefix, &raw, || entry.time_ms(), self.max_event) {
                     Ok(derived) => {
                         // The signature covers the text as published.
                         let check = match &mut self.keyring {
@@ -481,50 +329,58 @@ impl RedisSource {
     }
 }
 
-impl Source for RedisSource {
+impl Source for LogSource {
     fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>> {
-        let entries = match self.group.clone() {
+        let (prefix, entries) = match self.group.clone() {
             Some((group, consumer)) => {
                 let mut claimed = Vec::new();
                 if Instant::now() >= self.next_claim {
                     let idle = self.claim_idle;
-                    claimed =
-                        self.with_broker(|b, _| b.claim_idle(&group, &consumer, idle, count))?;
+                    claimed = self
+                        .reader
+                        .with(|log| log.claim_idle(&group, &consumer, idle, count))?;
                     self.next_claim = Instant::now() + (idle / 4).max(Duration::from_millis(250));
                 }
-                if claimed.is_empty() {
-                    self.with_broker(|b, _| b.read_group(&group, &consumer, count, block))?
-                } else {
-                    claimed
-                }
+                self.reader.with(|log| {
+                    let entries = match claimed.is_empty() {
+                        true => log.read_group(&group, &consumer, count, block)?,
+                        false => std::mem::take(&mut claimed),
+                    };
+                    Ok((log.entry_prefix(), entries))
+                })?
             }
             None => {
-                let entries = self.with_broker(|b, source| {
-                    let last = source.last_id.clone().unwrap_or_else(|| "$".into());
-                    b.read_after(&last, count, block)
+                let last_id = &mut self.last_id;
+                let read = self.reader.with(|log| {
+                    // Following is `tail -f`: from what arrives next.
+                    let last = match last_id {
+                        Some(last) => last.clone(),
+                        None => last_id.insert(log.last_id()?).clone(),
+                    };
+                    Ok((log.entry_prefix(), log.read_after(&last, count, block)?))
                 })?;
-                if let Some(last) = entries.last() {
+                if let Some(last) = read.1.last() {
                     self.last_id = Some(last.id.clone());
                 }
-                entries
+                read
             }
         };
-        Ok(self.deliveries(entries))
+        Ok(self.deliveries(prefix, entries))
     }
 
     fn ack(&mut self, entries: &[String]) -> Result<()> {
         let Some((group, _)) = self.group.clone() else {
             return Ok(());
         };
-        self.with_broker(|b, _| b.ack(&group, entries))
+        self.reader.with(|log| log.ack(&group, entries))
     }
 
     fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        self.set_aside(crate::log::redis::DEAD_STREAM, entry, raw, reason)
+        self.set_aside(Aside::Dead, entry, raw, reason)
     }
 
     fn reject(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        self.set_aside(crate::log::redis::REJECTED_STREAM, entry, raw, reason)
+        self.set_aside(Aside::Rejected, entry, raw, reason)
     }
 
     fn housekeeping(&mut self) {
@@ -532,28 +388,28 @@ impl Source for RedisSource {
             return;
         }
         self.next_housekeeping = Instant::now() + Duration::from_secs(1);
-        let Some(broker) = self.broker.as_mut() else {
+        let Some(log) = self.reader.connected() else {
             return;
         };
         if self.idle_groups.due() {
-            match broker.groups() {
+            match log.groups() {
                 Ok(groups) => self.idle_groups.look(&groups),
                 // A receiver whose ACL does not let it look (sheepdog(7))
                 // works all the same, without the warning.
-                Err(e) if e.code() == Some("NOPERM") => self.idle_groups.give_up(&format!(
-                    "cannot look at the groups ({}); idle groups are not watched \
-                     (grant +xinfo|consumers, sheepdog(7))",
-                    crate::log::redis::describe(&e)
+                Err(e) if !crate::log::is_outage(&e) => self.idle_groups.give_up(&format!(
+                    "cannot look at the groups ({e}); idle groups are not watched \
+                     (grant +xinfo|consumers, sheepdog(7))"
                 )),
                 Err(_) => {
-                    self.broker = None;
+                    self.reader.lose();
                     return;
                 }
             }
         }
-        let cap = broker.max_len;
-        match broker.trim() {
+        let cap = log.capacity();
+        match log.trim() {
             Ok(states) => {
+                let Some(cap) = cap else { return };
                 let warn_at = cap * 8 / 10;
                 for state in states {
                     let behind = state.lag.unwrap_or(0) + state.pending;
@@ -569,121 +425,13 @@ impl Source for RedisSource {
                 }
             }
             // The next receive reconnects and says so.
-            Err(_) => self.broker = None,
+            Err(_) => self.reader.lose(),
         }
     }
 
     fn finish(&mut self) {
         self.next_housekeeping = Instant::now();
         self.housekeeping();
-    }
-
-    fn acknowledges(&self) -> bool {
-        self.group.is_some()
-    }
-}
-
-/// The local spool as a source (no broker configured).
-pub struct SpoolSource {
-    spool: Spool,
-    group: Option<(String, String)>,
-    claim_idle: Duration,
-    max_event: usize,
-    last_seq: i64,
-    idle_groups: IdleWatch,
-}
-
-impl SpoolSource {
-    pub fn new(mut spool: Spool, reading: Reading) -> Result<SpoolSource> {
-        let last_seq = spool.last_seq()?;
-        if let Some((group, _)) = &reading.group {
-            spool.create_group(group, reading.from_now)?;
-        }
-        Ok(SpoolSource {
-            spool,
-            idle_groups: IdleWatch::new(
-                reading.idle_warning,
-                reading.group.as_ref().map(|(g, _)| g.clone()),
-                reading.quiet,
-            ),
-            group: reading.group,
-            claim_idle: reading.claim_idle,
-            max_event: reading.max_event,
-            last_seq,
-        })
-    }
-}
-
-impl Source for SpoolSource {
-    fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>> {
-        let deadline = Instant::now() + block;
-        loop {
-            let entries = match &self.group {
-                Some((group, consumer)) => {
-                    self.spool
-                        .read_group(group, consumer, count, self.claim_idle)?
-                }
-                None => self.spool.after(self.last_seq, count)?,
-            };
-            if let Some(last) = entries.last() {
-                self.last_seq = self.last_seq.max(last.seq);
-            }
-            if !entries.is_empty() || Instant::now() >= deadline {
-                return Ok(entries
-                    .into_iter()
-                    .map(|e| {
-                        let entry = e.seq.to_string();
-                        match derive(
-                            &entry,
-                            "spool",
-                            &e.line,
-                            || Some(e.added_ms),
-                            self.max_event,
-                        ) {
-                            Ok(derived) => Received::Event(Delivery {
-                                entry,
-                                id: derived.id,
-                                line: derived.line.unwrap_or(e.line),
-                                deliveries: e.deliveries,
-                            }),
-                            Err(why) => Received::Bad(BadEntry {
-                                entry,
-                                raw: e.line,
-                                why,
-                                rejected: false,
-                            }),
-                        }
-                    })
-                    .collect());
-            }
-            std::thread::sleep(
-                Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())),
-            );
-        }
-    }
-
-    fn ack(&mut self, entries: &[String]) -> Result<()> {
-        let Some((group, _)) = &self.group else {
-            return Ok(());
-        };
-        let seqs: Vec<i64> = entries.iter().filter_map(|e| e.parse().ok()).collect();
-        self.spool.ack(group, &seqs)
-    }
-
-    fn dead_letter(&mut self, entry: &str, raw: &str, reason: &str) -> Result<()> {
-        let Some((group, _)) = &self.group else {
-            return Ok(());
-        };
-        let seq = entry.parse().unwrap_or(0);
-        self.spool.dead_letter(group, seq, raw, reason)
-    }
-
-    fn housekeeping(&mut self) {
-        if self.idle_groups.due()
-            && let Ok(groups) = self.spool.groups()
-        {
-            self.idle_groups.look(&groups);
-        }
     }
 
     fn acknowledges(&self) -> bool {

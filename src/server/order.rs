@@ -7,12 +7,13 @@
 
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
-use crate::base::lines::{Line, LineReader};
 use crate::base::{cli, ident, time};
 use crate::config::{CommonArgs, Settings};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::event::lines::{Line, LineReader};
+use crate::log::{Group, Patience, Reconnecting};
+use crate::orders::Order;
 use crate::orders::keys::{self, SigningKey};
-use crate::orders::{Order, Signed};
 use crate::store::Store;
 use crate::store::facts::FactExpr;
 use clap::{ArgMatches, Parser, Subcommand};
@@ -20,6 +21,8 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 const LONG_ABOUT: &str = "\
@@ -153,7 +156,14 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             None
         }
     };
-    let mut sender = Sender::open(&settings)?;
+    let mut log = settings.log().open(&settings.stream)?;
+    // Answers are read through a group of the wait's own, made before the
+    // first order goes out: none comes before it, and no trimming behind
+    // a receiver deletes one before it is read.
+    let mut answers = match args.wait {
+        Some(_) => Some(Answers::open(&settings)?),
+        None => None,
+    };
     let mut out = io::stdout().lock();
     let mut sent_now = Vec::with_capacity(orders.len());
     for order in orders {
@@ -173,7 +183,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             }
             continue;
         }
-        sender.send(&Signed::new(&order, &key), &order.host)?;
+        log.append_order(&order.host, &crate::orders::sign(&order, &key))?;
         if let Some(sent) = &sent {
             sent.record(&order)?;
         }
@@ -183,8 +193,8 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let orders = sent_now;
     out.flush().map_err(cli::stdout_error)?;
     drop(out);
-    if let Some(wait) = args.wait {
-        exit = exit.worst(sender.wait_for_results(&orders, wait)?);
+    if let (Some(wait), Some(answers)) = (args.wait, &mut answers) {
+        exit = exit.worst(answers.wait_for(&orders, wait)?);
     }
     Ok(exit)
 }
@@ -266,52 +276,45 @@ fn by() -> String {
     format!("{}@{}", ident::user_name(), ident::short_hostname())
 }
 
-/// Where orders go: the broker, or the local orders spool.
-enum Sender {
-    Broker(crate::log::redis::Broker),
-    /// The orders spool, and the events spool results come back to.
-    Spool(crate::log::spool::Spool, PathBuf),
+/// Where the answers to `--wait` come from: the events stream, through a
+/// group of the wait's own, retired when the wait is over.
+struct Answers {
+    reader: Reconnecting,
+    group: String,
 }
 
-impl Sender {
-    fn open(settings: &Settings) -> Result<Sender> {
-        Ok(match &settings.broker {
-            Some(broker) => Sender::Broker(crate::log::redis::Broker::connect(
-                broker,
-                &settings.stream,
-            )?),
-            None => Sender::Spool(
-                crate::log::spool::Spool::open(&crate::orders::local_spool(&settings.spool))?,
-                settings.spool.clone(),
-            ),
-        })
-    }
+/// The consumer a wait reads as.
+const CONSUMER: &str = "sd-order";
 
-    fn send(&mut self, signed: &Signed, host: &str) -> Result<()> {
-        match self {
-            Sender::Broker(broker) => broker.publish_order(signed, host).map(drop),
-            Sender::Spool(spool, _) => {
-                // The host's group exists before its order does, so no
-                // other host's reading trims it away.
-                spool.create_group(&crate::orders::spool_group(host), false)?;
-                let line = serde_json::to_string(signed).expect("a signed order serialises");
-                spool.append(&[line]).map(drop)
-            }
-        }
+impl Answers {
+    fn open(settings: &Settings) -> Result<Answers> {
+        let group = format!("sd-order-wait-{}", ulid::Ulid::new());
+        let reader = Reconnecting::open(
+            &settings.log(),
+            &settings.stream,
+            Some(Group {
+                name: group.clone(),
+                consumer: CONSUMER.to_string(),
+                from_now: true,
+            }),
+            Patience::Tries(3),
+            Arc::new(AtomicBool::new(false)),
+            settings.quiet,
+        )?;
+        Ok(Answers { reader, group })
     }
 
     /// Prints each result event (kind `order`, naming one of `orders`) as
     /// it arrives, until every host answered or `wait` passed.
-    fn wait_for_results(&mut self, orders: &[Order], wait: Duration) -> Result<Exit> {
+    fn wait_for(&mut self, orders: &[Order], wait: Duration) -> Result<Exit> {
         let deadline = Instant::now() + wait;
         let mut waiting: BTreeMap<&str, &str> = orders
             .iter()
             .map(|o| (o.id.as_str(), o.host.as_str()))
             .collect();
         let mut exit = Exit::Ok;
-        let mut results = Results::start(self)?;
         while !waiting.is_empty() && Instant::now() < deadline {
-            for line in results.next(self, deadline)? {
+            for line in self.next(deadline)? {
                 let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
@@ -345,69 +348,29 @@ impl Sender {
         }
         Ok(exit)
     }
-}
 
-/// Where result events are read from while waiting: the event stream
-/// (from the moment before the orders went out) or the local spool,
-/// through a group of its own made for the wait: read outside a group,
-/// the answers were trimmed away as soon as the server's receiver had
-/// stored them, and the wait saw none.
-enum Results {
-    Stream(String),
-    /// The events spool, and the wait's group in it.
-    Spool(crate::log::spool::Spool, String),
-}
-
-impl Drop for Results {
-    fn drop(&mut self) {
-        if let Results::Spool(spool, group) = self {
-            // Nothing is left held back for a wait that is over.
-            let _ = spool.retire_group(group);
-        }
-    }
-}
-
-impl Results {
-    fn start(sender: &mut Sender) -> Result<Results> {
-        Ok(match sender {
-            Sender::Broker(broker) => {
-                Results::Stream(broker.last_id().map_err(|e| broker.error("reading", &e))?)
-            }
-            Sender::Spool(_, events) => {
-                let mut spool = crate::log::spool::Spool::open(events)?;
-                let group = format!("sd-order-wait-{}", ulid::Ulid::new());
-                spool.create_group(&group, true)?;
-                Results::Spool(spool, group)
-            }
-        })
-    }
-
-    fn next(&mut self, sender: &mut Sender, deadline: Instant) -> Result<Vec<String>> {
+    /// The events that arrived, until `deadline` at most.
+    fn next(&mut self, deadline: Instant) -> Result<Vec<String>> {
         let block = deadline
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(500));
-        match (self, sender) {
-            (Results::Stream(last), Sender::Broker(broker)) => {
-                let entries = broker
-                    .read_after(last, 1000, block)
-                    .map_err(|e| broker.error("reading", &e))?;
-                if let Some(entry) = entries.last() {
-                    *last = entry.id.clone();
-                }
-                Ok(entries.into_iter().filter_map(|e| e.event).collect())
-            }
-            (Results::Spool(spool, group), Sender::Spool(..)) => {
-                let entries =
-                    spool.read_group(group, "sd-order", 1000, Duration::from_secs(86_400))?;
-                if entries.is_empty() {
-                    std::thread::sleep(block.min(Duration::from_millis(50)));
-                } else {
-                    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
-                    spool.ack(group, &seqs)?;
-                }
-                Ok(entries.into_iter().map(|e| e.line).collect())
-            }
-            _ => Ok(Vec::new()),
+        let group = &self.group;
+        let entries = self
+            .reader
+            .with(|log| log.read_group(group, CONSUMER, 1000, block))?;
+        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+        if !ids.is_empty() {
+            self.reader.with(|log| log.ack(group, &ids))?;
+        }
+        Ok(entries.into_iter().filter_map(|e| e.text).collect())
+    }
+}
+
+impl Drop for Answers {
+    fn drop(&mut self) {
+        // Nothing is left held back for a wait that is over.
+        if let Some(log) = self.reader.connected() {
+            let _ = log.retire_group(&self.group);
         }
     }
 }

@@ -7,6 +7,10 @@
 //! Redis" is one more reader whose cursor only moves once Redis accepted
 //! the events. Entries every reader is done with are deleted.
 
+mod stream;
+
+pub use stream::SpoolLog;
+
 use crate::base::error::{Context, Result};
 use crate::log::groups::GroupInfo;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -56,6 +60,15 @@ const TOUCHED: &str = "ALTER TABLE cursors ADD COLUMN touched_ms INTEGER;";
 pub struct Spool {
     conn: Connection,
     path: PathBuf,
+}
+
+/// Which pending entries [`Spool::claim`] takes.
+#[derive(Clone, Copy, Debug)]
+pub enum Claim {
+    /// Any consumer's, left pending at least this long.
+    Idle(Duration),
+    /// The claiming consumer's own, however recent.
+    Own,
 }
 
 /// One spooled event.
@@ -216,27 +229,33 @@ impl Spool {
         })
     }
 
-    /// Delivers to `consumer` of `group`: first entries other consumers
-    /// left pending for longer than `claim_idle`, then new ones; at most
-    /// `count`. Each is pending until acknowledged.
-    pub fn read_group(
+    /// Delivers to `consumer` of `group` entries already pending: those
+    /// any consumer left pending for at least `idle` ([`Claim::Idle`]),
+    /// or its own ([`Claim::Own`]); at most `count`, each delivered once
+    /// more.
+    pub fn claim(
         &mut self,
         group: &str,
         consumer: &str,
+        claim: Claim,
         count: usize,
-        claim_idle: Duration,
     ) -> Result<Vec<Spooled>> {
         let reader = group_reader(group);
         let now = crate::base::time::now_ms();
-        let idle_before = now - claim_idle.as_millis() as i64;
+        let (idle_before, only) = match claim {
+            Claim::Idle(idle) => (now - idle.as_millis() as i64, None),
+            Claim::Own => (i64::MAX, Some(consumer)),
+        };
         self.writing(|tx| {
-            let mut delivered: Vec<Spooled> = tx
+            let delivered: Vec<Spooled> = tx
                 .prepare_cached(
                     "SELECT p.seq, e.line, e.added_ms, p.deliveries + 1 FROM pending p
                      JOIN entries e ON e.seq = p.seq
-                     WHERE p.reader = ?1 AND p.delivered_ms <= ?2 ORDER BY p.seq LIMIT ?3",
+                     WHERE p.reader = ?1 AND p.delivered_ms <= ?2
+                       AND (?4 IS NULL OR p.consumer = ?4)
+                     ORDER BY p.seq LIMIT ?3",
                 )?
-                .query_map(params![reader, idle_before, count as i64], |r| {
+                .query_map(params![reader, idle_before, count as i64, only], |r| {
                     Ok(Spooled {
                         seq: r.get(0)?,
                         line: r.get(1)?,
@@ -252,32 +271,44 @@ impl Spool {
             for entry in &delivered {
                 claim.execute(params![reader, entry.seq, consumer, now])?;
             }
+            Ok(delivered)
+        })
+    }
+
+    /// Delivers to `consumer` of `group` at most `count` entries nobody
+    /// in it was given yet; each is pending until acknowledged.
+    pub fn deliver_new(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<Spooled>> {
+        let reader = group_reader(group);
+        let now = crate::base::time::now_ms();
+        self.writing(|tx| {
             // When the group last read, at most once a minute (for --groups).
             tx.prepare_cached(
                 "UPDATE cursors SET touched_ms = ?2
                  WHERE reader = ?1 AND coalesce(touched_ms, 0) < ?2 - 60000",
             )?
             .execute(params![reader, now])?;
-            if delivered.len() < count {
-                let cursor = cursor_of(tx, &reader)?;
-                let fresh = entries_after(tx, cursor, count - delivered.len())?;
-                let mut pend = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO pending (reader, seq, consumer, delivered_ms, deliveries)
-                     VALUES (?1, ?2, ?3, ?4, 1)",
-                )?;
-                for entry in &fresh {
-                    pend.execute(params![reader, entry.seq, consumer, now])?;
-                }
-                if let Some(last) = fresh.last() {
-                    tx.execute(
-                        "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
-                         ON CONFLICT (reader) DO UPDATE SET seq = excluded.seq",
-                        params![reader, last.seq],
-                    )?;
-                }
-                delivered.extend(fresh);
+            let cursor = cursor_of(tx, &reader)?;
+            let fresh = entries_after(tx, cursor, count)?;
+            let mut pend = tx.prepare_cached(
+                "INSERT OR REPLACE INTO pending (reader, seq, consumer, delivered_ms, deliveries)
+                 VALUES (?1, ?2, ?3, ?4, 1)",
+            )?;
+            for entry in &fresh {
+                pend.execute(params![reader, entry.seq, consumer, now])?;
             }
-            Ok(delivered)
+            if let Some(last) = fresh.last() {
+                tx.execute(
+                    "INSERT INTO cursors (reader, seq) VALUES (?1, ?2)
+                     ON CONFLICT (reader) DO UPDATE SET seq = excluded.seq",
+                    params![reader, last.seq],
+                )?;
+            }
+            Ok(fresh)
         })
     }
 
@@ -449,6 +480,21 @@ mod tests {
         let rest = spool.after(spool.cursor(FORWARD).unwrap(), 10).unwrap();
         assert_eq!(rest.len(), 2);
         assert_eq!(rest[0].line, "{\"n\":4}");
+    }
+
+    impl Spool {
+        /// What a reader of a group gets: what another left idle, then new.
+        fn read_group(
+            &mut self,
+            group: &str,
+            consumer: &str,
+            count: usize,
+            idle: Duration,
+        ) -> Result<Vec<Spooled>> {
+            let mut got = self.claim(group, consumer, Claim::Idle(idle), count)?;
+            got.extend(self.deliver_new(group, consumer, count - got.len())?);
+            Ok(got)
+        }
     }
 
     #[test]

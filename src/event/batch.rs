@@ -8,7 +8,7 @@
 
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
-use crate::base::lines::{EventReader, Item, Prepare, Rejections};
+use crate::event::lines::{EventReader, Item, Prepare, Rejections};
 use std::io::{self, BufRead};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;

@@ -13,13 +13,16 @@ use crate::base::size::prefix;
 use crate::base::{cli, ident, time};
 use crate::config::{ActionSection, CommonArgs, Settings};
 use crate::event::{Event, Status};
+use crate::log::orders::{OBEY_GROUP, stream_for};
+use crate::log::{Group, Patience, Reconnecting};
 use crate::orders::args;
 use crate::orders::keys::TrustedKey;
 use crate::orders::ledger::{Ledger, Start};
-use crate::orders::{Order, Signed, stream_for};
+use crate::orders::{Order, Signed};
 use clap::{ArgMatches, Parser};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const LONG_ABOUT: &str = "\
@@ -74,8 +77,6 @@ pub struct Args {
 const OUTPUT_KEPT: usize = 16 * 1024;
 /// An action without a timeout of its own gets this one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-/// The consumer group orders are read through.
-const GROUP: &str = "obey";
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let settings = Settings::resolve(&args.common, matches)?;
@@ -119,7 +120,15 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         ledger: Ledger::open(&ledger_path)?,
     };
     let stop = cli::stop_flag()?;
-    let mut inbox = Inbox::open(&settings, &host)?;
+    // A service waits for a log that is away (a restart, a failover) and
+    // connects again — through the sentinels, to the new master — rather
+    // than exit; --once says so and exits 69.
+    let patience = if args.once {
+        Patience::Tries(1)
+    } else {
+        Patience::Forever
+    };
+    let mut inbox = Inbox::open(&settings, &host, patience, Arc::clone(&stop))?;
     let block = if args.once {
         Duration::from_millis(100)
     } else {
@@ -130,19 +139,6 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             Ok(batch) => batch,
             // A read cut short by the stop signal: stopping, not an error.
             Err(_) if stop.load(Ordering::SeqCst) => break,
-            // The broker went away (a restart, a failover): a service keeps
-            // waiting for it and connects again — through the sentinels,
-            // to the new master — rather than exit.
-            Err(e) if !args.once && e.exit == Exit::Unavailable => {
-                cli::warn(format!("{e}; connecting again"));
-                match reconnect(&settings, &host, &stop)? {
-                    Some(again) => {
-                        inbox = again;
-                        continue;
-                    }
-                    None => break,
-                }
-            }
             Err(e) => return Err(e),
         };
         if batch.is_empty() && args.once {
@@ -163,35 +159,6 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
-}
-
-/// Opens the inbox again, with backoff, until it opens or a stop is asked
-/// for (`None`); a refusal of our credentials is returned, not waited out.
-fn reconnect(
-    settings: &Settings,
-    host: &str,
-    stop: &std::sync::atomic::AtomicBool,
-) -> Result<Option<Inbox>> {
-    let mut backoff =
-        crate::base::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
-    while !stop.load(Ordering::SeqCst) {
-        match Inbox::open(settings, host) {
-            Ok(inbox) => {
-                cli::note("connected again; obeying");
-                return Ok(Some(inbox));
-            }
-            // A refused password or ACL will not come right by waiting.
-            Err(e) if e.exit == Exit::Usage => return Err(e),
-            Err(e) => {
-                cli::warn(format!(
-                    "{e}; trying again in {}",
-                    crate::base::time::human(backoff.peek())
-                ));
-                backoff.sleep();
-            }
-        }
-    }
-    Ok(None)
 }
 
 struct Obeying<'a> {
@@ -436,118 +403,74 @@ fn identity_of(user: Option<&str>) -> std::result::Result<Option<(u32, u32)>, St
     }
 }
 
-/// Where orders come from: the host's stream, or the local orders spool.
-enum Inbox {
-    Broker {
-        broker: crate::log::redis::Broker,
-        consumer: String,
-        pending_read: bool,
-    },
-    Spool {
-        spool: crate::log::spool::Spool,
-        group: String,
-        consumer: String,
-        host: String,
-    },
+/// Where orders come from: the host's orders stream.
+struct Inbox {
+    reader: Reconnecting,
+    consumer: String,
+    /// The connection whose own pending orders were read: after a
+    /// reconnection they are read again.
+    pending_read: u64,
 }
 
 impl Inbox {
-    fn open(settings: &Settings, host: &str) -> Result<Inbox> {
+    fn open(
+        settings: &Settings,
+        host: &str,
+        patience: Patience,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Inbox> {
         // One consumer per host, by name: a restarted sd-obey takes up what
         // it was given before it died.
         let consumer = format!("obey-{host}");
-        Ok(match &settings.broker {
-            Some(broker) => {
-                let mut broker = crate::log::redis::Broker::connect(broker, &stream_for(host))?;
-                broker.ensure_group(GROUP, false)?;
-                Inbox::Broker {
-                    broker,
-                    consumer,
-                    pending_read: false,
-                }
-            }
-            None => {
-                let mut spool =
-                    crate::log::spool::Spool::open(&crate::orders::local_spool(&settings.spool))?;
-                let group = crate::orders::spool_group(host);
-                spool.create_group(&group, false)?;
-                Inbox::Spool {
-                    spool,
-                    group,
-                    consumer,
-                    host: host.to_string(),
-                }
-            }
+        let group = Group {
+            name: OBEY_GROUP.to_string(),
+            consumer: consumer.clone(),
+            from_now: false,
+        };
+        let reader = Reconnecting::open(
+            &settings.log(),
+            &stream_for(host),
+            Some(group),
+            patience,
+            stop,
+            settings.quiet,
+        )?;
+        Ok(Inbox {
+            reader,
+            consumer,
+            pending_read: 0,
         })
     }
 
     /// Entries and the signed orders they hold (None: not an order).
     fn receive(&mut self, block: Duration) -> Result<Vec<(String, Option<Signed>)>> {
-        match self {
-            Inbox::Broker {
-                broker,
-                consumer,
-                pending_read,
-            } => {
-                let mut entries = Vec::new();
-                if !*pending_read {
-                    *pending_read = true;
-                    entries = broker
-                        .read_own_pending(GROUP, consumer, 1000)
-                        .map_err(|e| broker.error("reading orders from", &e))?;
-                }
-                if entries.is_empty() {
-                    entries = broker
-                        .read_group(GROUP, consumer, 100, block)
-                        .map_err(|e| broker.error("reading orders from", &e))?;
-                }
-                Ok(entries
-                    .into_iter()
-                    .map(|e| {
-                        let signed = match (e.event, e.sig, e.key) {
-                            (Some(order), Some(sig), Some(key)) => Some(Signed { order, sig, key }),
-                            _ => None,
-                        };
-                        (e.id, signed)
-                    })
-                    .collect())
-            }
-            Inbox::Spool {
-                spool,
-                group,
-                consumer,
-                host,
-            } => {
-                // One spool carries the orders of every name this machine
-                // answers to: another host's are skipped and acknowledged.
-                let entries = spool.read_group(group, consumer, 100, Duration::from_secs(3600))?;
-                let mut mine = Vec::new();
-                for entry in entries {
-                    let signed: Option<Signed> = serde_json::from_str(&entry.line).ok();
-                    let addressed = signed
-                        .as_ref()
-                        .and_then(|s| serde_json::from_str::<Order>(&s.order).ok())
-                        .map(|o| o.host);
-                    if addressed.is_some_and(|to| &to != host) {
-                        spool.ack(group, &[entry.seq])?;
-                        continue;
-                    }
-                    mine.push((entry.seq.to_string(), signed));
-                }
-                if mine.is_empty() {
-                    std::thread::sleep(block.min(Duration::from_millis(100)));
-                }
-                Ok(mine)
-            }
+        let consumer = &self.consumer;
+        let mut entries = Vec::new();
+        if self.pending_read < self.reader.connections() {
+            self.pending_read = self.reader.connections();
+            entries = self
+                .reader
+                .with(|log| log.read_own_pending(OBEY_GROUP, consumer, 1000))?;
         }
+        if entries.is_empty() {
+            entries = self
+                .reader
+                .with(|log| log.read_group(OBEY_GROUP, consumer, 100, block))?;
+        }
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let signed = match (e.text, e.sig, e.key) {
+                    (Some(order), Some(sig), Some(key)) => Some(Signed { order, sig, key }),
+                    _ => None,
+                };
+                (e.id, signed)
+            })
+            .collect())
     }
 
     fn ack(&mut self, entry: &str) -> Result<()> {
-        match self {
-            Inbox::Broker { broker, .. } => broker
-                .ack(GROUP, &[entry.to_string()])
-                .map_err(|e| broker.error("acknowledging an order on", &e)),
-            Inbox::Spool { spool, group, .. } => spool.ack(group, &[entry.parse().unwrap_or(0)]),
-        }
+        let ids = [entry.to_string()];
+        self.reader.with(|log| log.ack(OBEY_GROUP, &ids))
     }
 }
