@@ -687,7 +687,7 @@ fn a_password_comes_from_password_file_and_is_never_printed() {
     ));
     env.cmd("sd-bark").args(["--tag", "a"]).expect_code(0);
     // Receiving logs in with it too (stream entries are read on a
-    // connection of their own, src/wire.rs).
+    // connection of their own, src/log/redis/wire.rs).
     let events: Vec<Event> = env
         .cmd("sd-recv")
         .args(["--group", "g", "--once"])

@@ -20,7 +20,7 @@
 use super::pairs::{Pair, Pairs, PerPair};
 use super::schema::IS_STATE_EVENT;
 use crate::event::Status;
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::time::{Duration, Instant};
 
 /// How often the board is written to `latest` while events arrive.
@@ -209,6 +209,44 @@ fn write_entry(tx: &Transaction<'_>, host: &str, tag: &str, entry: &Place) -> ru
         entry.last_ok_ms
     ])?;
     Ok(())
+}
+
+/// The hosts the board knows `tag` on, in order.
+pub fn hosts_of(conn: &Connection, tag: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached("SELECT host FROM board WHERE tag = ?1 ORDER BY host")?
+        .query_map([tag], |r| r.get(0))?
+        .collect()
+}
+
+/// When the job last succeeded on `host`, by its own `ok`s (never a
+/// verdict about it, docs/ARCHITECTURE.md §1); `None` when never.
+pub fn last_ok_ms(conn: &Connection, host: &str, tag: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT last_ok_ms FROM board WHERE host = ?1 AND tag = ?2",
+        params![host, tag],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+/// Whether the board shows a `duration` verdict about the run `run` of
+/// the pair: the verdict is said once.
+pub fn shows_verdict_on(
+    conn: &Connection,
+    host: &str,
+    tag: &str,
+    run: &str,
+) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM board b JOIN events e ON e.id = b.id
+         WHERE b.host = ?1 AND b.tag = ?2 AND e.kind = 'duration'
+           AND json_extract(e.body, '$.run') = ?3",
+        params![host, tag, run],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|row| row.is_some())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Facts and interruption periods are kept up to date in the same
 //! transaction as the events they come from.
 
-mod board;
+pub mod board;
 pub mod cli;
 mod durable;
 pub mod facts;

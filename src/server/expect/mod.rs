@@ -11,10 +11,9 @@ use crate::base::exit::Exit;
 use crate::base::{cli, ident, time};
 use crate::config::ConfigArgs;
 use crate::event::{Event, Status};
-use crate::store::Store;
 use crate::store::run_times::Bounds;
+use crate::store::{Store, board};
 use clap::{ArgMatches, Parser};
-use rusqlite::{OptionalExtension, params};
 use schedule::{Deadline, Zone};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -129,15 +128,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     let hosts: Vec<String> = match &args.host {
         Some(host) => vec![host.clone()],
-        None => {
-            let mut stmt = conn
-                .prepare("SELECT host FROM board WHERE tag = ?1 ORDER BY host")
-                .map_err(db_error)?;
-            stmt.query_map([&args.tag], |r| r.get(0))
-                .map_err(db_error)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db_error)?
-        }
+        None => board::hosts_of(&conn, &args.tag).map_err(db_error)?,
     };
     let now = time::now_ms();
     let mut events = Vec::new();
@@ -187,14 +178,7 @@ fn overdue(
     let expected = deadline.describe();
     // The board's last success counts only the job's own `ok`s, never
     // an earlier verdict of this switch (docs/ARCHITECTURE.md §1).
-    let last_ok: Option<i64> = conn
-        .query_row(
-            "SELECT last_ok_ms FROM board WHERE host = ?1 AND tag = ?2",
-            params![host, tag],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten();
+    let last_ok = board::last_ok_ms(conn, host, tag)?;
     let fresh = match due_since {
         Some(due) => last_ok.is_some_and(|t| t >= due),
         None => true,
@@ -254,16 +238,7 @@ fn unusual(
     let Some(outlier) = bounds.judge(last.elapsed_ms, median) else {
         return Ok(None);
     };
-    let said: bool = conn
-        .query_row(
-            "SELECT 1 FROM board b JOIN events e ON e.id = b.id
-             WHERE b.host = ?1 AND b.tag = ?2 AND e.kind = 'duration'
-               AND json_extract(e.body, '$.run') = ?3",
-            params![host, tag, last.id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
+    let said = board::shows_verdict_on(conn, host, tag, &last.id)?;
     if said {
         return Ok(None);
     }
