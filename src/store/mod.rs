@@ -10,6 +10,7 @@ pub mod facts;
 mod interruptions;
 mod many_rows;
 mod pairs;
+pub mod read;
 pub mod run_times;
 pub mod schema;
 mod serialized;

@@ -3,12 +3,11 @@
 //! unusual against the median of those before it.
 
 use super::output::Answer;
-use super::{Filters, conditions, rows, since};
+use super::{Filters, since};
 use crate::base::error::Result;
 use crate::base::time::human_ms;
-use crate::store::facts::hosts_matching;
+use crate::store::read;
 use crate::store::run_times::{self, Bounds};
-use crate::store::schema::IS_SUCCESS;
 use rusqlite::Connection;
 use serde_json::Map;
 use std::collections::BTreeMap;
@@ -30,25 +29,12 @@ pub struct DurationsArgs {
 
 pub fn durations(conn: &Connection, args: &DurationsArgs) -> Result<Answer> {
     let f = &args.filters;
-    let hosts = hosts_matching(conn, &f.fact)?;
     let unfiltered = Filters {
         status: None,
         ..f.clone()
     };
     let from = since(f, Some(Duration::from_secs(30 * 86400)));
-    let (filter, params) = conditions(&unfiltered, from, &hosts, "time_ms");
-    let sql = format!(
-        "SELECT host, tag, elapsed_ms FROM events
-         WHERE {filter} AND elapsed_ms IS NOT NULL AND {IS_SUCCESS}
-         ORDER BY host, tag, time_ms, id"
-    );
-    let runs = rows(conn, &sql, params, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
+    let runs = read::run_times(conn, &unfiltered.selection(conn, from)?)?;
     let mut per_pair: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
     for (host, tag, elapsed) in runs {
         per_pair.entry((host, tag)).or_default().push(elapsed);

@@ -4,7 +4,7 @@
 //! with HELP and TYPE, times in seconds, the status as one series per
 //! state (1 for the one that holds), and `# EOF`.
 
-use super::snapshot::Pair;
+use crate::store::read::Pair;
 use std::fmt::Write as _;
 
 const STATES: [&str; 4] = ["ok", "warn", "fail", "error"];

@@ -6,7 +6,6 @@ mod durations;
 mod metrics;
 mod output;
 mod page;
-mod snapshot;
 
 use crate::base::error::{Context, Error, Result};
 use crate::base::exit::Exit;
@@ -14,9 +13,10 @@ use crate::base::time;
 use crate::config::ConfigArgs;
 use crate::store::Store;
 use crate::store::facts::{FactExpr, hosts_matching};
+use crate::store::read::{self, Selection};
 use clap::{ArgMatches, Parser, Subcommand};
 use output::{Answer, Format};
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -208,7 +208,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
                 ));
             }
             if let Some(format @ (Format::Openmetrics | Format::Html)) = args.format {
-                let pairs = snapshot::read(&conn, &s.filters)?;
+                let pairs = read::pairs(&conn, &s.filters.selection(&conn, s.filters.since)?)?;
                 let text = match format {
                     Format::Openmetrics => metrics::write(&pairs),
                     _ => page::write(&conn, &pairs, time::now_ms())?,
@@ -314,67 +314,21 @@ fn failing(row: &Map<String, Value>, warn_counts: bool) -> bool {
     }
 }
 
-fn db_error(e: rusqlite::Error) -> Error {
-    Error::io(format!("reading the store: {e}"))
-}
-
-/// The rows a question finds, each made by `row`.
-pub(crate) fn rows<T>(
-    conn: &Connection,
-    sql: &str,
-    params: Vec<rusqlite::types::Value>,
-    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>> {
-    let read = || -> rusqlite::Result<Vec<T>> {
-        conn.prepare(sql)?
-            .query_map(params_from_iter(params), row)?
-            .collect()
-    };
-    read().map_err(db_error)
-}
-
-/// WHERE clauses and their parameters for the common filters.
-pub(crate) fn conditions(
-    f: &Filters,
-    since_ms: Option<i64>,
-    hosts: &Option<Vec<String>>,
-    time_column: &str,
-) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as Sql;
-    let mut clauses = vec!["1".to_string()];
-    let mut params: Vec<Sql> = Vec::new();
-    let mut add = |clause: String, value: Sql| {
-        params.push(value);
-        clauses.push(clause.replace('?', &format!("?{}", params.len())));
-    };
-    if let Some(since) = since_ms {
-        add(format!("{time_column} >= ?"), Sql::Integer(since));
+impl Filters {
+    /// What the store is asked for: these filters, from `since` on, on
+    /// the hosts whose facts match.
+    pub(crate) fn selection(&self, conn: &Connection, since: Option<i64>) -> Result<Selection> {
+        Ok(Selection {
+            since,
+            until: self.until,
+            host: self.host.clone(),
+            tag: self.tag.clone(),
+            status: self.status,
+            kind: self.kind.clone(),
+            hosts: hosts_matching(conn, &self.fact)?,
+            limit: self.limit,
+        })
     }
-    if let Some(until) = f.until {
-        add(format!("{time_column} < ?"), Sql::Integer(until));
-    }
-    if let Some(host) = &f.host {
-        add("host = ?".into(), Sql::Text(host.clone()));
-    }
-    if let Some(tag) = &f.tag {
-        add("tag = ?".into(), Sql::Text(tag.clone()));
-    }
-    if let Some(status) = f.status {
-        add("status = ?".into(), Sql::Text(status.as_str().into()));
-    }
-    if let Some(kind) = &f.kind {
-        add("kind = ?".into(), Sql::Text(kind.clone()));
-    }
-    let mut sql = clauses.join(" AND ");
-    if let Some(hosts) = hosts {
-        let start = params.len();
-        let marks: Vec<String> = (1..=hosts.len())
-            .map(|i| format!("?{}", start + i))
-            .collect();
-        params.extend(hosts.iter().map(|h| Sql::Text(h.clone())));
-        sql.push_str(&format!(" AND host IN ({})", marks.join(", ")));
-    }
-    (sql, params)
 }
 
 pub(crate) fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
@@ -383,28 +337,20 @@ pub(crate) fn since(f: &Filters, default: Option<Duration>) -> Option<i64> {
 }
 
 fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
-    let hosts = hosts_matching(conn, &f.fact)?;
-    let (filter, params) = conditions(f, since(f, None), &hosts, "time_ms");
-    // `board` holds the newest state-carrying event of each host and tag;
-    // the event itself (for its reason and message) may have been pruned.
-    let sql = format!(
-        "SELECT host, tag, status, time_ms, body FROM (
-             SELECT l.host, l.tag, l.status, l.time_ms, e.body, e.kind
-             FROM board l LEFT JOIN events e ON e.id = l.id)
-         WHERE {filter} ORDER BY host, tag"
-    );
+    // The board holds the newest state-carrying event of each host and
+    // tag; the event itself (for its reason and message) may have been
+    // pruned.
+    let board = read::board(conn, &f.selection(conn, since(f, None))?)?;
     let now = time::now_ms();
-    let board = rows(conn, &sql, params, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, Option<String>>(4)?,
-        ))
-    })?;
     let mut out = Vec::new();
-    for (host, tag, status, time_ms, body) in board {
+    for read::BoardRow {
+        host,
+        tag,
+        status,
+        time_ms,
+        body,
+    } in board
+    {
         let event: Map<String, Value> = body
             .and_then(|body| serde_json::from_str(&body).ok())
             .unwrap_or_default();
@@ -432,19 +378,8 @@ fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
 }
 
 fn events(conn: &Connection, f: &Filters) -> Result<Answer> {
-    let hosts = hosts_matching(conn, &f.fact)?;
-    let (filter, params) = conditions(
-        f,
-        since(f, Some(Duration::from_secs(86400))),
-        &hosts,
-        "time_ms",
-    );
-    let limit = f.limit.map_or(i64::MAX, |l| l as i64);
-    let sql = format!(
-        "SELECT body FROM (SELECT body, time_ms, id FROM events WHERE {filter}
-         ORDER BY time_ms DESC, id DESC LIMIT {limit}) ORDER BY time_ms, id"
-    );
-    let out = rows(conn, &sql, params, |r| r.get::<_, String>(0))?
+    let from = since(f, Some(Duration::from_secs(86400)));
+    let out = read::events(conn, &f.selection(conn, from)?)?
         .iter()
         .map(|body| serde_json::from_str(body).unwrap_or_default())
         .collect();
@@ -456,7 +391,6 @@ fn events(conn: &Connection, f: &Filters) -> Result<Answer> {
 
 /// Per host and tag: periods overlapping [since, now], clipped to it.
 fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
-    let hosts = hosts_matching(conn, &f.fact)?;
     // The window: periods are clipped to it; one still open counts to now.
     let now = f.until.unwrap_or(i64::MAX).min(time::now_ms());
     let from = since(f, Some(Duration::from_secs(30 * 86400))).unwrap_or(i64::MIN);
@@ -466,22 +400,7 @@ fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
         kind: None,
         ..f.clone()
     };
-    let (filter, mut params) = conditions(&unfiltered, None, &hosts, "start_ms");
-    params.push(rusqlite::types::Value::Integer(from));
-    let from_mark = params.len();
-    let sql = format!(
-        "SELECT host, tag, start_ms, end_ms FROM interruptions
-         WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})
-         ORDER BY host, tag, start_ms"
-    );
-    let periods = rows(conn, &sql, params, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-        ))
-    })?;
+    let periods = read::periods(conn, &unfiltered.selection(conn, None)?, from)?;
     #[derive(Default)]
     struct Summary {
         count: u64,
@@ -491,7 +410,13 @@ fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
         total_ms: i64,
     }
     let mut summaries: BTreeMap<(String, String), Summary> = BTreeMap::new();
-    for (host, tag, start, end) in periods {
+    for read::Period {
+        host,
+        tag,
+        start_ms: start,
+        end_ms: end,
+    } in periods
+    {
         let clipped_start = start.max(from);
         let clipped_end = end.unwrap_or(now).min(now);
         if clipped_end <= clipped_start && end.is_some() {
@@ -535,34 +460,10 @@ fn interruptions(conn: &Connection, f: &Filters) -> Result<Answer> {
 }
 
 fn sql_answer(conn: &Connection, sql: &str) -> Result<Answer> {
-    let mut stmt = conn
-        .prepare(sql)
-        .map_err(|e| Error::usage(format!("--sql: {e}")))?;
-    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
-    let mut rows = stmt.query([]).map_err(|e| sql_error(&e))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| sql_error(&e))? {
-        let mut m = Map::new();
-        for (i, name) in names.iter().enumerate() {
-            let value = crate::base::sqlite::json_value(row.get_ref(i).map_err(db_error)?);
-            m.insert(name.clone(), value);
-        }
-        out.push(m);
-    }
-    let columns: Vec<&'static str> = names
+    let read::Table { columns, rows } = read::adhoc(conn, sql)?;
+    let columns: Vec<&'static str> = columns
         .into_iter()
         .map(|n| &*Box::leak(n.into_boxed_str()))
         .collect();
-    Ok(Answer { columns, rows: out })
-}
-
-fn sql_error(e: &rusqlite::Error) -> Error {
-    let text = e.to_string();
-    if text.contains("readonly") || text.contains("read-only") {
-        Error::usage(format!(
-            "--sql: the store is opened read-only, so queries cannot change it ({text}); use sqlite3 for maintenance"
-        ))
-    } else {
-        Error::usage(format!("--sql: {text}"))
-    }
+    Ok(Answer { columns, rows })
 }

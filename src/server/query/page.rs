@@ -5,9 +5,9 @@
 //! since when, the open interruption, and the last 30 days as a strip.
 //! Every value from the store is escaped.
 
-use super::snapshot::Pair;
 use crate::base::error::Result;
 use crate::base::time::{format_ms, human_ms};
+use crate::store::read::{self, Pair, Selection};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -78,28 +78,19 @@ type Periods = BTreeMap<(String, String), Vec<(i64, i64)>>;
 
 /// Each pair's interruptions overlapping the last `DAYS` days, as (start,
 /// end) with an open one ending now.
-fn periods(conn: &Connection, now: i64) -> rusqlite::Result<Periods> {
-    let mut stmt = conn.prepare(
-        "SELECT host, tag, start_ms, coalesce(end_ms, ?1) FROM interruptions
-         WHERE end_ms IS NULL OR end_ms > ?2",
-    )?;
+fn periods(conn: &Connection, now: i64) -> Result<Periods> {
     let mut out = Periods::new();
-    let rows = stmt.query_map([now, now - DAYS * DAY_MS], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })?;
-    for row in rows {
-        let (host, tag, start, end): (String, String, i64, i64) = row?;
-        out.entry((host, tag)).or_default().push((start, end));
+    for p in read::periods(conn, &Selection::default(), now - DAYS * DAY_MS)? {
+        out.entry((p.host, p.tag))
+            .or_default()
+            .push((p.start_ms, p.end_ms.unwrap_or(now)));
     }
     Ok(out)
 }
 
-fn facts(conn: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<(String, String)>>> {
-    let mut stmt = conn.prepare("SELECT host, name, value FROM facts WHERE value IS NOT NULL")?;
+fn facts(conn: &Connection) -> Result<BTreeMap<String, Vec<(String, String)>>> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    for row in rows {
-        let (host, name, value): (String, String, String) = row?;
+    for (host, name, value) in read::facts(conn)? {
         if KEY_FACTS.contains(&name.as_str()) {
             out.entry(host).or_default().push((name, value));
         }
@@ -122,9 +113,8 @@ fn shown_fact(name: &str, value: &str) -> String {
 }
 
 pub fn write(conn: &Connection, pairs: &[Pair], now: i64) -> Result<String> {
-    let db = |e: rusqlite::Error| crate::base::error::Error::io(format!("reading the store: {e}"));
-    let periods = periods(conn, now).map_err(db)?;
-    let facts = facts(conn).map_err(db)?;
+    let periods = periods(conn, now)?;
+    let facts = facts(conn)?;
     let hosts: BTreeSet<&str> = pairs.iter().map(|p| p.host.as_str()).collect();
     let tags: BTreeSet<&str> = pairs.iter().map(|p| p.tag.as_str()).collect();
     let cell: BTreeMap<(&str, &str), &Pair> = pairs

@@ -1,0 +1,281 @@
+//! What the store answers: the rows behind every question of `sd-query`
+//! (the board, events, interruption periods, run times, the status page's
+//! pairs), and an admin's own `--sql`. This module knows the tables; a
+//! question says what it wants as a [`Selection`], and every value goes
+//! in as a parameter, never into the SQL's text.
+
+use crate::base::error::{Error, Result};
+use crate::event::Status;
+use crate::store::schema::IS_SUCCESS;
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, params_from_iter};
+use serde_json::{Map, Value};
+
+/// Which rows a question wants.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// From then on (milliseconds since the epoch).
+    pub since: Option<i64>,
+    /// Before then.
+    pub until: Option<i64>,
+    pub host: Option<String>,
+    pub tag: Option<String>,
+    pub status: Option<Status>,
+    pub kind: Option<String>,
+    /// Only these hosts (the ones whose facts matched); `None`: any.
+    pub hosts: Option<Vec<String>>,
+    /// At most this many (events: the newest).
+    pub limit: Option<usize>,
+}
+
+impl Selection {
+    /// The WHERE clause and its parameters, with times in `time_column`.
+    fn conditions(&self, time_column: &str) -> (String, Vec<Sql>) {
+        let mut clauses = vec!["1".to_string()];
+        let mut params: Vec<Sql> = Vec::new();
+        let mut add = |clause: String, value: Sql| {
+            params.push(value);
+            clauses.push(clause.replace('?', &format!("?{}", params.len())));
+        };
+        if let Some(since) = self.since {
+            add(format!("{time_column} >= ?"), Sql::Integer(since));
+        }
+        if let Some(until) = self.until {
+            add(format!("{time_column} < ?"), Sql::Integer(until));
+        }
+        if let Some(host) = &self.host {
+            add("host = ?".into(), Sql::Text(host.clone()));
+        }
+        if let Some(tag) = &self.tag {
+            add("tag = ?".into(), Sql::Text(tag.clone()));
+        }
+        if let Some(status) = self.status {
+            add("status = ?".into(), Sql::Text(status.as_str().into()));
+        }
+        if let Some(kind) = &self.kind {
+            add("kind = ?".into(), Sql::Text(kind.clone()));
+        }
+        let mut sql = clauses.join(" AND ");
+        if let Some(hosts) = &self.hosts {
+            let start = params.len();
+            let marks: Vec<String> = (1..=hosts.len())
+                .map(|i| format!("?{}", start + i))
+                .collect();
+            params.extend(hosts.iter().map(|h| Sql::Text(h.clone())));
+            sql.push_str(&format!(" AND host IN ({})", marks.join(", ")));
+        }
+        (sql, params)
+    }
+}
+
+fn db_error(e: rusqlite::Error) -> Error {
+    Error::io(format!("reading the store: {e}"))
+}
+
+/// The rows `sql` finds, each made by `row`.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Sql>,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let read = || -> rusqlite::Result<Vec<T>> {
+        conn.prepare(sql)?
+            .query_map(params_from_iter(params), row)?
+            .collect()
+    };
+    read().map_err(db_error)
+}
+
+/// One pair as the board has it: its newest state-carrying event.
+pub struct BoardRow {
+    pub host: String,
+    pub tag: String,
+    pub status: String,
+    pub time_ms: i64,
+    /// The event itself, unless it was pruned since.
+    pub body: Option<String>,
+}
+
+/// The board, by host and tag.
+pub fn board(conn: &Connection, selection: &Selection) -> Result<Vec<BoardRow>> {
+    let (filter, params) = selection.conditions("time_ms");
+    let sql = format!(
+        "SELECT host, tag, status, time_ms, body FROM (
+             SELECT l.host, l.tag, l.status, l.time_ms, e.body, e.kind
+             FROM board l LEFT JOIN events e ON e.id = l.id)
+         WHERE {filter} ORDER BY host, tag"
+    );
+    rows(conn, &sql, params, |r| {
+        Ok(BoardRow {
+            host: r.get(0)?,
+            tag: r.get(1)?,
+            status: r.get(2)?,
+            time_ms: r.get(3)?,
+            body: r.get(4)?,
+        })
+    })
+}
+
+/// The events' JSON texts, oldest first; with a limit, the newest that
+/// many.
+pub fn events(conn: &Connection, selection: &Selection) -> Result<Vec<String>> {
+    let (filter, params) = selection.conditions("time_ms");
+    let limit = selection.limit.map_or(i64::MAX, |l| l as i64);
+    let sql = format!(
+        "SELECT body FROM (SELECT body, time_ms, id FROM events WHERE {filter}
+         ORDER BY time_ms DESC, id DESC LIMIT {limit}) ORDER BY time_ms, id"
+    );
+    rows(conn, &sql, params, |r| r.get(0))
+}
+
+/// One interruption: from a failure to the next success.
+pub struct Period {
+    pub host: String,
+    pub tag: String,
+    pub start_ms: i64,
+    /// `None`: still open.
+    pub end_ms: Option<i64>,
+}
+
+/// The periods of the selected pairs that overlap `from` and after
+/// (`since` and `until` select by start), by host, tag and start.
+pub fn periods(conn: &Connection, selection: &Selection, from: i64) -> Result<Vec<Period>> {
+    let (filter, mut params) = selection.conditions("start_ms");
+    params.push(Sql::Integer(from));
+    let from_mark = params.len();
+    let sql = format!(
+        "SELECT host, tag, start_ms, end_ms FROM interruptions
+         WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})
+         ORDER BY host, tag, start_ms"
+    );
+    rows(conn, &sql, params, |r| {
+        Ok(Period {
+            host: r.get(0)?,
+            tag: r.get(1)?,
+            start_ms: r.get(2)?,
+            end_ms: r.get(3)?,
+        })
+    })
+}
+
+/// How long each successful run took, `(host, tag, elapsed_ms)` by host,
+/// tag and time: a run that failed says nothing of how long the job takes.
+pub fn run_times(conn: &Connection, selection: &Selection) -> Result<Vec<(String, String, i64)>> {
+    let (filter, params) = selection.conditions("time_ms");
+    let sql = format!(
+        "SELECT host, tag, elapsed_ms FROM events
+         WHERE {filter} AND elapsed_ms IS NOT NULL AND {IS_SUCCESS}
+         ORDER BY host, tag, time_ms, id"
+    );
+    rows(conn, &sql, params, |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+}
+
+/// A pair of the board with what a dashboard shows beside its status.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    pub host: String,
+    pub tag: String,
+    pub status: String,
+    /// The board's newest state event.
+    pub time_ms: i64,
+    pub last_ok_ms: Option<i64>,
+    /// Since when the status holds, where the periods say: the start of
+    /// the open interruption, or the end of the last one.
+    pub since_ms: Option<i64>,
+    pub open_interruptions: i64,
+    /// How long the run or check of the board's event took.
+    pub last_duration_ms: Option<i64>,
+    pub msg: Option<String>,
+}
+
+/// The board with, for each pair, since when its status holds, its last
+/// success, its open interruptions and its last run's duration.
+pub fn pairs(conn: &Connection, selection: &Selection) -> Result<Vec<Pair>> {
+    let (filter, params) = selection.conditions("time_ms");
+    // Inside the correlated subqueries, unqualified names are those of
+    // their own table: the interruptions, or the events of the pair.
+    let sql = format!(
+        "SELECT host, tag, status, time_ms, last_ok_ms, open, open_since, last_end, last_ms, msg
+         FROM (SELECT b.host, b.tag, b.status, b.time_ms, b.last_ok_ms, e.kind,
+                 (SELECT count(*) FROM interruptions
+                   WHERE host = b.host AND tag = b.tag AND end_ms IS NULL) AS open,
+                 (SELECT min(start_ms) FROM interruptions
+                   WHERE host = b.host AND tag = b.tag AND end_ms IS NULL) AS open_since,
+                 (SELECT max(end_ms) FROM interruptions
+                   WHERE host = b.host AND tag = b.tag) AS last_end,
+                 e.elapsed_ms AS last_ms,
+                 json_extract(e.body, '$.msg') AS msg
+               FROM board b LEFT JOIN events e ON e.id = b.id)
+         WHERE {filter} ORDER BY host, tag"
+    );
+    rows(conn, &sql, params, |r| {
+        let open: i64 = r.get(5)?;
+        let open_since: Option<i64> = r.get(6)?;
+        let last_end: Option<i64> = r.get(7)?;
+        Ok(Pair {
+            host: r.get(0)?,
+            tag: r.get(1)?,
+            status: r.get(2)?,
+            time_ms: r.get(3)?,
+            last_ok_ms: r.get(4)?,
+            since_ms: if open > 0 { open_since } else { last_end },
+            open_interruptions: open,
+            last_duration_ms: r.get(8)?,
+            msg: r.get(9)?,
+        })
+    })
+}
+
+/// Every host's latest facts, `(host, name, value)`.
+pub fn facts(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    rows(
+        conn,
+        "SELECT host, name, value FROM facts WHERE value IS NOT NULL",
+        Vec::new(),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// What an admin's own query found: its column names, and its rows as
+/// JSON objects.
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// An admin's own query (`sd-query --sql`), on a read-only connection.
+/// Their SQL is theirs to get right: a mistake in it is a usage error.
+pub fn adhoc(conn: &Connection, sql: &str) -> Result<Table> {
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|e| Error::usage(format!("--sql: {e}")))?;
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    let mut found = stmt.query([]).map_err(|e| adhoc_error(&e))?;
+    let mut out = Vec::new();
+    while let Some(row) = found.next().map_err(|e| adhoc_error(&e))? {
+        let mut m = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = crate::base::sqlite::json_value(row.get_ref(i).map_err(db_error)?);
+            m.insert(name.clone(), value);
+        }
+        out.push(m);
+    }
+    Ok(Table {
+        columns: names,
+        rows: out,
+    })
+}
+
+fn adhoc_error(e: &rusqlite::Error) -> Error {
+    let text = e.to_string();
+    if text.contains("readonly") || text.contains("read-only") {
+        Error::usage(format!(
+            "--sql: the store is opened read-only, so queries cannot change it ({text}); use sqlite3 for maintenance"
+        ))
+    } else {
+        Error::usage(format!("--sql: {text}"))
+    }
+}
