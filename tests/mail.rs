@@ -600,3 +600,30 @@ fn a_silence_ends_by_itself_after_its_time() {
         ["[sheepdog] FAIL borg on tux01 (exit 2)"]
     );
 }
+
+/// sd-mail's settings follow the one precedence rule: its flag, else the
+/// configuration file, else the default — the sender and the recipients
+/// (a list on the command line replaces the file's).
+#[test]
+fn mail_settings_are_flag_then_file_then_default() {
+    let env = TestEnv::new();
+    let preview = |extra: &[&str]| {
+        env.cmd("sd-mail")
+            .args(["--group-wait", "0s", "--dry-run"])
+            .args(extra)
+            .stdin(ev("m1", 1, "tux01", "borg", "fail"))
+            .expect_code(0)
+            .stdout()
+    };
+    let text = preview(&["--to", "flag@example.org"]);
+    assert!(text.contains("From: sheepdog@"), "the default: {text}");
+    assert!(text.contains("To: flag@example.org"), "{text}");
+    env.write_config("[mail]\nfrom = \"file@example.org\"\nto = [\"file-to@example.org\"]\n");
+    let text = preview(&[]);
+    assert!(text.contains("From: file@example.org"), "the file: {text}");
+    assert!(text.contains("To: file-to@example.org"), "{text}");
+    let text = preview(&["--from", "flag@example.org", "--to", "flag-to@example.org"]);
+    assert!(text.contains("From: flag@example.org"), "the flag: {text}");
+    assert!(text.contains("To: flag-to@example.org"), "{text}");
+    assert!(!text.contains("file-to@example.org"), "{text}");
+}

@@ -79,6 +79,19 @@ impl ConfigArgs {
     }
 }
 
+/// The one precedence rule, for every setting of every command
+/// (docs/ARCHITECTURE.md §4): the flag — or, without it, the environment
+/// variable clap reads in its place (`SD_…`) — beats the configuration
+/// file, and the file beats the default.
+pub fn layered<T>(flag: Option<T>, file: Option<T>, default: impl FnOnce() -> T) -> T {
+    flag_or_file(flag, file).unwrap_or_else(default)
+}
+
+/// [`layered`] for a setting that has no default.
+pub fn flag_or_file<T>(flag: Option<T>, file: Option<T>) -> Option<T> {
+    flag.or(file)
+}
+
 /// Everything common flags, environment and configuration file decided.
 #[derive(Debug)]
 pub struct Settings {
@@ -109,7 +122,7 @@ impl Settings {
     pub fn from_args(args: &CommonArgs, from_argv: bool) -> Result<Settings> {
         let (config, config_path) = args.base.load()?;
         let broker_section = &config.broker;
-        let url = args.broker.clone().or_else(|| broker_section.url.clone());
+        let url = flag_or_file(args.broker.clone(), broker_section.url.clone());
         if let Some(given) = &args.broker {
             // The file's URL was checked as the file was read.
             check_broker_url(given).map_err(|why| {
@@ -138,10 +151,7 @@ impl Settings {
                     url,
                     password,
                     sentinel_password,
-                    ca_file: args
-                        .broker_ca
-                        .clone()
-                        .or_else(|| broker_section.ca_file.clone()),
+                    ca_file: flag_or_file(args.broker_ca.clone(), broker_section.ca_file.clone()),
                     timeout: broker_section
                         .timeout
                         .map_or(DEFAULT_BROKER_TIMEOUT, |d| d.0),
@@ -151,16 +161,12 @@ impl Settings {
                 })
             }
         };
-        let stream = args
-            .stream
-            .clone()
-            .or_else(|| broker_section.stream.clone())
-            .unwrap_or_else(|| DEFAULT_STREAM.to_string());
-        let spool = args
-            .spool
-            .clone()
-            .or_else(|| config.spool.path.clone())
-            .unwrap_or_else(|| crate::base::paths::state_dir().join("spool.db"));
+        let stream = layered(args.stream.clone(), broker_section.stream.clone(), || {
+            DEFAULT_STREAM.to_string()
+        });
+        let spool = layered(args.spool.clone(), config.spool.path.clone(), || {
+            crate::base::paths::state_dir().join("spool.db")
+        });
         Ok(Settings {
             config,
             config_path,

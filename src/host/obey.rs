@@ -11,7 +11,7 @@ use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
 use crate::base::size::prefix;
 use crate::base::{cli, ident, time};
-use crate::config::{ActionSection, CommonArgs, Settings};
+use crate::config::{ActionSection, CommonArgs, Settings, layered};
 use crate::event::{Event, Status};
 use crate::log::orders::{OBEY_GROUP, stream_for};
 use crate::log::{Group, Patience, Reconnecting};
@@ -81,11 +81,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     let settings = Settings::resolve(&args.common, matches)?;
     let config = &settings.config;
-    let host = args
-        .host
-        .clone()
-        .or_else(|| config.obey.host.clone())
-        .unwrap_or_else(ident::short_hostname);
+    let host = layered(
+        args.host.clone(),
+        config.obey.host.clone(),
+        ident::short_hostname,
+    );
     if config.obey.trusted_keys.is_empty() {
         return Err(Error::usage(
             "no key is trusted: list the server's public key in [obey] trusted_keys \
@@ -108,11 +108,9 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             })?;
         }
     }
-    let ledger_path = args
-        .ledger
-        .clone()
-        .or_else(|| config.obey.ledger.clone())
-        .unwrap_or_else(|| crate::base::paths::state_dir().join("obey.db"));
+    let ledger_path = layered(args.ledger.clone(), config.obey.ledger.clone(), || {
+        crate::base::paths::state_dir().join("obey.db")
+    });
     let mut obeying = Obeying {
         host: host.clone(),
         keys,

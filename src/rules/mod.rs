@@ -567,7 +567,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
 /// /etc/sheepdog/rules.dl (`None` when that default does not exist,
 /// so commands that only may use rules go on without).
 pub fn locate(flag: Option<&Path>, config: &crate::config::ConfigFile) -> Option<PathBuf> {
-    if let Some(path) = flag.or(config.rules.path.as_deref()) {
+    if let Some(path) = crate::config::flag_or_file(flag, config.rules.path.as_deref()) {
         return Some(path.to_path_buf());
     }
     let default = Path::new(DEFAULT_PATH);

@@ -110,7 +110,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let mut storing = Storing {
         durable: store.durable(echo),
         store,
-        retain: args.retain.or(config.store.retain.map(|d| d.0)),
+        retain: crate::config::flag_or_file(args.retain, config.store.retain.map(Duration::from)),
         next_prune: Instant::now(),
         quiet: args.base.quiet,
         received: 0,

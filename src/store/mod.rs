@@ -115,10 +115,11 @@ impl Store {
     /// Where the store is: the path given, else `[store] path`, else the
     /// default under the data directory.
     pub fn locate(given: Option<&Path>, config: &crate::config::ConfigFile) -> PathBuf {
-        given
-            .map(Path::to_path_buf)
-            .or_else(|| config.store.path.clone())
-            .unwrap_or_else(|| crate::base::paths::data_dir().join("events.db"))
+        crate::config::layered(
+            given.map(Path::to_path_buf),
+            config.store.path.clone(),
+            || crate::base::paths::data_dir().join("events.db"),
+        )
     }
 
     /// Opens an existing store read-only (for questions).

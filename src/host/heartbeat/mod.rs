@@ -151,15 +151,15 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         Some(file) => from_file(file, &args)?,
         None => vec![from_flags(&args)?],
     };
-    let state_dir = args
-        .state_dir
-        .clone()
-        .or_else(|| config.heartbeat.state_dir.clone())
-        .unwrap_or_else(|| crate::base::paths::state_dir().join("heartbeat"));
+    let state_dir = crate::config::layered(
+        args.state_dir.clone(),
+        config.heartbeat.state_dir.clone(),
+        || crate::base::paths::state_dir().join("heartbeat"),
+    );
     let host = ident::short_hostname();
     let user = match (
         ident::is_root(),
-        args.user.clone().or(config.heartbeat.user.clone()),
+        crate::config::flag_or_file(args.user.clone(), config.heartbeat.user.clone()),
     ) {
         (true, user) => Some(user.unwrap_or_else(|| "sheepdog".into())),
         (false, Some(user)) if user != ident::user_name() => {

@@ -19,7 +19,7 @@ use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
 use crate::base::secret::Secret;
 use crate::base::{cli, ident, time};
-use crate::config::ConfigArgs;
+use crate::config::{ConfigArgs, flag_or_file, layered};
 use crate::event::batch::feed_batches;
 use crate::event::{DEFAULT_MAX_EVENT_BYTES, Event, Status};
 use clap::{ArgMatches, Parser, Subcommand};
@@ -231,12 +231,9 @@ pub struct SilenceArgs {
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let (config, _) = args.state.base.load()?;
-    let path = args
-        .state
-        .state
-        .clone()
-        .or_else(|| config.mail.state.clone())
-        .unwrap_or_else(|| crate::base::paths::state_dir().join("mail.db"));
+    let path = layered(args.state.state.clone(), config.mail.state.clone(), || {
+        crate::base::paths::state_dir().join("mail.db")
+    });
     match &args.command {
         Some(command) => manage(command, &path, args.state.base.quiet),
         None => serve(args, config, path),
@@ -342,11 +339,12 @@ fn channel_spec(spec: &str) -> Result<crate::config::NotifySection> {
 fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result<Exit> {
     let mail = &config.mail;
     let host = ident::short_hostname();
-    let to: Vec<String> = if args.to.is_empty() {
-        mail.to.clone()
-    } else {
-        args.to.clone()
-    };
+    // A list on the command line replaces the file's, as any flag does.
+    let to = layered(
+        (!args.to.is_empty()).then(|| args.to.clone()),
+        Some(mail.to.clone()),
+        Vec::new,
+    );
     let timeout = args.timeout;
     let mut channels = Vec::new();
     for section in &config.notify {
@@ -364,11 +362,9 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
              or --channel SPEC ([[notify]] tables)",
         ));
     }
-    let from = args
-        .from
-        .clone()
-        .or_else(|| mail.from.clone())
-        .unwrap_or_else(|| format!("sheepdog@{host}"));
+    let from = layered(args.from.clone(), mail.from.clone(), || {
+        format!("sheepdog@{host}")
+    });
     let address = |a: &str, what: &str| {
         a.parse::<Mailbox>()
             .map_err(|e| Error::usage(format!("{what} `{a}` is not a mail address: {e}")))
@@ -381,7 +377,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
             .collect::<Result<_>>()?,
         host,
     };
-    let notify = match args.notify.clone().or_else(|| mail.notify.clone()) {
+    let notify = match flag_or_file(args.notify.clone(), mail.notify.clone()) {
         None => vec![Status::Fail, Status::Error],
         Some(list) if list.iter().any(|s| s == "none") => Vec::new(),
         Some(list) => list
@@ -397,15 +393,16 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     };
     let ms = |d: Duration| d.as_millis() as i64;
     let or = |flag: Option<Duration>, file: Option<crate::config::HumanDuration>, default: u64| {
-        flag.or(file.map(|d| d.0))
-            .unwrap_or(Duration::from_secs(default))
+        layered(flag, file.map(Duration::from), || {
+            Duration::from_secs(default)
+        })
     };
     let policy = Policy {
         notify,
         repeat_ms: ms(or(args.repeat, mail.repeat, 86_400)),
         max_age_ms: ms(or(args.max_age, mail.max_age, 86_400)),
     };
-    let digest_ms = args.digest.or(mail.digest.map(|d| d.0)).map(ms);
+    let digest_ms = flag_or_file(args.digest, mail.digest.map(Duration::from)).map(ms);
     let transport = if args.dry_run || to.is_empty() {
         Transport::DryRun {
             to_stderr: args.echo,
@@ -416,16 +413,16 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         .or_else(|| args.smtp.is_none().then(|| mail.sendmail.clone()).flatten())
     {
         Transport::Sendmail(program)
-    } else if let Some(url) = args.smtp.clone().or_else(|| mail.smtp.clone()) {
+    } else if let Some(url) = flag_or_file(args.smtp.clone(), mail.smtp.clone()) {
         let password = match &mail.password_file {
             Some(file) => Some(Secret::from_file(file, "password file")?),
             None => std::env::var("SD_SMTP_PASSWORD").ok().map(Secret::new),
         };
         Transport::smtp(SmtpSettings {
             url: &url,
-            user: args.smtp_user.as_deref().or(mail.user.as_deref()),
+            user: flag_or_file(args.smtp_user.as_deref(), mail.user.as_deref()),
             password,
-            ca: args.smtp_ca.as_deref().or(mail.smtp_ca.as_deref()),
+            ca: flag_or_file(args.smtp_ca.as_deref(), mail.smtp_ca.as_deref()),
             timeout: args.timeout,
         })?
     } else {

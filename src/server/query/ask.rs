@@ -69,10 +69,11 @@ pub struct AlertsArgs {
 
 /// The rule file named by the flag or the configuration; it must exist.
 pub fn load(flags: &RulesFlag, config: &crate::config::ConfigFile) -> Result<Rules> {
-    let timeout = flags
-        .timeout
-        .or(config.rules.timeout.map(|t| t.0))
-        .unwrap_or(crate::rules::DEFAULT_TIMEOUT);
+    let timeout = crate::config::layered(
+        flags.timeout,
+        config.rules.timeout.map(std::time::Duration::from),
+        || crate::rules::DEFAULT_TIMEOUT,
+    );
     load_file(flags.rules.as_deref(), config).map(|rules| rules.with_timeout(timeout))
 }
 
@@ -247,11 +248,11 @@ pub fn alerts(
     args: &AlertsArgs,
     config: &crate::config::ConfigFile,
 ) -> Result<()> {
-    let path = args
-        .state
-        .clone()
-        .or_else(|| config.rules.alerts_state.clone())
-        .unwrap_or_else(|| paths::state_dir().join("alerts.json"));
+    let path = crate::config::layered(
+        args.state.clone(),
+        config.rules.alerts_state.clone(),
+        || paths::state_dir().join("alerts.json"),
+    );
     let before: AlertState = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             Error::usage(format!(
