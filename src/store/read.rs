@@ -117,16 +117,33 @@ pub fn board(conn: &Connection, selection: &Selection) -> Result<Vec<BoardRow>> 
     })
 }
 
-/// The events' JSON texts, oldest first; with a limit, the newest that
-/// many.
-pub fn events(conn: &Connection, selection: &Selection) -> Result<Vec<String>> {
+/// Hands each event's JSON text to `each` as it is read, oldest first;
+/// with a limit, the newest that many. Nothing is gathered: without a
+/// limit the order is the time index's (a sort only among events of one
+/// millisecond), so any number of events takes the memory of one.
+pub fn events(
+    conn: &Connection,
+    selection: &Selection,
+    mut each: impl FnMut(&str) -> Result<()>,
+) -> Result<()> {
     let (filter, params) = selection.conditions("time_ms");
-    let limit = selection.limit.map_or(i64::MAX, |l| l as i64);
-    let sql = format!(
-        "SELECT body FROM (SELECT body, time_ms, id FROM events WHERE {filter}
-         ORDER BY time_ms DESC, id DESC LIMIT {limit}) ORDER BY time_ms, id"
-    );
-    rows(conn, &sql, params, |r| r.get(0))
+    let sql = match selection.limit {
+        Some(limit) => format!(
+            "SELECT body FROM (SELECT body, time_ms, id FROM events WHERE {filter}
+             ORDER BY time_ms DESC, id DESC LIMIT {limit}) ORDER BY time_ms, id"
+        ),
+        None => format!("SELECT body FROM events WHERE {filter} ORDER BY time_ms, id"),
+    };
+    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
+    let mut found = stmt.query(params_from_iter(params)).map_err(db_error)?;
+    while let Some(row) = found.next().map_err(db_error)? {
+        let body = row
+            .get_ref(0)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(db_error)?;
+        each(body)?;
+    }
+    Ok(())
 }
 
 /// One interruption: from a failure to the next success.
@@ -159,18 +176,41 @@ pub fn periods(conn: &Connection, selection: &Selection, from: i64) -> Result<Ve
     })
 }
 
-/// How long each successful run took, `(host, tag, elapsed_ms)` by host,
-/// tag and time: a run that failed says nothing of how long the job takes.
-pub fn run_times(conn: &Connection, selection: &Selection) -> Result<Vec<(String, String, i64)>> {
+/// How long each successful run of each pair took, in time order: `each`
+/// is handed one pair at a time (host, tag, the runs' `elapsed_ms`) as
+/// the rows are read in the order of the (host, tag, time) index, so the
+/// memory is that of the pair with the most runs, not of them all. A run
+/// that failed says nothing of how long the job takes.
+pub fn run_times(
+    conn: &Connection,
+    selection: &Selection,
+    mut each: impl FnMut(&str, &str, &[i64]) -> Result<()>,
+) -> Result<()> {
     let (filter, params) = selection.conditions("time_ms");
     let sql = format!(
         "SELECT host, tag, elapsed_ms FROM events
          WHERE {filter} AND elapsed_ms IS NOT NULL AND {IS_SUCCESS}
          ORDER BY host, tag, time_ms, id"
     );
-    rows(conn, &sql, params, |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+    let mut stmt = conn.prepare(&sql).map_err(db_error)?;
+    let mut found = stmt.query(params_from_iter(params)).map_err(db_error)?;
+    let (mut host, mut tag, mut runs) = (String::new(), String::new(), Vec::new());
+    while let Some(row) = found.next().map_err(db_error)? {
+        let text = |i| -> rusqlite::Result<&str> { Ok(row.get_ref(i)?.as_str()?) };
+        let (h, t) = (text(0).map_err(db_error)?, text(1).map_err(db_error)?);
+        if h != host || t != tag {
+            if !runs.is_empty() {
+                each(&host, &tag, &runs)?;
+            }
+            (host, tag) = (h.to_string(), t.to_string());
+            runs.clear();
+        }
+        runs.push(row.get::<_, i64>(2).map_err(db_error)?);
+    }
+    if !runs.is_empty() {
+        each(&host, &tag, &runs)?;
+    }
+    Ok(())
 }
 
 /// A pair of the board with what a dashboard shows beside its status.

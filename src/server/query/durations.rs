@@ -10,7 +10,6 @@ use crate::store::read;
 use crate::store::run_times::{self, Bounds};
 use rusqlite::Connection;
 use serde_json::Map;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -34,42 +33,44 @@ pub fn durations(conn: &Connection, args: &DurationsArgs) -> Result<Answer> {
         ..f.clone()
     };
     let from = since(f, Some(Duration::from_secs(30 * 86400)));
-    let runs = read::run_times(conn, &unfiltered.selection(conn, from)?)?;
-    let mut per_pair: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
-    for (host, tag, elapsed) in runs {
-        per_pair.entry((host, tag)).or_default().push(elapsed);
-    }
     let bounds = Bounds {
         slower: Some(args.slower),
         faster: Some(args.faster),
     };
     let mut out = Vec::new();
-    for ((host, tag), elapsed) in per_pair {
-        let last = *elapsed.last().expect("a run");
-        let before = &elapsed[..elapsed.len() - 1];
-        let outlier = match run_times::median(before) {
-            Some(median) if before.len() >= run_times::MIN_BASELINE => {
-                bounds.judge(last, median).map(|o| o.as_str())
-            }
-            _ => None,
-        };
-        let mut sorted = elapsed.clone();
-        sorted.sort_unstable();
-        let median = run_times::quantile(&sorted, 0.5).expect("a run");
-        let p95 = run_times::quantile(&sorted, 0.95).expect("a run");
-        let mut m = Map::new();
-        m.insert("host".into(), host.into());
-        m.insert("tag".into(), tag.into());
-        m.insert("runs".into(), elapsed.len().into());
-        m.insert("median".into(), human_ms(median).into());
-        m.insert("p95".into(), human_ms(p95).into());
-        m.insert("last".into(), human_ms(last).into());
-        m.insert("outlier".into(), outlier.into());
-        m.insert("median_ms".into(), median.into());
-        m.insert("p95_ms".into(), p95.into());
-        m.insert("last_ms".into(), last.into());
-        out.push(m);
-    }
+    let mut sorted = Vec::new();
+    read::run_times(
+        conn,
+        &unfiltered.selection(conn, from)?,
+        |host, tag, elapsed| {
+            let last = *elapsed.last().expect("a run");
+            let before = &elapsed[..elapsed.len() - 1];
+            let outlier = match run_times::median(before) {
+                Some(median) if before.len() >= run_times::MIN_BASELINE => {
+                    bounds.judge(last, median).map(|o| o.as_str())
+                }
+                _ => None,
+            };
+            sorted.clear();
+            sorted.extend_from_slice(elapsed);
+            sorted.sort_unstable();
+            let median = run_times::quantile(&sorted, 0.5).expect("a run");
+            let p95 = run_times::quantile(&sorted, 0.95).expect("a run");
+            let mut m = Map::new();
+            m.insert("host".into(), host.into());
+            m.insert("tag".into(), tag.into());
+            m.insert("runs".into(), elapsed.len().into());
+            m.insert("median".into(), human_ms(median).into());
+            m.insert("p95".into(), human_ms(p95).into());
+            m.insert("last".into(), human_ms(last).into());
+            m.insert("outlier".into(), outlier.into());
+            m.insert("median_ms".into(), median.into());
+            m.insert("p95_ms".into(), p95.into());
+            m.insert("last_ms".into(), last.into());
+            out.push(m);
+            Ok(())
+        },
+    )?;
     Ok(Answer {
         columns: vec!["host", "tag", "runs", "median", "p95", "last", "outlier"],
         rows: out,

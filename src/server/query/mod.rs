@@ -234,7 +234,10 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             }
             answer
         }
-        (None, Some(Question::Events(f))) => events(&conn, f)?,
+        (None, Some(Question::Events(f))) => {
+            events(&conn, f, args.format)?;
+            return Ok(Exit::Ok);
+        }
         (None, Some(Question::Interruptions(f))) => interruptions(&conn, f)?,
         (None, Some(Question::Durations(d))) => durations::durations(&conn, d)?,
         (None, Some(Question::Ask(a))) => {
@@ -377,16 +380,15 @@ fn status(conn: &Connection, f: &Filters) -> Result<Answer> {
     })
 }
 
-fn events(conn: &Connection, f: &Filters) -> Result<Answer> {
+/// Prints the events as they are read: an answer of any size.
+fn events(conn: &Connection, f: &Filters, format: Option<Format>) -> Result<()> {
     let from = since(f, Some(Duration::from_secs(86400)));
-    let out = read::events(conn, &f.selection(conn, from)?)?
-        .iter()
-        .map(|body| serde_json::from_str(body).unwrap_or_default())
-        .collect();
-    Ok(Answer {
-        columns: vec!["time", "host", "tag", "status", "reason", "msg"],
-        rows: out,
-    })
+    let columns = vec!["time", "host", "tag", "status", "reason", "msg"];
+    let mut printer = output::Printer::new(columns, format)?;
+    read::events(conn, &f.selection(conn, from)?, |body| {
+        printer.json_text(body)
+    })?;
+    printer.finish()
 }
 
 /// Per host and tag: periods overlapping [since, now], clipped to it.
