@@ -255,36 +255,75 @@ fn rejected_lines_are_named_and_the_rest_stored() {
     assert_eq!(run.stdout().lines().count(), 2);
 }
 
+/// `--keep` deletes the events older than it, keeps what they summarise
+/// (the periods, the board, the facts and their history) and gives the
+/// space back to the file system; `--retain`, its first name, still works.
 #[test]
-fn retain_prunes_old_events() {
+fn keep_prunes_old_events_and_keeps_their_summary() {
     let env = TestEnv::new();
     let path = env.path("events.db");
     let now = sheepdog::base::time::now_ms() / 1000;
-    let input = format!(
-        "{}\n{}\n",
-        event("old", now - 500 * 86400, "h", "t", "ok"),
-        event("new", now - 10, "h", "t", "ok")
-    );
+    let pad = "x".repeat(2000);
+    let mut input = String::new();
+    for i in 0..3000 {
+        let line = event(&format!("old{i}"), now - 500 * 86400 + i, "h", "t", "ok");
+        input.push_str(&line.replace("\"status\"", &format!("\"msg\":\"{pad}\",\"status\"")));
+        input.push('\n');
+    }
+    // A failure and its recovery, long ago: a closed period.
+    input.push_str(&event("down", now - 450 * 86400, "h", "t", "fail"));
+    input.push('\n');
+    input.push_str(&event("up", now - 449 * 86400, "h", "t", "ok"));
+    input.push('\n');
+    input.push_str(&format!(
+        r#"{{"v":1,"id":"facts","time":"{}","host":"h","tag":"facts","kind":"facts","status":"info","facts":{{"cpus":4}}}}"#,
+        sheepdog::base::time::format_ms((now - 480 * 86400) * 1000)
+    ));
+    input.push('\n');
+    input.push_str(&event("new", now - 10, "h", "t", "ok"));
+    input.push('\n');
     env.cmd("sd-store").arg(&path).stdin(input).expect_code(0);
+    let before = std::fs::metadata(&path).unwrap().len();
     let run = env
         .cmd("sd-store")
-        .args(["--retain", "400d"])
+        .args(["--keep", "400d"])
         .arg(&path)
         .stdin("")
         .expect_code(0);
     assert!(
-        run.stderr().contains("pruned 1 event(s)"),
+        run.stderr().contains("pruned 3003 event(s)")
+            && run.stderr().contains("given back to the file system"),
         "{}",
         run.report()
     );
-    let ids: Vec<String> = db(&path)
-        .prepare("SELECT id FROM events")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(ids, ["new"]);
+    let db = db(&path);
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM events"), 1, "the new one");
+    assert_eq!(
+        count("SELECT count(*) FROM interruptions"),
+        1,
+        "the period stays"
+    );
+    assert_eq!(count("SELECT count(*) FROM latest"), 1, "the board stays");
+    assert_eq!(count("SELECT count(*) FROM facts"), 1, "the facts stay");
+    assert!(
+        count("SELECT count(*) FROM facts_history") >= 1,
+        "and their history"
+    );
+    drop(db);
+    let after = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        after * 4 < before,
+        "the space was given back: {before} bytes before, {after} after"
+    );
+    // Its first name, and the file's, still do.
+    env.write_config("[store]\nretain = \"400d\"\n");
+    env.cmd("sd-store").arg(&path).stdin("").expect_code(0);
+    env.cmd("sd-store")
+        .args(["--retain", "400d"])
+        .arg(&path)
+        .stdin("")
+        .expect_code(0);
 }
 
 #[test]

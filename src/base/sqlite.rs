@@ -11,16 +11,20 @@ use std::time::Duration;
 /// How long a writer waits for another process holding the database.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
+/// How a database is laid out when it is made; one that exists keeps
+/// its own (only VACUUM changes either, and not in WAL mode).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NewFile {
+    pub page_size: Option<u32>,
+    /// It can give the space of deleted rows back to the file system
+    /// (`auto_vacuum = INCREMENTAL`, which SQLite takes only before the
+    /// first write): the store, which prunes.
+    pub shrinks: bool,
+}
+
 /// Opens `path` (what: "spool", "store") for writing, in WAL mode with the
-/// given `synchronous` level. `page_size`, if given, is that of a new
-/// database; one that exists keeps its own (only VACUUM changes it, and
-/// not in WAL mode).
-pub fn open_wal(
-    path: &Path,
-    what: &str,
-    synchronous: &str,
-    page_size: Option<u32>,
-) -> Result<Connection> {
+/// given `synchronous` level, laid out as `new` says if it is made now.
+pub fn open_wal(path: &Path, what: &str, synchronous: &str, new: NewFile) -> Result<Connection> {
     let shown = format!("{what} {}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).context("creating the directory of the", &shown)?;
@@ -28,8 +32,13 @@ pub fn open_wal(
     let open = || -> rusqlite::Result<Connection> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_WAIT)?;
-        if let Some(size) = page_size {
+        // In this order: either is taken only before the first write, and
+        // setting auto_vacuum fixes the page size.
+        if let Some(size) = new.page_size {
             conn.pragma_update(None, "page_size", size)?;
+        }
+        if new.shrinks {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", synchronous)?;

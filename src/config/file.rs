@@ -171,7 +171,9 @@ pub struct SpoolSection {
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSection {
     pub path: Option<PathBuf>,
-    pub retain: Option<HumanDuration>,
+    /// How long events are kept (`retain` was its first name).
+    #[serde(alias = "retain")]
+    pub keep: Option<HumanDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -337,7 +339,7 @@ path = "/var/lib/sheepdog/spool.db"
 
 [store]
 path = "/var/lib/sheepdog/events.db"
-retain = "400d"
+keep = "400d"
 
 [mail]
 smtp = "smtp://mail.example.org:587"
@@ -363,7 +365,7 @@ if_running = "pgrep -x 'my mpd'"
 "#;
         let config = ConfigFile::parse(text).unwrap();
         assert_eq!(
-            config.store.retain,
+            config.store.keep,
             Some(HumanDuration(Duration::from_secs(400 * 86400)))
         );
         assert_eq!(config.check[0].after, Some(2));

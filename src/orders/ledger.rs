@@ -46,7 +46,12 @@ pub enum Start {
 
 impl Ledger {
     pub fn open(path: &Path) -> Result<Ledger> {
-        let mut conn = crate::base::sqlite::open_wal(path, "ledger", "FULL", None)?;
+        let mut conn = crate::base::sqlite::open_wal(
+            path,
+            "ledger",
+            "FULL",
+            crate::base::sqlite::NewFile::default(),
+        )?;
         crate::base::sqlite::migrate(&mut conn, MIGRATIONS)
             .context("migrating ledger", path.display())?;
         Ok(Ledger {

@@ -44,7 +44,12 @@ impl Sent {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).context("creating", dir.display())?;
         }
-        let mut conn = crate::base::sqlite::open_wal(path, "sent orders", "FULL", None)?;
+        let mut conn = crate::base::sqlite::open_wal(
+            path,
+            "sent orders",
+            "FULL",
+            crate::base::sqlite::NewFile::default(),
+        )?;
         crate::base::sqlite::migrate(&mut conn, MIGRATIONS)
             .context("migrating the sent orders", path.display())?;
         Ok(Sent {

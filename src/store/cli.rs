@@ -71,9 +71,10 @@ pub struct Args {
     #[arg(long)]
     pub echo: bool,
 
-    /// Delete events older than this (400d), at start and every hour.
-    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
-    pub retain: Option<Duration>,
+    /// Delete events older than this (400d), at start and every hour, a
+    /// few thousand at a time; the periods, the board and the facts stay.
+    #[arg(long, alias = "retain", value_name = "DURATION", value_parser = cli::parse_duration)]
+    pub keep: Option<Duration>,
 
     /// Largest event accepted (1MiB, 64KiB).
     #[arg(long, value_name = "SIZE", value_parser = crate::base::size::parse_arg, default_value = "1MiB")]
@@ -110,7 +111,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     let mut storing = Storing {
         durable: store.durable(echo),
         store,
-        retain: crate::config::flag_or_file(args.retain, config.store.retain.map(Duration::from)),
+        keep: crate::config::flag_or_file(args.keep, config.store.keep.map(Duration::from)),
         next_prune: Instant::now(),
         quiet: args.base.quiet,
         received: 0,
@@ -140,7 +141,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
 struct Storing {
     store: Store,
     durable: Durable,
-    retain: Option<Duration>,
+    keep: Option<Duration>,
     next_prune: Instant,
     quiet: bool,
     /// Events given, and those of them already stored (a redelivery, a
@@ -153,15 +154,27 @@ struct Storing {
 
 impl Storing {
     fn prune(&mut self) -> Result<()> {
-        let Some(keep) = self.retain.filter(|_| Instant::now() >= self.next_prune) else {
+        let Some(keep) = self.keep.filter(|_| Instant::now() >= self.next_prune) else {
             return Ok(());
         };
-        let gone = self
+        let pruned = self
             .store
             .prune(crate::base::time::now_ms() - keep.as_millis() as i64)?;
-        if gone > 0 && !self.quiet {
+        if pruned.events > 0 && !self.quiet {
+            let space = match pruned.reclaimed_bytes {
+                Some(bytes) => format!(
+                    "; {} given back to the file system",
+                    crate::base::size::format(bytes)
+                ),
+                None => "; their space is reused by new events (a store an earlier sd-store made \
+                         gives it back to the file system after `sqlite3 DB 'PRAGMA auto_vacuum = \
+                         INCREMENTAL; VACUUM'`, run while sd-store is stopped)"
+                    .to_string(),
+            };
             cli::note(format!(
-                "pruned {gone} event(s) older than {}",
+                "pruned {} event(s) older than {}; the periods, board and facts they \
+                 summarise are kept{space}",
+                pruned.events,
                 crate::base::time::human(keep)
             ));
         }

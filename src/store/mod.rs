@@ -60,12 +60,36 @@ struct Writer {
     board: board::Board,
 }
 
+/// Events deleted per transaction when pruning.
+const PRUNE_CHUNK: usize = 5000;
+/// Pages given back to the file system per step after pruning.
+const RECLAIM_PAGES: u64 = 1024;
+/// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+
+/// What [`Store::prune`] did.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub events: usize,
+    /// Bytes given back to the file system; `None` when the store cannot
+    /// (made before stores were made with `auto_vacuum = INCREMENTAL`).
+    pub reclaimed_bytes: Option<u64>,
+}
+
 impl Store {
     /// Opens (creating and migrating if needed) the store for writing.
     pub fn open(path: &Path) -> Result<Store> {
         // NORMAL: commits do not wait for the disk; the WAL is flushed
         // on another thread before anything is echoed (store/durable.rs).
-        let mut conn = crate::base::sqlite::open_wal(path, "store", "NORMAL", Some(PAGE_SIZE))?;
+        let mut conn = crate::base::sqlite::open_wal(
+            path,
+            "store",
+            "NORMAL",
+            crate::base::sqlite::NewFile {
+                page_size: Some(PAGE_SIZE),
+                shrinks: true,
+            },
+        )?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .context("opening store", path.display())?;
@@ -295,27 +319,73 @@ impl Store {
         write(&mut self.conn, &mut self.writer).context("writing to store", self.path.display())
     }
 
-    /// Deletes events, facts history and closed periods older than
-    /// `older_than_ms`; returns how many events went.
-    pub fn prune(&mut self, older_than_ms: i64) -> Result<usize> {
-        let prune = |conn: &mut Connection, writer: &mut Writer| -> rusqlite::Result<usize> {
+    /// Deletes the events older than `older_than_ms`, a few thousand per
+    /// transaction so receivers are held back a moment at a time, not for
+    /// the whole deletion. What they summarise stays: the interruption
+    /// periods, the board, the facts and their history. Then gives the
+    /// freed pages back to the file system, a slice at a time, where the
+    /// store was made for it ([`Pruned::reclaimed_bytes`]).
+    pub fn prune(&mut self, older_than_ms: i64) -> Result<Pruned> {
+        let chunk = |conn: &mut Connection, writer: &mut Writer| -> rusqlite::Result<usize> {
             let (tx, _, _pass) = begin_writing(conn, writer)?;
-            let gone = tx.execute("DELETE FROM events WHERE time_ms < ?1", [older_than_ms])?;
+            let gone = tx.execute(
+                "DELETE FROM events WHERE rowid IN
+                   (SELECT rowid FROM events WHERE time_ms < ?1 LIMIT ?2)",
+                params![older_than_ms, PRUNE_CHUNK as i64],
+            )?;
             // Rowids past the newest remaining event may be given again:
             // the mark moves down to it, after the board is written.
             writer.board.write(&tx)?;
-            tx.execute(
-                "DELETE FROM facts_history WHERE time_ms < ?1",
-                [older_than_ms],
-            )?;
-            tx.execute(
-                "DELETE FROM interruptions WHERE end_ms IS NOT NULL AND end_ms < ?1",
-                [older_than_ms],
-            )?;
             tx.commit()?;
             Ok(gone)
         };
-        prune(&mut self.conn, &mut self.writer).context("pruning store", self.path.display())
+        let mut pruned = Pruned::default();
+        loop {
+            let gone = chunk(&mut self.conn, &mut self.writer)
+                .context("pruning store", self.path.display())?;
+            pruned.events += gone;
+            if gone < PRUNE_CHUNK {
+                break;
+            }
+        }
+        if pruned.events > 0 {
+            pruned.reclaimed_bytes = self
+                .reclaim()
+                .context("reclaiming space in store", self.path.display())?;
+        }
+        Ok(pruned)
+    }
+
+    /// `PRAGMA incremental_vacuum`, a slice of pages per step; `None` for
+    /// a store made before stores were made for it (auto_vacuum NONE):
+    /// there the freed pages are reused by the events that come.
+    fn reclaim(&mut self) -> rusqlite::Result<Option<u64>> {
+        let mode: i64 = self
+            .conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        if mode != AUTO_VACUUM_INCREMENTAL {
+            return Ok(None);
+        }
+        let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let mut pages = 0u64;
+        loop {
+            let free: i64 = self
+                .conn
+                .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            if free <= 0 {
+                break;
+            }
+            let step = (free as u64).min(RECLAIM_PAGES);
+            let _pass = self.writer.gate.pass();
+            // The pragma returns a row per page freed: step through them.
+            let mut stmt = self
+                .conn
+                .prepare(&format!("PRAGMA incremental_vacuum({step})"))?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+            pages += step;
+        }
+        Ok(Some(pages * page as u64))
     }
 }
 

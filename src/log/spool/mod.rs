@@ -88,7 +88,15 @@ impl Spool {
         // killed; FULL would add an fsync per batch for the power-loss case.
         // 16 KiB pages (a new spool; an existing one keeps its size):
         // fewer pages per batch to write, checksum and copy back.
-        let mut conn = crate::base::sqlite::open_wal(path, "spool", "NORMAL", Some(16384))?;
+        let mut conn = crate::base::sqlite::open_wal(
+            path,
+            "spool",
+            "NORMAL",
+            crate::base::sqlite::NewFile {
+                page_size: Some(16384),
+                shrinks: false,
+            },
+        )?;
         crate::base::sqlite::migrate(&mut conn, MIGRATIONS)
             .context("migrating spool", path.display())?;
         Ok(Spool {

@@ -84,7 +84,12 @@ pub const ANY: &str = "*";
 
 impl State {
     pub fn open(path: &Path) -> Result<State> {
-        let mut conn = crate::base::sqlite::open_wal(path, "mail state", "FULL", None)?;
+        let mut conn = crate::base::sqlite::open_wal(
+            path,
+            "mail state",
+            "FULL",
+            crate::base::sqlite::NewFile::default(),
+        )?;
         // The first version had no user_version; its tables are created
         // "IF NOT EXISTS", so migration 0 → 1 takes it as it is.
         crate::base::sqlite::migrate(&mut conn, &[SCHEMA])
