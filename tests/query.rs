@@ -463,3 +463,49 @@ fn a_store_in_a_missing_directory_is_an_error_but_the_default_is_made() {
         .expect_code(0);
     assert!(env.path("data/sheepdog/events.db").is_file());
 }
+
+/// `sd-query events` prints as it reads: a store of 300 MB answers in
+/// full under an address-space limit of 128 MiB (it used to gather every
+/// row first, gigabytes for a year of a herd).
+#[test]
+fn events_stream_from_a_store_larger_than_the_memory_they_may_use() {
+    if !crate::util::have("prlimit") {
+        crate::util::skip(
+            "events_stream_from_a_store_larger_than_the_memory_they_may_use",
+            "needs prlimit (util-linux)",
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let db = env.path("events.db");
+    let now = sheepdog::base::time::now_ms() / 1000;
+    let pad = "x".repeat(5000);
+    let total = 60_000;
+    let mut input = String::with_capacity(total * 5200);
+    for i in 0..total as i64 {
+        input.push_str(&format!(
+            r#"{{"v":1,"id":"e{i}","time":"{}","host":"h{}","tag":"t","kind":"run","status":"ok","msg":"{pad}"}}"#,
+            sheepdog::base::time::format_ms((now - 50 * 86400 + i) * 1000),
+            i % 7
+        ));
+        input.push('\n');
+    }
+    env.cmd("sd-store").arg(&db).stdin(input).expect_code(0);
+    let size = std::fs::metadata(&db).unwrap().len();
+    assert!(size > 256 << 20, "the store is {size} bytes");
+    let out = env.path("events.out");
+    let status = env
+        .external("prlimit", "prlimit --as=128MiB sd-query events")
+        .arg(format!("--as={}", 128u64 << 20))
+        .arg(crate::util::bin("sd-query"))
+        .arg(&db)
+        .args(["events", "--since", "100d", "--format", "json"])
+        .spawn_to(&out, &env.path("events.err"))
+        .wait()
+        .unwrap();
+    let err = std::fs::read_to_string(env.path("events.err")).unwrap();
+    assert!(status.success(), "{status}: {err}");
+    let file = std::fs::File::open(&out).unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(file)).count();
+    assert_eq!(lines, total);
+}

@@ -280,4 +280,32 @@ mod tests {
             .collect();
         assert_eq!(starts, [8, 8, 8], "{text}");
     }
+
+    #[test]
+    fn a_long_table_keeps_the_widths_of_its_first_page_and_cuts() {
+        let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut printer = Printer::new(vec!["host", "msg"], Some(Format::Table)).unwrap();
+        printer.out = Box::new(Shared(out.clone()));
+        let row = |host: &str| {
+            let mut row = Map::new();
+            row.insert("host".into(), host.into());
+            row.insert("msg".into(), "a message that runs on".into());
+            row
+        };
+        for _ in 0..FIRST_PAGE {
+            printer.row(&row("tux01")).unwrap();
+        }
+        printer.row(&row("a-much-longer-host-name")).unwrap();
+        assert!(printer.table.as_ref().unwrap().cut);
+        printer.finish().unwrap();
+        let out = out.borrow();
+        let text = anstream::adapter::strip_str(std::str::from_utf8(&out).unwrap()).to_string();
+        let last = text.lines().last().unwrap();
+        assert_eq!(last, "a-mu…  a message that runs on", "{text}");
+        assert_eq!(
+            text.lines().count(),
+            FIRST_PAGE + 2,
+            "the header and every row"
+        );
+    }
 }
