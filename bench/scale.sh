@@ -63,8 +63,17 @@ time_it() {
     b=$1; shift
     for i in $(seq "$runs"); do
         /usr/bin/time -f '%e %M' -o "$out/t" "$b/sd-query" "$@" > "$out/answer" 2>/dev/null || true
-        cat "$out/t"
+        # A command the kernel killed (out of memory) says so first.
+        if grep -q 'terminated by signal' "$out/t"; then
+            echo "killed 0"
+        else
+            tail -n 1 "$out/t"
+        fi
     done > "$out/times"
+    if grep -q '^killed' "$out/times"; then
+        printf '  %-34s killed (out of memory?)\n' "$label"
+        return
+    fi
     s=$(cut -d' ' -f1 "$out/times" | median); kib=$(cut -d' ' -f2 "$out/times" | median)
     printf '  %-34s %8s s %8s MiB  %s rows\n' "$label" "$s" "$((kib / 1024))" "$(wc -l < "$out/answer")"
 }
