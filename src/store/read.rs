@@ -176,6 +176,26 @@ pub fn periods(conn: &Connection, selection: &Selection, from: i64) -> Result<Ve
     })
 }
 
+/// Every pair's periods that overlap `from` and after, in no order: the
+/// index on the ends finds them without walking every period of the
+/// store (the status page's strips).
+pub fn recent_periods(conn: &Connection, from: i64) -> Result<Vec<Period>> {
+    rows(
+        conn,
+        "SELECT host, tag, start_ms, end_ms FROM interruptions
+         WHERE end_ms IS NULL OR end_ms > ?1",
+        vec![Sql::Integer(from)],
+        |r| {
+            Ok(Period {
+                host: r.get(0)?,
+                tag: r.get(1)?,
+                start_ms: r.get(2)?,
+                end_ms: r.get(3)?,
+            })
+        },
+    )
+}
+
 /// How long each successful run of each pair took, in time order: `each`
 /// is handed one pair at a time (host, tag, the runs' `elapsed_ms`) as
 /// the rows are read in the order of the (host, tag, time) index, so the
@@ -235,36 +255,40 @@ pub struct Pair {
 /// success, its open interruptions and its last run's duration.
 pub fn pairs(conn: &Connection, selection: &Selection) -> Result<Vec<Pair>> {
     let (filter, params) = selection.conditions("time_ms");
-    // Inside the correlated subqueries, unqualified names are those of
-    // their own table: the interruptions, or the events of the pair.
+    // An open period is always its pair's last (the store keeps them
+    // so), and periods of a pair do not overlap: the last period, found
+    // in one step of the (host, tag, start) key, says whether one is open
+    // and since when, or when the last one ended. Its end is -1 while
+    // open, NULL when the pair never had one. Inside the subqueries,
+    // unqualified names are those of their own table.
     let sql = format!(
-        "SELECT host, tag, status, time_ms, last_ok_ms, open, open_since, last_end, last_ms, msg
+        "SELECT host, tag, status, time_ms, last_ok_ms, last_start, last_end, last_ms, msg
          FROM (SELECT b.host, b.tag, b.status, b.time_ms, b.last_ok_ms, e.kind,
-                 (SELECT count(*) FROM interruptions
-                   WHERE host = b.host AND tag = b.tag AND end_ms IS NULL) AS open,
-                 (SELECT min(start_ms) FROM interruptions
-                   WHERE host = b.host AND tag = b.tag AND end_ms IS NULL) AS open_since,
-                 (SELECT max(end_ms) FROM interruptions
-                   WHERE host = b.host AND tag = b.tag) AS last_end,
+                 (SELECT start_ms FROM interruptions
+                   WHERE host = b.host AND tag = b.tag
+                   ORDER BY start_ms DESC LIMIT 1) AS last_start,
+                 (SELECT coalesce(end_ms, -1) FROM interruptions
+                   WHERE host = b.host AND tag = b.tag
+                   ORDER BY start_ms DESC LIMIT 1) AS last_end,
                  e.elapsed_ms AS last_ms,
                  json_extract(e.body, '$.msg') AS msg
                FROM board b LEFT JOIN events e ON e.id = b.id)
          WHERE {filter} ORDER BY host, tag"
     );
     rows(conn, &sql, params, |r| {
-        let open: i64 = r.get(5)?;
-        let open_since: Option<i64> = r.get(6)?;
-        let last_end: Option<i64> = r.get(7)?;
+        let last_start: Option<i64> = r.get(5)?;
+        let last_end: Option<i64> = r.get(6)?;
+        let open = last_end == Some(-1);
         Ok(Pair {
             host: r.get(0)?,
             tag: r.get(1)?,
             status: r.get(2)?,
             time_ms: r.get(3)?,
             last_ok_ms: r.get(4)?,
-            since_ms: if open > 0 { open_since } else { last_end },
-            open_interruptions: open,
-            last_duration_ms: r.get(8)?,
-            msg: r.get(9)?,
+            since_ms: if open { last_start } else { last_end },
+            open_interruptions: i64::from(open),
+            last_duration_ms: r.get(7)?,
+            msg: r.get(8)?,
         })
     })
 }

@@ -7,7 +7,7 @@
 
 use crate::base::error::Result;
 use crate::base::time::{format_ms, human_ms};
-use crate::store::read::{self, Pair, Selection};
+use crate::store::read::{self, Pair};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -80,10 +80,13 @@ type Periods = BTreeMap<(String, String), Vec<(i64, i64)>>;
 /// end) with an open one ending now.
 fn periods(conn: &Connection, now: i64) -> Result<Periods> {
     let mut out = Periods::new();
-    for p in read::periods(conn, &Selection::default(), now - DAYS * DAY_MS)? {
+    for p in read::recent_periods(conn, now - DAYS * DAY_MS)? {
         out.entry((p.host, p.tag))
             .or_default()
             .push((p.start_ms, p.end_ms.unwrap_or(now)));
+    }
+    for periods in out.values_mut() {
+        periods.sort_unstable();
     }
     Ok(out)
 }
