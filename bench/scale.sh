@@ -50,7 +50,8 @@ for i in range(n):
     else:
         host, tag = i % hosts, (i // hosts) % tags
     status = "fail" if rnd.random() < fail else "ok"
-    out.write('{"v":1,"id":"ev%d-%d","time":"%s","host":"tux%03d","tag":"svc%d","kind":"run","status":"%s","reason":"exit","elapsed_ms":%d,"msg":"ran backup in %d ms"}\n'
+    # Ids sort as they are made, as the ULIDs sheepdog gives do.
+    out.write('{"v":1,"id":"ev%d-%010d","time":"%s","host":"tux%03d","tag":"svc%d","kind":"run","status":"%s","reason":"exit","elapsed_ms":%d,"msg":"ran backup in %d ms"}\n'
               % (first, i, stamp, host, tag, status, 1000 + rnd.randrange(500), i % 900))
 PY
 }
