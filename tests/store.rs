@@ -257,7 +257,9 @@ fn rejected_lines_are_named_and_the_rest_stored() {
 
 /// `--keep` deletes the events older than it, keeps what they summarise
 /// (the periods, the board, the facts and their history) and gives the
-/// space back to the file system; `--retain`, its first name, still works.
+/// space back to the file system (a store made with --keep); `--retain`,
+/// its first name, still works, and a store made without it says how to
+/// get its space back.
 #[test]
 fn keep_prunes_old_events_and_keeps_their_summary() {
     let env = TestEnv::new();
@@ -282,7 +284,12 @@ fn keep_prunes_old_events_and_keeps_their_summary() {
     input.push('\n');
     input.push_str(&event("new", now - 10, "h", "t", "ok"));
     input.push('\n');
-    env.cmd("sd-store").arg(&path).stdin(input).expect_code(0);
+    // Made for pruning (--keep from its first run) it can shrink.
+    env.cmd("sd-store")
+        .args(["--keep", "1000d"])
+        .arg(&path)
+        .stdin(input)
+        .expect_code(0);
     let before = std::fs::metadata(&path).unwrap().len();
     let run = env
         .cmd("sd-store")
@@ -315,6 +322,26 @@ fn keep_prunes_old_events_and_keeps_their_summary() {
     assert!(
         after * 4 < before,
         "the space was given back: {before} bytes before, {after} after"
+    );
+    // A store made without --keep reuses the space, and says how to give
+    // it back.
+    let plain = env.path("plain.db");
+    let old = format!(
+        "{}\n{}\n",
+        event("o", now - 500 * 86400, "h", "t", "ok"),
+        event("n", now - 10, "h", "t", "ok")
+    );
+    env.cmd("sd-store").arg(&plain).stdin(old).expect_code(0);
+    let run = env
+        .cmd("sd-store")
+        .args(["--keep", "400d"])
+        .arg(&plain)
+        .stdin("")
+        .expect_code(0);
+    assert!(
+        run.stderr().contains("pruned 1 event(s)") && run.stderr().contains("VACUUM"),
+        "{}",
+        run.report()
     );
     // Its first name, and the file's, still do.
     env.write_config("[store]\nretain = \"400d\"\n");

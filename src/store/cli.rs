@@ -73,6 +73,7 @@ pub struct Args {
 
     /// Delete events older than this (400d), at start and every hour, a
     /// few thousand at a time; the periods, the board and the facts stay.
+    /// A store made with it gives the space back to the file system.
     #[arg(long, alias = "retain", value_name = "DURATION", value_parser = cli::parse_duration)]
     pub keep: Option<Duration>,
 
@@ -104,14 +105,15 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             )));
         }
     }
-    let store = Store::open(&path)?;
+    let keep = crate::config::flag_or_file(args.keep, config.store.keep.map(Duration::from));
+    let store = Store::open_made(&path, keep.is_some())?;
     let echo: Option<Box<dyn Write + Send>> = args.echo.then(|| {
         Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout())) as Box<dyn Write + Send>
     });
     let mut storing = Storing {
         durable: store.durable(echo),
         store,
-        keep: crate::config::flag_or_file(args.keep, config.store.keep.map(Duration::from)),
+        keep,
         next_prune: Instant::now(),
         quiet: args.base.quiet,
         received: 0,
@@ -166,7 +168,7 @@ impl Storing {
                     "; {} given back to the file system",
                     crate::base::size::format(bytes)
                 ),
-                None => "; their space is reused by new events (a store an earlier sd-store made \
+                None => "; their space is reused by new events (a store made without --keep \
                          gives it back to the file system after `sqlite3 DB 'PRAGMA auto_vacuum = \
                          INCREMENTAL; VACUUM'`, run while sd-store is stopped)"
                     .to_string(),

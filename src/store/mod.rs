@@ -79,6 +79,14 @@ pub struct Pruned {
 impl Store {
     /// Opens (creating and migrating if needed) the store for writing.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_made(path, false)
+    }
+
+    /// The same; a store made now for pruning (`sd-store --keep`) gives
+    /// the space of what is pruned back to the file system. Only such a
+    /// store pays for it: auto_vacuum's pointer pages cost an import into
+    /// it about an eighth of its speed (bench/BENCHMARKS.md).
+    pub fn open_made(path: &Path, for_pruning: bool) -> Result<Store> {
         // NORMAL: commits do not wait for the disk; the WAL is flushed
         // on another thread before anything is echoed (store/durable.rs).
         let mut conn = crate::base::sqlite::open_wal(
@@ -87,7 +95,7 @@ impl Store {
             "NORMAL",
             crate::base::sqlite::NewFile {
                 page_size: Some(PAGE_SIZE),
-                shrinks: true,
+                shrinks: for_pruning,
             },
         )?;
         let mode: String = conn
