@@ -166,13 +166,16 @@ pub fn periods(conn: &Connection, selection: &Selection, from: i64) -> Result<Ve
          WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})
          ORDER BY host, tag, start_ms"
     );
-    rows(conn, &sql, params, |r| {
-        Ok(Period {
-            host: r.get(0)?,
-            tag: r.get(1)?,
-            start_ms: r.get(2)?,
-            end_ms: r.get(3)?,
-        })
+    rows(conn, &sql, params, period)
+}
+
+/// A period from `host, tag, start_ms, end_ms`.
+fn period(r: &rusqlite::Row<'_>) -> rusqlite::Result<Period> {
+    Ok(Period {
+        host: r.get(0)?,
+        tag: r.get(1)?,
+        start_ms: r.get(2)?,
+        end_ms: r.get(3)?,
     })
 }
 
@@ -185,14 +188,7 @@ pub fn recent_periods(conn: &Connection, from: i64) -> Result<Vec<Period>> {
         "SELECT host, tag, start_ms, end_ms FROM interruptions
          WHERE end_ms IS NULL OR end_ms > ?1",
         vec![Sql::Integer(from)],
-        |r| {
-            Ok(Period {
-                host: r.get(0)?,
-                tag: r.get(1)?,
-                start_ms: r.get(2)?,
-                end_ms: r.get(3)?,
-            })
-        },
+        period,
     )
 }
 
