@@ -30,13 +30,6 @@ impl Params {
     }
 }
 
-/// The column of an end that is now while it is open — the
-/// `coalesce(t.end_ms, ?1)` of `interruption(…, End)` — without its
-/// coalesce.
-fn open_end(sql: &str) -> Option<&str> {
-    sql.strip_prefix("coalesce(")?.strip_suffix(", ?1)")
-}
-
 /// The SQL name of a derived relation: its checked key, made safe.
 pub fn table(key: &str) -> String {
     format!("\"r_{}\"", key.replace('/', "_"))
@@ -392,14 +385,7 @@ impl Scope<'_> {
             return;
         };
         self.conditions.push(if plain {
-            let op = op.sql();
-            match (open_end(&a), open_end(&b)) {
-                // An open period's end is now: said so the index on the
-                // ends can find the periods (a coalesce() hides it).
-                (Some(end), _) => format!("({end} {op} {b} OR ({end} IS NULL AND ?1 {op} {b}))"),
-                (None, Some(end)) => format!("({a} {op} {end} OR ({end} IS NULL AND {a} {op} ?1))"),
-                (None, None) => format!("{a} {op} {b}"),
-            }
+            format!("{a} {} {b}", op.sql())
         } else {
             format!("sd_compare({a}, {b}) {} 0", op.sql())
         });
