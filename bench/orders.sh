@@ -16,11 +16,8 @@ cargo build --release --quiet --bins
 bin=$PWD/target/release
 out=$PWD/bench/out/orders
 rm -rf "$out"; mkdir -p "$out"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" \
-    --daemonize yes --pidfile "$out/redis.pid" --logfile "$out/redis.log"
-trap 'kill "$obey" 2>/dev/null || true; redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
-sleep 0.5
+. bench/redis.sh
+start_redis "$out" 'kill "$obey" 2>/dev/null || true;'
 export SD_BROKER=redis://127.0.0.1:$port SD_SPOOL=$out/spool.db SD_CONFIG=$out/host.toml
 "$bin/sd-order" keygen "$out/orders.key" 2>/dev/null
 cat > "$out/host.toml" <<TOML

@@ -88,11 +88,8 @@ p=$(cut -d' ' -f1 "$out/py.all" | median); prss=$(cut -d' ' -f2 "$out/py.all" | 
 echo "  $(rate "$p") events/s (median ${p}s), peak RSS ${prss} KiB (events table only: no facts, no periods)"
 
 echo "== sd-bark -> redis -> sd-recv --group store -- sd-store --echo (3 runs)"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" --daemonize yes \
-    --pidfile "$out/redis.pid" --logfile "$out/redis.log"
-trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
-sleep 0.5
+. bench/redis.sh
+start_redis "$out"
 for i in 1 2 3; do
     # Each run's acknowledgements let the stream be trimmed: publish again.
     redis-cli -p "$port" del sheepdog:events >/dev/null

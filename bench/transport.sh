@@ -14,12 +14,8 @@ cargo build --release --quiet
 bin=$PWD/target/release
 out=$PWD/bench/out/transport
 rm -rf "$out"; mkdir -p "$out"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" \
-    --daemonize yes --pidfile "$out/redis.pid" --logfile "$out/redis.log"
-trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
-sleep 0.5
-url=redis://127.0.0.1:$port
+. bench/redis.sh
+start_redis "$out"
 
 python3 - "$N" > "$out/events.jsonl" <<'PY'
 import json, sys

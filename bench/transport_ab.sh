@@ -17,12 +17,8 @@ events=$PWD/bench/out/transport/events.jsonl
 [ -s "$events" ] || { echo "run sh bench/transport.sh first (it makes $events)" >&2; exit 2; }
 out=$PWD/bench/out/transport_ab
 rm -rf "$out"; mkdir -p "$out"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" \
-    --daemonize yes --pidfile "$out/redis.pid" --logfile "$out/redis.log"
-trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
-sleep 0.5
-url=redis://127.0.0.1:$port
+. bench/redis.sh
+start_redis "$out"
 for i in $(seq "$RUNS"); do
     for side in base this; do
         bin=$PWD/target/release
