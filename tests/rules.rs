@@ -73,6 +73,23 @@ fn the_seed_question_as_rules_answers_what_the_flags_answer() {
         .arg("low_ram(H), not interrupted(H, _)")
         .expect_code(0);
     assert_eq!(healthy.stdout(), "{\"H\":\"tux04\"}\n");
+    // --plan says how: the facts first, then the periods of those hosts
+    // through the index on (host, end).
+    let plan = env
+        .cmd("sd-query")
+        .arg(&db)
+        .args(["ask", "--plan", "--format", "json", "--rules"])
+        .arg(&rules)
+        .arg("answer(H, T)")
+        .expect_code(0);
+    let printed = plan.stdout();
+    let steps: Vec<&str> = printed.lines().collect();
+    let at = |what: &str| steps.iter().position(|s| s.contains(what));
+    assert!(
+        at("interruptions_host_end") > at("facts") && at("facts").is_some(),
+        "{}",
+        plan.report()
+    );
     // The rule file from the configuration, a wrong question exit 2.
     let config = env.write_config(&format!("[rules]\npath = \"{}\"\n", rules.display()));
     let wrong = env

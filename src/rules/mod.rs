@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value, ValueRef};
 use serde_json::Map;
-use sql::{Aliases, Params};
+use sql::{Aliases, Params, Repeats};
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use syntax::{Literal, RuleError, Term};
@@ -127,6 +127,7 @@ impl Rules {
                     &program,
                     &clause.head.args,
                     &clause.body,
+                    Repeats::Removed,
                     &mut Params::new(0),
                     &mut Aliases::default(),
                 ) {
@@ -214,9 +215,32 @@ impl Rules {
     /// Answers a question (`answer(H, T)`, or several literals) on the
     /// store, as of `now_ms`.
     pub fn ask(&self, conn: &Connection, question: &str, now_ms: i64) -> Result<Answers> {
-        // Bounded in time and memory: a rule that grows without end (a
-        // cartesian product, a recursion making new values) is stopped,
-        // named, with exit 75.
+        self.bounded(conn, question, |growing| {
+            self.answer(conn, question, now_ms, growing)
+        })
+    }
+
+    /// How SQLite will answer `question` (`EXPLAIN QUERY PLAN`), one step
+    /// a line, indented under the step it belongs to: which table each
+    /// relation reads and through which index. Recursive relations are
+    /// worked out first, as for an answer.
+    pub fn plan(&self, conn: &Connection, question: &str, now_ms: i64) -> Result<Vec<String>> {
+        self.bounded(conn, question, |growing| {
+            let statement = self.statement(conn, question, now_ms, growing)?;
+            explain(conn, &statement)
+        })
+    }
+
+    /// Runs `work` bounded in time and memory: a rule that grows without
+    /// end (a cartesian product, a recursion making new values) is
+    /// stopped, named (`work` keeps in its argument the relation being
+    /// worked out), with exit 75.
+    fn bounded<T>(
+        &self,
+        conn: &Connection,
+        question: &str,
+        work: impl FnOnce(&mut String) -> Result<T>,
+    ) -> Result<T> {
         let watchdog = Watchdog::start(conn, self.timeout);
         // SAFETY: sets SQLite's process-wide heap limit; no pointers.
         unsafe {
@@ -227,9 +251,9 @@ impl Rules {
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(sql_error)?;
         let mut growing = question.to_string();
-        let answers = self.answer(conn, question, now_ms, &mut growing);
+        let done = work(&mut growing);
         watchdog.stop();
-        answers.map_err(|e| self.stopped(e, &growing))
+        done.map_err(|e| self.stopped(e, &growing))
     }
 
     /// What a question that ran out of time or memory says: which rule
@@ -262,6 +286,28 @@ impl Rules {
         now_ms: i64,
         growing: &mut String,
     ) -> Result<Answers> {
+        let statement = self.statement(conn, question, now_ms, growing)?;
+        let rows = query(
+            conn,
+            &statement.sql,
+            &statement.params,
+            statement.variables.len(),
+        )?;
+        Ok(Answers {
+            variables: statement.variables,
+            rows,
+        })
+    }
+
+    /// The question as one SQL statement, the temporary tables it reads
+    /// filled.
+    fn statement(
+        &self,
+        conn: &Connection,
+        question: &str,
+        now_ms: i64,
+        growing: &mut String,
+    ) -> Result<Statement> {
         let goal = syntax::parse_goal(question).map_err(|e| report("question", &[e]))?;
         let mut errors = Vec::new();
         self.program.check_body(&goal, &mut errors);
@@ -281,17 +327,21 @@ impl Rules {
             .map(|v| Term::Var(v.to_string(), syntax::Pos::default()))
             .collect();
         let mut params = Params::new(now_ms);
+        // One naming of tables for the whole statement, so a plan's `t3`
+        // is one relation.
+        let mut aliases = Aliases::default();
         let select = sql::select(
             &self.program,
             &head,
             &goal,
+            Repeats::Removed,
             &mut params,
-            &mut Aliases::default(),
+            &mut aliases,
         )
         .map_err(|e| report("question", &e))?;
         let needed = self.program.needed(&goal);
         register_functions(conn)?;
-        let prefix = self.prepare(conn, &needed, &mut params, growing)?;
+        let prefix = self.prepare(conn, &needed, &mut params, &mut aliases, growing)?;
         *growing = question.to_string();
         // Answers come sorted, so the same store gives the same output.
         let order: Vec<String> = (1..=variables.len()).map(|i| i.to_string()).collect();
@@ -300,15 +350,10 @@ impl Rules {
         } else {
             format!(" ORDER BY {}", order.join(", "))
         };
-        let rows = query(
-            conn,
-            &format!("{prefix}{select}{order}"),
-            &params,
-            variables.len(),
-        )?;
-        Ok(Answers {
+        Ok(Statement {
+            sql: format!("{prefix}{select}{order}"),
+            params,
             variables: variables.iter().map(|v| v.to_string()).collect(),
-            rows,
         })
     }
 
@@ -319,6 +364,7 @@ impl Rules {
         conn: &Connection,
         needed: &[usize],
         params: &mut Params,
+        aliases: &mut Aliases,
         growing: &mut String,
     ) -> Result<String> {
         let mut ctes: Vec<String> = Vec::new();
@@ -335,6 +381,13 @@ impl Rules {
             let mut selects: Vec<(String, Vec<String>)> = Vec::new();
             for key in &stratum.relations {
                 let derived = &self.program.derived[key];
+                // A relation of one rule is written inline (see
+                // `Repeats`); one of several is their union, once.
+                let repeats = if !stratum.recursive && derived.clauses.len() == 1 {
+                    Repeats::Kept
+                } else {
+                    Repeats::Removed
+                };
                 let mut parts = Vec::new();
                 let facts: Vec<&syntax::Clause> = derived
                     .clauses
@@ -364,8 +417,9 @@ impl Rules {
                         &self.program,
                         &clause.head.args,
                         &clause.body,
+                        repeats,
                         params,
-                        &mut Aliases::default(),
+                        aliases,
                     )
                     .map_err(|e| report(&self.origin, &e))?;
                     parts.push(select);
@@ -375,8 +429,13 @@ impl Rules {
             if !stratum.recursive {
                 let (key, parts) = &selects[0];
                 let arity = self.program.derived[key].arity;
+                let inline = if parts.len() == 1 {
+                    "NOT MATERIALIZED "
+                } else {
+                    ""
+                };
                 ctes.push(format!(
-                    "{}({}) AS ({})",
+                    "{}({}) AS {inline}({})",
                     sql::table(key),
                     sql::columns(arity),
                     parts.join(" UNION ")
@@ -474,6 +533,40 @@ fn run(conn: &Connection, sql: &str, values: &[Value]) -> Result<usize> {
     let mut stmt = conn.prepare(sql).map_err(sql_error)?;
     bind(&mut stmt, values)?;
     stmt.raw_execute().map_err(sql_error)
+}
+
+/// `EXPLAIN QUERY PLAN` of a statement, its steps indented under their
+/// parents.
+fn explain(conn: &Connection, statement: &Statement) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql))
+        .map_err(sql_error)?;
+    bind(&mut stmt, &statement.params.values)?;
+    let mut rows = stmt.raw_query();
+    let mut depth: Vec<(i64, usize)> = Vec::new();
+    let mut lines = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let (id, parent): (i64, i64) = (
+            row.get(0).map_err(sql_error)?,
+            row.get(1).map_err(sql_error)?,
+        );
+        let detail: String = row.get(3).map_err(sql_error)?;
+        let level = depth
+            .iter()
+            .find(|(step, _)| *step == parent)
+            .map_or(0, |(_, level)| level + 1);
+        depth.push((id, level));
+        lines.push(format!("{}{detail}", "  ".repeat(level)));
+    }
+    Ok(lines)
+}
+
+/// A question written as SQL: the statement, its values, the variables
+/// its columns answer.
+struct Statement {
+    sql: String,
+    params: Params,
+    variables: Vec<String>,
 }
 
 fn query(
@@ -616,6 +709,46 @@ mod tests {
         assert_eq!(
             ask(rules, "interrupted(H, \"BORG\"), not low_ram(H)"),
             Vec::<String>::new()
+        );
+    }
+
+    /// The plans a year of events needs (bench/scale.sh): the seed
+    /// question reads the facts first, then only the matching hosts'
+    /// periods of the window through the index on (host, end); the board
+    /// of one tag reads the events past the board's mark, not every
+    /// event of the tag.
+    #[test]
+    fn questions_read_the_few_rows_they_need() {
+        let rules = Rules::parse(
+            "low_ram(H) :- fact(H, \"mem_total_bytes\", M), M < 4GiB.
+             interrupted(H, T) :- interruption(H, T, _, End), End > now - 30d.
+             answer(H, T) :- interrupted(H, T), low_ram(H).
+             down(H) :- state(H, \"ping\", \"fail\", _).",
+            "test.dl",
+        )
+        .unwrap();
+        let conn = store();
+        let plan = rules.plan(&conn, "answer(H, T)", 10_000).unwrap();
+        let step = |what: &str| {
+            plan.iter()
+                .position(|line| line.contains(what))
+                .unwrap_or_else(|| panic!("no {what} in {plan:#?}"))
+        };
+        assert!(step("USING COVERING INDEX interruptions_host_end (host=?") > step("SCAN t3"));
+        assert!(
+            plan[0].contains("SCAN t3"),
+            "the facts (low_ram) first: {plan:#?}"
+        );
+        assert!(!plan.iter().any(|l| l.contains("MATERIALIZE")), "{plan:#?}");
+        let plan = rules.plan(&conn, "down(H)", 10_000).unwrap();
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("SEARCH events USING INTEGER PRIMARY KEY (rowid>?)")),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.contains("events_tag_time")),
+            "{plan:#?}"
         );
     }
 

@@ -23,6 +23,9 @@ pub struct Base {
     pub args: &'static [&'static str],
     pub from: &'static str,
     pub columns: &'static [(&'static str, Type)],
+    /// A table that grows with every event (millions of rows a year), not
+    /// with the number of hosts: a join searches it last (sql.rs).
+    pub grows: bool,
 }
 
 pub const BASE: [Base; 5] = [
@@ -38,6 +41,7 @@ pub const BASE: [Base; 5] = [
             ("{t}.kind", Type::Any),
             ("{t}.status", Type::Any),
         ],
+        grows: true,
     },
     Base {
         name: "fact",
@@ -48,6 +52,7 @@ pub const BASE: [Base; 5] = [
             ("{t}.name", Type::Any),
             ("{t}.value", Type::Any),
         ],
+        grows: false,
     },
     Base {
         name: "interruption",
@@ -61,6 +66,7 @@ pub const BASE: [Base; 5] = [
             ("{t}.start_ms", Type::Int),
             ("coalesce({t}.end_ms, ?1)", Type::Int),
         ],
+        grows: true,
     },
     Base {
         name: "state",
@@ -72,6 +78,7 @@ pub const BASE: [Base; 5] = [
             ("{t}.status", Type::Any),
             ("{t}.time_ms", Type::Int),
         ],
+        grows: false,
     },
     Base {
         name: "field",
@@ -82,6 +89,7 @@ pub const BASE: [Base; 5] = [
             ("{t}j.key", Type::Any),
             ("{t}j.value", Type::Any),
         ],
+        grows: true,
     },
 ];
 
@@ -133,6 +141,9 @@ pub struct Derived {
     pub clauses: Vec<usize>,
     /// Its stratum's index in [`Program::strata`].
     pub stratum: usize,
+    /// Whether its rules read a table that grows with the events
+    /// ([`Base::grows`]), directly or through another relation.
+    pub grows: bool,
 }
 
 /// Relations worked out together: one, or several that depend on each
@@ -176,6 +187,7 @@ impl Program {
                             pos: head.pos,
                             clauses: vec![index],
                             stratum: 0,
+                            grows: false,
                         },
                     );
                 }
@@ -193,7 +205,42 @@ impl Program {
             return Err(errors);
         }
         program.stratify()?;
+        program.mark_growing();
         Ok(program)
+    }
+
+    /// Marks the relations whose rules read a growing table, stratum by
+    /// stratum (each uses only those before it). A recursive relation is
+    /// a temporary table filled beforehand: reading it is cheap whatever
+    /// it was made from.
+    fn mark_growing(&mut self) {
+        for s in 0..self.strata.len() {
+            if self.strata[s].recursive {
+                continue;
+            }
+            for key in self.strata[s].relations.clone() {
+                let grows = self.derived[&key].clauses.iter().any(|&c| {
+                    self.clauses[c].body.iter().any(|literal| match literal {
+                        Literal::Atom(atom) => self.grows(atom),
+                        _ => false,
+                    })
+                });
+                if let Some(d) = self.derived.get_mut(&key) {
+                    d.grows = grows;
+                }
+            }
+        }
+    }
+
+    /// Whether reading `atom` reads a table that grows with the events.
+    pub fn grows(&self, atom: &Atom) -> bool {
+        match base(&atom.name) {
+            Some(b) => b.grows,
+            None => self
+                .derived
+                .get(&key(&atom.name, atom.args.len()))
+                .is_some_and(|d| d.grows),
+        }
     }
 
     /// Checks that every relation a body names exists with that arity.

@@ -30,6 +30,23 @@ impl Params {
     }
 }
 
+/// The column of an end that is now while it is open — the
+/// `coalesce(t.end_ms, ?1)` of `interruption(…, End)` — without its
+/// coalesce.
+fn open_end(sql: &str) -> Option<&str> {
+    sql.strip_prefix("coalesce(")?.strip_suffix(", ?1)")
+}
+
+/// Whether a `SELECT` removes repeated rows. A relation written inline
+/// keeps them, so SQLite can fold it into the query that reads it and
+/// search its tables with that query's values; the question, and what a
+/// count counts, remove them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    Removed,
+    Kept,
+}
+
 /// The SQL name of a derived relation: its checked key, made safe.
 pub fn table(key: &str) -> String {
     format!("\"r_{}\"", key.replace('/', "_"))
@@ -58,7 +75,8 @@ struct Binding {
 /// One rule body being written as a `SELECT`.
 struct Scope<'p> {
     program: &'p Program,
-    from: Vec<String>,
+    /// Each relation's table(s), and whether it grows with the events.
+    from: Vec<(String, bool)>,
     conditions: Vec<String>,
     bound: HashMap<String, Binding>,
     errors: Vec<RuleError>,
@@ -83,6 +101,7 @@ pub fn select(
     program: &Program,
     head: &[Term],
     body: &[Literal],
+    repeats: Repeats,
     params: &mut Params,
     aliases: &mut Aliases,
 ) -> Result<String, Vec<RuleError>> {
@@ -105,16 +124,21 @@ pub fn select(
     if !scope.errors.is_empty() {
         return Err(scope.errors);
     }
-    Ok(scope.finish(&columns.join(", ")))
+    Ok(scope.finish(&columns.join(", "), repeats))
 }
 
 impl Scope<'_> {
-    fn finish(self, columns: &str) -> String {
+    fn finish(self, columns: &str, repeats: Repeats) -> String {
         let columns = if columns.is_empty() { "1" } else { columns };
-        let mut sql = format!("SELECT DISTINCT {columns}");
+        let distinct = if repeats == Repeats::Removed {
+            "DISTINCT "
+        } else {
+            ""
+        };
+        let mut sql = format!("SELECT {distinct}{columns}");
         if !self.from.is_empty() {
             sql.push_str(" FROM ");
-            sql.push_str(&self.from.join(", "));
+            sql.push_str(&join(self.from));
         }
         if !self.conditions.is_empty() {
             sql.push_str(" WHERE ");
@@ -267,7 +291,7 @@ impl Scope<'_> {
     fn relation(&mut self, atom: &Atom, params: &mut Params, aliases: &mut Aliases) {
         let alias = aliases.next();
         let (from, columns) = source(self.program, atom, &alias);
-        self.from.push(from);
+        self.from.push((from, self.program.grows(atom)));
         for (term, (column, ty)) in atom.args.iter().zip(columns) {
             match term {
                 Term::Anon(_) => {}
@@ -327,7 +351,7 @@ impl Scope<'_> {
             .iter()
             .map(|v| scope.bound.get(*v).map_or(Type::Any, |b| b.ty))
             .collect();
-        let inner_sql = scope.finish(&columns.join(", "));
+        let inner_sql = scope.finish(&columns.join(", "), Repeats::Removed);
         let alias = aliases.next();
         let groups: Vec<String> = shared
             .iter()
@@ -346,7 +370,8 @@ impl Scope<'_> {
                 g = groups.join(", ")
             )
         };
-        self.from.push(grouped);
+        // Grouped, it is as many rows as groups: small.
+        self.from.push((grouped, false));
         for ((name, group), ty) in shared.iter().zip(&groups).zip(types) {
             let column = format!("{alias}.{group}");
             match self.bound.get(*name) {
@@ -385,7 +410,14 @@ impl Scope<'_> {
             return;
         };
         self.conditions.push(if plain {
-            format!("{a} {} {b}", op.sql())
+            let op = op.sql();
+            match (open_end(&a), open_end(&b)) {
+                // An open period's end is now: said so an index on the
+                // ends can find the periods (a coalesce() hides it).
+                (Some(end), _) => format!("({end} {op} {b} OR ({end} IS NULL AND ?1 {op} {b}))"),
+                (None, Some(end)) => format!("({a} {op} {end} OR ({end} IS NULL AND {a} {op} ?1))"),
+                (None, None) => format!("{a} {op} {b}"),
+            }
         } else {
             format!("sd_compare({a}, {b}) {} 0", op.sql())
         });
@@ -440,6 +472,30 @@ impl Scope<'_> {
         self.conditions
             .push(format!("NOT EXISTS (SELECT 1 FROM {from}{condition})"));
     }
+}
+
+/// A body's tables for `FROM`: those that do not grow with the events
+/// (facts, the board, the rules' own) in whatever order SQLite likes,
+/// then each growing one after all before it (`CROSS JOIN`, which SQLite
+/// keeps in order). So "the periods of the low-RAM hosts" searches the
+/// periods of those few hosts, instead of every period and then the
+/// hosts: SQLite, knowing nothing of the tables' sizes, chose the latter.
+fn join(from: Vec<(String, bool)>) -> String {
+    let (growing, small): (Vec<_>, Vec<_>) = from.into_iter().partition(|(_, grows)| *grows);
+    let growing = growing.into_iter().map(|(table, _)| table);
+    if small.is_empty() {
+        return growing.collect::<Vec<_>>().join(", ");
+    }
+    let mut sql = small
+        .into_iter()
+        .map(|(table, _)| table)
+        .collect::<Vec<_>>()
+        .join(", ");
+    for table in growing {
+        sql.push_str(" CROSS JOIN ");
+        sql.push_str(&table);
+    }
+    sql
 }
 
 /// Where a relation's rows come from, and its columns as SQL.

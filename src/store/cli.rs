@@ -32,7 +32,7 @@ thread of its own while the next batch is stored), which is what \
 `sd-recv --group store -- sd-store --echo` acknowledges. Killed at any \
 moment, the database stays intact and every echoed event is in it.
 
-SCHEMA (PRAGMA user_version 7; query it with sqlite3 -readonly):
+SCHEMA (PRAGMA user_version 8; query it with sqlite3 -readonly):
   events(id TEXT PRIMARY KEY, time_ms, host, tag, kind, status, code,
          elapsed_ms, received_ms, body)  -- body is the whole event JSON
          (as written when it needed no stamping or change);
@@ -54,7 +54,8 @@ SCHEMA (PRAGMA user_version 7; query it with sqlite3 -readonly):
          hand, a value too big for SQLite): each kept here alone with
          SQLite's reason, and named on standard error, while the rest
          of its batch is stored; sd-store then exits 65
-Events are indexed by id, (tag, time_ms), (status, time_ms) and time_ms.
+Events are indexed by id, (tag, time_ms), (status, time_ms) and time_ms; \
+periods by (host, tag, start_ms), end_ms and (host, end_ms).
 Times are milliseconds since the epoch, UTC. A new store has 16 KiB pages \
 (an older one keeps its own). Back up with SQLite's own \
 online backup: sqlite3 events.db \".backup /backup/events.db\".";

@@ -161,12 +161,18 @@ pub fn periods(conn: &Connection, selection: &Selection, from: i64) -> Result<Ve
     let (filter, mut params) = selection.conditions("start_ms");
     params.push(Sql::Integer(from));
     let from_mark = params.len();
+    // Sorted here, not by SQLite: asked for the order, it walks the key
+    // (host, tag, start) through every period the hosts ever had, instead
+    // of the (host, end) index through the last month's — 0.78 s against
+    // 0.03 s for 18 hosts of a year of a churning herd (bench/scale.sh).
     let sql = format!(
         "SELECT host, tag, start_ms, end_ms FROM interruptions
-         WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})
-         ORDER BY host, tag, start_ms"
+         WHERE {filter} AND (end_ms IS NULL OR end_ms > ?{from_mark})"
     );
-    rows(conn, &sql, params, period)
+    let mut periods = rows(conn, &sql, params, period)?;
+    periods
+        .sort_unstable_by(|a, b| (&a.host, &a.tag, a.start_ms).cmp(&(&b.host, &b.tag, b.start_ms)));
+    Ok(periods)
 }
 
 /// A period from `host, tag, start_ms, end_ms`.

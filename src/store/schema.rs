@@ -7,9 +7,13 @@ use rusqlite::Connection;
 /// The `board` view: `latest` with the state events past
 /// `board_mark.through` laid over it; `$state` says which events carry
 /// state (what migration 4 changed), `$success` which are the job
-/// succeeding (what migration 5 changed).
+/// succeeding (what migration 5 changed), `$tag` how the events' tag is
+/// read (what migration 8 changed).
 macro_rules! board_view {
     ($state:literal, $success:literal) => {
+        board_view!($state, $success, "tag")
+    };
+    ($state:literal, $success:literal, $tag:literal) => {
         concat!(
             "CREATE VIEW board (host, tag, status, time_ms, id, last_ok_ms) AS
                 SELECT host, tag, status, time_ms, id, last_ok_ms FROM (
@@ -20,7 +24,9 @@ macro_rules! board_view {
                     FROM (
                         SELECT host, tag, status, time_ms, id, last_ok_ms FROM latest
                         UNION ALL
-                        SELECT host, tag, status, time_ms, id, iif(",
+                        SELECT host, ",
+            $tag,
+            " AS tag, status, time_ms, id, iif(",
             $success,
             ", time_ms, NULL)
                         FROM events
@@ -166,6 +172,27 @@ pub const MIGRATIONS: &[&str] = &[
         board_view!(
             "(+status IN ('warn', 'fail', 'error') OR (+status = 'ok' AND +kind IS NOT 'expect'))",
             "(+status = 'ok' AND +kind IS NOT 'expect' AND +kind IS NOT 'alert')"
+        )
+    ),
+    // 7 → 8: the periods of a few hosts that reach into the last month
+    // (the seed question, by flags or rules): the key (host, tag, start)
+    // reads every period those hosts ever had — 13,000 each on a year of
+    // a churning herd — and the index on the ends every host's. This one
+    // reads only theirs, and holds what the question asks (covering).
+    //
+    // And the board of one tag (`state(H, "ping", "fail", _)`, the rules'
+    // suppression): SQLite carried the tag into the view and read every
+    // event of that tag through (tag, time) — 0.28 s for a tag of a
+    // million events, and a ping every minute from fifty hosts is
+    // twenty-six million a year — instead of the few past the mark.
+    // `+tag` keeps it on the mark.
+    concat!(
+        "CREATE INDEX interruptions_host_end ON interruptions (host, end_ms, tag, start_ms);
+         DROP VIEW board;",
+        board_view!(
+            "(+status IN ('warn', 'fail', 'error') OR (+status = 'ok' AND +kind IS NOT 'expect'))",
+            "(+status = 'ok' AND +kind IS NOT 'expect' AND +kind IS NOT 'alert')",
+            "+tag"
         )
     ),
 ];

@@ -28,6 +28,11 @@ pub struct AskArgs {
     /// their variables (Ip → ip).
     #[arg(long)]
     pub orders: bool,
+    /// Print how SQLite will answer instead of the answers (its EXPLAIN
+    /// QUERY PLAN): which table each relation reads, through which
+    /// index, in which order — to see why a question is slow.
+    #[arg(long, conflicts_with = "orders")]
+    pub plan: bool,
     #[command(flatten)]
     pub rules: RulesFlag,
 }
@@ -129,6 +134,17 @@ pub fn ask(conn: &Connection, rules: &Rules, args: &AskArgs) -> Result<Answer> {
             "what is the question? like: sd-query ask 'answer(H, T)'",
         ));
     };
+    if args.plan {
+        let rows = rules
+            .plan(conn, goal, now)?
+            .into_iter()
+            .map(|step| Map::from_iter([("plan".to_string(), Value::from(step))]))
+            .collect();
+        return Ok(Answer {
+            columns: vec!["plan"],
+            rows,
+        });
+    }
     let answers = rules.ask(conn, goal, now)?;
     let columns = answers
         .variables
