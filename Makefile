@@ -1,6 +1,7 @@
 # Build and install sheepdog the way Unix users expect:
 #   make && sudo make install                 (build as yourself, install as root)
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg  (for packagers)
+#   make deb                                   (a Debian package, target/debian/)
 # Binaries go to $(BINDIR), man pages to $(MANDIR)/man1 and man7, and
 # completions where bash-completion, zsh and fish look for them.
 
@@ -58,4 +59,10 @@ uninstall:
 check:
 	sh tests/check.sh
 
-.PHONY: all build install install-files uninstall check
+# The Debian package of the tree, target/debian/sheepdog_VERSION_ARCH.deb
+# (contrib/debian/build says what is in it): for the herd, where building
+# Rust on every host is not an option.
+deb: build
+	contrib/debian/build $(BUILDDIR) $(TARGETDIR)/debian
+
+.PHONY: all build install install-files uninstall check deb

@@ -30,6 +30,9 @@ need runsvdir runit          # a real supervisor for sd-heartbeat's restarts
 need guile guile-3.0         # contrib/guix and contrib/shepherd must read as Scheme
 need chromium chromium       # the status page, rendered by a real browser
 need systemd-analyze systemd # contrib/systemd's units, verified
+need debootstrap debootstrap # the Debian package, installed into Debian 12 and 13
+need lintian lintian         # and checked as Debian checks packages
+need objdump binutils        # make deb: the C library version the program needs
 # A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the
 # system's Python (tests look for it under /usr/bin/python3).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"

@@ -26,6 +26,7 @@ mod mail;
 #[cfg(feature = "gen")]
 mod man_pages;
 mod orders;
+mod package;
 mod query;
 mod rules;
 mod run;
