@@ -16,6 +16,7 @@
 
 pub mod base;
 pub mod config;
+pub mod enroll;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -11,6 +11,7 @@ mod chaos;
 mod contrib;
 mod disk_full;
 mod durations;
+mod enroll;
 mod events;
 mod expect;
 mod facts;

@@ -30,10 +30,11 @@ pub const HEARTBEAT: Tool = tool!("sd-heartbeat", host::heartbeat);
 pub const FACTS: Tool = tool!("sd-facts", host::facts);
 pub const ORDER: Tool = tool!("sd-order", server::order);
 pub const OBEY: Tool = tool!("sd-obey", host::obey);
+pub const ENROLL: Tool = tool!("sd-enroll", enroll);
 
 /// Every command.
-pub const ALL: [&Tool; 11] = [
-    &RUN, &BARK, &RECV, &STORE, &QUERY, &EXPECT, &MAIL, &HEARTBEAT, &FACTS, &ORDER, &OBEY,
+pub const ALL: [&Tool; 12] = [
+    &RUN, &BARK, &RECV, &STORE, &QUERY, &EXPECT, &MAIL, &HEARTBEAT, &FACTS, &ORDER, &OBEY, &ENROLL,
 ];
 
 /// A command by its name (`sd-run`).

@@ -218,6 +218,20 @@ pub fn hosts_of(conn: &Connection, tag: &str) -> rusqlite::Result<Vec<String>> {
         .collect()
 }
 
+/// When the store last heard from `host`: its newest state on the board
+/// or its newest facts (an info event is neither; reading every event of
+/// a host would scan the store). `None` when never.
+pub fn last_heard_ms(conn: &Connection, host: &str) -> Option<i64> {
+    conn.query_row(
+        "SELECT max(t) FROM (SELECT max(time_ms) AS t FROM board WHERE host = ?1
+                             UNION ALL SELECT max(time_ms) FROM facts WHERE host = ?1)",
+        [host],
+        |r| r.get(0),
+    )
+    .ok()
+    .flatten()
+}
+
 /// When the job last succeeded on `host`, by its own `ok`s (never a
 /// verdict about it, docs/ARCHITECTURE.md §1); `None` when never.
 pub fn last_ok_ms(conn: &Connection, host: &str, tag: &str) -> rusqlite::Result<Option<i64>> {

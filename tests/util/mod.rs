@@ -29,6 +29,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-heartbeat" => env!("CARGO_BIN_EXE_sd-heartbeat"),
         "sd-order" => env!("CARGO_BIN_EXE_sd-order"),
         "sd-obey" => env!("CARGO_BIN_EXE_sd-obey"),
+        "sd-enroll" => env!("CARGO_BIN_EXE_sd-enroll"),
         other => panic!("no binary called {other}"),
     }
 }

@@ -181,6 +181,22 @@ impl Redis {
         Ok(broker)
     }
 
+    /// One command of an administrator's (`ACL SETUSER …`, `ACL SAVE`):
+    /// its reply, or the error Redis gave (a refusal says which right is
+    /// missing). The arguments are never shown: they may hold a password.
+    pub fn admin(&mut self, args: &[&str]) -> std::result::Result<Value, RedisError> {
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query(&mut self.conn)
+    }
+
+    /// The broker as messages show it: its URL without the password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
     /// Socket timeouts: the command timeout plus however long the command
     /// itself may block.
     fn set_timeout(&self, blocking: Duration) -> Result<()> {
