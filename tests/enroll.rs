@@ -348,3 +348,76 @@ fn a_bundle_for_another_host_is_refused_and_a_host_cannot_speak_as_another() {
     let run = server.enroll(&["add", "tux*"], 2);
     assert!(run.stderr().contains("not a host name"), "{}", run.report());
 }
+
+/// Through Sentinel, the host's user is set on the master and on every
+/// replica the sentinels know (Redis does not replicate users, and after
+/// a failover the replica is the master the host speaks to); the host is
+/// given the sentinels, to follow the master itself. Without an aclfile
+/// or a config file to rewrite, add says the users last until a restart.
+#[test]
+fn through_sentinel_every_node_gets_the_hosts_user() {
+    use crate::util::redis::Sentinel;
+    let env = TestEnv::new();
+    let master = RedisServer::start(env.path("master"));
+    let replica = RedisServer::start_replica_of(env.path("replica"), master.port);
+    let sentinel = Sentinel::start(env.path("sentinel"), master.port);
+    let knows_replica = || {
+        std::process::Command::new("redis-cli")
+            .args([
+                "-p",
+                &sentinel.port.to_string(),
+                "SENTINEL",
+                "replicas",
+                "mymaster",
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&replica.port.to_string()))
+    };
+    assert!(
+        crate::util::wait_until(30, knows_replica),
+        "the sentinel never saw the replica"
+    );
+    let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port);
+    let config = env.write_config(&format!("[broker]\nurl = \"{url}\"\n"));
+    let keyring = env.path("keyring");
+    let bundle = env.path("b");
+    let host = me();
+    let run = env
+        .cmd("sd-enroll")
+        .args(["add", &host, "-o", bundle.to_str().unwrap(), "--config"])
+        .arg(&config)
+        .arg("--keyring")
+        .arg(&keyring)
+        .expect_code(0);
+    assert!(
+        run.stderr().contains("until Redis restarts"),
+        "{}",
+        run.report()
+    );
+    let user = format!("sd-{host}");
+    for node in [&master, &replica] {
+        let got = node.cli(&["ACL", "GETUSER", &user]).unwrap_or_default();
+        assert!(got.contains("xreadgroup"), "port {}: {got}", node.port);
+    }
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        parsed["broker_url"],
+        format!(
+            "redis+sentinel://{user}@127.0.0.1:{}/mymaster",
+            sentinel.port
+        )
+    );
+    let etc = env.path("etc");
+    env.cmd("sd-enroll")
+        .args([
+            "apply",
+            bundle.to_str().unwrap(),
+            "--etc",
+            etc.to_str().unwrap(),
+        ])
+        .expect_code(0);
+    assert_eq!(
+        master.cli(&["XLEN", "sheepdog:events"]).unwrap().trim(),
+        "2"
+    );
+}

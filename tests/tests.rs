@@ -29,6 +29,7 @@ mod man_pages;
 mod orders;
 mod package;
 mod query;
+mod rollout;
 mod rules;
 mod run;
 mod sentinel;

@@ -34,6 +34,8 @@ pub struct Bundle {
     pub order_public_key: Option<String>,
     /// The CA that signed the broker's certificate, for `rediss://`.
     pub ca: Option<String>,
+    /// The sentinels' own password, when they ask for one.
+    pub sentinel_password: Option<String>,
     /// The starter allow-list: (name, command) of harmless actions.
     pub actions: Vec<(String, Vec<String>)>,
 }

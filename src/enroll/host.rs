@@ -50,14 +50,19 @@ pub fn apply(bundle: &Bundle, etc: &Path, replace_config: bool) -> Result<Applie
         Some(pem) => Some(put("ca.pem", pem, 0o644, false)?),
         None => None,
     };
+    let sentinel = match &bundle.sentinel_password {
+        Some(pw) => Some(put("sentinel.pass", &format!("{pw}\n"), secret_mode, true)?),
+        None => None,
+    };
     let config = etc.join("sheepdog.toml");
-    let text = config_text(
-        bundle,
-        &password_file,
-        &key_file,
-        trusted.as_deref(),
-        ca.as_deref(),
-    );
+    let files = Files {
+        password: &password_file,
+        key: &key_file,
+        trusted: trusted.as_deref(),
+        ca: ca.as_deref(),
+        sentinel_password: sentinel.as_deref(),
+    };
+    let text = config_text(bundle, &files);
     if let Ok(old) = std::fs::read_to_string(&config)
         && old != text
         && !replace_config
@@ -74,14 +79,17 @@ pub fn apply(bundle: &Bundle, etc: &Path, replace_config: bool) -> Result<Applie
     Ok(Applied { written, config })
 }
 
+/// Where apply put the bundle's files.
+struct Files<'a> {
+    password: &'a Path,
+    key: &'a Path,
+    trusted: Option<&'a Path>,
+    ca: Option<&'a Path>,
+    sentinel_password: Option<&'a Path>,
+}
+
 /// The configuration of an enrolled host.
-fn config_text(
-    bundle: &Bundle,
-    password_file: &Path,
-    key_file: &Path,
-    trusted: Option<&Path>,
-    ca: Option<&Path>,
-) -> String {
+fn config_text(bundle: &Bundle, files: &Files<'_>) -> String {
     let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
     let path = |p: &Path| quote(&p.display().to_string());
     let mut text = format!(
@@ -90,15 +98,18 @@ fn config_text(
          [broker]\nurl = {url}\npassword_file = {password}\nkey_file = {key}\nstream = {stream}\n",
         host = bundle.host,
         url = quote(&bundle.broker_url),
-        password = path(password_file),
-        key = path(key_file),
+        password = path(files.password),
+        key = path(files.key),
         stream = quote(&bundle.stream),
     );
-    if let Some(ca) = ca {
+    if let Some(ca) = files.ca {
         text.push_str(&format!("ca_file = {}\n", path(ca)));
     }
+    if let Some(sentinel) = files.sentinel_password {
+        text.push_str(&format!("sentinel_password_file = {}\n", path(sentinel)));
+    }
     text.push_str(&format!("\n[obey]\nhost = {}\n", quote(&bundle.host)));
-    if let Some(trusted) = trusted {
+    if let Some(trusted) = files.trusted {
         text.push_str(&format!("trusted_keys = [{}]\n", path(trusted)));
     }
     for (name, cmd) in &bundle.actions {

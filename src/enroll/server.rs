@@ -43,35 +43,39 @@ pub struct Enrolled {
 pub fn add(host: &str, how: &Enrolling<'_>) -> Result<Enrolled> {
     bundle::check_host(host).map_err(Error::usage)?;
     let broker = admin_broker(how.settings)?;
-    let mut redis = Redis::connect(broker, &how.settings.stream)?;
     let password = bundle::random_hex(32)?;
     let key = bundle::random_hex(32)?;
     let user = user_of(host);
     let orders = crate::log::orders::stream_for(host);
     let events_selector = format!("(+xadd ~{})", how.settings.stream);
-    // `reset` first: a second `add` leaves no old password behind.
-    admin(
-        &mut redis,
-        &[
-            "ACL",
-            "SETUSER",
-            &user,
-            "reset",
-            "on",
-            &format!(">{password}"),
-            "resetkeys",
-            "resetchannels",
-            "-@all",
-            "+xreadgroup",
-            "+xack",
-            "+xgroup|create",
-            &format!("~{orders}"),
-            &events_selector,
-        ],
-    )?;
-    // Whoever spoke with the old password is heard no more.
-    let _ = redis.admin(&["CLIENT", "KILL", "USER", &user]);
-    let persisted = persist(&mut redis)?;
+    let mut persisted = Persisted::AclFile;
+    // On every node: Redis does not replicate its users, and after a
+    // failover a replica is the master the host speaks to.
+    for mut redis in nodes(broker, &how.settings.stream)? {
+        // `reset` first: a second `add` leaves no old password behind.
+        admin(
+            &mut redis,
+            &[
+                "ACL",
+                "SETUSER",
+                &user,
+                "reset",
+                "on",
+                &format!(">{password}"),
+                "resetkeys",
+                "resetchannels",
+                "-@all",
+                "+xreadgroup",
+                "+xack",
+                "+xgroup|create",
+                &format!("~{orders}"),
+                &events_selector,
+            ],
+        )?;
+        // Whoever spoke with the old password is heard no more.
+        let _ = redis.admin(&["CLIENT", "KILL", "USER", &user]);
+        persisted = persisted.worst(persist(&mut redis)?);
+    }
     let key_file = keyring_file(how.keyring, host);
     write_key(how.keyring, &key_file, &key)?;
     let order_public_key = match &how.order_key {
@@ -102,6 +106,10 @@ pub fn add(host: &str, how: &Enrolling<'_>) -> Result<Enrolled> {
             key,
             order_public_key,
             ca,
+            sentinel_password: broker
+                .sentinel_password
+                .as_ref()
+                .map(|p| p.expose().to_string()),
             actions: starter_actions(),
         },
         key_file,
@@ -114,10 +122,12 @@ pub fn add(host: &str, how: &Enrolling<'_>) -> Result<Enrolled> {
 pub fn revoke(host: &str, settings: &Settings, keyring: &Path) -> Result<(bool, bool, Persisted)> {
     bundle::check_host(host).map_err(Error::usage)?;
     let broker = admin_broker(settings)?;
-    let mut redis = Redis::connect(broker, &settings.stream)?;
-    let deleted = admin(&mut redis, &["ACL", "DELUSER", &user_of(host)])?;
-    let had_user = matches!(deleted, Value::Int(n) if n > 0);
-    let persisted = persist(&mut redis)?;
+    let (mut had_user, mut persisted) = (false, Persisted::AclFile);
+    for mut redis in nodes(broker, &settings.stream)? {
+        let deleted = admin(&mut redis, &["ACL", "DELUSER", &user_of(host)])?;
+        had_user |= matches!(deleted, Value::Int(n) if n > 0);
+        persisted = persisted.worst(persist(&mut redis)?);
+    }
     let key_file = keyring_file(keyring, host);
     let had_key = match std::fs::remove_file(&key_file) {
         Ok(()) => true,
@@ -170,6 +180,51 @@ pub enum Persisted {
     ConfigFile,
     /// Neither could: the users live until Redis restarts (the reason).
     Not(String),
+}
+
+impl Persisted {
+    /// Of two nodes, the one that kept less.
+    fn worst(self, other: Persisted) -> Persisted {
+        match (self, other) {
+            (Persisted::Not(why), _) | (_, Persisted::Not(why)) => Persisted::Not(why),
+            (Persisted::ConfigFile, _) | (_, Persisted::ConfigFile) => Persisted::ConfigFile,
+            _ => Persisted::AclFile,
+        }
+    }
+}
+
+/// Every node users are set on: the broker, or through Sentinel the
+/// master and each replica the sentinels know.
+fn nodes(broker: &BrokerSettings, stream: &str) -> Result<Vec<Redis>> {
+    let mut nodes = vec![Redis::connect(broker, stream)?];
+    if crate::log::redis::sentinel::is_sentinel(&broker.url) {
+        let url = crate::log::redis::sentinel::parse(&broker.url).map_err(Error::usage)?;
+        let ca = match &broker.ca_file {
+            Some(path) => Some(std::fs::read(path).usage_context("reading", path.display())?),
+            None => None,
+        };
+        let password = broker.sentinel_password.as_ref().map(|p| p.expose());
+        let replicas = crate::log::redis::sentinel::replica_urls(
+            &url,
+            broker.timeout,
+            ca.as_deref(),
+            password,
+        )
+        .map_err(|why| {
+            Error::new(
+                crate::base::exit::Exit::Unavailable,
+                format!("asking the sentinels for the replicas: {why}"),
+            )
+        })?;
+        for replica in replicas {
+            let settings = BrokerSettings {
+                url: replica,
+                ..broker.clone()
+            };
+            nodes.push(Redis::connect(&settings, stream)?);
+        }
+    }
+    Ok(nodes)
 }
 
 fn persist(redis: &mut Redis) -> Result<Persisted> {
@@ -242,12 +297,14 @@ fn write_key(keyring: &Path, path: &Path, key: &str) -> Result<()> {
 /// The URL a host uses: `url` (the server's, or the one given) without
 /// its credentials, with the host's user.
 fn host_url(url: &str, user: &str) -> Result<String> {
-    if crate::log::redis::sentinel::is_sentinel(url) || url.starts_with("unix:") {
-        // No user to set in these forms: the password file alone names
-        // the default user… which a host must not be. Say so.
+    if crate::log::redis::sentinel::is_sentinel(url) {
+        let parsed = crate::log::redis::sentinel::parse(url).map_err(Error::usage)?;
+        return Ok(crate::log::redis::sentinel::with_user(&parsed, user));
+    }
+    if url.starts_with("unix:") {
+        // A socket on the server is no way for a host to reach it.
         return Err(Error::usage(format!(
-            "{}: give --host-url redis://… or rediss://…, the master as hosts reach it, \
-             to carry the host's user",
+            "{}: give --host-url redis://… or rediss://…, the broker as hosts reach it",
             redact_url(url)
         )));
     }
@@ -270,6 +327,14 @@ mod tests {
             host_url("redis://admin:secret@srv.example.org:6379/0", "sd-tux01").unwrap(),
             "redis://sd-tux01@srv.example.org:6379/0"
         );
-        assert!(host_url("redis+sentinel://s1:26379/m", "sd-x").is_err());
+        assert_eq!(
+            host_url(
+                "redis+sentinel://admin:pw@s1:26379,s2:26379/mymaster/1",
+                "sd-x"
+            )
+            .unwrap(),
+            "redis+sentinel://sd-x@s1:26379,s2:26379/mymaster/1"
+        );
+        assert!(host_url("unix:///run/redis.sock", "sd-x").is_err());
     }
 }

@@ -137,6 +137,73 @@ pub fn master_url(
     })
 }
 
+/// The URLs of the master's replicas, as the first sentinel that answers
+/// knows them (with the URL's user and database, like [`master_url`]'s):
+/// what is set on every node by hand, as ACL users are, is set on these
+/// too. A replica the sentinels call down is left out.
+pub fn replica_urls(
+    url: &SentinelUrl,
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+    password: Option<&str>,
+) -> Result<Vec<String>, String> {
+    let scheme = if url.tls { "rediss" } else { "redis" };
+    let mut why = Vec::new();
+    for sentinel in &url.sentinels {
+        let ask = || -> redis::RedisResult<Vec<std::collections::HashMap<String, String>>> {
+            let address = format!("{scheme}://{sentinel}").into_connection_info()?;
+            let client =
+                crate::log::redis::client::open(address, password, ca_pem.filter(|_| url.tls))?;
+            let mut conn = client.get_connection_with_timeout(timeout)?;
+            conn.set_read_timeout(Some(timeout))?;
+            conn.set_write_timeout(Some(timeout))?;
+            redis::cmd("SENTINEL")
+                .arg("replicas")
+                .arg(&url.master)
+                .query(&mut conn)
+        };
+        match ask() {
+            Ok(replicas) => {
+                let db = url.db.map(|d| format!("/{d}")).unwrap_or_default();
+                return Ok(replicas
+                    .iter()
+                    .filter(|r| r.get("flags").is_none_or(|f| !f.contains("down")))
+                    .filter_map(|r| {
+                        let (ip, port) = (r.get("ip")?, r.get("port")?);
+                        let host = if ip.contains(':') {
+                            format!("[{ip}]")
+                        } else {
+                            ip.clone()
+                        };
+                        Some(format!("{scheme}://{}{host}:{port}{db}", url.userinfo))
+                    })
+                    .collect());
+            }
+            Err(e) => why.push(format!(
+                "{sentinel}: {}",
+                crate::base::error::plain(e.to_string())
+            )),
+        }
+    }
+    Err(why.join("; "))
+}
+
+/// The same URL with another user (and no password): what a host is
+/// given, to follow the master through the same sentinels.
+pub fn with_user(url: &SentinelUrl, user: &str) -> String {
+    let scheme = if url.tls {
+        "rediss+sentinel"
+    } else {
+        "redis+sentinel"
+    };
+    let db = url.db.map(|d| format!("/{d}")).unwrap_or_default();
+    format!(
+        "{scheme}://{user}@{}/{}{db}",
+        url.sentinels.join(","),
+        url.master
+    )
+}
+
 /// Why no master was found: what each sentinel said, and whether every
 /// one of them refused our password (the configuration's mistake, not an
 /// outage).
