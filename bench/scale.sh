@@ -106,6 +106,23 @@ for mix in $MIXES; do
     full=$(cat "$out/more-full"); empty=$(cat "$out/more-empty")
     echo "  full $full s, empty $empty s: $(python3 -c "print(f'{$empty/$full:.2f}')") of the empty store's rate"
     rm -f "$out"/full.db* "$out"/empty.db*
+    # An ssh attack now (contrib/rules/rules.dl's attack rule): 2,000
+    # failed logins on one host from three addresses in the last four
+    # minutes, with the ssh-failed-logins example's fields.
+    python3 - > "$out/attack.jsonl" <<'PY2'
+import json, time
+now = time.time()
+for i in range(2000):
+    t = now - 240 + i * 0.12
+    print(json.dumps({"v": 1, "id": f"attack-{i:05d}",
+                      "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000),
+                      "host": "tux001", "tag": "sshd", "kind": "auth", "status": "warn",
+                      "reason": "failed-login", "ip": f"203.0.113.{i % 3}", "msg": "failed login"}))
+PY2
+    "$bin/sd-store" "$db" < "$out/attack.jsonl"
+    # The suppression rule's shape on tags the mix has: the board of one
+    # tag (`down(H) :- state(H, "ping", "fail", _)`).
+    printf 'down(H) :- state(H, "svc0", "fail", _).\n' > "$out/board-of-a-tag.dl"
     echo "== $mix: the questions (median of $RUNS, peak memory)"
     for side in this ${BASE:+base}; do
         b=$bin; runs=$RUNS
@@ -119,5 +136,8 @@ for mix in $MIXES; do
             --fact 'mem_total_bytes<4GiB' --fact 'pkg.nginx=1.24.0' --format json
         time_it "the seed question, rules" "$b" "$db" ask --rules "$rules" 'answer(H, T)' --format json
         time_it "alerts of the rules" "$b" "$db" ask --rules "$rules" 'alert(H, W, M)' --format json
+        time_it "the attack rule" "$b" "$db" ask --rules "$rules" 'attack(H, Ip)' --format json
+        time_it "sd-query alerts" "$b" "$db" alerts --rules "$rules" --state "$out/alerts-$side.json"
+        time_it "the board of one tag (suppression)" "$b" "$db" ask --rules "$out/board-of-a-tag.dl" 'down(H)' --format json
     done
 done

@@ -820,3 +820,106 @@ fn an_event_the_database_refuses_is_set_aside_alone_and_the_batch_is_stored() {
         .unwrap();
     assert_eq!(board, 12);
 }
+
+/// A second server catches up from the first one's store: `sd-store
+/// --from` takes every event it lacks (once: run again, nothing new), and
+/// both then give the same board and the same answer to the seed
+/// question. A file that is not a store, or the store itself, is refused.
+#[test]
+fn a_store_catches_up_from_another_and_answers_the_same() {
+    let env = TestEnv::new();
+    let now = sheepdog::base::time::now_ms();
+    let herd = crate::query::herd(now);
+    let (a, b) = (env.path("a.db"), env.path("b.db"));
+    env.cmd("sd-store")
+        .arg(&a)
+        .stdin(herd.clone())
+        .expect_code(0);
+    // B heard only the first half (it was down for the rest).
+    let lines: Vec<&str> = herd.lines().collect();
+    let half: String = lines[..lines.len() / 2]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    env.cmd("sd-store").arg(&b).stdin(half).expect_code(0);
+    let caught = env
+        .cmd("sd-store")
+        .arg(&b)
+        .arg("--from")
+        .arg(&a)
+        .expect_code(0);
+    let count = |db: &std::path::Path| -> i64 {
+        Connection::open(db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&b), count(&a), "{}", caught.report());
+    env.cmd("sd-store")
+        .arg(&b)
+        .arg("--from")
+        .arg(&a)
+        .expect_code(0);
+    assert_eq!(count(&b), count(&a));
+    for question in [
+        vec!["status", "--format", "json"],
+        vec![
+            "interruptions",
+            "--since",
+            "30d",
+            "--fact",
+            "mem_total_bytes<4GiB",
+            "--fact",
+            "pkg.nginx=1.24.0",
+        ],
+    ] {
+        // What depends on the moment asked (an age, a start clipped to the
+        // window, an open period's length so far) is left out.
+        let ask = |db: &std::path::Path| {
+            let rows: Vec<serde_json::Value> = env
+                .cmd("sd-query")
+                .arg(db)
+                .args(&question)
+                .expect_code(0)
+                .lines();
+            rows.into_iter()
+                .map(|mut row| {
+                    for moving in ["age", "age_s", "total", "total_ms", "first_start"] {
+                        row.as_object_mut().unwrap().remove(moving);
+                    }
+                    row
+                })
+                .collect::<Vec<_>>()
+        };
+        let (from_a, from_b) = (ask(&a), ask(&b));
+        assert!(!from_a.is_empty());
+        assert_eq!(from_a, from_b, "{question:?}");
+    }
+    let not_a_store = env.path("notes.db");
+    Connection::open(&not_a_store)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (x)")
+        .unwrap();
+    let run = env
+        .cmd("sd-store")
+        .arg(&b)
+        .arg("--from")
+        .arg(&not_a_store)
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("not a sheepdog store"),
+        "{}",
+        run.report()
+    );
+    let run = env
+        .cmd("sd-store")
+        .arg(&b)
+        .arg("--from")
+        .arg(&b)
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("that is this store"),
+        "{}",
+        run.report()
+    );
+}

@@ -28,6 +28,7 @@ mod mail;
 mod man_pages;
 mod orders;
 mod package;
+mod pair;
 mod query;
 mod rollout;
 mod rules;

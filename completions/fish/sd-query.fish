@@ -135,6 +135,8 @@ complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l rules -d 'T
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l timeout -d 'Stop a question that runs longer (exit 75, naming the rule that grew) [default: [rules] timeout, else 10s]' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l now -d 'Answer as if it were this time: the rules\' `now` (a time, 2h for two hours ago), to see what they said then or will say' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l state -d 'What is remembered between runs: the alerts holding now [default: [rules] alerts_state, else STATE/alerts.json]' -r -F
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l lease -d 'Of two servers running this from cron, only the one holding this lease in the broker ([broker] url, SD_BROKER) acts; it keeps it while it runs, the other takes over once it has not run for --lease-time' -r
+complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l lease-time -d 'How long the lease outlives the holder\'s last run: longer than the time between runs' -r
 complete -c sd-query -n "__fish_sd_query_using_subcommand alerts" -l format -d 'Output format [default: table on a terminal, json otherwise]: json, table, or for status also html (one self-contained page) and openmetrics (for node_exporter\'s textfile collector)' -r -f -a "json\t''
 table\t''
 openmetrics\t'The board for Prometheus (status only)'

@@ -4,6 +4,8 @@ complete -c sd-recv -l count -d 'Stop after N events' -r
 complete -c sd-recv -l retire-group -d 'Delete a consumer group nobody uses any more, so the events it held back can be trimmed, and exit' -r
 complete -c sd-recv -l warn-idle-group -d 'Warn about another group nobody has read for this long that holds events back from trimming' -r
 complete -c sd-recv -l keyring -d 'Check signed events against the key of the host they name, from DIR/HOST.key; a bad signature goes to sheepdog:rejected' -r -F
+complete -c sd-recv -l lease -d 'Work only while holding this lease in the broker: of two servers running the same role (`--group mail --lease mail`), one works and the other waits as the standby, taking over once the lease ends' -r
+complete -c sd-recv -l lease-time -d 'How long a lease lasts unrenewed: the longest the standby waits after the active one died (it is renewed every third of it)' -r
 complete -c sd-recv -l claim-idle -d 'Take over entries another consumer left unacknowledged this long' -r
 complete -c sd-recv -l window -d 'Events in flight to the handler at most. Several of the handler\'s batches (sd-store commits 8,000 at a time), so that it stores the next while the last is flushed, echoed and acknowledged' -r
 complete -c sd-recv -l max-deliveries -d 'Deliveries without an echo before an event goes to sheepdog:dead' -r

@@ -15,6 +15,7 @@
 //! place that waits out an engine that went away.
 
 pub mod groups;
+pub mod lease;
 pub mod orders;
 pub mod outbox;
 mod reconnect;

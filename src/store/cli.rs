@@ -2,6 +2,7 @@
 //! which ones are safely kept (the handler protocol of docs/ARCHITECTURE.md §2).
 
 use super::durable::Durable;
+use super::peer;
 use super::{Serialized, Store};
 use crate::base::error::Result;
 use crate::base::exit::Exit;
@@ -78,6 +79,13 @@ pub struct Args {
     #[arg(long, alias = "retain", value_name = "DURATION", value_parser = cli::parse_duration)]
     pub keep: Option<Duration>,
 
+    /// Take the events of another store instead of stdin (read in one
+    /// read transaction while its sd-store goes on; never written): how a
+    /// new or returning server catches up on what the stream no longer
+    /// holds. Events already here are stored once.
+    #[arg(long, value_name = "OTHER.db", conflicts_with = "echo")]
+    pub from: Option<std::path::PathBuf>,
+
     /// Largest event accepted (1MiB, 64KiB).
     #[arg(long, value_name = "SIZE", value_parser = crate::base::size::parse_arg, default_value = "1MiB")]
     pub max_event_size: u64,
@@ -130,13 +138,44 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         stamped: move |event| Serialized::new(event, &same_pairs),
     };
     let max = usize::try_from(args.max_event_size).unwrap_or(DEFAULT_MAX_EVENT_BYTES);
-    let input = io::BufReader::with_capacity(256 * 1024, io::stdin());
+    let input: Box<dyn io::BufRead + Send> = match &args.from {
+        Some(peer) => Box::new(io::BufReader::with_capacity(
+            256 * 1024,
+            from_peer(peer, &path, args.base.quiet)?,
+        )),
+        None => Box::new(io::BufReader::with_capacity(256 * 1024, io::stdin())),
+    };
     let exit = feed_batches(input, max, stamping, &mut storing)?;
     Ok(if storing.set_aside > 0 {
         Exit::DataErr
     } else {
         exit
     })
+}
+
+/// The events of the store `peer`, saying how far it has got every
+/// million (a year of a herd is minutes of reading).
+fn from_peer(
+    peer: &std::path::Path,
+    path: &std::path::Path,
+    quiet: bool,
+) -> Result<peer::PeerEvents> {
+    peer::check(peer)?;
+    if std::fs::canonicalize(peer).ok() == std::fs::canonicalize(path).ok() {
+        return Err(crate::base::error::Error::usage(format!(
+            "--from {}: that is this store",
+            peer.display()
+        )));
+    }
+    let shown = peer.display().to_string();
+    let mut next = 1_000_000;
+    let progress = Box::new(move |read: u64, total: u64| {
+        if !quiet && (read >= next || (read == total && total >= 1_000_000)) {
+            cli::note(format!("from {shown}: {read} of {total} events read"));
+            next = read + 1_000_000;
+        }
+    });
+    peer::PeerEvents::open(peer, progress)
 }
 
 /// sd-store at work: batches stored (and echoed once durable), the

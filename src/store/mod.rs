@@ -10,6 +10,7 @@ pub mod facts;
 mod interruptions;
 mod many_rows;
 mod pairs;
+mod peer;
 pub mod read;
 pub mod run_times;
 pub mod schema;

@@ -70,6 +70,49 @@ pub struct AlertsArgs {
     /// [rules] alerts_state, else STATE/alerts.json].
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Of two servers running this from cron, only the one holding this
+    /// lease in the broker ([broker] url, SD_BROKER) acts; it keeps it
+    /// while it runs, the other takes over once it has not run for
+    /// --lease-time.
+    #[arg(long, value_name = "NAME")]
+    pub lease: Option<String>,
+    /// How long the lease outlives the holder's last run: longer than the
+    /// time between runs.
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "15m")]
+    pub lease_time: std::time::Duration,
+}
+
+/// Whether this server is the one to act (`--lease`): no lease asked, or
+/// it holds it; otherwise it says who does.
+pub fn holds_lease(args: &AlertsArgs, base: &crate::config::ConfigArgs) -> Result<bool> {
+    let Some(name) = &args.lease else {
+        return Ok(true);
+    };
+    let common = crate::config::CommonArgs {
+        broker: std::env::var("SD_BROKER").ok(),
+        base: base.clone(),
+        ..Default::default()
+    };
+    let settings = crate::config::Settings::from_args(&common, false)?;
+    let Some(broker) = &settings.broker else {
+        return Err(Error::usage(
+            "--lease is held in the broker, between servers: set [broker] url or SD_BROKER",
+        ));
+    };
+    let me = crate::base::ident::short_hostname();
+    match crate::log::lease::Lease::hold_between_runs(broker, name, &me, args.lease_time)? {
+        None => Ok(true),
+        Some(holder) => {
+            if !settings.quiet {
+                crate::base::cli::note(format!(
+                    "standby: {holder} holds the lease {name} and evaluates the alerts; this \
+                     server takes over when {holder} has not run for {}",
+                    time::human(args.lease_time)
+                ));
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// The rule file named by the flag or the configuration; it must exist.

@@ -245,6 +245,9 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             ask::ask(&conn, &rules, a)?
         }
         (None, Some(Question::Alerts(a))) => {
+            if !ask::holds_lease(a, &args.base)? {
+                return Ok(Exit::Ok);
+            }
             let rules = ask::load(&a.rules, &config)?;
             ask::alerts(&conn, &rules, a, &config)?;
             return Ok(Exit::Ok);

@@ -11,6 +11,7 @@ use crate::base::{cli, ident};
 use crate::config::{CommonArgs, Settings};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::log::Aside;
+use crate::log::lease::Lease;
 use clap::{ArgMatches, Parser};
 use source::{LogSource, Reading, Received, Source};
 use std::io::{self, Write};
@@ -107,6 +108,17 @@ pub struct Args {
     #[arg(long, requires = "keyring")]
     pub require_signed: bool,
 
+    /// Work only while holding this lease in the broker: of two servers
+    /// running the same role (`--group mail --lease mail`), one works and
+    /// the other waits as the standby, taking over once the lease ends.
+    #[arg(long, value_name = "NAME", requires = "group")]
+    pub lease: Option<String>,
+
+    /// How long a lease lasts unrenewed: the longest the standby waits
+    /// after the active one died (it is renewed every third of it).
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "10s")]
+    pub lease_time: Duration,
+
     /// Take over entries another consumer left unacknowledged this long.
     #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "60s")]
     pub claim_idle: Duration,
@@ -174,10 +186,26 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     if args.groups || args.retire_group.is_some() {
         return manage_groups(&settings, &args);
     }
+    let lease = match (&args.lease, &group) {
+        (Some(name), Some((_, consumer))) => {
+            match hold_lease(&settings, name, consumer, args.lease_time, &stop)? {
+                Some(lease) => Some(lease),
+                // Stopped while it was the standby.
+                None => return Ok(Exit::Ok),
+            }
+        }
+        _ => None,
+    };
+    // The one before it died at least a lease ago: what it had taken and
+    // not finished is claimed now, not a minute later.
+    let claim_idle = match &lease {
+        Some(_) => args.claim_idle.min(args.lease_time),
+        None => args.claim_idle,
+    };
     let reading = Reading {
         group,
         from_now: args.from_now,
-        claim_idle: args.claim_idle,
+        claim_idle,
         max_event,
         idle_warning: args.warn_idle_group,
         quiet: settings.quiet,
@@ -206,6 +234,15 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         };
         handler::run(&mut source, &options, &stop)?
     };
+    if lease
+        .as_ref()
+        .is_some_and(|l| l.lost().load(Ordering::SeqCst))
+    {
+        return Err(Error::new(
+            Exit::TempFail,
+            "stopped working: the lease could not be renewed in time, and the standby may              hold it now (started again, this one waits as the standby)",
+        ));
+    }
     // A run that drains a backlog says what it had to set aside: a cron
     // job or a script sees it in the status, not only on stderr.
     let (dead, rejected) = (source.dead_letters, source.rejected);
@@ -218,6 +255,49 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         return Ok(Exit::DataErr);
     }
     Ok(exit)
+}
+
+/// Waits, as the standby, until this consumer holds the lease `name`;
+/// then stops the run (`stop`) if the lease is ever lost. `None`: stopped
+/// while waiting.
+fn hold_lease(
+    settings: &Settings,
+    name: &str,
+    consumer: &str,
+    ttl: Duration,
+    stop: &Arc<AtomicBool>,
+) -> Result<Option<Lease>> {
+    let Some(broker) = &settings.broker else {
+        return Err(Error::usage(
+            "--lease is held in the broker, between servers: configure one",
+        ));
+    };
+    let quiet = settings.quiet;
+    let lease = Lease::acquire(broker, name, consumer, ttl, stop, |holder| {
+        if !quiet {
+            cli::note(format!(
+                "standby: {holder} holds the lease {name}; this one takes over when it ends                  (at most {} after {holder} stops)",
+                crate::base::time::human(ttl)
+            ));
+        }
+    })?;
+    let Some(lease) = lease else {
+        return Ok(None);
+    };
+    if !quiet {
+        cli::note(format!("active: {consumer} holds the lease {name}"));
+    }
+    let (lost, stop) = (lease.lost(), Arc::clone(stop));
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            if lost.load(Ordering::SeqCst) {
+                stop.store(true, Ordering::SeqCst);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    Ok(Some(lease))
 }
 
 /// `--groups` and `--retire-group`: the life cycle of consumer groups.

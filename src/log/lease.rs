@@ -1,0 +1,228 @@
+//! One voice among servers: a lease in the broker (`SET key holder NX
+//! PX ttl`), held by one process at a time and renewed at a third of its
+//! length. Two servers each run the same role (`sd-recv --group mail
+//! --lease mail -- sd-mail …`); the one holding the lease works, the other
+//! waits and says it is the standby, and takes over once the lease ends —
+//! at most the lease's length after the holder died. A holder that cannot
+//! renew in time (the broker away, a partition) stops working before the
+//! lease can end, so two never work at once.
+
+use crate::base::error::{Error, Result};
+use crate::base::exit::Exit;
+use crate::log::redis::{BrokerSettings, Redis};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The key of a lease: one per role.
+pub fn key(name: &str) -> String {
+    format!("sheepdog:lease:{name}")
+}
+
+/// Renews only a lease still ours (compare and extend, atomically).
+const RENEW: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                     return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/// Lets go only of a lease still ours.
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                       return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// A lease held: renewed on a thread of its own until dropped (then let
+/// go, so the standby need not wait out its length).
+pub struct Lease {
+    lost: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    renewer: Option<std::thread::JoinHandle<()>>,
+    broker: BrokerSettings,
+    key: String,
+    holder: String,
+}
+
+impl Lease {
+    /// Waits until the lease named `name` is ours (or `stop` is set:
+    /// `None`). `standby` is called once with the holder's name when
+    /// someone else has it.
+    pub fn acquire(
+        broker: &BrokerSettings,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        stop: &AtomicBool,
+        mut standby: impl FnMut(&str),
+    ) -> Result<Option<Lease>> {
+        let key = key(name);
+        let ms = ttl.as_millis().max(1).to_string();
+        let mut told = false;
+        while !stop.load(Ordering::SeqCst) {
+            // A broker that is away is waited out like any other reader's.
+            match Redis::connect(broker, "") {
+                Ok(mut redis) => {
+                    let set = redis.admin(&["SET", &key, holder, "NX", "PX", &ms]);
+                    match set {
+                        Ok(redis::Value::Okay) => {
+                            return Ok(Some(Lease::start(broker, key, holder, ttl)));
+                        }
+                        Ok(_) => {
+                            let current: Option<String> = redis
+                                .admin(&["GET", &key])
+                                .ok()
+                                .and_then(|v| redis::from_redis_value(v).ok());
+                            if current.as_deref() == Some(holder) {
+                                return Ok(Some(Lease::start(broker, key, holder, ttl)));
+                            }
+                            if !told {
+                                standby(current.as_deref().unwrap_or("another server"));
+                                told = true;
+                            }
+                        }
+                        Err(e) if crate::log::redis::client::is_refusal(&e) => {
+                            return Err(Error::usage(format!(
+                                "the lease {key} on {}: refused ({}): the user needs SET, GET, \
+                                 PEXPIRE, DEL and EVAL on {key}",
+                                redis.shown(),
+                                crate::base::error::plain(e.to_string())
+                            )));
+                        }
+                        Err(_) => {}
+                    }
+                }
+                Err(e) if e.exit == Exit::Usage => return Err(e),
+                Err(_) => {}
+            }
+            sleep_unless(stop, ttl / 3);
+        }
+        Ok(None)
+    }
+
+    /// For a command run from cron on each server (`sd-query alerts`):
+    /// takes the lease, or renews it when this holder has it, for `ttl`
+    /// from now — longer than the time between runs, so the holder keeps
+    /// it from run to run and the other server's runs stand by, until
+    /// the holder has not run for `ttl`. `Some(holder)`: someone else's.
+    pub fn hold_between_runs(
+        broker: &BrokerSettings,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>> {
+        let key = key(name);
+        let ms = ttl.as_millis().max(1).to_string();
+        let mut redis = Redis::connect(broker, "")?;
+        let refused = |e: redis::RedisError, shown: &str| {
+            Error::new(
+                if crate::log::redis::client::is_refusal(&e) {
+                    Exit::Usage
+                } else {
+                    Exit::Unavailable
+                },
+                format!(
+                    "the lease {key} on {shown}: {}",
+                    crate::base::error::plain(e.to_string())
+                ),
+            )
+        };
+        let shown = redis.shown().to_string();
+        let set = redis
+            .admin(&["SET", &key, holder, "NX", "PX", &ms])
+            .map_err(|e| refused(e, &shown))?;
+        if set == redis::Value::Okay {
+            return Ok(None);
+        }
+        let renewed = redis
+            .admin(&["EVAL", RENEW, "1", &key, holder, &ms])
+            .map_err(|e| refused(e, &shown))?;
+        if renewed == redis::Value::Int(1) {
+            return Ok(None);
+        }
+        let current: Option<String> = redis
+            .admin(&["GET", &key])
+            .ok()
+            .and_then(|v| redis::from_redis_value(v).ok());
+        Ok(Some(
+            current.unwrap_or_else(|| "another server".to_string()),
+        ))
+    }
+
+    fn start(broker: &BrokerSettings, key: String, holder: &str, ttl: Duration) -> Lease {
+        let lost = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let renewer = {
+            let (lost, done) = (Arc::clone(&lost), Arc::clone(&done));
+            let (broker, key, holder) = (broker.clone(), key.clone(), holder.to_string());
+            std::thread::spawn(move || renew(&broker, &key, &holder, ttl, &lost, &done))
+        };
+        Lease {
+            lost,
+            done,
+            renewer: Some(renewer),
+            broker: broker.clone(),
+            key,
+            holder: holder.to_string(),
+        }
+    }
+
+    /// Set once the lease could not be renewed in time: stop working.
+    pub fn lost(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.lost)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(renewer) = self.renewer.take() {
+            let _ = renewer.join();
+        }
+        if !self.lost.load(Ordering::SeqCst)
+            && let Ok(mut redis) = Redis::connect(&self.broker, "")
+        {
+            let _ = redis.admin(&["EVAL", RELEASE, "1", &self.key, &self.holder]);
+        }
+    }
+}
+
+/// Renews every third of the lease; gives up (sets `lost`) when the
+/// lease is someone else's or could not be renewed for two thirds of it,
+/// before it can have ended.
+fn renew(
+    broker: &BrokerSettings,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+    lost: &AtomicBool,
+    done: &AtomicBool,
+) {
+    let ms = ttl.as_millis().max(1).to_string();
+    let mut renewed = Instant::now();
+    let mut redis: Option<Redis> = None;
+    while !done.load(Ordering::SeqCst) {
+        sleep_unless(done, ttl / 3);
+        if done.load(Ordering::SeqCst) {
+            return;
+        }
+        if redis.is_none() {
+            redis = Redis::connect(broker, "").ok();
+        }
+        let answer = redis
+            .as_mut()
+            .map(|r| r.admin(&["EVAL", RENEW, "1", key, holder, &ms]));
+        match answer {
+            Some(Ok(redis::Value::Int(1))) => renewed = Instant::now(),
+            Some(Ok(_)) => {
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            Some(Err(_)) | None => redis = None,
+        }
+        if renewed.elapsed() >= ttl * 2 / 3 {
+            lost.store(true, Ordering::SeqCst);
+            return;
+        }
+    }
+}
+
+fn sleep_unless(flag: &AtomicBool, how_long: Duration) {
+    let until = Instant::now() + how_long;
+    while !flag.load(Ordering::SeqCst) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+    }
+}
