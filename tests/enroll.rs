@@ -106,6 +106,16 @@ fn auth(redis: &RedisServer, user: &str, password: &str) -> String {
     )
 }
 
+/// `sd-enroll apply BUNDLE --etc ETC`, which must end with `code`.
+fn apply(env: &TestEnv, bundle: &Path, etc: &Path, code: i32) -> crate::util::Run {
+    env.cmd("sd-enroll")
+        .arg("apply")
+        .arg(bundle)
+        .arg("--etc")
+        .arg(etc)
+        .expect_code(code)
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -136,15 +146,7 @@ fn a_host_is_enrolled_applied_rotated_and_revoked() {
 
     // On the host: installed, then the host's first words arrive signed.
     let etc = env.path("etc");
-    let applied = env
-        .cmd("sd-enroll")
-        .args([
-            "apply",
-            bundle.to_str().unwrap(),
-            "--etc",
-            etc.to_str().unwrap(),
-        ])
-        .expect_code(0);
+    let applied = apply(env, &bundle, &etc, 0);
     assert!(
         applied.stderr().contains("has enrolled"),
         "{}",
@@ -172,15 +174,7 @@ fn a_host_is_enrolled_applied_rotated_and_revoked() {
     );
 
     // Applied twice: nothing changes, nothing more is said.
-    let again = env
-        .cmd("sd-enroll")
-        .args([
-            "apply",
-            bundle.to_str().unwrap(),
-            "--etc",
-            etc.to_str().unwrap(),
-        ])
-        .expect_code(0);
+    let again = apply(env, &bundle, &etc, 0);
     assert!(
         again.stderr().contains("nothing changed"),
         "{}",
@@ -277,15 +271,7 @@ fn a_bundle_for_another_host_is_refused_and_a_host_cannot_speak_as_another() {
     let env = &server.env;
     let (other, _) = server.add("tux04");
     let etc = env.path("etc");
-    let refused = env
-        .cmd("sd-enroll")
-        .args([
-            "apply",
-            other.to_str().unwrap(),
-            "--etc",
-            etc.to_str().unwrap(),
-        ])
-        .expect_code(2);
+    let refused = apply(env, &other, &etc, 2);
     assert!(
         refused.stderr().contains("this bundle is for tux04"),
         "{}",
@@ -296,14 +282,7 @@ fn a_bundle_for_another_host_is_refused_and_a_host_cannot_speak_as_another() {
     // Enrolled as itself, this host signs an event that claims tux04:
     // the receiver checks it against tux04's key and sets it aside.
     let (mine, _) = server.add(&me());
-    env.cmd("sd-enroll")
-        .args([
-            "apply",
-            mine.to_str().unwrap(),
-            "--etc",
-            etc.to_str().unwrap(),
-        ])
-        .expect_code(0);
+    apply(env, &mine, &etc, 0);
     server.receive();
     env.cmd("sd-bark")
         .arg("--config")
@@ -335,15 +314,7 @@ fn a_bundle_for_another_host_is_refused_and_a_host_cannot_speak_as_another() {
     // Not a bundle, a name that would widen an ACL: clear refusals.
     let garbage = env.path("garbage");
     std::fs::write(&garbage, b"\xff\xfe not json").unwrap();
-    let run = env
-        .cmd("sd-enroll")
-        .args([
-            "apply",
-            garbage.to_str().unwrap(),
-            "--etc",
-            etc.to_str().unwrap(),
-        ])
-        .expect_code(2);
+    let run = apply(env, &garbage, &etc, 2);
     assert!(run.stderr().contains("garbage"), "{}", run.report());
     let run = server.enroll(&["add", "tux*"], 2);
     assert!(run.stderr().contains("not a host name"), "{}", run.report());
@@ -408,14 +379,7 @@ fn through_sentinel_every_node_gets_the_hosts_user() {
         )
     );
     let etc = env.path("etc");
-    env.cmd("sd-enroll")
-        .args([
-            "apply",
-            bundle.to_str().unwrap(),
-            "--etc",
-            etc.to_str().unwrap(),
-        ])
-        .expect_code(0);
+    apply(&env, &bundle, &etc, 0);
     assert_eq!(
         master.cli(&["XLEN", "sheepdog:events"]).unwrap().trim(),
         "2"

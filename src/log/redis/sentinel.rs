@@ -99,19 +99,15 @@ pub fn master_url(
     let mut why = Vec::new();
     let mut refused = 0;
     for sentinel in &url.sentinels {
-        let ask = || -> redis::RedisResult<Option<(String, u16)>> {
-            let address = format!("{scheme}://{sentinel}").into_connection_info()?;
-            let client =
-                crate::log::redis::client::open(address, password, ca_pem.filter(|_| url.tls))?;
-            let mut conn = client.get_connection_with_timeout(timeout)?;
-            conn.set_read_timeout(Some(timeout))?;
-            conn.set_write_timeout(Some(timeout))?;
-            redis::cmd("SENTINEL")
-                .arg("get-master-addr-by-name")
-                .arg(&url.master)
-                .query(&mut conn)
-        };
-        match ask() {
+        let asked: redis::RedisResult<Option<(String, u16)>> = ask(
+            url,
+            sentinel,
+            "get-master-addr-by-name",
+            timeout,
+            ca_pem,
+            password,
+        );
+        match asked {
             Ok(Some((host, port))) => {
                 let host = if host.contains(':') {
                     format!("[{host}]")
@@ -150,19 +146,9 @@ pub fn replica_urls(
     let scheme = if url.tls { "rediss" } else { "redis" };
     let mut why = Vec::new();
     for sentinel in &url.sentinels {
-        let ask = || -> redis::RedisResult<Vec<std::collections::HashMap<String, String>>> {
-            let address = format!("{scheme}://{sentinel}").into_connection_info()?;
-            let client =
-                crate::log::redis::client::open(address, password, ca_pem.filter(|_| url.tls))?;
-            let mut conn = client.get_connection_with_timeout(timeout)?;
-            conn.set_read_timeout(Some(timeout))?;
-            conn.set_write_timeout(Some(timeout))?;
-            redis::cmd("SENTINEL")
-                .arg("replicas")
-                .arg(&url.master)
-                .query(&mut conn)
-        };
-        match ask() {
+        let asked: redis::RedisResult<Vec<std::collections::HashMap<String, String>>> =
+            ask(url, sentinel, "replicas", timeout, ca_pem, password);
+        match asked {
             Ok(replicas) => {
                 let db = url.db.map(|d| format!("/{d}")).unwrap_or_default();
                 return Ok(replicas
@@ -186,6 +172,28 @@ pub fn replica_urls(
         }
     }
     Err(why.join("; "))
+}
+
+/// `SENTINEL SUBCOMMAND master` of one sentinel, within `timeout`; over
+/// TLS trusting `ca_pem` when given.
+fn ask<T: redis::FromRedisValue>(
+    url: &SentinelUrl,
+    sentinel: &str,
+    subcommand: &str,
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+    password: Option<&str>,
+) -> redis::RedisResult<T> {
+    let scheme = if url.tls { "rediss" } else { "redis" };
+    let address = format!("{scheme}://{sentinel}").into_connection_info()?;
+    let client = crate::log::redis::client::open(address, password, ca_pem.filter(|_| url.tls))?;
+    let mut conn = client.get_connection_with_timeout(timeout)?;
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
+    redis::cmd("SENTINEL")
+        .arg(subcommand)
+        .arg(&url.master)
+        .query(&mut conn)
 }
 
 /// The same URL with another user (and no password): what a host is
