@@ -5,6 +5,7 @@
 //! arrive.
 
 use super::bundle::Bundle;
+use super::owner;
 use crate::base::error::{Context, Error, Result};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -24,7 +25,7 @@ pub struct Applied {
 /// Installs `bundle` under `etc`. `replace_config`: overwrite a
 /// configuration that has settings of its own.
 pub fn apply(bundle: &Bundle, etc: &Path, replace_config: bool) -> Result<Applied> {
-    let group = sheepdog_group();
+    let group = owner::sheepdog_group();
     let secret_mode = if group.is_some() { 0o640 } else { 0o600 };
     let mut written = Vec::new();
     std::fs::create_dir_all(etc).usage_context("making", etc.display())?;
@@ -162,26 +163,9 @@ fn install(path: &Path, text: &str, mode: u32, group: Option<nix::unistd::Gid>) 
             .and_then(|_| file.sync_all())
             .context("writing", new.display())?;
     }
-    give_to_group(&new, group)?;
+    owner::give_to_group(&new, group)?;
     std::fs::rename(&new, path).context("installing", path.display())?;
     Ok(true)
-}
-
-/// The `sheepdog` group the services run as, when this system has it.
-pub fn sheepdog_group() -> Option<nix::unistd::Gid> {
-    nix::unistd::Group::from_name("sheepdog")
-        .ok()
-        .flatten()
-        .map(|g| g.gid)
-}
-
-/// Gives `path` to root and `group` (when run as root and there is one).
-pub fn give_to_group(path: &Path, group: Option<nix::unistd::Gid>) -> Result<()> {
-    if let Some(gid) = group.filter(|_| crate::base::ident::is_root()) {
-        nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(0)), Some(gid))
-            .map_err(|e| Error::io(format!("giving {} to group sheepdog: {e}", path.display())))?;
-    }
-    Ok(())
 }
 
 /// Barks this host's facts and an `enrolled` event with the configuration
@@ -199,7 +183,7 @@ pub fn announce(bundle: &Bundle, config: &Path) -> Result<std::process::ExitStat
         "kind": "enrolled",
         "status": "info",
         "msg": format!("{} enrolled: it speaks to the broker as {}", bundle.host,
-                       super::server::user_of(&bundle.host)),
+                       super::owner::user_of(&bundle.host)),
     });
     lines.extend_from_slice(format!("{enrolled}\n").as_bytes());
     let mut bark = sibling("sd-bark")

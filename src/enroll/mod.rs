@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod host;
+mod owner;
 pub mod server;
 
 use crate::base::error::{Error, Result};

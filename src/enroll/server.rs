@@ -3,18 +3,13 @@
 //! bundle that carries both to the host; taking them back; listing them.
 
 use super::bundle::{self, Bundle};
+pub use super::owner::user_of;
 use crate::base::error::{Context, Error, Result};
 use crate::base::secret::redact_url;
 use crate::config::Settings;
 use crate::log::redis::{BrokerSettings, Redis};
 use redis::Value;
 use std::path::{Path, PathBuf};
-
-/// The Redis user of a host: prefixed, so that a host named `default`
-/// cannot become the server's own user.
-pub fn user_of(host: &str) -> String {
-    format!("sd-{host}")
-}
 
 /// The action every new host may be ordered to run: harmless, and proof
 /// that orders reach it.
@@ -284,14 +279,14 @@ fn write_key(keyring: &Path, path: &Path, key: &str) -> Result<()> {
         .mode(0o750)
         .create(keyring)
         .usage_context("making the keyring", keyring.display())?;
-    let group = super::host::sheepdog_group();
-    super::host::give_to_group(keyring, group)?;
+    let group = super::owner::sheepdog_group();
+    super::owner::give_to_group(keyring, group)?;
     crate::base::paths::replace_file(path, format!("{key}\n").as_bytes())
         .context("writing the key", path.display())?;
     let mode = if group.is_some() { 0o640 } else { 0o600 };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .context("setting the mode of", path.display())?;
-    super::host::give_to_group(path, group)
+    super::owner::give_to_group(path, group)
 }
 
 /// The URL a host uses: `url` (the server's, or the one given) without
