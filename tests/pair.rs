@@ -159,3 +159,40 @@ fn one_server_evaluates_the_alerts_until_it_stops_running() {
     let taken = alerts_on("srvb");
     assert!(taken.stdout().contains("a database"), "{}", taken.report());
 }
+
+/// A holder that cannot renew its lease (the broker went away) stops
+/// working before the lease can end, saying why, so that two never work
+/// at once: exit 75, and a restarted one waits as the standby.
+#[test]
+fn the_holder_steps_down_when_it_cannot_renew() {
+    let mut env = TestEnv::new();
+    let mut redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let mut a = Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", "mail", "--lease", "mail", "--lease-time", "2s"])
+            .args(["--consumer", "a"])
+            .own_group()
+            .spawn_to(&env.path("a.out"), &env.path("a.err")),
+    );
+    assert!(wait_until(10, || std::fs::read_to_string(
+        env.path("a.err")
+    )
+    .is_ok_and(|e| e.contains("active: a holds the lease mail"))));
+    redis.kill();
+    let stopped_at = Instant::now();
+    assert!(
+        wait_until(10, || a.try_wait().is_some()),
+        "a went on working without its lease"
+    );
+    let err = std::fs::read_to_string(env.path("a.err")).unwrap();
+    assert!(
+        err.contains("the lease could not be renewed in time"),
+        "{err}"
+    );
+    assert!(
+        stopped_at.elapsed().as_secs_f64() < 2.5,
+        "{:?}",
+        stopped_at.elapsed()
+    );
+}

@@ -210,7 +210,23 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         idle_warning: args.warn_idle_group,
         quiet: settings.quiet,
     };
-    let mut source = LogSource::open(&settings, reading, Arc::clone(&stop), !args.once)?;
+    // Whatever reading ends with, a lost lease is the reason it ended.
+    let lease_lost = || {
+        lease
+            .as_ref()
+            .is_some_and(|l| l.lost().load(Ordering::SeqCst))
+    };
+    let stepped_down = || {
+        Error::new(
+            Exit::TempFail,
+            "stopped working: the lease could not be renewed in time, and the standby may \
+             hold it now (started again, this one waits as the standby)",
+        )
+    };
+    let mut source = match LogSource::open(&settings, reading, Arc::clone(&stop), !args.once) {
+        Err(_) if lease_lost() => return Err(stepped_down()),
+        opened => opened?,
+    };
     if let Some(keyring) = keyring {
         source.check_signatures(keyring);
     }
@@ -222,7 +238,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     };
     let mut source = source::Counted::new(&mut source);
     let exit = if args.handler.is_empty() {
-        print_events(&mut source, &args, &stop, block)?
+        print_events(&mut source, &args, &stop, block)
     } else {
         let options = handler::Options {
             argv: args.handler.clone(),
@@ -232,17 +248,12 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
             once: args.once,
             block,
         };
-        handler::run(&mut source, &options, &stop)?
+        handler::run(&mut source, &options, &stop)
     };
-    if lease
-        .as_ref()
-        .is_some_and(|l| l.lost().load(Ordering::SeqCst))
-    {
-        return Err(Error::new(
-            Exit::TempFail,
-            "stopped working: the lease could not be renewed in time, and the standby may              hold it now (started again, this one waits as the standby)",
-        ));
+    if lease_lost() {
+        return Err(stepped_down());
     }
+    let exit = exit?;
     // A run that drains a backlog says what it had to set aside: a cron
     // job or a script sees it in the status, not only on stderr.
     let (dead, rejected) = (source.dead_letters, source.rejected);
