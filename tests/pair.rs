@@ -196,3 +196,130 @@ fn the_holder_steps_down_when_it_cannot_renew() {
         stopped_at.elapsed()
     );
 }
+
+/// Two servers taking turns as the voice: with --record, what the active
+/// sd-mail told is recorded as an event every store keeps, and the standby
+/// that takes over reads it from its own store before it decides: a
+/// failure the dead voice mailed is not mailed again, and its recovery is
+/// mailed, once.
+#[test]
+fn the_new_voice_does_not_say_again_what_the_last_one_said() {
+    use crate::util::smtp::SmtpServer;
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let smtp = SmtpServer::start(env.path("smtp"));
+    // Each server: its own state, its whole store, its mail under the lease.
+    let server = |name: &str| -> (Background, Background) {
+        let state = env.path(&format!("{name}-state"));
+        std::fs::create_dir_all(&state).unwrap();
+        let db = env.path(&format!("{name}.db"));
+        let store = Background::new(
+            env.cmd("sd-recv")
+                .args(["--group", &format!("store@{name}"), "--"])
+                .arg(crate::util::bin("sd-store"))
+                .arg("--echo")
+                .arg(&db)
+                .env("XDG_STATE_HOME", &state)
+                .own_group()
+                .spawn_to(
+                    &env.path(&format!("{name}-store.out")),
+                    &env.path(&format!("{name}-store.err")),
+                ),
+        );
+        let mail = Background::new(
+            env.cmd("sd-recv")
+                .args(["--group", "mail", "--lease", "mail", "--lease-time", "2s"])
+                .args(["--consumer", name, "--"])
+                .arg(crate::util::bin("sd-mail"))
+                .args(["--echo", "--record", "--store"])
+                .arg(&db)
+                .arg("--state")
+                .arg(state.join("mail.db"))
+                .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
+                .args(["--group-wait", "0s"])
+                .env("XDG_STATE_HOME", &state)
+                .own_group()
+                .spawn_to(
+                    &env.path(&format!("{name}-mail.out")),
+                    &env.path(&format!("{name}-mail.err")),
+                ),
+        );
+        (store, mail)
+    };
+    let (_a_store, a_mail) = server("a");
+    assert!(wait_until(10, || std::fs::read_to_string(
+        env.path("a-mail.err")
+    )
+    .is_ok_and(|e| e.contains("active: a holds"))));
+    let (_b_store, _b_mail) = server("b");
+    let bark = |status: &str| {
+        env.cmd("sd-bark")
+            .stdin(format!(
+                "{{\"host\":\"tux01\",\"tag\":\"web\",\"status\":\"{status}\"}}\n"
+            ))
+            .expect_code(0);
+    };
+    bark("fail");
+    assert!(
+        wait_until(15, || smtp.received().len() == 1),
+        "a did not mail"
+    );
+    // B's store holds what A said.
+    let recorded = || {
+        rusqlite::Connection::open(env.path("b.db"))
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM events WHERE tag = 'sd-mail' AND kind = 'notified'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(15, || recorded() == 1),
+        "the record never reached b's store"
+    );
+
+    // A dies, all of it; B takes over, and hears the failure go on.
+    let pid = nix::unistd::Pid::from_raw(a_mail.id() as i32);
+    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    drop(a_mail);
+    bark("fail");
+    assert!(wait_until(15, || std::fs::read_to_string(
+        env.path("b-mail.err")
+    )
+    .is_ok_and(|e| e.contains("active: b holds"))));
+    assert!(
+        wait_until(15, || std::fs::read_to_string(env.path("b-mail.err"))
+            .is_ok_and(|e| e.contains("took in what was told of 1"))),
+        "{}",
+        std::fs::read_to_string(env.path("b-mail.err")).unwrap_or_default()
+    );
+    // The second failure is delivered and decided (no reminder is due)…
+    assert!(wait_until(15, || redis
+        .cli(&["XPENDING", "sheepdog:events", "mail"])
+        .is_some_and(|out| out.lines().next() == Some("0"))));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        smtp.received().len(),
+        1,
+        "the new voice mailed the failure again"
+    );
+    // …and the recovery is mailed by B, once.
+    bark("ok");
+    assert!(wait_until(15, || smtp.received().len() == 2));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails[1].header("Subject").to_lowercase().contains("ok")
+            || mails[1]
+                .header("Subject")
+                .to_lowercase()
+                .contains("recover"),
+        "{}",
+        mails[1].header("Subject")
+    );
+}

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sd_mail_global_optspecs
-    string join \n channel= to= from= smtp= smtp-ca= smtp-user= sendmail= notify= repeat= group-wait= digest= max-age= retries= timeout= echo dry-run rules= store= max-event-size= state= config= q/quiet h/help V/version
+    string join \n channel= to= from= smtp= smtp-ca= smtp-user= sendmail= notify= repeat= group-wait= digest= max-age= retries= timeout= echo dry-run record rules= store= max-event-size= state= config= q/quiet h/help V/version
 end
 
 function __fish_sd_mail_needs_command
@@ -45,6 +45,7 @@ complete -c sd-mail -n "__fish_sd_mail_needs_command" -l state -d 'The state fil
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l echo -d 'Print each event once its mail was accepted or no mail is due'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l dry-run -d 'Print the mails instead of sending them (on stderr with --echo)'
+complete -c sd-mail -n "__fish_sd_mail_needs_command" -l record -d 'Record each notification told as an event (tag sd-mail, kind notified) through the spool to the broker, and at start take in what the store (--store) says was told: of two servers taking turns as the voice (sd-recv --lease), the new one does not say again what the last one said'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -s V -l version -d 'Print version'

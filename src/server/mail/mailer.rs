@@ -49,6 +49,8 @@ pub(super) struct Mailer {
     pub(super) routes: Routes,
     /// With --echo: how sd-mail sends events of its own (as sd-bark).
     pub(super) events: Option<crate::config::Settings>,
+    /// With --record: each notification told is recorded as an event.
+    pub(super) record: bool,
 }
 
 /// Mail's name among the channels, in the state file.
@@ -134,6 +136,11 @@ impl Mailer {
                 }
             }
             self.state.sent(mail)?;
+            // After the telling, never before: a voice that dies between
+            // the two is followed by one that says it once more, rather
+            // than by one that believes it said what never went.
+            let told: Vec<Item> = mailed.into_iter().chain(held).collect();
+            self.record_told(&told)?;
         }
         if let Some(failure) = down.into_iter().reduce(|mut all, next| {
             all.message = format!("{}; {}", all.message, next.message);
@@ -151,6 +158,26 @@ impl Mailer {
                 self.state.clear_diary(now)?;
             }
         }
+        Ok(())
+    }
+
+    /// With --record: the state after each notification told, as an
+    /// event through the spool to the broker ([`history`](super::history)).
+    fn record_told(&mut self, items: &[Item]) -> Result<()> {
+        let Some(settings) = self.events.as_ref().filter(|_| self.record) else {
+            return Ok(());
+        };
+        let tx = self.state.transaction()?;
+        let mut lines = Vec::new();
+        for item in items {
+            if let Some(state) = tx.tag_state(&item.host, &item.tag)? {
+                lines.push(super::history::record(&self.envelope.host, item, &state));
+            }
+        }
+        tx.commit(time::now_ms())?;
+        let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
+        outbox.commit(lines);
+        outbox.finish();
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! once its mail was accepted, or once the policy decided none is due.
 
 mod channels;
+mod history;
 mod mailer;
 mod message;
 mod policy;
@@ -161,6 +162,14 @@ pub struct Args {
     /// Print the mails instead of sending them (on stderr with --echo).
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Record each notification told as an event (tag sd-mail, kind
+    /// notified) through the spool to the broker, and at start take in
+    /// what the store (--store) says was told: of two servers taking turns
+    /// as the voice (sd-recv --lease), the new one does not say again what
+    /// the last one said.
+    #[arg(long, requires = "echo", conflicts_with = "dry_run")]
+    pub record: bool,
 
     /// Hold back notifications the rule file's suppress(Host, Tag) rules
     /// explain (a switch is down, so its hosts' pings failing is no news);
@@ -488,7 +497,18 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         } else {
             None
         },
+        record: args.record,
     };
+    if args.record {
+        let store = crate::store::Store::locate(args.store.as_deref(), &config);
+        let changed = history::rebuild(&mut mailer.state, &store, crate::base::time::now_ms())?;
+        if changed > 0 && !args.state.base.quiet {
+            cli::note(format!(
+                "took in what was told of {changed} host(s) and tag(s) from {}",
+                store.display()
+            ));
+        }
+    }
     // What a previous run could not send goes first.
     mailer.send_due(i64::MAX)?;
     mailer.plan()?;
