@@ -209,50 +209,12 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
     let redis = RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
     let smtp = SmtpServer::start(env.path("smtp"));
-    // Each server: its own state, its whole store, its mail under the lease.
-    let server = |name: &str| -> (Background, Background) {
-        let state = env.path(&format!("{name}-state"));
-        std::fs::create_dir_all(&state).unwrap();
-        let db = env.path(&format!("{name}.db"));
-        let store = Background::new(
-            env.cmd("sd-recv")
-                .args(["--group", &format!("store@{name}"), "--"])
-                .arg(crate::util::bin("sd-store"))
-                .arg("--echo")
-                .arg(&db)
-                .env("XDG_STATE_HOME", &state)
-                .own_group()
-                .spawn_to(
-                    &env.path(&format!("{name}-store.out")),
-                    &env.path(&format!("{name}-store.err")),
-                ),
-        );
-        let mail = Background::new(
-            env.cmd("sd-recv")
-                .args(["--group", "mail", "--lease", "mail", "--lease-time", "2s"])
-                .args(["--consumer", name, "--"])
-                .arg(crate::util::bin("sd-mail"))
-                .args(["--echo", "--record", "--store"])
-                .arg(&db)
-                .arg("--state")
-                .arg(state.join("mail.db"))
-                .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
-                .args(["--group-wait", "0s"])
-                .env("XDG_STATE_HOME", &state)
-                .own_group()
-                .spawn_to(
-                    &env.path(&format!("{name}-mail.out")),
-                    &env.path(&format!("{name}-mail.err")),
-                ),
-        );
-        (store, mail)
-    };
-    let (_a_store, a_mail) = server("a");
+    let (_a_store, a_mail) = server(&env, &smtp.url(), "a");
     assert!(wait_until(10, || std::fs::read_to_string(
         env.path("a-mail.err")
     )
     .is_ok_and(|e| e.contains("active: a holds"))));
-    let (_b_store, _b_mail) = server("b");
+    let (_b_store, _b_mail) = server(&env, &smtp.url(), "b");
     let bark = |status: &str| {
         env.cmd("sd-bark")
             .stdin(format!(
@@ -322,4 +284,94 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
         "{}",
         mails[1].header("Subject")
     );
+}
+
+/// One server of a pair: its own state, its whole store (a group of its
+/// own), its mail under the lease, recording what it tells.
+fn server(env: &TestEnv, smtp: &str, name: &str) -> (Background, Background) {
+    let state = env.path(&format!("{name}-state"));
+    std::fs::create_dir_all(&state).unwrap();
+    let db = env.path(&format!("{name}.db"));
+    let store = Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", &format!("store@{name}"), "--"])
+            .arg(crate::util::bin("sd-store"))
+            .arg("--echo")
+            .arg(&db)
+            .env("XDG_STATE_HOME", &state)
+            .own_group()
+            .spawn_to(
+                &env.path(&format!("{name}-store.out")),
+                &env.path(&format!("{name}-store.err")),
+            ),
+    );
+    let mail = Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", "mail", "--lease", "mail", "--lease-time", "2s"])
+            .args(["--consumer", name, "--"])
+            .arg(crate::util::bin("sd-mail"))
+            .args(["--echo", "--record", "--store"])
+            .arg(&db)
+            .arg("--state")
+            .arg(state.join("mail.db"))
+            .args(["--to", "admin@example.org", "--smtp", smtp])
+            .args(["--group-wait", "0s"])
+            .env("XDG_STATE_HOME", &state)
+            .own_group()
+            .spawn_to(
+                &env.path(&format!("{name}-mail.out")),
+                &env.path(&format!("{name}-mail.err")),
+            ),
+    );
+    (store, mail)
+}
+
+/// A notification decided but not yet told when its voice dies (the mail
+/// server was down) is not lost with that machine: the `decided` record in
+/// the other server's store makes the new voice send it, once.
+#[test]
+fn what_the_last_voice_decided_and_never_told_is_told_by_the_next() {
+    use crate::util::smtp::SmtpServer;
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let mut smtp = SmtpServer::start(env.path("smtp"));
+    smtp.stop();
+    let (_a_store, a_mail) = server(&env, &smtp.url(), "a");
+    assert!(wait_until(10, || std::fs::read_to_string(
+        env.path("a-mail.err")
+    )
+    .is_ok_and(|e| e.contains("active: a holds"))));
+    let (_b_store, _b_mail) = server(&env, &smtp.url(), "b");
+    env.cmd("sd-bark")
+        .stdin("{\"host\":\"tux02\",\"tag\":\"db\",\"status\":\"fail\"}\n")
+        .expect_code(0);
+    // A decided (and recorded it), but cannot tell: the server is down.
+    let decided = || {
+        rusqlite::Connection::open(env.path("b.db"))
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM events WHERE tag = 'sd-mail' AND kind = 'decided'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(15, || decided() == 1),
+        "no decided record in b's store"
+    );
+    let pid = nix::unistd::Pid::from_raw(a_mail.id() as i32);
+    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    drop(a_mail);
+    smtp.restart();
+    assert!(
+        wait_until(20, || smtp.received().len() == 1),
+        "the next voice did not tell it: {}",
+        std::fs::read_to_string(env.path("b-mail.err")).unwrap_or_default()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(smtp.received().len(), 1, "told twice");
+    assert!(smtp.received()[0].body.contains("tux02"));
 }

@@ -45,7 +45,7 @@ complete -c sd-mail -n "__fish_sd_mail_needs_command" -l state -d 'The state fil
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l echo -d 'Print each event once its mail was accepted or no mail is due'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -l dry-run -d 'Print the mails instead of sending them (on stderr with --echo)'
-complete -c sd-mail -n "__fish_sd_mail_needs_command" -l record -d 'Record each notification told as an event (tag sd-mail, kind notified) through the spool to the broker, and at start take in what the store (--store) says was told: of two servers taking turns as the voice (sd-recv --lease), the new one does not say again what the last one said'
+complete -c sd-mail -n "__fish_sd_mail_needs_command" -l record -d 'Record each notification as events (tag sd-mail, kind decided, then notified once told) through the spool to the broker, and at start take in what the store (--store) says was decided and told: of two servers taking turns as the voice (sd-recv --lease), the new one neither says again what the last one said nor loses what it had decided'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sd-mail -n "__fish_sd_mail_needs_command" -s V -l version -d 'Print version'

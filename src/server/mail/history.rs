@@ -1,28 +1,43 @@
-//! What the voice said, kept where every server keeps everything: with
-//! `--record`, each notification told is followed by an event (tag
-//! `sd-mail`, kind `notified`, status `info`) carrying the state sd-mail
-//! then holds for that host and tag. It travels like any event, so every
-//! server's store has it; a server that becomes the voice (sd-recv
-//! --lease) rebuilds from its own store, before it decides anything, what
-//! the last voice had said, and does not say it again.
+//! What the voice decided and said, kept where every server keeps
+//! everything. With `--record`, sd-mail sends two kinds of `info` events
+//! (tag `sd-mail`) through the spool to the broker:
+//!
+//! - `decided`: a notification is due (before the events that called for
+//!   it are let go), with the state sd-mail then holds for its host and
+//!   tag and what the mail needs;
+//! - `notified`: it was told (after the mail server or a channel took it).
+//!
+//! Every server's store keeps them. A server that becomes the voice
+//! (sd-recv --lease) reads them from its own store before it decides
+//! anything: it takes the newest state of each host and tag, and queues
+//! what was decided and never told. A voice killed between telling and
+//! recording is followed by one that tells that notification once more;
+//! nothing decided is lost with the machine it was decided on.
 
-use super::policy::TagState;
+use super::policy::{Notice, TagState};
 use super::state::{Item, State};
 use crate::base::error::{Error, Result};
 use crate::event::{Event, Status};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The tag and kind of a record.
+/// The tag of the records, and their kinds.
 pub const TAG: &str = "sd-mail";
-pub const KIND: &str = "notified";
+pub const DECIDED: &str = "decided";
+pub const TOLD: &str = "notified";
 
-/// The record of one notification told, as a JSON line.
-pub fn record(server: &str, item: &Item, state: &TagState) -> String {
-    let mut event = Event::report(server, TAG, KIND, Status::Info);
+/// An event line carried whole up to this size; a longer one is carried as
+/// its main fields (the mail about it says less, but is sent).
+const LINE_CARRIED: usize = 16 * 1024;
+
+/// A record of `kind` about one notification, as a JSON line.
+pub fn record(server: &str, kind: &str, item: &Item, state: &TagState) -> String {
+    let mut event = Event::report(server, TAG, kind, Status::Info);
     event.set("about_host", item.host.as_str());
     event.set("about_tag", item.tag.as_str());
     event.set("notice", item.notice.as_str());
+    event.set("about_id", event_id(&item.line).unwrap_or_default());
     event.set(
         "state",
         json!({
@@ -34,10 +49,15 @@ pub fn record(server: &str, item: &Item, state: &TagState) -> String {
             "mailed_ms": state.mailed_ms,
         }),
     );
+    if kind == DECIDED {
+        event.set("previous", item.previous.map(Status::as_str));
+        event.set("since_ms", item.since_ms);
+        event.set("line", carried(&item.line));
+    }
     event.set(
         "msg",
         format!(
-            "told: {} of {} on {}",
+            "{kind}: {} of {} on {}",
             item.notice.as_str(),
             item.tag,
             item.host
@@ -46,18 +66,72 @@ pub fn record(server: &str, item: &Item, state: &TagState) -> String {
     event.to_line()
 }
 
-/// A record's host, tag and state; `None` for anything else.
-fn parse(body: &str) -> Option<(String, String, TagState)> {
+fn event_id(line: &str) -> Option<String> {
+    let event: Value = serde_json::from_str(line).ok()?;
+    event["id"].as_str().map(str::to_string)
+}
+
+/// The event line, or its main fields when it is long.
+fn carried(line: &str) -> String {
+    if line.len() <= LINE_CARRIED {
+        return line.to_string();
+    }
+    let Ok(Value::Object(event)) = serde_json::from_str::<Value>(line) else {
+        return String::new();
+    };
+    let kept: serde_json::Map<String, Value> = event
+        .into_iter()
+        .filter(|(k, v)| {
+            [
+                "v", "id", "time", "host", "tag", "kind", "status", "reason", "code",
+            ]
+            .contains(&k.as_str())
+                || (k == "msg" && v.as_str().is_some_and(|m| m.len() < 1024))
+        })
+        .collect();
+    Value::Object(kept).to_string()
+}
+
+/// One record read back.
+struct Record {
+    kind: String,
+    host: String,
+    tag: String,
+    key: (String, String),
+    state: TagState,
+    item: Option<Item>,
+}
+
+fn parse(body: &str) -> Option<Record> {
     let event: Value = serde_json::from_str(body).ok()?;
-    if event["kind"] != KIND {
+    let kind = event["kind"].as_str()?.to_string();
+    if kind != DECIDED && kind != TOLD {
         return None;
     }
     let state = &event["state"];
     let status = |v: &Value| v.as_str().and_then(|s| s.parse::<Status>().ok());
-    Some((
-        event["about_host"].as_str()?.to_string(),
-        event["about_tag"].as_str()?.to_string(),
-        TagState {
+    let host = event["about_host"].as_str()?.to_string();
+    let tag = event["about_tag"].as_str()?.to_string();
+    let notice = Notice::parse(event["notice"].as_str()?)?;
+    let key = (
+        event["about_id"].as_str()?.to_string(),
+        notice.as_str().to_string(),
+    );
+    let item = (kind == DECIDED).then(|| Item {
+        mail: 0,
+        notice,
+        host: host.clone(),
+        tag: tag.clone(),
+        previous: status(&event["previous"]),
+        since_ms: event["since_ms"].as_i64().unwrap_or_default(),
+        line: event["line"].as_str().unwrap_or_default().to_string(),
+    });
+    Some(Record {
+        kind,
+        host,
+        tag,
+        key,
+        state: TagState {
             status: status(&state["status"])?,
             time_ms: state["time_ms"].as_i64()?,
             id: state["id"].as_str()?.to_string(),
@@ -65,16 +139,32 @@ fn parse(body: &str) -> Option<(String, String, TagState)> {
             notified: status(&state["notified"]),
             mailed_ms: state["mailed_ms"].as_i64(),
         },
-    ))
+        item,
+    })
 }
 
-/// Takes into `state` every record in the store newer than what it knows
-/// of that host and tag (the last voice's word wins over an older one of
-/// this server's own), and remembers how far it has read. Returns how many
-/// hosts and tags it changed.
-pub fn rebuild(state: &mut State, store: &Path, now_ms: i64) -> Result<usize> {
+/// What [`rebuild`] took in.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Hosts and tags whose state came from the records.
+    pub states: usize,
+    /// Notifications decided by the last voice and never told, queued.
+    pub queued: usize,
+}
+
+/// Takes into `state` every record in the store newer than what it has
+/// read before: the newest state of each host and tag (over an older one
+/// of its own), and each notification decided and not told (unless its
+/// own outbox has it already). Remembers how far it has read.
+pub fn rebuild(
+    state: &mut State,
+    store: &Path,
+    now_ms: i64,
+    group_wait_ms: i64,
+) -> Result<Rebuilt> {
+    let mut rebuilt = Rebuilt::default();
     if !store.exists() {
-        return Ok(0);
+        return Ok(rebuilt);
     }
     let conn = crate::store::Store::open_read_only(store)?;
     let from = state.meta("records_read_ms")?.unwrap_or(i64::MIN);
@@ -86,26 +176,55 @@ pub fn rebuild(state: &mut State, store: &Path, now_ms: i64) -> Result<usize> {
         )
         .map_err(failed)?;
     let mut rows = stmt.query(rusqlite::params![TAG, from]).map_err(failed)?;
-    let tx = state.transaction()?;
-    let (mut changed, mut through) = (0, from);
+    let mut through = from;
+    let mut newest: BTreeMap<(String, String), TagState> = BTreeMap::new();
+    let mut untold: BTreeMap<(String, String), Item> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(failed)? {
         through = row.get(0).map_err(failed)?;
         let body: String = row.get(1).map_err(failed)?;
-        let Some((host, tag, told)) = parse(&body) else {
+        let Some(record) = parse(&body) else {
             continue;
         };
-        let known = tx.tag_state(&host, &tag)?;
-        let newer = known.as_ref().is_none_or(|k| {
-            (told.time_ms, told.id.as_str()) > (k.time_ms, k.id.as_str())
-                || (told.time_ms, told.id.as_str()) == (k.time_ms, k.id.as_str())
-                    && told.mailed_ms > k.mailed_ms
-        });
-        if newer {
-            tx.set_tag_state(&host, &tag, &told)?;
-            changed += 1;
+        match record.item {
+            Some(item) => {
+                untold.insert(record.key.clone(), item);
+            }
+            None => {
+                untold.remove(&record.key);
+            }
+        }
+        let pair = (record.host, record.tag);
+        let later = newest
+            .get(&pair)
+            .is_none_or(|k| later_than(&record.state, k));
+        if later {
+            newest.insert(pair, record.state);
+        }
+        let _ = record.kind;
+    }
+    let tx = state.transaction()?;
+    for ((host, tag), told) in &newest {
+        let known = tx.tag_state(host, tag)?;
+        if known.as_ref().is_none_or(|k| later_than(told, k)) {
+            tx.set_tag_state(host, tag, told)?;
+            rebuilt.states += 1;
+        }
+    }
+    for ((id, notice), item) in &untold {
+        if !tx.queued(id, notice)? {
+            tx.queue(item, now_ms, group_wait_ms)?;
+            rebuilt.queued += 1;
         }
     }
     tx.commit(now_ms)?;
     state.set_meta("records_read_ms", through)?;
-    Ok(changed)
+    Ok(rebuilt)
+}
+
+/// Whether a recorded state is later than a known one: a newer event, or
+/// the same event with a later mail.
+fn later_than(told: &TagState, known: &TagState) -> bool {
+    (told.time_ms, told.id.as_str()) > (known.time_ms, known.id.as_str())
+        || ((told.time_ms, told.id.as_str()) == (known.time_ms, known.id.as_str())
+            && told.mailed_ms > known.mailed_ms)
 }

@@ -6,7 +6,7 @@
 
 use super::channels::{Channel, Notification};
 use super::message;
-use super::policy::{Decision, Incoming, Notice, Policy};
+use super::policy::{Decision, Incoming, Notice, Policy, TagState};
 use super::routes::{Routes, Targets};
 use super::state::{self, Item, State};
 use super::transport::{Failure, Transport};
@@ -164,21 +164,34 @@ impl Mailer {
     /// With --record: the state after each notification told, as an
     /// event through the spool to the broker ([`history`](super::history)).
     fn record_told(&mut self, items: &[Item]) -> Result<()> {
-        let Some(settings) = self.events.as_ref().filter(|_| self.record) else {
+        if !self.record || self.events.is_none() {
             return Ok(());
-        };
+        }
         let tx = self.state.transaction()?;
         let mut lines = Vec::new();
         for item in items {
             if let Some(state) = tx.tag_state(&item.host, &item.tag)? {
-                lines.push(super::history::record(&self.envelope.host, item, &state));
+                lines.push(super::history::record(
+                    &self.envelope.host,
+                    super::history::TOLD,
+                    item,
+                    &state,
+                ));
             }
         }
         tx.commit(time::now_ms())?;
-        let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
-        outbox.commit(lines);
-        outbox.finish();
+        self.publish(lines);
         Ok(())
+    }
+
+    /// Events of sd-mail's own through the spool to the broker, as sd-bark
+    /// sends them (stdout carries the echo).
+    fn publish(&self, lines: Vec<String>) {
+        if let Some(settings) = &self.events {
+            let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
+            outbox.commit(lines);
+            outbox.finish();
+        }
     }
 
     /// An `error` event saying a channel refused a notification for good:
@@ -456,15 +469,21 @@ pub(super) struct Decider {
 
 impl Decider {
     /// Decides on one event inside the batch's transaction, queueing the
-    /// mail it calls for.
-    fn decide(&self, tx: &state::Tx<'_>, event: &Event, line: &str, now: i64) -> Result<()> {
+    /// mail it calls for; returns it with the state after it, if any.
+    fn decide(
+        &self,
+        tx: &state::Tx<'_>,
+        event: &Event,
+        line: &str,
+        now: i64,
+    ) -> Result<Option<(Item, TagState)>> {
         // A verdict's `ok` is no recovery: the state is the job's own.
         let status = event.status().and_then(|s| s.state_for(event.kind()));
         let (Some(id), Some(status)) = (event.id(), status) else {
-            return Ok(());
+            return Ok(None);
         };
         if !tx.first_sight(id, now)? {
-            return Ok(());
+            return Ok(None);
         }
         let host = event.host().unwrap_or_default();
         let tag = event.tag().unwrap_or_default();
@@ -481,7 +500,7 @@ impl Decider {
             previous,
         } = self.policy.decide(known.as_ref(), &incoming, now, silenced)
         else {
-            return Ok(());
+            return Ok(None);
         };
         tx.set_tag_state(host, tag, &state)?;
         if self.digest {
@@ -489,7 +508,7 @@ impl Decider {
             tx.write_diary(incoming.time_ms, host, tag, status, before, line)?;
         }
         let Some(notice) = notice else {
-            return Ok(());
+            return Ok(None);
         };
         let item = Item {
             mail: 0,
@@ -504,7 +523,7 @@ impl Decider {
             line: line.to_string(),
         };
         tx.queue(&item, now, self.group_wait_ms)?;
-        Ok(())
+        Ok(Some((item, state)))
     }
 }
 
@@ -512,12 +531,30 @@ impl Batches<(Event, String)> for Mailer {
     fn commit(&mut self, batch: Vec<(Event, String)>) -> Result<()> {
         let now = time::now_ms();
         let mut decided = Vec::with_capacity(batch.len());
+        let mut queued = Vec::new();
         let tx = self.state.transaction()?;
         for (event, line) in batch {
-            self.decider.decide(&tx, &event, &line, now)?;
+            queued.extend(self.decider.decide(&tx, &event, &line, now)?);
             decided.push(line);
         }
         tx.commit(now)?;
+        // With --record, what is to be told is recorded before the events
+        // are let go: a voice that dies before telling leaves it to the
+        // next one (super::history).
+        if self.record && !queued.is_empty() {
+            let lines = queued
+                .iter()
+                .map(|(item, state)| {
+                    super::history::record(
+                        &self.envelope.host,
+                        super::history::DECIDED,
+                        item,
+                        state,
+                    )
+                })
+                .collect();
+            self.publish(lines);
+        }
         // Each event is done with once decided: a mail it calls for is
         // committed to the state file (synchronous=FULL) and sent from
         // there, through a mail server's absence and sd-mail's restarts.

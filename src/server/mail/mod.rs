@@ -163,11 +163,12 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Record each notification told as an event (tag sd-mail, kind
-    /// notified) through the spool to the broker, and at start take in
-    /// what the store (--store) says was told: of two servers taking turns
-    /// as the voice (sd-recv --lease), the new one does not say again what
-    /// the last one said.
+    /// Record each notification as events (tag sd-mail, kind decided,
+    /// then notified once told) through the spool to the broker, and at
+    /// start take in what the store (--store) says was decided and told:
+    /// of two servers taking turns as the voice (sd-recv --lease), the new
+    /// one neither says again what the last one said nor loses what it
+    /// had decided.
     #[arg(long, requires = "echo", conflicts_with = "dry_run")]
     pub record: bool,
 
@@ -501,11 +502,20 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     };
     if args.record {
         let store = crate::store::Store::locate(args.store.as_deref(), &config);
-        let changed = history::rebuild(&mut mailer.state, &store, crate::base::time::now_ms())?;
-        if changed > 0 && !args.state.base.quiet {
+        let group_wait_ms = mailer.decider.group_wait_ms;
+        let rebuilt = history::rebuild(
+            &mut mailer.state,
+            &store,
+            crate::base::time::now_ms(),
+            group_wait_ms,
+        )?;
+        if rebuilt != history::Rebuilt::default() && !args.state.base.quiet {
             cli::note(format!(
-                "took in what was told of {changed} host(s) and tag(s) from {}",
-                store.display()
+                "took in what was told of {} host(s) and tag(s) from {}, and {} notification(s) \
+                 decided and not yet told",
+                rebuilt.states,
+                store.display(),
+                rebuilt.queued
             ));
         }
     }

@@ -462,6 +462,17 @@ impl Tx<'_> {
         )
     }
 
+    /// Whether the outbox holds a `notice` about the event `id`.
+    pub fn queued(&self, id: &str, notice: &str) -> Result<bool> {
+        self.tx
+            .prepare_cached(
+                "SELECT 1 FROM outbox WHERE notice = ?2
+                 AND CASE WHEN json_valid(line) THEN json_extract(line, '$.id') END = ?1",
+            )
+            .and_then(|mut s| s.exists(params![id, notice]))
+            .map_err(|e| self.fail(e))
+    }
+
     /// Notes an event for the digest: every change, and a count.
     pub fn write_diary(
         &self,
