@@ -289,6 +289,11 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
 /// One server of a pair: its own state, its whole store (a group of its
 /// own), its mail under the lease, recording what it tells.
 fn server(env: &TestEnv, smtp: &str, name: &str) -> (Background, Background) {
+    server_with(env, smtp, name, &[])
+}
+
+/// The same, sd-mail given `extra` flags too.
+fn server_with(env: &TestEnv, smtp: &str, name: &str, extra: &[&str]) -> (Background, Background) {
     let state = env.path(&format!("{name}-state"));
     std::fs::create_dir_all(&state).unwrap();
     let db = env.path(&format!("{name}.db"));
@@ -316,6 +321,7 @@ fn server(env: &TestEnv, smtp: &str, name: &str) -> (Background, Background) {
             .arg(state.join("mail.db"))
             .args(["--to", "admin@example.org", "--smtp", smtp])
             .args(["--group-wait", "0s"])
+            .args(extra)
             .env("XDG_STATE_HOME", &state)
             .own_group()
             .spawn_to(
@@ -374,4 +380,254 @@ fn what_the_last_voice_decided_and_never_told_is_told_by_the_next() {
     std::thread::sleep(std::time::Duration::from_millis(1000));
     assert_eq!(smtp.received().len(), 1, "told twice");
     assert!(smtp.received()[0].body.contains("tux02"));
+}
+
+/// The issue's proof, through Sentinel: three sentinels, two servers,
+/// twenty producers barking state changes, an SMTP sink, and a program
+/// channel that writes down every notification told. Every process of
+/// server A is killed with SIGKILL mid-run. Every event is in B's store
+/// once; every state change is told, and at most once more — only the
+/// one A was telling when it died (told, not yet recorded); B's takeover
+/// time is printed; A, started again, catches up and stands by.
+#[test]
+fn a_server_dies_mid_run_and_every_change_is_stored_and_told() {
+    use crate::util::redis::Sentinel;
+    use crate::util::smtp::SmtpServer;
+    use std::collections::BTreeMap;
+    const PRODUCERS: usize = 20;
+    const CHANGES: usize = 8;
+    let mut env = TestEnv::new();
+    let master = RedisServer::start(env.path("master"));
+    let sentinels: Vec<Sentinel> = (0..3)
+        .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
+        .collect();
+    let hosts: Vec<String> = sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect();
+    env.set(
+        "SD_BROKER",
+        format!("redis+sentinel://{}/mymaster", hosts.join(",")),
+    );
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let told = env.path("told.jsonl");
+    let program = env.path("tell.sh");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\n{{ cat; echo; }} >> '{}'\n", told.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let channel = format!("program={}", program.display());
+    let extra = ["--channel", channel.as_str()];
+    let (a_store, a_mail) = server_with(&env, &smtp.url(), "a", &extra);
+    assert!(wait_until(20, || std::fs::read_to_string(
+        env.path("a-mail.err")
+    )
+    .is_ok_and(|e| e.contains("active: a holds"))));
+    let (_b_store, _b_mail) = server_with(&env, &smtp.url(), "b", &extra);
+
+    // Twenty producers, each a host whose job fails and recovers in turn.
+    let producers: Vec<std::thread::JoinHandle<()>> = (0..PRODUCERS)
+        .map(|p| {
+            // Each producer a host of its own: its own spool.
+            let vars = (
+                env.path(&format!("producer{p}")),
+                format!("redis+sentinel://{}/mymaster", hosts.join(",")),
+            );
+            std::thread::spawn(move || {
+                for k in 0..CHANGES {
+                    let status = if k % 2 == 0 { "fail" } else { "ok" };
+                    let line = format!(
+                        "{{\"id\":\"p{p:02}-{k}\",\"host\":\"p{p:02}\",\"tag\":\"job\",\"status\":\"{status}\"}}\n"
+                    );
+                    let mut child = std::process::Command::new(crate::util::bin("sd-bark"))
+                        .env("SD_BROKER", &vars.1)
+                        .env("XDG_STATE_HOME", &vars.0)
+                        .env("XDG_CONFIG_HOME", &vars.0)
+                        .stdin(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    use std::io::Write;
+                    child.stdin.take().unwrap().write_all(line.as_bytes()).unwrap();
+                    child.wait().unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(150));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for process in [&a_mail, &a_store] {
+        let pid = nix::unistd::Pid::from_raw(process.id() as i32);
+        nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+    let killed = Instant::now();
+    drop((a_mail, a_store));
+    assert!(
+        wait_until(30, || std::fs::read_to_string(env.path("b-mail.err"))
+            .is_ok_and(|e| e.contains("active: b holds"))),
+        "b never took over"
+    );
+    eprintln!(
+        "b took over {:.1} s after a was killed (lease 2 s)",
+        killed.elapsed().as_secs_f64()
+    );
+    for producer in producers {
+        producer.join().unwrap();
+    }
+    let all = PRODUCERS * CHANGES;
+    let stored = |db: &str| {
+        rusqlite::Connection::open(env.path(db))
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*), count(DISTINCT id) FROM events WHERE tag = 'job'",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+            })
+            .unwrap_or((0, 0))
+    };
+    assert!(
+        wait_until(60, || stored("b.db") == (all as i64, all as i64)),
+        "b's store: {:?} of {all}",
+        stored("b.db")
+    );
+    // Every change told: count each (event, notice) the channel was given.
+    let tally = || {
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for line in std::fs::read_to_string(&told).unwrap_or_default().lines() {
+            let Ok(data) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            for n in data["notifications"].as_array().into_iter().flatten() {
+                let key = (
+                    n["event"]["id"].as_str().unwrap_or_default().to_string(),
+                    n["notice"].as_str().unwrap_or_default().to_string(),
+                );
+                *seen.entry(key).or_default() += 1;
+            }
+        }
+        seen
+    };
+    assert!(
+        wait_until(60, || tally().len() == all),
+        "told {} of {all} changes: {}",
+        tally().len(),
+        std::fs::read_to_string(env.path("b-mail.err")).unwrap_or_default()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let seen = tally();
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!("told again after the takeover (in flight when a died): {twice:?}");
+    assert!(seen.values().all(|n| *n <= 2), "{seen:?}");
+    assert!(
+        twice.len() <= 1,
+        "more than the one in flight told twice: {twice:?}"
+    );
+    for p in 0..PRODUCERS {
+        for k in 0..CHANGES {
+            let notice = if k % 2 == 0 { "problem" } else { "recovery" };
+            assert!(
+                seen.contains_key(&(format!("p{p:02}-{k}"), notice.to_string())),
+                "p{p:02}-{k} {notice} never told"
+            );
+        }
+    }
+    assert!(!smtp.received().is_empty());
+    // A comes back: its store catches up, its mail stands by.
+    let (_a_store, _a_mail) = server_with(&env, &smtp.url(), "a", &extra);
+    assert!(
+        wait_until(60, || stored("a.db") == (all as i64, all as i64)),
+        "a did not catch up: {:?}",
+        stored("a.db")
+    );
+    assert!(wait_until(20, || std::fs::read_to_string(
+        env.path("a-mail.err")
+    )
+    .is_ok_and(|e| e.contains("standby: b holds"))));
+}
+
+/// The one case a notification is told twice, shown: the voice dies after
+/// the channel took it and before it recorded so (the channel's program
+/// kills server A's receiver and sd-mail right after taking the first
+/// notification).
+/// B tells it again, once; nothing else is told twice or lost.
+#[test]
+fn a_voice_killed_between_telling_and_recording_is_followed_by_one_more_telling() {
+    use crate::util::smtp::SmtpServer;
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let told = env.path("told.jsonl");
+    let once = env.path("killed-once");
+    let program = env.path("tell.sh");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\n{{ cat; echo; }} >> '{told}'\n\
+             if [ ! -e '{once}' ]; then\n\
+                 touch '{once}'\n\
+                 kill -9 \"$(ps -o ppid= -p $PPID | tr -d ' ')\" $PPID\n\
+             fi\n",
+            told = told.display(),
+            once = once.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let channel = format!("program={}", program.display());
+    let extra = ["--channel", channel.as_str()];
+    let (_a_store, a_mail) = server_with(&env, &smtp.url(), "a", &extra);
+    assert!(wait_until(10, || std::fs::read_to_string(
+        env.path("a-mail.err")
+    )
+    .is_ok_and(|e| e.contains("active: a holds"))));
+    let (_b_store, _b_mail) = server_with(&env, &smtp.url(), "b", &extra);
+    env.cmd("sd-bark")
+        .stdin("{\"id\":\"x1\",\"host\":\"tux03\",\"tag\":\"web\",\"status\":\"fail\"}\n")
+        .expect_code(0);
+    // A told it and died at once; B takes over and tells it again.
+    assert!(wait_until(15, || once.exists()));
+    let mut a_mail = a_mail;
+    assert!(
+        wait_until(10, || a_mail.try_wait().is_some()),
+        "a's receiver survived"
+    );
+    let lines = || {
+        std::fs::read_to_string(&told)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"x1\""))
+            .count()
+    };
+    assert!(
+        wait_until(20, || lines() == 2),
+        "told {} time(s): {}",
+        lines(),
+        std::fs::read_to_string(env.path("b-mail.err")).unwrap_or_default()
+    );
+    // Then it is recorded, and the recovery is told once.
+    env.cmd("sd-bark")
+        .stdin("{\"id\":\"x2\",\"host\":\"tux03\",\"tag\":\"web\",\"status\":\"ok\"}\n")
+        .expect_code(0);
+    let recovered = || {
+        std::fs::read_to_string(&told)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"x2\""))
+            .count()
+    };
+    assert!(wait_until(15, || recovered() == 1));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!((lines(), recovered()), (2, 1));
 }
