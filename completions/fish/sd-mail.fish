@@ -58,12 +58,14 @@ complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -l for -d 'How 
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -l reason -d 'Why, for whoever lists the silences' -r
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -l state -d 'The state file [default: [mail] state, $XDG_STATE_HOME/sheepdog/mail.db, /var/lib/sheepdog/mail.db for root]' -r -F
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -l record -d 'Record it as an event too, for the other server of a pair'
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand silence" -s h -l help -d 'Print help'
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -l host -d 'The host [default: every host]' -r
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -l tag -d 'The tag [default: every tag]' -r
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -l state -d 'The state file [default: [mail] state, $XDG_STATE_HOME/sheepdog/mail.db, /var/lib/sheepdog/mail.db for root]' -r -F
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
+complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -l record -d 'Record it as an event too, for the other server of a pair'
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand unsilence" -s h -l help -d 'Print help'
 complete -c sd-mail -n "__fish_sd_mail_using_subcommand silences" -l state -d 'The state file [default: [mail] state, $XDG_STATE_HOME/sheepdog/mail.db, /var/lib/sheepdog/mail.db for root]' -r -F

@@ -15,7 +15,7 @@
 //! nothing decided is lost with the machine it was decided on.
 
 use super::policy::{Notice, TagState};
-use super::state::{Item, State};
+use super::state::{Item, Silence, State};
 use crate::base::error::{Error, Result};
 use crate::event::{Event, Status};
 use serde_json::{Value, json};
@@ -27,12 +27,39 @@ pub const TAG: &str = "sd-mail";
 pub const DECIDED: &str = "decided";
 pub const TOLD: &str = "notified";
 
+/// Kinds of the records of silences, set and lifted.
+pub const SILENCED: &str = "silenced";
+pub const UNSILENCED: &str = "unsilenced";
+
+/// The record of a silence set (`set`) or lifted.
+pub fn silence(server: &str, silence: &Silence, set: bool) -> String {
+    let kind = if set { SILENCED } else { UNSILENCED };
+    let mut event = Event::report(server, TAG, kind, Status::Info);
+    event.set("about_host", silence.host.as_str());
+    event.set("about_tag", silence.tag.as_str());
+    event.set("until_ms", silence.until_ms);
+    if let Some(reason) = &silence.reason {
+        event.set("reason", reason.as_str());
+    }
+    event.set(
+        "msg",
+        format!("{kind}: {} on {}", silence.tag, silence.host),
+    );
+    event.to_line()
+}
+
 /// An event line carried whole up to this size; a longer one is carried as
 /// its main fields (the mail about it says less, but is sent).
 const LINE_CARRIED: usize = 16 * 1024;
 
 /// A record of `kind` about one notification, as a JSON line.
-pub fn record(server: &str, kind: &str, item: &Item, state: &TagState) -> String {
+pub fn record(
+    server: &str,
+    kind: &str,
+    item: &Item,
+    state: &TagState,
+    held: Option<bool>,
+) -> String {
     let mut event = Event::report(server, TAG, kind, Status::Info);
     event.set("about_host", item.host.as_str());
     event.set("about_tag", item.tag.as_str());
@@ -49,6 +76,9 @@ pub fn record(server: &str, kind: &str, item: &Item, state: &TagState) -> String
             "mailed_ms": state.mailed_ms,
         }),
     );
+    if let Some(held) = held {
+        event.set("held", held);
+    }
     if kind == DECIDED {
         event.set("previous", item.previous.map(Status::as_str));
         event.set("since_ms", item.since_ms);
@@ -94,7 +124,8 @@ fn carried(line: &str) -> String {
 
 /// One record read back.
 struct Record {
-    kind: String,
+    /// Whether the suppression held it back (a `notified` record).
+    held: Option<bool>,
     host: String,
     tag: String,
     key: (String, String),
@@ -102,8 +133,25 @@ struct Record {
     item: Option<Item>,
 }
 
-fn parse(body: &str) -> Option<Record> {
-    let event: Value = serde_json::from_str(body).ok()?;
+/// A silence record: (set or lifted, the silence).
+fn parse_silence(event: &Value) -> Option<(bool, Silence)> {
+    let set = match event["kind"].as_str()? {
+        SILENCED => true,
+        UNSILENCED => false,
+        _ => return None,
+    };
+    Some((
+        set,
+        Silence {
+            host: event["about_host"].as_str()?.to_string(),
+            tag: event["about_tag"].as_str()?.to_string(),
+            until_ms: event["until_ms"].as_i64()?,
+            reason: event["reason"].as_str().map(str::to_string),
+        },
+    ))
+}
+
+fn parse(event: &Value) -> Option<Record> {
     let kind = event["kind"].as_str()?.to_string();
     if kind != DECIDED && kind != TOLD {
         return None;
@@ -127,7 +175,7 @@ fn parse(body: &str) -> Option<Record> {
         line: event["line"].as_str().unwrap_or_default().to_string(),
     });
     Some(Record {
-        kind,
+        held: event["held"].as_bool(),
         host,
         tag,
         key,
@@ -150,6 +198,8 @@ pub struct Rebuilt {
     pub states: usize,
     /// Notifications decided by the last voice and never told, queued.
     pub queued: usize,
+    /// Silences set or lifted on the other server.
+    pub silences: usize,
 }
 
 /// Takes into `state` every record in the store newer than what it has
@@ -159,32 +209,44 @@ pub struct Rebuilt {
 pub fn rebuild(
     state: &mut State,
     store: &Path,
+    stream: Option<&crate::config::Settings>,
     now_ms: i64,
     group_wait_ms: i64,
 ) -> Result<Rebuilt> {
     let mut rebuilt = Rebuilt::default();
-    if !store.exists() {
-        return Ok(rebuilt);
+    // The store's records, then those the stream holds that the store has
+    // not taken in yet (its receiver may lag behind the one that made this
+    // server the voice): each once, by its id.
+    let mut records = store_records(store)?;
+    let mut ids: std::collections::HashSet<String> = records
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect();
+    if let Some(settings) = stream {
+        for record in stream_records(settings) {
+            if record["id"]
+                .as_str()
+                .is_some_and(|id| ids.insert(id.to_string()))
+            {
+                records.push(record);
+            }
+        }
     }
-    let conn = crate::store::Store::open_read_only(store)?;
-    let from = state.meta("records_read_ms")?.unwrap_or(i64::MIN);
-    let failed = |e: rusqlite::Error| Error::io(format!("reading {}: {e}", store.display()));
-    let mut stmt = conn
-        .prepare(
-            "SELECT time_ms, body FROM events WHERE tag = ?1 AND time_ms >= ?2
-             ORDER BY time_ms, rowid",
-        )
-        .map_err(failed)?;
-    let mut rows = stmt.query(rusqlite::params![TAG, from]).map_err(failed)?;
-    let mut through = from;
     let mut newest: BTreeMap<(String, String), TagState> = BTreeMap::new();
     let mut untold: BTreeMap<(String, String), Item> = BTreeMap::new();
-    while let Some(row) = rows.next().map_err(failed)? {
-        through = row.get(0).map_err(failed)?;
-        let body: String = row.get(1).map_err(failed)?;
-        let Some(record) = parse(&body) else {
+    let mut held: BTreeMap<(String, String), bool> = BTreeMap::new();
+    let mut silences: Vec<(bool, Silence)> = Vec::new();
+    for event in &records {
+        if let Some(silence) = parse_silence(event) {
+            silences.push(silence);
+            continue;
+        }
+        let Some(record) = parse(event) else {
             continue;
         };
+        if let Some(h) = record.held {
+            held.insert((record.host.clone(), record.tag.clone()), h);
+        }
         match record.item {
             Some(item) => {
                 untold.insert(record.key.clone(), item);
@@ -194,13 +256,12 @@ pub fn rebuild(
             }
         }
         let pair = (record.host, record.tag);
-        let later = newest
+        if newest
             .get(&pair)
-            .is_none_or(|k| later_than(&record.state, k));
-        if later {
+            .is_none_or(|k| later_than(&record.state, k))
+        {
             newest.insert(pair, record.state);
         }
-        let _ = record.kind;
     }
     let tx = state.transaction()?;
     for ((host, tag), told) in &newest {
@@ -217,8 +278,73 @@ pub fn rebuild(
         }
     }
     tx.commit(now_ms)?;
-    state.set_meta("records_read_ms", through)?;
+    for ((host, tag), h) in &held {
+        state.set_held(host, tag, *h)?;
+    }
+    for (set, silence) in &silences {
+        if *set {
+            if silence.until_ms > now_ms {
+                state.silence(silence)?;
+                rebuilt.silences += 1;
+            }
+        } else if state.unsilence(&silence.host, &silence.tag)? {
+            rebuilt.silences += 1;
+        }
+    }
     Ok(rebuilt)
+}
+
+/// Every record the store holds, oldest first.
+fn store_records(store: &Path) -> Result<Vec<Value>> {
+    if !store.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = crate::store::Store::open_read_only(store)?;
+    let failed = |e: rusqlite::Error| Error::io(format!("reading {}: {e}", store.display()));
+    let mut stmt = conn
+        .prepare("SELECT body FROM events WHERE tag = ?1 ORDER BY time_ms, rowid")
+        .map_err(failed)?;
+    let bodies = stmt
+        .query_map([TAG], |r| r.get::<_, String>(0))
+        .map_err(failed)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(failed)?;
+    Ok(bodies
+        .iter()
+        .filter_map(|b| serde_json::from_str(b).ok())
+        .collect())
+}
+
+/// The records the stream still holds, in its order. What cannot be read
+/// (the broker away) is left to the store.
+fn stream_records(settings: &crate::config::Settings) -> Vec<Value> {
+    let mut records = Vec::new();
+    let Ok(mut log) = settings.log().open(&settings.stream) else {
+        return records;
+    };
+    let (mut last, mut read) = ("0".to_string(), 0usize);
+    // Bounded: a stream is capped by its max_len, this by the same order.
+    while read < 10_000_000 {
+        let Ok(entries) = log.read_after(&last, 1000, std::time::Duration::from_millis(1)) else {
+            break;
+        };
+        let Some(end) = entries.last() else {
+            break;
+        };
+        last = end.id.clone();
+        read += entries.len();
+        for entry in entries {
+            let Some(text) = entry.text.filter(|t| t.contains("\"sd-mail\"")) else {
+                continue;
+            };
+            if let Ok(event) = serde_json::from_str::<Value>(&text)
+                && event["tag"] == TAG
+            {
+                records.push(event);
+            }
+        }
+    }
+    records
 }
 
 /// Whether a recorded state is later than a known one: a newer event, or

@@ -167,15 +167,20 @@ impl Mailer {
         if !self.record || self.events.is_none() {
             return Ok(());
         }
+        let held: Vec<bool> = items
+            .iter()
+            .map(|i| self.state.was_held(&i.host, &i.tag))
+            .collect::<Result<_>>()?;
         let tx = self.state.transaction()?;
         let mut lines = Vec::new();
-        for item in items {
+        for (item, held) in items.iter().zip(held) {
             if let Some(state) = tx.tag_state(&item.host, &item.tag)? {
                 lines.push(super::history::record(
                     &self.envelope.host,
                     super::history::TOLD,
                     item,
                     &state,
+                    Some(held),
                 ));
             }
         }
@@ -550,6 +555,7 @@ impl Batches<(Event, String)> for Mailer {
                         super::history::DECIDED,
                         item,
                         state,
+                        None,
                     )
                 })
                 .collect();

@@ -209,7 +209,7 @@ pub enum Command {
     /// state is still tracked.
     Silence(SilenceArgs),
     /// End a silence early.
-    Unsilence(Target),
+    Unsilence(UnsilenceArgs),
     /// List the silences in force.
     Silences,
 }
@@ -226,6 +226,16 @@ pub struct Target {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct UnsilenceArgs {
+    #[command(flatten)]
+    pub target: Target,
+
+    /// Record it as an event too, for the other server of a pair.
+    #[arg(long)]
+    pub record: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SilenceArgs {
     #[command(flatten)]
     pub target: Target,
@@ -237,6 +247,10 @@ pub struct SilenceArgs {
     /// Why, for whoever lists the silences.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+
+    /// Record it as an event too, for the other server of a pair.
+    #[arg(long)]
+    pub record: bool,
 }
 
 pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
@@ -245,13 +259,14 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
         crate::base::paths::state_dir().join("mail.db")
     });
     match &args.command {
-        Some(command) => manage(command, &path, args.state.base.quiet),
+        Some(command) => manage(command, &path, &args.state.base),
         None => serve(args, config, path),
     }
 }
 
 /// `silence`, `unsilence`, `silences`.
-fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit> {
+fn manage(command: &Command, path: &std::path::Path, base: &ConfigArgs) -> Result<Exit> {
+    let quiet = base.quiet;
     let mut state = State::open(path)?;
     let now = time::now_ms();
     let name = |t: &Option<String>| t.clone().unwrap_or_else(|| ANY.to_string());
@@ -270,6 +285,12 @@ fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit
                 reason: args.reason.clone(),
             };
             state.silence(&silence)?;
+            if args.record {
+                publish(
+                    base,
+                    history::silence(&ident::short_hostname(), &silence, true),
+                )?;
+            }
             if !quiet {
                 cli::note(format!(
                     "no mail for {} on {} until {}",
@@ -279,10 +300,22 @@ fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit
                 ));
             }
         }
-        Command::Unsilence(target) => {
-            let (host, tag) = (name(&target.host), name(&target.tag));
+        Command::Unsilence(args) => {
+            let (host, tag) = (name(&args.target.host), name(&args.target.tag));
             if !state.unsilence(&host, &tag)? {
                 return Err(Error::usage(format!("no silence for {tag} on {host}")));
+            }
+            if args.record {
+                let lifted = Silence {
+                    host,
+                    tag,
+                    until_ms: now,
+                    reason: None,
+                };
+                publish(
+                    base,
+                    history::silence(&ident::short_hostname(), &lifted, false),
+                )?;
             }
         }
         Command::Silences => {
@@ -306,6 +339,15 @@ fn manage(command: &Command, path: &std::path::Path, quiet: bool) -> Result<Exit
 
 /// Where sd-mail's own events go when stdout carries the echo: the spool
 /// and broker sd-bark would use (the configuration, SD_BROKER, SD_SPOOL).
+/// One event of sd-mail's own, sent as sd-bark sends it.
+fn publish(base: &ConfigArgs, line: String) -> Result<()> {
+    let settings = own_events(base)?;
+    let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
+    outbox.commit(vec![line]);
+    outbox.finish();
+    Ok(())
+}
+
 fn own_events(base: &ConfigArgs) -> Result<crate::config::Settings> {
     let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let common = crate::config::CommonArgs {
@@ -506,16 +548,18 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         let rebuilt = history::rebuild(
             &mut mailer.state,
             &store,
+            mailer.events.as_ref(),
             crate::base::time::now_ms(),
             group_wait_ms,
         )?;
         if rebuilt != history::Rebuilt::default() && !args.state.base.quiet {
             cli::note(format!(
-                "took in what was told of {} host(s) and tag(s) from {}, and {} notification(s) \
-                 decided and not yet told",
+                "took in what was told of {} host(s) and tag(s) from {}, {} notification(s) \
+                 decided and not yet told, and {} silence(s) set or lifted",
                 rebuilt.states,
                 store.display(),
-                rebuilt.queued
+                rebuilt.queued,
+                rebuilt.silences
             ));
         }
     }

@@ -206,6 +206,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         group,
         from_now: args.from_now,
         claim_idle,
+        take_over: lease.is_some(),
         max_event,
         idle_warning: args.warn_idle_group,
         quiet: settings.quiet,
@@ -287,7 +288,7 @@ fn hold_lease(
     let lease = Lease::acquire(broker, name, consumer, ttl, stop, |holder| {
         if !quiet {
             cli::note(format!(
-                "standby: {holder} holds the lease {name}; this one takes over when it ends                  (at most {} after {holder} stops)",
+                "standby: {holder} holds the lease {name}; this one takes over when it ends (at most {} after {holder} stops)",
                 crate::base::time::human(ttl)
             ));
         }

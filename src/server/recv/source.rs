@@ -190,6 +190,10 @@ pub struct Reading {
     pub from_now: bool,
     /// Entries another consumer left pending this long are taken over.
     pub claim_idle: Duration,
+    /// The first claim takes over everything other consumers left pending,
+    /// however recent: a lease says they are gone (`--lease`), and what
+    /// they left is older than anything new, so it goes first.
+    pub take_over: bool,
     pub max_event: usize,
     /// Warn about another group idle this long that holds events back.
     pub idle_warning: Duration,
@@ -202,6 +206,7 @@ pub struct LogSource {
     /// The group and consumer; `None` follows the log without one.
     group: Option<(String, String)>,
     claim_idle: Duration,
+    take_over: bool,
     max_event: usize,
     /// Following without a group: the last entry seen.
     last_id: Option<String>,
@@ -253,6 +258,7 @@ impl LogSource {
             ),
             group: reading.group,
             claim_idle: reading.claim_idle,
+            take_over: reading.take_over,
             max_event: reading.max_event,
             last_id: None,
             next_claim: Instant::now(),
@@ -336,7 +342,13 @@ impl Source for LogSource {
             Some((group, consumer)) => {
                 let mut claimed = Vec::new();
                 if Instant::now() >= self.next_claim {
-                    let idle = self.claim_idle;
+                    // Nothing of this consumer's own is in flight yet at
+                    // the first claim: taking everything over is safe then.
+                    let idle = if std::mem::take(&mut self.take_over) {
+                        Duration::ZERO
+                    } else {
+                        self.claim_idle
+                    };
                     claimed = self
                         .reader
                         .with(|log| log.claim_idle(&group, &consumer, idle, count))?;
