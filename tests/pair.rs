@@ -228,26 +228,14 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
         "a did not mail"
     );
     // B's store holds what A said.
-    let recorded = || {
-        rusqlite::Connection::open(env.path("b.db"))
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM events WHERE tag = 'sd-mail' AND kind = 'notified'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-            })
-            .unwrap_or(0)
-    };
+    let recorded = || records(&env.path("b.db"), "notified");
     assert!(
         wait_until(15, || recorded() == 1),
         "the record never reached b's store"
     );
 
     // A dies, all of it; B takes over, and hears the failure go on.
-    let pid = nix::unistd::Pid::from_raw(a_mail.id() as i32);
-    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
-    drop(a_mail);
+    kill_all(a_mail);
     bark("fail");
     assert!(wait_until(15, || std::fs::read_to_string(
         env.path("b-mail.err")
@@ -360,24 +348,12 @@ fn what_the_last_voice_decided_and_never_told_is_told_by_the_next() {
         .stdin("{\"host\":\"tux02\",\"tag\":\"db\",\"status\":\"fail\"}\n")
         .expect_code(0);
     // A decided (and recorded it), but cannot tell: the server is down.
-    let decided = || {
-        rusqlite::Connection::open(env.path("b.db"))
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM events WHERE tag = 'sd-mail' AND kind = 'decided'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-            })
-            .unwrap_or(0)
-    };
+    let decided = || records(&env.path("b.db"), "decided");
     assert!(
         wait_until(15, || decided() == 1),
         "no decided record in b's store"
     );
-    let pid = nix::unistd::Pid::from_raw(a_mail.id() as i32);
-    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
-    drop(a_mail);
+    kill_all(a_mail);
     smtp.restart();
     assert!(
         wait_until(20, || smtp.received().len() == 1),
@@ -717,24 +693,12 @@ fn a_silence_set_on_one_server_holds_on_the_other() {
         .arg(env.path("a-state/mail.db"))
         .env("XDG_STATE_HOME", env.path("a-state"))
         .expect_code(0);
-    let recorded = || {
-        rusqlite::Connection::open(env.path("b.db"))
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM events WHERE tag = 'sd-mail' AND kind = 'silenced'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-            })
-            .unwrap_or(0)
-    };
+    let recorded = || records(&env.path("b.db"), "silenced");
     assert!(
         wait_until(15, || recorded() == 1),
         "the silence never reached b's store"
     );
-    let pid = nix::unistd::Pid::from_raw(a_mail.id() as i32);
-    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
-    drop(a_mail);
+    kill_all(a_mail);
     env.cmd("sd-bark")
         .stdin("{\"host\":\"tux05\",\"tag\":\"web\",\"status\":\"fail\"}\n{\"host\":\"tux06\",\"tag\":\"web\",\"status\":\"fail\"}\n")
         .expect_code(0);
@@ -749,4 +713,24 @@ fn a_silence_set_on_one_server_holds_on_the_other() {
             .unwrap()
             .contains("1 silence(s) set or lifted")
     );
+}
+
+/// How many records of `kind` (sd-mail's, tag sd-mail) a store holds.
+fn records(db: &std::path::Path, kind: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT count(*) FROM events WHERE tag = 'sd-mail' AND kind = ?1",
+                [kind],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .unwrap_or(0)
+}
+
+/// SIGKILL to a server process and all it started (its process group).
+fn kill_all(process: Background) {
+    let pid = nix::unistd::Pid::from_raw(process.id() as i32);
+    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    drop(process);
 }
