@@ -70,15 +70,41 @@ fn explicit_env(variable: &str) -> Option<PathBuf> {
 /// Writes a file whole or not at all: a new file synced, then renamed
 /// over the old.
 pub fn replace_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_file_with(path, bytes, None, |_| Ok(()))
+}
+
+/// [`replace_file`], the new file made with `mode` (when given) before a
+/// byte is written — a secret is never readable by others, not even for a
+/// moment — and handed to `before_rename` (to give it an owner) before it
+/// takes the old one's place.
+pub fn replace_file_with(
+    path: &std::path::Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    before_rename: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut name = path.as_os_str().to_owned();
     name.push(".new");
     let new = std::path::PathBuf::from(name);
-    let mut file = std::fs::File::create(&new)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if let Some(mode) = mode {
+        // A leftover of a crash may have any mode: made anew.
+        let _ = std::fs::remove_file(&new);
+        options.create_new(true).mode(mode);
+    }
+    let mut file = options.open(&new)?;
+    if let Some(mode) = mode {
+        // The umask may have taken bits the mode asked for.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
     std::io::Write::write_all(&mut file, bytes)?;
     file.sync_all()?;
+    before_rename(&new)?;
     std::fs::rename(&new, path)
 }
 

@@ -60,19 +60,8 @@ impl Bundle {
                 .and_then(|_| out.flush())
                 .context("writing the bundle to", "stdout");
         }
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .usage_context("writing the bundle", path.display())?;
-        // An older file of the same name may have been readable by others.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .and_then(|_| file.write_all(text.as_bytes()))
-            .and_then(|_| file.sync_all())
-            .context("writing the bundle", path.display())
+        crate::base::paths::replace_file_with(path, text.as_bytes(), Some(0o600), |_| Ok(()))
+            .usage_context("writing the bundle", path.display())
     }
 
     /// Reads and checks a bundle.

@@ -8,7 +8,6 @@ use super::bundle::Bundle;
 use super::owner;
 use crate::base::error::{Context, Error, Result};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -26,7 +25,7 @@ pub struct Applied {
 /// configuration that has settings of its own.
 pub fn apply(bundle: &Bundle, etc: &Path, replace_config: bool) -> Result<Applied> {
     let group = owner::sheepdog_group();
-    let secret_mode = if group.is_some() { 0o640 } else { 0o600 };
+    let secret_mode = owner::secret_mode(group);
     let mut written = Vec::new();
     std::fs::create_dir_all(etc).usage_context("making", etc.display())?;
     let mut put = |name: &str, text: &str, mode: u32, to_group: bool| -> Result<PathBuf> {
@@ -144,27 +143,10 @@ fn install(path: &Path, text: &str, mode: u32, group: Option<nix::unistd::Gid>) 
     {
         return Ok(false);
     }
-    // The secret never sits in a file others may read, not even for a
-    // moment: the new file is made with its mode, then renamed over.
-    let mut name = path.as_os_str().to_owned();
-    name.push(".new");
-    let new = PathBuf::from(name);
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let _ = std::fs::remove_file(&new);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&new)
-            .usage_context("writing", new.display())?;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .and_then(|_| file.write_all(text.as_bytes()))
-            .and_then(|_| file.sync_all())
-            .context("writing", new.display())?;
-    }
-    owner::give_to_group(&new, group)?;
-    std::fs::rename(&new, path).context("installing", path.display())?;
+    crate::base::paths::replace_file_with(path, text.as_bytes(), Some(mode), |new| {
+        owner::give_to_group(new, group).map_err(|e| std::io::Error::other(e.message))
+    })
+    .context("installing", path.display())?;
     Ok(true)
 }
 

@@ -26,3 +26,9 @@ pub fn give_to_group(path: &Path, group: Option<nix::unistd::Gid>) -> Result<()>
     }
     Ok(())
 }
+
+/// The mode of a secret the services read: theirs through the group when
+/// there is one, root's alone otherwise.
+pub fn secret_mode(group: Option<nix::unistd::Gid>) -> u32 {
+    if group.is_some() { 0o640 } else { 0o600 }
+}

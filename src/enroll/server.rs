@@ -273,7 +273,7 @@ pub fn keyring_file(keyring: &Path, host: &str) -> PathBuf {
 /// Writes the server's copy of a host's key: the keyring readable by the
 /// receivers' group (sheepdog) when there is one, by no one else.
 fn write_key(keyring: &Path, path: &Path, key: &str) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o750)
@@ -281,12 +281,11 @@ fn write_key(keyring: &Path, path: &Path, key: &str) -> Result<()> {
         .usage_context("making the keyring", keyring.display())?;
     let group = super::owner::sheepdog_group();
     super::owner::give_to_group(keyring, group)?;
-    crate::base::paths::replace_file(path, format!("{key}\n").as_bytes())
-        .context("writing the key", path.display())?;
-    let mode = if group.is_some() { 0o640 } else { 0o600 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .context("setting the mode of", path.display())?;
-    super::owner::give_to_group(path, group)
+    let mode = super::owner::secret_mode(group);
+    crate::base::paths::replace_file_with(path, format!("{key}\n").as_bytes(), Some(mode), |new| {
+        super::owner::give_to_group(new, group).map_err(|e| std::io::Error::other(e.message))
+    })
+    .context("writing the key", path.display())
 }
 
 /// The URL a host uses: `url` (the server's, or the one given) without
