@@ -117,6 +117,21 @@ impl Settings {
         Settings::from_args(args, from_argv)
     }
 
+    /// For a command without the broker's flags that sends events of its
+    /// own (sd-mail, sd-query alerts --lease): the broker, stream and
+    /// spool from the environment (SD_BROKER …) and the configuration file.
+    pub fn from_environment(base: &ConfigArgs) -> Result<Settings> {
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let common = CommonArgs {
+            broker: env("SD_BROKER").map(|v| v.to_string_lossy().into_owned()),
+            broker_ca: env("SD_BROKER_CA").map(PathBuf::from),
+            stream: env("SD_STREAM").map(|v| v.to_string_lossy().into_owned()),
+            spool: env("SD_SPOOL").map(PathBuf::from),
+            base: base.clone(),
+        };
+        Settings::from_args(&common, false)
+    }
+
     /// The same, saying whether `--broker` came from the command line
     /// (a command without the flag passes false: SD_BROKER or the file).
     pub fn from_args(args: &CommonArgs, from_argv: bool) -> Result<Settings> {

@@ -37,16 +37,54 @@ pub struct Lease {
     holder: String,
 }
 
+/// Takes the lease for `ms`, or extends it when `holder` has it already;
+/// `Some(holder)`: someone else's.
+fn take(
+    redis: &mut Redis,
+    key: &str,
+    holder: &str,
+    ms: &str,
+) -> std::result::Result<Option<String>, redis::RedisError> {
+    if redis.admin(&["SET", key, holder, "NX", "PX", ms])? == redis::Value::Okay {
+        return Ok(None);
+    }
+    if redis.admin(&["EVAL", RENEW, "1", key, holder, ms])? == redis::Value::Int(1) {
+        return Ok(None);
+    }
+    let current: Option<String> = redis::from_redis_value(redis.admin(&["GET", key])?)?;
+    // Gone between the two: free again, taken at the next try.
+    Ok(Some(
+        current.unwrap_or_else(|| "another server".to_string()),
+    ))
+}
+
+/// A failure at the lease: a refusal names the rights it needs.
+fn failure(key: &str, shown: &str, e: &redis::RedisError) -> Error {
+    let why = crate::base::error::plain(e.to_string());
+    if crate::log::redis::client::is_refusal(e) {
+        Error::usage(format!(
+            "the lease {key} on {shown}: refused ({why}): the user needs SET, GET, PEXPIRE, \
+             DEL and EVAL on {key}"
+        ))
+    } else {
+        Error::new(
+            Exit::Unavailable,
+            format!("the lease {key} on {shown}: {why}"),
+        )
+    }
+}
+
 impl Lease {
     /// Waits until the lease named `name` is ours (or `stop` is set:
     /// `None`). `standby` is called once with the holder's name when
-    /// someone else has it.
+    /// someone else has it. Once held, a lease that cannot be renewed in
+    /// time sets `stop` too: the work stops before the lease can end.
     pub fn acquire(
         broker: &BrokerSettings,
         name: &str,
         holder: &str,
         ttl: Duration,
-        stop: &AtomicBool,
+        stop: &Arc<AtomicBool>,
         mut standby: impl FnMut(&str),
     ) -> Result<Option<Lease>> {
         let key = key(name);
@@ -55,36 +93,19 @@ impl Lease {
         while !stop.load(Ordering::SeqCst) {
             // A broker that is away is waited out like any other reader's.
             match Redis::connect(broker, "") {
-                Ok(mut redis) => {
-                    let set = redis.admin(&["SET", &key, holder, "NX", "PX", &ms]);
-                    match set {
-                        Ok(redis::Value::Okay) => {
-                            return Ok(Some(Lease::start(broker, key, holder, ttl)));
+                Ok(mut redis) => match take(&mut redis, &key, holder, &ms) {
+                    Ok(None) => return Ok(Some(Lease::start(broker, key, holder, ttl, stop))),
+                    Ok(Some(other)) => {
+                        if !told {
+                            standby(&other);
+                            told = true;
                         }
-                        Ok(_) => {
-                            let current: Option<String> = redis
-                                .admin(&["GET", &key])
-                                .ok()
-                                .and_then(|v| redis::from_redis_value(v).ok());
-                            if current.as_deref() == Some(holder) {
-                                return Ok(Some(Lease::start(broker, key, holder, ttl)));
-                            }
-                            if !told {
-                                standby(current.as_deref().unwrap_or("another server"));
-                                told = true;
-                            }
-                        }
-                        Err(e) if crate::log::redis::client::is_refusal(&e) => {
-                            return Err(Error::usage(format!(
-                                "the lease {key} on {}: refused ({}): the user needs SET, GET, \
-                                 PEXPIRE, DEL and EVAL on {key}",
-                                redis.shown(),
-                                crate::base::error::plain(e.to_string())
-                            )));
-                        }
-                        Err(_) => {}
                     }
-                }
+                    Err(e) if crate::log::redis::client::is_refusal(&e) => {
+                        return Err(failure(&key, redis.shown(), &e));
+                    }
+                    Err(_) => {}
+                },
                 Err(e) if e.exit == Exit::Usage => return Err(e),
                 Err(_) => {}
             }
@@ -107,48 +128,29 @@ impl Lease {
         let key = key(name);
         let ms = ttl.as_millis().max(1).to_string();
         let mut redis = Redis::connect(broker, "")?;
-        let refused = |e: redis::RedisError, shown: &str| {
-            Error::new(
-                if crate::log::redis::client::is_refusal(&e) {
-                    Exit::Usage
-                } else {
-                    Exit::Unavailable
-                },
-                format!(
-                    "the lease {key} on {shown}: {}",
-                    crate::base::error::plain(e.to_string())
-                ),
-            )
-        };
-        let shown = redis.shown().to_string();
-        let set = redis
-            .admin(&["SET", &key, holder, "NX", "PX", &ms])
-            .map_err(|e| refused(e, &shown))?;
-        if set == redis::Value::Okay {
-            return Ok(None);
-        }
-        let renewed = redis
-            .admin(&["EVAL", RENEW, "1", &key, holder, &ms])
-            .map_err(|e| refused(e, &shown))?;
-        if renewed == redis::Value::Int(1) {
-            return Ok(None);
-        }
-        let current: Option<String> = redis
-            .admin(&["GET", &key])
-            .ok()
-            .and_then(|v| redis::from_redis_value(v).ok());
-        Ok(Some(
-            current.unwrap_or_else(|| "another server".to_string()),
-        ))
+        take(&mut redis, &key, holder, &ms).map_err(|e| failure(&key, redis.shown(), &e))
     }
 
-    fn start(broker: &BrokerSettings, key: String, holder: &str, ttl: Duration) -> Lease {
+    fn start(
+        broker: &BrokerSettings,
+        key: String,
+        holder: &str,
+        ttl: Duration,
+        stop: &Arc<AtomicBool>,
+    ) -> Lease {
         let lost = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicBool::new(false));
         let renewer = {
-            let (lost, done) = (Arc::clone(&lost), Arc::clone(&done));
+            let (lost, done, stop) = (Arc::clone(&lost), Arc::clone(&done), Arc::clone(stop));
             let (broker, key, holder) = (broker.clone(), key.clone(), holder.to_string());
-            std::thread::spawn(move || renew(&broker, &key, &holder, ttl, &lost, &done))
+            std::thread::spawn(move || {
+                renew(&broker, &key, &holder, ttl, &done);
+                // Stopped renewing before being let go: the lease is lost.
+                if !done.load(Ordering::SeqCst) {
+                    lost.store(true, Ordering::SeqCst);
+                    stop.store(true, Ordering::SeqCst);
+                }
+            })
         };
         Lease {
             lost,
@@ -180,17 +182,10 @@ impl Drop for Lease {
     }
 }
 
-/// Renews every third of the lease; gives up (sets `lost`) when the
+/// Renews every third of the lease until `done`; returns early when the
 /// lease is someone else's or could not be renewed for two thirds of it,
 /// before it can have ended.
-fn renew(
-    broker: &BrokerSettings,
-    key: &str,
-    holder: &str,
-    ttl: Duration,
-    lost: &AtomicBool,
-    done: &AtomicBool,
-) {
+fn renew(broker: &BrokerSettings, key: &str, holder: &str, ttl: Duration, done: &AtomicBool) {
     let ms = ttl.as_millis().max(1).to_string();
     let mut renewed = Instant::now();
     let mut redis: Option<Redis> = None;
@@ -207,14 +202,10 @@ fn renew(
             .map(|r| r.admin(&["EVAL", RENEW, "1", key, holder, &ms]));
         match answer {
             Some(Ok(redis::Value::Int(1))) => renewed = Instant::now(),
-            Some(Ok(_)) => {
-                lost.store(true, Ordering::SeqCst);
-                return;
-            }
+            Some(Ok(_)) => return,
             Some(Err(_)) | None => redis = None,
         }
         if renewed.elapsed() >= ttl * 2 / 3 {
-            lost.store(true, Ordering::SeqCst);
             return;
         }
     }

@@ -222,6 +222,15 @@ impl Outbox {
         }
     }
 
+    /// Sends `lines` once, as sd-bark would (spool, then the broker): for
+    /// a command whose own events are few. The exit status of
+    /// [`Outbox::finish`].
+    pub fn send(place: Place, quiet: bool, lines: Vec<String>) -> Exit {
+        let mut outbox = Outbox::open(place, quiet);
+        outbox.commit(lines);
+        outbox.finish()
+    }
+
     /// The exit status this run deserves, after a last attempt to publish.
     pub fn finish(self) -> Exit {
         let Outbox {

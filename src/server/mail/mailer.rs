@@ -193,9 +193,7 @@ impl Mailer {
     /// sends them (stdout carries the echo).
     fn publish(&self, lines: Vec<String>) {
         if let Some(settings) = &self.events {
-            let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
-            outbox.commit(lines);
-            outbox.finish();
+            crate::log::outbox::Outbox::send(settings.log(), settings.quiet, lines);
         }
     }
 
@@ -225,9 +223,7 @@ impl Mailer {
             // Stdout carries the echo: the event goes out as sd-bark would
             // send it, through the spool to the broker.
             cli::warn(format!("{}; said as an error event", failure.message));
-            let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
-            outbox.commit(vec![line]);
-            outbox.finish();
+            crate::log::outbox::Outbox::send(settings.log(), settings.quiet, vec![line]);
         } else {
             let mut out = io::stdout().lock();
             writeln!(out, "{line}").map_err(cli::stdout_error)?;

@@ -341,23 +341,9 @@ fn manage(command: &Command, path: &std::path::Path, base: &ConfigArgs) -> Resul
 /// and broker sd-bark would use (the configuration, SD_BROKER, SD_SPOOL).
 /// One event of sd-mail's own, sent as sd-bark sends it.
 fn publish(base: &ConfigArgs, line: String) -> Result<()> {
-    let settings = own_events(base)?;
-    let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
-    outbox.commit(vec![line]);
-    outbox.finish();
+    let settings = crate::config::Settings::from_environment(base)?;
+    crate::log::outbox::Outbox::send(settings.log(), settings.quiet, vec![line]);
     Ok(())
-}
-
-fn own_events(base: &ConfigArgs) -> Result<crate::config::Settings> {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    let common = crate::config::CommonArgs {
-        broker: env("SD_BROKER").map(|v| v.to_string_lossy().into_owned()),
-        broker_ca: env("SD_BROKER_CA").map(PathBuf::from),
-        stream: env("SD_STREAM").map(|v| v.to_string_lossy().into_owned()),
-        spool: env("SD_SPOOL").map(PathBuf::from),
-        base: base.clone(),
-    };
-    crate::config::Settings::from_args(&common, false)
 }
 
 /// `--channel KIND[=VALUE]` as the `[[notify]]` table it stands for.
@@ -536,7 +522,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         channels: if args.dry_run { Vec::new() } else { channels },
         routes,
         events: if args.echo {
-            Some(own_events(&args.state.base)?)
+            Some(crate::config::Settings::from_environment(&args.state.base)?)
         } else {
             None
         },

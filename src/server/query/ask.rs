@@ -88,12 +88,7 @@ pub fn holds_lease(args: &AlertsArgs, base: &crate::config::ConfigArgs) -> Resul
     let Some(name) = &args.lease else {
         return Ok(true);
     };
-    let common = crate::config::CommonArgs {
-        broker: std::env::var("SD_BROKER").ok(),
-        base: base.clone(),
-        ..Default::default()
-    };
-    let settings = crate::config::Settings::from_args(&common, false)?;
+    let settings = crate::config::Settings::from_environment(base)?;
     let Some(broker) = &settings.broker else {
         return Err(Error::usage(
             "--lease is held in the broker, between servers: set [broker] url or SD_BROKER",

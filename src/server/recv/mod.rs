@@ -269,8 +269,8 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     Ok(exit)
 }
 
-/// Waits, as the standby, until this consumer holds the lease `name`;
-/// then stops the run (`stop`) if the lease is ever lost. `None`: stopped
+/// Waits, as the standby, until this consumer holds the lease `name`
+/// (which stops the run, `stop`, if it is ever lost). `None`: stopped
 /// while waiting.
 fn hold_lease(
     settings: &Settings,
@@ -299,16 +299,6 @@ fn hold_lease(
     if !quiet {
         cli::note(format!("active: {consumer} holds the lease {name}"));
     }
-    let (lost, stop) = (lease.lost(), Arc::clone(stop));
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            if lost.load(Ordering::SeqCst) {
-                stop.store(true, Ordering::SeqCst);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
     Ok(Some(lease))
 }
 
