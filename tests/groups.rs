@@ -187,3 +187,50 @@ fn groups_in_redis_are_listed_warned_about_and_retired() {
         .expect_code(0);
     assert_eq!(redis.cli(&["XLEN", "sheepdog:events"]).unwrap().trim(), "0");
 }
+
+/// A receiver killed with events in hand, started again under its name
+/// (`--consumer`), takes them back at once, not after --claim-idle.
+fn a_consumer_started_again_takes_back_what_it_held(env: &TestEnv) {
+    bark(env, 3);
+    // A handler that never echoes: the three stay pending for consumer c.
+    let held = crate::util::Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", "store", "--consumer", "c", "--", "sleep", "600"])
+            .own_group()
+            .spawn_to(&env.path("held.out"), &env.path("held.err")),
+    );
+    assert!(
+        wait_until(15, || groups(env)
+            .iter()
+            .any(|g| g.group == "store" && g.pending == 3)),
+        "never delivered"
+    );
+    let pid = nix::unistd::Pid::from_raw(held.id() as i32);
+    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    drop(held);
+    // Well inside the default --claim-idle (60 s).
+    let again = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--consumer", "c", "--once"])
+        .expect_code(0);
+    let numbers: Vec<u64> = again
+        .lines::<serde_json::Value>()
+        .iter()
+        .filter_map(|e| e["n"].as_u64())
+        .collect();
+    assert_eq!(numbers, [0, 1, 2], "{}", again.report());
+    assert!(
+        groups(env)
+            .iter()
+            .any(|g| g.group == "store" && g.pending == 0)
+    );
+}
+
+#[test]
+fn a_consumer_started_again_takes_back_what_it_held_in_the_spool_and_redis() {
+    a_consumer_started_again_takes_back_what_it_held(&TestEnv::new());
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    a_consumer_started_again_takes_back_what_it_held(&env);
+}

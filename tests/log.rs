@@ -152,11 +152,21 @@ fn redelivers_what_was_not_acknowledged(engine: &mut Engine) {
     // what it was given, and nothing new is there.
     drop(log);
     let mut log = engine.open(EVENTS);
-    let again = log.read_own_pending("g", "c", 10).unwrap();
+    let again = log.read_own_pending("g", "c", "0", 10).unwrap();
     assert_eq!(ids(&again), ids(&first));
+    assert!(again.iter().all(|e| e.deliveries == 2), "{again:?}");
+    // Page by page: after the first, the second (delivered a third time).
+    let rest = log.read_own_pending("g", "c", &again[0].id, 10).unwrap();
+    assert_eq!(ids(&rest), ids(&first)[1..]);
+    assert_eq!(rest[0].deliveries, 3);
+    assert!(
+        log.read_own_pending("g", "c", &again[1].id, 10)
+            .unwrap()
+            .is_empty()
+    );
     assert!(log.read_group("g", "c", 10, WAIT).unwrap().is_empty());
     log.ack("g", &ids(&again)).unwrap();
-    assert!(log.read_own_pending("g", "c", 10).unwrap().is_empty());
+    assert!(log.read_own_pending("g", "c", "0", 10).unwrap().is_empty());
 }
 
 fn a_dead_consumers_entries_are_claimed(engine: &mut Engine) {
@@ -184,7 +194,7 @@ fn what_is_set_aside_is_kept_with_its_reason_and_acknowledged(engine: &mut Engin
     let got = log.read_group("g", "c", 10, WAIT).unwrap();
     log.set_aside(Aside::Dead, "g", &got[0], "why: not an event")
         .unwrap();
-    assert!(log.read_own_pending("g", "c", 10).unwrap().is_empty());
+    assert!(log.read_own_pending("g", "c", "0", 10).unwrap().is_empty());
     assert_eq!(engine.set_aside(), 1);
 }
 
@@ -200,7 +210,7 @@ fn trims_never_below_a_group(engine: &mut Engine) {
     let slow = log.read_group("slow", "c", 10, WAIT).unwrap();
     assert_eq!(slow.len(), 3);
     log.trim().unwrap();
-    let slow_again = log.read_own_pending("slow", "c", 10).unwrap();
+    let slow_again = log.read_own_pending("slow", "c", "0", 10).unwrap();
     assert_eq!(ids(&slow_again), ids(&slow), "pending entries are kept");
     log.ack("slow", &ids(&slow)).unwrap();
     let states = log.trim().unwrap();

@@ -1,5 +1,5 @@
 complete -c sd-recv -l group -d 'Consumer group: every group gets every event; consumers of one group share them. Without it, follow the stream (no guarantees)' -r
-complete -c sd-recv -l consumer -d 'This consumer\'s name within the group [default: HOST-PID]' -r
+complete -c sd-recv -l consumer -d 'This consumer\'s name within the group [default: HOST-PID]. A receiver started again under the same name takes back at once what it held unacknowledged when it stopped (a service names its consumer so)' -r
 complete -c sd-recv -l count -d 'Stop after N events' -r
 complete -c sd-recv -l retire-group -d 'Delete a consumer group nobody uses any more, so the events it held back can be trimmed, and exit' -r
 complete -c sd-recv -l warn-idle-group -d 'Warn about another group nobody has read for this long that holds events back from trimming' -r

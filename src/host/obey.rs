@@ -448,7 +448,7 @@ impl Inbox {
             self.pending_read = self.reader.connections();
             entries = self
                 .reader
-                .with(|log| log.read_own_pending(OBEY_GROUP, consumer, 1000))?;
+                .with(|log| log.read_own_pending(OBEY_GROUP, consumer, "0", 1000))?;
         }
         if entries.is_empty() {
             entries = self

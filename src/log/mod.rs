@@ -143,9 +143,16 @@ pub trait Log {
     ) -> Result<Vec<Entry>>;
 
     /// What `consumer` of `group` was given before and has not
-    /// acknowledged (a restarted consumer picks up where it died).
-    fn read_own_pending(&mut self, group: &str, consumer: &str, count: usize)
-    -> Result<Vec<Entry>>;
+    /// acknowledged, from the entry after `after` on ("0": from the
+    /// first), each counted as one more delivery: a restarted consumer
+    /// picks up where it died, page by page.
+    fn read_own_pending(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<Entry>>;
 
     /// Takes over entries other consumers of `group` left pending for at
     /// least `idle` (a consumer that died), with their delivery counts.

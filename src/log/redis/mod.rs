@@ -334,18 +334,49 @@ impl Redis {
         self.read(&["XREADGROUP", "GROUP", group, consumer], count, block, ">")
     }
 
+    /// The consumer's own pending entries after `after`: reading them
+    /// again counts as a delivery, and the counts are asked for as
+    /// XAUTOCLAIM's are.
     fn xreadgroup_pending(
         &mut self,
         group: &str,
         consumer: &str,
+        after: &str,
         count: usize,
     ) -> std::result::Result<Vec<Entry>, RedisError> {
-        self.read(
+        let mut entries = self.read(
             &["XREADGROUP", "GROUP", group, consumer],
             count,
             Duration::ZERO,
-            "0",
-        )
+            after,
+        )?;
+        self.count_deliveries(group, &mut entries)?;
+        Ok(entries)
+    }
+
+    /// Each entry's delivery count, from XPENDING.
+    fn count_deliveries(
+        &mut self,
+        group: &str,
+        entries: &mut [Entry],
+    ) -> std::result::Result<(), RedisError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for e in entries.iter() {
+            pipe.cmd("XPENDING")
+                .arg(&self.stream)
+                .arg(group)
+                .arg(&e.id)
+                .arg(&e.id)
+                .arg(1);
+        }
+        let counts: Vec<Vec<(String, String, u64, u64)>> = pipe.query(&mut self.conn)?;
+        for (e, pending) in entries.iter_mut().zip(counts) {
+            e.deliveries = pending.first().map_or(1, |p| p.3);
+        }
+        Ok(())
     }
 
     fn xread(
@@ -418,21 +449,7 @@ impl Redis {
             .arg(count)
             .query(&mut self.conn)?;
         let mut claimed: Vec<Entry> = reply.claimed.into_iter().map(entry).collect();
-        if !claimed.is_empty() {
-            let mut pipe = redis::pipe();
-            for e in &claimed {
-                pipe.cmd("XPENDING")
-                    .arg(&self.stream)
-                    .arg(group)
-                    .arg(&e.id)
-                    .arg(&e.id)
-                    .arg(1);
-            }
-            let counts: Vec<Vec<(String, String, u64, u64)>> = pipe.query(&mut self.conn)?;
-            for (e, pending) in claimed.iter_mut().zip(counts) {
-                e.deliveries = pending.first().map_or(1, |p| p.3);
-            }
-        }
+        self.count_deliveries(group, &mut claimed)?;
         Ok(claimed)
     }
 
@@ -607,9 +624,10 @@ impl Log for Redis {
         &mut self,
         group: &str,
         consumer: &str,
+        after: &str,
         count: usize,
     ) -> Result<Vec<Entry>> {
-        self.xreadgroup_pending(group, consumer, count)
+        self.xreadgroup_pending(group, consumer, after, count)
             .map_err(|e| self.error("reading from", &e))
     }
 

@@ -67,8 +67,9 @@ pub struct Spool {
 pub enum Claim {
     /// Any consumer's, left pending at least this long.
     Idle(Duration),
-    /// The claiming consumer's own, however recent.
-    Own,
+    /// The claiming consumer's own, however recent, after this sequence
+    /// number.
+    Own(i64),
 }
 
 /// One spooled event.
@@ -250,9 +251,9 @@ impl Spool {
     ) -> Result<Vec<Spooled>> {
         let reader = group_reader(group);
         let now = crate::base::time::now_ms();
-        let (idle_before, only) = match claim {
-            Claim::Idle(idle) => (now - idle.as_millis() as i64, None),
-            Claim::Own => (i64::MAX, Some(consumer)),
+        let (idle_before, only, after) = match claim {
+            Claim::Idle(idle) => (now - idle.as_millis() as i64, None, 0),
+            Claim::Own(after) => (i64::MAX, Some(consumer), after),
         };
         self.writing(|tx| {
             let delivered: Vec<Spooled> = tx
@@ -260,17 +261,20 @@ impl Spool {
                     "SELECT p.seq, e.line, e.added_ms, p.deliveries + 1 FROM pending p
                      JOIN entries e ON e.seq = p.seq
                      WHERE p.reader = ?1 AND p.delivered_ms <= ?2
-                       AND (?4 IS NULL OR p.consumer = ?4)
+                       AND (?4 IS NULL OR p.consumer = ?4) AND p.seq > ?5
                      ORDER BY p.seq LIMIT ?3",
                 )?
-                .query_map(params![reader, idle_before, count as i64, only], |r| {
-                    Ok(Spooled {
-                        seq: r.get(0)?,
-                        line: r.get(1)?,
-                        added_ms: r.get(2)?,
-                        deliveries: r.get::<_, i64>(3)? as u64,
-                    })
-                })?
+                .query_map(
+                    params![reader, idle_before, count as i64, only, after],
+                    |r| {
+                        Ok(Spooled {
+                            seq: r.get(0)?,
+                            line: r.get(1)?,
+                            added_ms: r.get(2)?,
+                            deliveries: r.get::<_, i64>(3)? as u64,
+                        })
+                    },
+                )?
                 .collect::<rusqlite::Result<_>>()?;
             let mut claim = tx.prepare_cached(
                 "UPDATE pending SET consumer = ?3, delivered_ms = ?4, deliveries = deliveries + 1

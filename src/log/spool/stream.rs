@@ -192,10 +192,14 @@ impl Log for SpoolLog {
         &mut self,
         group: &str,
         consumer: &str,
+        after: &str,
         count: usize,
     ) -> Result<Vec<Entry>> {
         let reader = self.reader(group);
-        let own = self.spool.claim(&reader, consumer, Claim::Own, count)?;
+        let after = after.parse().unwrap_or(0);
+        let own = self
+            .spool
+            .claim(&reader, consumer, Claim::Own(after), count)?;
         self.entries(Some(group), own)
     }
 

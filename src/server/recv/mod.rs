@@ -61,7 +61,10 @@ pub struct Args {
     #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
 
-    /// This consumer's name within the group [default: HOST-PID].
+    /// This consumer's name within the group [default: HOST-PID]. A
+    /// receiver started again under the same name takes back at once what
+    /// it held unacknowledged when it stopped (a service names its
+    /// consumer so).
     #[arg(long, value_name = "NAME", requires = "group")]
     pub consumer: Option<String>,
 

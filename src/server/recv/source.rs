@@ -207,6 +207,9 @@ pub struct LogSource {
     group: Option<(String, String)>,
     claim_idle: Duration,
     take_over: bool,
+    /// Until the consumer has taken back all it was given before it was
+    /// started again: the last of them taken back ("0": none yet).
+    own_after: Option<String>,
     max_event: usize,
     /// Following without a group: the last entry seen.
     last_id: Option<String>,
@@ -256,6 +259,7 @@ impl LogSource {
                 reading.group.as_ref().map(|(g, _)| g.clone()),
                 reading.quiet,
             ),
+            own_after: reading.group.as_ref().map(|_| "0".to_string()),
             group: reading.group,
             claim_idle: reading.claim_idle,
             take_over: reading.take_over,
@@ -340,6 +344,23 @@ impl Source for LogSource {
     fn receive(&mut self, count: usize, block: Duration) -> Result<Vec<Received>> {
         let (prefix, entries) = match self.group.clone() {
             Some((group, consumer)) => {
+                // Started again under its name, the consumer first takes
+                // back what it was given and never acknowledged, at once
+                // rather than after --claim-idle: nothing of it is in
+                // flight in this run.
+                if let Some(after) = self.own_after.clone() {
+                    let own = self
+                        .reader
+                        .with(|log| log.read_own_pending(&group, &consumer, &after, count))?;
+                    match own.last() {
+                        Some(last) => self.own_after = Some(last.id.clone()),
+                        None => self.own_after = None,
+                    }
+                    if !own.is_empty() {
+                        let prefix = self.reader.with(|log| Ok(log.entry_prefix()))?;
+                        return Ok(self.deliveries(prefix, own));
+                    }
+                }
                 let mut claimed = Vec::new();
                 if Instant::now() >= self.next_claim {
                     // Nothing of this consumer's own is in flight yet at
