@@ -12,6 +12,7 @@ use super::state::{self, Item, State};
 use super::transport::{Failure, Transport};
 use crate::base::backoff::Backoff;
 use crate::base::error::{Error, Result};
+use crate::base::exit::Exit;
 use crate::base::{cli, time};
 use crate::event::Event;
 use crate::event::batch::Batches;
@@ -185,15 +186,27 @@ impl Mailer {
             }
         }
         tx.commit(time::now_ms())?;
-        self.publish(lines);
-        Ok(())
+        self.publish(lines).map_err(|failed| {
+            Error::new(
+                failed,
+                "what was just told is recorded in the spool, not yet in the broker; \
+                 stopping so that nothing more is told unrecorded (the record goes out \
+                 with the next run)",
+            )
+        })
     }
 
     /// Events of sd-mail's own through the spool to the broker, as sd-bark
-    /// sends them (stdout carries the echo).
-    fn publish(&self, lines: Vec<String>) {
-        if let Some(settings) = &self.events {
-            crate::log::outbox::Outbox::send(settings.log(), settings.quiet, lines);
+    /// sends them (stdout carries the echo). A record that did not reach
+    /// the broker is one the other server cannot read: the caller stops
+    /// rather than go on as if it had (its exit status is the error).
+    fn publish(&self, lines: Vec<String>) -> std::result::Result<(), Exit> {
+        let Some(settings) = &self.events else {
+            return Ok(());
+        };
+        match crate::log::outbox::Outbox::send(settings.log(), settings.quiet, lines) {
+            Exit::Ok => Ok(()),
+            failed => Err(failed),
         }
     }
 
@@ -555,7 +568,15 @@ impl Batches<(Event, String)> for Mailer {
                     )
                 })
                 .collect();
-            self.publish(lines);
+            // Not let go unrecorded: the events stay pending in the
+            // group, for this voice's next run or the other server's.
+            self.publish(lines).map_err(|failed| {
+                Error::new(
+                    failed,
+                    "what is to be told could not be recorded in the broker; the events \
+                     are not let go, so the next voice decides them again",
+                )
+            })?;
         }
         // Each event is done with once decided: a mail it calls for is
         // committed to the state file (synchronous=FULL) and sent from

@@ -168,7 +168,9 @@ pub struct Args {
     /// start take in what the store (--store) says was decided and told:
     /// of two servers taking turns as the voice (sd-recv --lease), the new
     /// one neither says again what the last one said nor loses what it
-    /// had decided.
+    /// had decided. A record that cannot reach the broker stops sd-mail
+    /// (exit 69; it waits in the spool): events decided are not let go,
+    /// and nothing more is told unrecorded.
     #[arg(long, requires = "echo", conflicts_with = "dry_run")]
     pub record: bool,
 
