@@ -196,6 +196,25 @@ impl Mailer {
         })
     }
 
+    /// With --record, what an earlier run left in the spool goes out before
+    /// anything is told or decided: a voice that stopped because a record
+    /// could not reach the broker tells nothing more until it has.
+    pub(super) fn send_waiting_records(&self) -> Result<()> {
+        let Some(settings) = self.events.as_ref().filter(|_| self.record) else {
+            return Ok(());
+        };
+        let mut outbox = crate::log::outbox::Outbox::open(settings.log(), settings.quiet);
+        outbox.publish_backlog();
+        match outbox.finish() {
+            Exit::Ok => Ok(()),
+            failed => Err(Error::new(
+                failed,
+                "records of what an earlier run told or decided wait in the spool and cannot \
+                 reach the broker; nothing is told until they have",
+            )),
+        }
+    }
+
     /// Events of sd-mail's own through the spool to the broker, as sd-bark
     /// sends them (stdout carries the echo). A record that did not reach
     /// the broker is one the other server cannot read: the caller stops

@@ -531,6 +531,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
         record: args.record,
     };
     if args.record {
+        mailer.send_waiting_records()?;
         let store = crate::store::Store::locate(args.store.as_deref(), &config);
         let group_wait_ms = mailer.decider.group_wait_ms;
         let rebuilt = history::rebuild(
