@@ -19,6 +19,7 @@ need() { # need COMMAND PACKAGE
 need cc gcc                  # bundled SQLite is C
 need redis-server redis-server
 need redis-cli redis-tools
+need nats-server nats-server # the log's second engine (NATS JetStream)
 need groff groff-base        # man pages are checked for warnings
 need seq coreutils
 need make make               # the install target is tested

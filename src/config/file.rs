@@ -159,6 +159,8 @@ pub struct BrokerSection {
     pub max_len: Option<u64>,
     /// A batch counts as published once this many replicas have it.
     pub min_replicas: Option<u32>,
+    /// The site of this host and its server (NATS JetStream).
+    pub site: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

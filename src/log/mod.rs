@@ -16,6 +16,7 @@
 
 pub mod groups;
 pub mod lease;
+pub mod nats;
 pub mod orders;
 pub mod outbox;
 mod reconnect;
@@ -232,8 +233,11 @@ impl Place {
     }
 
     /// Opens the log `stream` lives in.
-    pub fn open(&self, stream: &str) -> Result<Box<dyn Log>> {
+    pub fn open(&self, stream: &str) -> Result<Box<dyn Log + Send>> {
         Ok(match &self.broker {
+            Some(broker) if nats::is_nats(&broker.url) => {
+                Box::new(nats::Nats::connect(broker, stream)?)
+            }
             Some(broker) => Box::new(redis::Redis::connect(broker, stream)?),
             None => Box::new(spool::SpoolLog::open(&self.spool, &self.events, stream)?),
         })

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod nats;
 pub mod redis;
 pub mod services;
 pub mod smtp;

@@ -11,7 +11,6 @@ use crate::base::error::Error;
 use crate::base::exit::Exit;
 use crate::log::BrokerSettings;
 use crate::log::Log;
-use crate::log::redis::Redis;
 use crate::log::spool::{FORWARD, Spool};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -57,7 +56,7 @@ pub struct Publisher {
     quiet: bool,
     /// Taken to move the cursor when another thread appends.
     pub turns: Option<Arc<Turns>>,
-    broker: Option<Redis>,
+    broker: Option<Box<dyn Log + Send>>,
     /// Why the broker is away, and when to try it again.
     broker_down: Option<(Error, Instant)>,
     backoff: Backoff,
@@ -205,13 +204,18 @@ impl Publisher {
         }
     }
 
-    fn connect(&mut self) -> Result<&mut Redis, Error> {
+    fn connect(&mut self) -> Result<&mut Box<dyn Log + Send>, Error> {
         if self.broker.is_none() {
             let settings = self
                 .broker_settings
                 .as_ref()
                 .expect("a broker is configured");
-            let mut broker = Redis::connect(settings, &self.stream)?;
+            let mut broker = crate::log::Place::new(
+                Some(settings.clone()),
+                self.spool_path.clone(),
+                self.stream.clone(),
+            )
+            .open(&self.stream)?;
             if let Some(path) = &settings.key_file {
                 broker.sign_with(crate::event::signing::Key::from_file(path)?);
             }

@@ -42,16 +42,22 @@ pub struct BrokerSettings {
     /// Replicas that must confirm a batch (`WAIT`) before it counts as
     /// published; 0: the master's answer is enough.
     pub min_replicas: u32,
+    /// The site this host belongs to (`[broker] site`, NATS): its events'
+    /// subject and the JetStream domain of its site's server.
+    pub site: Option<String>,
 }
 
 /// Whether a broker URL is one sheepdog can use: a known scheme, a port,
 /// a database number. Empty means no broker. A URL that is wrong is a
 /// usage error (exit 2), never "the broker is unavailable" (exit 69).
 pub fn check_broker_url(text: &str) -> Result<(), String> {
-    const FORMS: &str = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix:///PATH or \
-         redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]";
+    const FORMS: &str = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix:///PATH, \
+         redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB] or nats://[USER:PASSWORD@]HOST[:PORT]";
     if text.trim().is_empty() {
         return Ok(());
+    }
+    if crate::log::nats::is_nats(text) {
+        return crate::log::nats::check_url(text);
     }
     let shown = redact_url(text);
     if crate::log::redis::sentinel::is_sentinel(text) {
@@ -119,6 +125,14 @@ impl Redis {
     /// Connects within the configured timeout.
     pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Redis> {
         let shown = redact_url(&settings.url);
+        if crate::log::nats::is_nats(&settings.url) {
+            // The log is one capability; what is Redis's own is not yet
+            // the other engine's (sheepdog(7) "Across sites").
+            return Err(Error::usage(format!(
+                "{shown} is a NATS server: leases (--lease) and sd-enroll need a Redis \
+                 broker for now"
+            )));
+        }
         // Trusted for the sentinels and the master alike.
         let ca_pem = match &settings.ca_file {
             Some(ca) => Some(std::fs::read(ca).usage_context("reading broker CA", ca.display())?),

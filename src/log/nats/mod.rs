@@ -1,0 +1,653 @@
+//! The log kept in NATS JetStream (sheepdog(7) "Across sites"): one
+//! JetStream stream per log, one message per event, published on the
+//! subject of its site and host (`sheepdog.events.SITE.HOST`) with the
+//! event's id as `Nats-Msg-Id`, so a batch sent again after an outage is
+//! dropped by the server within the dedup window; every consumer group a
+//! durable pull consumer with explicit acknowledgement; each host's orders
+//! on a subject of its own (`sheepdog.orders.HOST`), read by a consumer
+//! that filters on it.
+//!
+//! The client is asynchronous; a current-thread runtime lives in each
+//! [`Nats`] and nowhere else, and every call is bounded by the broker
+//! timeout (plus however long a read may wait), so the commands stay
+//! blocking and a cron job never hangs on a server that went away.
+
+mod subjects;
+
+use crate::base::error::{Error, Result};
+use crate::base::exit::Exit;
+use crate::base::secret::redact_url;
+use crate::log::orders::Signed;
+use crate::log::redis::BrokerSettings;
+use crate::log::{Aside, Entry, GroupInfo, GroupState, Log};
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+pub use subjects::{Target, check_url, is_nats};
+
+/// The header carrying an event's (or order's) signature.
+const SIG_HEADER: &str = "Sheepdog-Sig";
+/// The header carrying the id of the key that signed an order.
+const KEY_HEADER: &str = "Sheepdog-Key";
+/// Headers of an entry set aside: why, by which group, which entry.
+const REASON_HEADER: &str = "Sheepdog-Reason";
+
+/// How long a delivered message may go unacknowledged before the server
+/// gives it to the group again, until a receiver says otherwise
+/// ([`Log::claim_idle`] sets it to its --claim-idle).
+const ACK_WAIT: Duration = Duration::from_secs(60);
+
+/// How long the server drops a repeated `Nats-Msg-Id`: a spool that sends
+/// a batch again after a lost acknowledgement does so within it.
+const DEDUP_WINDOW: Duration = Duration::from_secs(2 * 3600);
+
+pub struct Nats {
+    runtime: tokio::runtime::Runtime,
+    client: async_nats::Client,
+    context: jetstream::Context,
+    /// The URL without its password, for messages.
+    shown: String,
+    target: Target,
+    timeout: Duration,
+    /// The stream's cap in messages (`[broker] max_len`).
+    max_len: u64,
+    signer: Option<crate::event::signing::Key>,
+    /// Consumers by group, with the ack wait each was last given.
+    consumers: HashMap<String, (consumer::PullConsumer, Duration)>,
+    /// Messages delivered and not yet acknowledged, by entry id: what
+    /// acknowledging them needs.
+    held: HashMap<String, jetstream::Message>,
+    /// Streams known to exist (the log's, the dead letters').
+    made: std::collections::HashSet<String>,
+}
+
+impl Nats {
+    /// Connects within the configured timeout.
+    pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Nats> {
+        let shown = redact_url(&settings.url);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(format!("starting the NATS client: {e}")))?;
+        let url = url::Url::parse(&settings.url)
+            .map_err(|e| Error::usage(format!("invalid broker URL {shown}: {e}")))?;
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(settings.timeout)
+            .request_timeout(Some(settings.timeout))
+            // A command that lost its server fails and its caller (the
+            // spool, the reconnecting reader) decides; the client does not
+            // retry behind its back for ever.
+            .max_reconnects(Some(1));
+        let user = percent_encoding::percent_decode_str(url.username())
+            .decode_utf8_lossy()
+            .to_string();
+        let password = match &settings.password {
+            Some(p) => Some(p.expose().to_string()),
+            None => url.password().map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .to_string()
+            }),
+        };
+        if let Some(password) = password {
+            options = options.user_and_password(user, password);
+        }
+        if let Some(ca) = &settings.ca_file {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if url.scheme() == "tls" {
+            options = options.require_tls(true);
+        }
+        let address = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port().unwrap_or(4222)
+        );
+        let connecting = options.connect(address);
+        let client = runtime
+            .block_on(async { tokio::time::timeout(settings.timeout, connecting).await })
+            .map_err(|_| {
+                Error::new(
+                    Exit::Unavailable,
+                    format!("connecting to {shown}: timed out (is nats-server running there?)"),
+                )
+            })?
+            .map_err(|e| failure(&shown, "connecting to", &e.to_string()))?;
+        let mut builder = jetstream::ContextBuilder::new().timeout(settings.timeout);
+        if let Some(site) = &settings.site {
+            // The site's own JetStream domain: the leaf server of the site
+            // keeps the log while the hub is away.
+            builder = jetstream::ContextBuilder::new()
+                .domain(subjects::token(site))
+                .timeout(settings.timeout);
+        }
+        // The context starts a task of its own: on this runtime.
+        let context = {
+            let _inside = runtime.enter();
+            builder.build(client.clone())
+        };
+        Ok(Nats {
+            runtime,
+            client,
+            context,
+            shown,
+            target: Target::of(stream, settings.site.as_deref()),
+            timeout: settings.timeout,
+            max_len: settings.max_len,
+            signer: None,
+            consumers: HashMap::new(),
+            held: HashMap::new(),
+            made: std::collections::HashSet::new(),
+        })
+    }
+
+    /// Runs `work` on the engine's runtime, bounded by the timeout plus
+    /// `block`; a failure is said with `what` and the server.
+    fn run<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        block: Duration,
+        work: impl Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        match self
+            .runtime
+            .block_on(async { tokio::time::timeout(self.timeout + block, work).await })
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(failure(&self.shown, what, &e.to_string())),
+            Err(_) => Err(Error::new(
+                Exit::Unavailable,
+                format!(
+                    "{what} {}: timed out (is the server overloaded or unreachable?)",
+                    self.shown
+                ),
+            )),
+        }
+    }
+
+    /// The log's stream, created on first use with the documented limits.
+    fn stream(&mut self) -> Result<stream::Stream> {
+        let target = self.target.clone();
+        self.stream_of(&target)
+    }
+
+    /// `target`'s stream, created on first use.
+    fn stream_of(&mut self, target: &Target) -> Result<stream::Stream> {
+        let config = stream::Config {
+            name: target.stream.clone(),
+            subjects: vec![target.subjects.clone()],
+            max_messages: i64::try_from(self.max_len).unwrap_or(i64::MAX),
+            duplicate_window: DEDUP_WINDOW,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        let context = self.context.clone();
+        let made = self.made.contains(&target.stream);
+        let stream = self.run("opening the stream on", Duration::ZERO, async move {
+            if made {
+                context
+                    .get_stream(&config.name)
+                    .await
+                    .map_err(|e| e.to_string())
+            } else {
+                context
+                    .get_or_create_stream(config)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })?;
+        self.made.insert(target.stream.clone());
+        Ok(stream)
+    }
+
+    /// The group's durable consumer, made if missing.
+    fn consumer(&mut self, group: &str, from_now: bool) -> Result<consumer::PullConsumer> {
+        if let Some((consumer, _)) = self.consumers.get(group) {
+            return Ok(consumer.clone());
+        }
+        let stream = self.stream()?;
+        let name = self.target.consumer(group);
+        let config = consumer::pull::Config {
+            durable_name: Some(name.clone()),
+            deliver_policy: if from_now {
+                consumer::DeliverPolicy::New
+            } else {
+                consumer::DeliverPolicy::All
+            },
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            filter_subject: self.target.filter.clone(),
+            ..Default::default()
+        };
+        let consumer = self.run("making the group on", Duration::ZERO, async move {
+            stream
+                .get_or_create_consumer::<consumer::pull::Config>(&name, config)
+                .await
+        })?;
+        self.consumers
+            .insert(group.to_string(), (consumer.clone(), ACK_WAIT));
+        Ok(consumer)
+    }
+
+    /// Messages of the group's consumer: those waiting, up to `count`,
+    /// waiting at most `block` for the first.
+    fn fetch(&mut self, group: &str, count: usize, block: Duration) -> Result<Vec<Entry>> {
+        let consumer = self.consumer(group, false)?;
+        let count = count.clamp(1, 1000);
+        let messages: Vec<jetstream::Message> = self.run("reading from", block, async move {
+            let mut batch = if block.is_zero() {
+                consumer.fetch().max_messages(count).messages().await?
+            } else {
+                consumer
+                    .batch()
+                    .max_messages(count)
+                    .expires(block.max(Duration::from_millis(10)))
+                    .messages()
+                    .await?
+            };
+            let mut got = Vec::new();
+            while let Some(message) = batch.next().await {
+                got.push(message?);
+            }
+            Ok::<_, async_nats::Error>(got)
+        })?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|message| {
+                let info = message.info().ok()?;
+                let mut entry = Entry::new(
+                    info.stream_sequence.to_string(),
+                    u64::try_from(info.delivered).unwrap_or(1).max(1),
+                );
+                entry.added_ms = Some(info.published.timestamp_millis());
+                fill(&mut entry, &message.message);
+                self.held.insert(entry.id.clone(), message);
+                Some(entry)
+            })
+            .collect())
+    }
+
+    /// Publishes one message to `target`'s stream and waits for the
+    /// server to keep it.
+    fn publish(
+        &mut self,
+        target: &Target,
+        subject: String,
+        headers: async_nats::HeaderMap,
+        payload: String,
+    ) -> Result<()> {
+        self.stream_of(target)?;
+        let context = self.context.clone();
+        self.run("publishing to", Duration::ZERO, async move {
+            context
+                .publish_with_headers(subject, headers, payload.into())
+                .await?
+                .await
+                .map_err(async_nats::Error::from)
+        })
+        .map(drop)
+    }
+}
+
+/// An entry's text, signature and key, from a message.
+fn fill(entry: &mut Entry, message: &async_nats::Message) {
+    entry.text = std::str::from_utf8(&message.payload)
+        .ok()
+        .map(str::to_string);
+    if let Some(headers) = &message.headers {
+        entry.sig = headers.get(SIG_HEADER).map(|v| v.as_str().to_string());
+        entry.key = headers.get(KEY_HEADER).map(|v| v.as_str().to_string());
+    }
+}
+
+/// A failure of the server as an error: a refused user or permission is
+/// the configuration's (exit 2), anything else an outage (exit 69).
+fn failure(shown: &str, what: &str, why: &str) -> Error {
+    let lower = why.to_lowercase();
+    if lower.contains("authorization") || lower.contains("permission") {
+        return Error::usage(format!(
+            "{what} {shown}: the server refused us ({}): fix the user, [broker] password_file, \
+             or the permissions on the server; waiting would not help",
+            crate::base::error::plain(why.to_string())
+        ));
+    }
+    Error::new(
+        Exit::Unavailable,
+        format!(
+            "{what} {shown}: {}",
+            crate::base::error::plain(why.to_string())
+        ),
+    )
+}
+
+impl Log for Nats {
+    fn shown(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn entry_prefix(&self) -> &'static str {
+        "nats"
+    }
+
+    fn sign_with(&mut self, key: crate::event::signing::Key) {
+        self.signer = Some(key);
+    }
+
+    fn append(&mut self, lines: &mut dyn Iterator<Item = &str>) -> Result<usize> {
+        self.stream()?;
+        let mut outgoing = Vec::new();
+        for line in lines {
+            let mut headers = async_nats::HeaderMap::new();
+            // The event's own id makes a repeat within the window one
+            // message; an event without one is simply published.
+            if let Some(id) = subjects::event_id(line) {
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+            }
+            if let Some(key) = &self.signer {
+                headers.insert(SIG_HEADER, key.sign(line).as_str());
+            }
+            outgoing.push((headers, line.to_string()));
+        }
+        let count = outgoing.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let context = self.context.clone();
+        let subject = self.target.publish.clone();
+        // Pipelined: every message sent, then every acknowledgement
+        // awaited; the batch counts once the server has kept them all.
+        self.run("publishing to", Duration::ZERO, async move {
+            let mut acks = Vec::with_capacity(count);
+            for (headers, line) in outgoing {
+                acks.push(
+                    context
+                        .publish_with_headers(subject.clone(), headers, line.into())
+                        .await?,
+                );
+            }
+            for ack in acks {
+                ack.await?;
+            }
+            Ok::<_, async_nats::Error>(())
+        })?;
+        Ok(count)
+    }
+
+    fn append_order(&mut self, host: &str, signed: &Signed) -> Result<()> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(SIG_HEADER, signed.sig.as_str());
+        headers.insert(KEY_HEADER, signed.key.as_str());
+        let target = Target::of(&crate::log::orders::stream_for(host), None);
+        let subject = target.publish.clone();
+        self.publish(&target, subject, headers, signed.order.clone())
+    }
+
+    fn ensure_group(&mut self, group: &str, from_now: bool) -> Result<()> {
+        self.consumer(group, from_now).map(drop)
+    }
+
+    fn read_group(
+        &mut self,
+        group: &str,
+        _consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>> {
+        self.fetch(group, count, block)
+    }
+
+    /// A group's messages are not a consumer's own in JetStream: what a
+    /// receiver held when it died comes back to the group once the ack
+    /// wait (--claim-idle) is over, to whoever reads it first.
+    fn read_own_pending(
+        &mut self,
+        _group: &str,
+        _consumer: &str,
+        _after: &str,
+        _count: usize,
+    ) -> Result<Vec<Entry>> {
+        Ok(Vec::new())
+    }
+
+    /// The server gives again what went unacknowledged for the ack wait;
+    /// the consumer's ack wait is made `idle` (at least a second), and
+    /// what is waiting is read at once.
+    fn claim_idle(
+        &mut self,
+        group: &str,
+        _consumer: &str,
+        idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Entry>> {
+        let consumer = self.consumer(group, false)?;
+        // Zero is a takeover (sd-recv --lease): what the last holder left
+        // comes back at the end of its ack wait, and the wait stays.
+        let takeover = idle.is_zero();
+        let idle = idle.max(Duration::from_millis(100));
+        if !takeover
+            && self
+                .consumers
+                .get(group)
+                .is_some_and(|(_, wait)| *wait != idle)
+        {
+            let stream = self.stream()?;
+            let mut config = consumer.cached_info().config.clone();
+            config.ack_wait = idle;
+            self.run(
+                "setting the group's ack wait on",
+                Duration::ZERO,
+                async move {
+                    // Made again with the same name: the server edits it.
+                    stream.create_consumer(config).await
+                },
+            )?;
+            self.consumers.insert(group.to_string(), (consumer, idle));
+        }
+        let entries = self.fetch(group, count, Duration::ZERO)?;
+        Ok(entries)
+    }
+
+    fn ack(&mut self, _group: &str, ids: &[String]) -> Result<()> {
+        let messages: Vec<jetstream::Message> =
+            ids.iter().filter_map(|id| self.held.remove(id)).collect();
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let client = self.client.clone();
+        self.run("acknowledging on", Duration::ZERO, async move {
+            for message in &messages {
+                message.ack().await?;
+            }
+            // Sent, not just queued: an acknowledgement lost with the
+            // process would deliver the event once more.
+            client.flush().await?;
+            Ok::<_, async_nats::Error>(())
+        })
+    }
+
+    fn set_aside(&mut self, aside: Aside, group: &str, entry: &Entry, reason: &str) -> Result<()> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            REASON_HEADER,
+            crate::base::error::plain(reason.to_string()).as_str(),
+        );
+        headers.insert("Sheepdog-Group", group);
+        headers.insert("Sheepdog-Entry", entry.id.as_str());
+        let target = Target::of(aside.name(), None);
+        let subject = target.publish.clone();
+        self.publish(
+            &target,
+            subject,
+            headers,
+            entry.text.clone().unwrap_or_default(),
+        )?;
+        if let Some(message) = self.held.remove(&entry.id) {
+            let client = self.client.clone();
+            self.run("acknowledging on", Duration::ZERO, async move {
+                message.ack_with(jetstream::AckKind::Term).await?;
+                client.flush().await?;
+                Ok::<_, async_nats::Error>(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn last_id(&mut self) -> Result<String> {
+        let mut stream = self.stream()?;
+        let info = self.run("reading", Duration::ZERO, async move {
+            stream.info().await.map(|i| i.state.last_sequence)
+        })?;
+        Ok(info.to_string())
+    }
+
+    fn read_after(&mut self, last: &str, count: usize, block: Duration) -> Result<Vec<Entry>> {
+        let stream = self.stream()?;
+        let after: u64 = last.parse().unwrap_or(0);
+        let filter = self.target.filter.clone();
+        let count = count.clamp(1, 1000);
+        let messages = self.run("reading from", block, async move {
+            let deadline = tokio::time::Instant::now() + block;
+            let mut got = Vec::new();
+            let mut next = after + 1;
+            loop {
+                match stream
+                    .raw_message_builder()
+                    .next_by_subject(filter.clone())
+                    .sequence(next)
+                    .send()
+                    .await
+                {
+                    Ok(message) => {
+                        next = message.sequence + 1;
+                        got.push(message);
+                        if got.len() >= count {
+                            break;
+                        }
+                    }
+                    Err(e)
+                        if e.kind()
+                            == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound =>
+                    {
+                        if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(got)
+        })?;
+        Ok(messages
+            .into_iter()
+            .map(|message| {
+                let mut entry = Entry::new(message.sequence.to_string(), 1);
+                entry.added_ms = Some(message.time.timestamp_millis());
+                entry.text = std::str::from_utf8(&message.payload)
+                    .ok()
+                    .map(str::to_string);
+                entry.sig = message
+                    .headers
+                    .get(SIG_HEADER)
+                    .map(|v| v.as_str().to_string());
+                entry.key = message
+                    .headers
+                    .get(KEY_HEADER)
+                    .map(|v| v.as_str().to_string());
+                entry
+            })
+            .collect())
+    }
+
+    fn groups(&mut self) -> Result<Vec<GroupInfo>> {
+        let stream = self.stream()?;
+        let target = self.target.clone();
+        let infos = self.run("listing the groups on", Duration::ZERO, async move {
+            let mut list = stream.consumers();
+            let mut infos = Vec::new();
+            while let Some(info) = list.next().await {
+                infos.push(info?);
+            }
+            Ok::<_, async_nats::Error>(infos)
+        })?;
+        let now = chrono::Utc::now();
+        Ok(infos
+            .into_iter()
+            .filter_map(|info| {
+                let name = target.group_of(&info.name)?;
+                Some(GroupInfo {
+                    name,
+                    consumers: u64::from(info.num_waiting > 0),
+                    pending: info.num_ack_pending as u64,
+                    lag: Some(info.num_pending),
+                    idle_ms: info
+                        .delivered
+                        .last_active
+                        .map(|at| (now - at).num_milliseconds().max(0) as u64),
+                })
+            })
+            .collect::<Vec<_>>())
+        .map(|mut groups| {
+            groups.sort_by(|a, b| a.name.cmp(&b.name));
+            groups
+        })
+    }
+
+    fn retire_group(&mut self, group: &str) -> Result<bool> {
+        let stream = self.stream()?;
+        let name = self.target.consumer(group);
+        self.consumers.remove(group);
+        self.run("retiring the group on", Duration::ZERO, async move {
+            match stream.delete_consumer(&name).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.to_string().to_lowercase().contains("not found") => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Purges what every group of this log has acknowledged (never below
+    /// what one still needs; a log no group reads is kept whole), and says
+    /// how far each group is behind. JetStream also keeps the stream
+    /// within `max_len` messages itself, the oldest dropped.
+    fn trim(&mut self) -> Result<Vec<GroupState>> {
+        let stream = self.stream()?;
+        let target = self.target.clone();
+        let listed = self.run("trimming", Duration::ZERO, async move {
+            let mut list = stream.consumers();
+            let mut infos = Vec::new();
+            while let Some(info) = list.next().await {
+                infos.push(info?);
+            }
+            Ok::<_, async_nats::Error>((stream, infos))
+        })?;
+        let (stream, infos) = listed;
+        let mut needed: Option<u64> = None;
+        let mut states = Vec::new();
+        for info in infos {
+            let Some(name) = target.group_of(&info.name) else {
+                continue;
+            };
+            let floor = info.ack_floor.stream_sequence + 1;
+            needed = Some(needed.map_or(floor, |n| n.min(floor)));
+            states.push(GroupState {
+                name,
+                pending: info.num_ack_pending as u64,
+                lag: Some(info.num_pending),
+            });
+        }
+        if let Some(keep_from) = needed.filter(|n| *n > 1) {
+            let filter = target.filter.clone();
+            self.run("trimming", Duration::ZERO, async move {
+                stream.purge().filter(filter).sequence(keep_from).await
+            })?;
+        }
+        Ok(states)
+    }
+
+    fn capacity(&self) -> Option<u64> {
+        Some(self.max_len)
+    }
+}
