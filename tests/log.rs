@@ -272,9 +272,15 @@ fn trims_never_below_a_group(engine: &mut Engine) {
             .all(|s| s.pending == 0 && s.lag.unwrap_or(0) == 0),
         "{states:?}"
     );
-    // Everyone is done: a new group from the start finds nothing left.
+    // Everyone is done: a new group from the start finds nothing left
+    // (JetStream keeps the newest, so that a server killed after the trim
+    // numbers on from it).
     log.ensure_group("new", false).unwrap();
-    assert!(log.read_group("new", "c", 10, WAIT).unwrap().is_empty());
+    let left = log.read_group("new", "c", 10, WAIT).unwrap();
+    match engine.nats {
+        Some(_) => assert_eq!(texts(&left), [r#"{"n":3}"#]),
+        None => assert!(left.is_empty(), "{left:?}"),
+    }
 }
 
 fn a_retired_group_holds_nothing_back(engine: &mut Engine) {
@@ -371,8 +377,13 @@ fn a_reader_carries_on_after_the_engine_restarts(engine: &mut Engine) {
                 .with(|log| log.read_group("g", "c", 10, WAIT))
                 .unwrap(),
         );
-        !after.is_empty()
+        after.iter().any(|e| e.text.as_deref() == Some("{\"n\":2}"))
     }));
+    // A killed nats-server may have lost the last acknowledgements (it
+    // writes consumer state behind): what was done may come once more.
+    if engine.nats.is_some() {
+        after.retain(|e| e.text.as_deref() != Some("{\"n\":1}"));
+    }
     assert_eq!(texts(&after), ["{\"n\":2}"]);
 }
 

@@ -61,6 +61,9 @@ pub struct Nats {
     held: HashMap<String, jetstream::Message>,
     /// Streams known to exist (the log's, the dead letters').
     made: std::collections::HashSet<String>,
+    /// What the server last refused (a permission), said asynchronously:
+    /// a publish it refuses is otherwise only a timeout.
+    refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Nats {
@@ -80,6 +83,19 @@ impl Nats {
             // spool, the reconnecting reader) decides; the client does not
             // retry behind its back for ever.
             .max_reconnects(Some(1));
+        let refused = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let noted = std::sync::Arc::clone(&refused);
+        options = options.event_callback(move |event| {
+            if let async_nats::Event::ServerError(error) = &event {
+                let text = error.to_string();
+                if text.to_lowercase().contains("permission")
+                    && let Ok(mut last) = noted.lock()
+                {
+                    *last = Some(text);
+                }
+            }
+            async {}
+        });
         let user = percent_encoding::percent_decode_str(url.username())
             .decode_utf8_lossy()
             .to_string();
@@ -140,6 +156,7 @@ impl Nats {
             consumers: HashMap::new(),
             held: HashMap::new(),
             made: std::collections::HashSet::new(),
+            refused,
         })
     }
 
@@ -151,10 +168,15 @@ impl Nats {
         block: Duration,
         work: impl Future<Output = std::result::Result<T, E>>,
     ) -> Result<T> {
-        match self
+        let outcome = self
             .runtime
-            .block_on(async { tokio::time::timeout(self.timeout + block, work).await })
+            .block_on(async { tokio::time::timeout(self.timeout + block, work).await });
+        if outcome.as_ref().map_or(true, |done| done.is_err())
+            && let Some(why) = self.refused.lock().ok().and_then(|mut r| r.take())
         {
+            return Err(failure(&self.shown, what, &why));
+        }
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(failure(&self.shown, what, &e.to_string())),
             Err(_) => Err(Error::new(
@@ -616,14 +638,16 @@ impl Log for Nats {
         let stream = self.stream()?;
         let target = self.target.clone();
         let listed = self.run("trimming", Duration::ZERO, async move {
+            let mut stream = stream;
+            let last = stream.info().await?.state.last_sequence;
             let mut list = stream.consumers();
             let mut infos = Vec::new();
             while let Some(info) = list.next().await {
                 infos.push(info?);
             }
-            Ok::<_, async_nats::Error>((stream, infos))
+            Ok::<_, async_nats::Error>((stream, last, infos))
         })?;
-        let (stream, infos) = listed;
+        let (stream, last, infos) = listed;
         let mut needed: Option<u64> = None;
         let mut states = Vec::new();
         for info in infos {
@@ -638,7 +662,10 @@ impl Log for Nats {
                 lag: Some(info.num_pending),
             });
         }
-        if let Some(keep_from) = needed.filter(|n| *n > 1) {
+        // The newest message is always kept: a stream purged empty and
+        // then killed comes back numbering from 1 again, below what its
+        // groups have read, and they would skip what comes next.
+        if let Some(keep_from) = needed.map(|n| n.min(last)).filter(|n| *n > 1) {
             let filter = target.filter.clone();
             self.run("trimming", Duration::ZERO, async move {
                 stream.purge().filter(filter).sequence(keep_from).await
