@@ -234,3 +234,35 @@ fn a_consumer_started_again_takes_back_what_it_held_in_the_spool_and_redis() {
     env.set("SD_BROKER", redis.url());
     a_consumer_started_again_takes_back_what_it_held(&env);
 }
+
+/// A handler dies with its receiver: left behind, it would finish its
+/// work for a receiver that is gone (sd-mail under a lease telling what
+/// it had queued while the standby tells it too).
+#[test]
+fn a_handler_does_not_outlive_its_receiver() {
+    let env = TestEnv::new();
+    let pid_file = env.path("handler.pid");
+    let mut receiver = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--", "sh", "-c"])
+        .arg(format!(
+            "echo $$ > '{}'; exec sleep 600",
+            pid_file.display()
+        ))
+        .spawn();
+    let handler = || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+    };
+    assert!(wait_until(10, || handler().is_some()), "no handler started");
+    let pid = handler().unwrap();
+    assert!(crate::util::alive(pid));
+    // The receiver alone is killed, as the OOM killer would.
+    receiver.kill().unwrap();
+    receiver.wait().unwrap();
+    assert!(
+        wait_until(10, || !crate::util::alive(pid)),
+        "the handler {pid} outlived its receiver"
+    );
+}

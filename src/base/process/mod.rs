@@ -17,6 +17,24 @@
 
 mod capture;
 
+/// Has the child started by `command` get SIGKILL when this process (the
+/// thread that starts it) dies, even before the child's first line runs.
+pub fn dies_with_parent(command: &mut Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl,
+    // getppid and _exit.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The parent may have died before the line above.
+            if nix::unistd::getppid() != parent {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
 pub use capture::Capture;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -98,20 +116,8 @@ fn run_as(
         // std calls setgroups([]) before setgid and setuid when it is root.
         command.uid(uid).gid(gid);
     }
-    let parent = nix::unistd::getpid();
-    // SAFETY: between fork and exec only async-signal-safe calls: prctl,
-    // getppid and _exit. Run after the user change (which would clear
-    // the death signal again).
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // The parent may have died before the line above.
-            if nix::unistd::getppid() != parent {
-                nix::libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    // Run after the user change (which would clear the death signal).
+    dies_with_parent(&mut command);
     let mut child = command
         .args(args)
         .stdin(Stdio::null())

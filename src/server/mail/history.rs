@@ -223,7 +223,7 @@ pub fn rebuild(
         .filter_map(|r| r["id"].as_str().map(str::to_string))
         .collect();
     if let Some(settings) = stream {
-        for record in stream_records(settings) {
+        for record in stream_records(settings)? {
             if record["id"]
                 .as_str()
                 .is_some_and(|id| ids.insert(id.to_string()))
@@ -315,19 +315,28 @@ fn store_records(store: &Path) -> Result<Vec<Value>> {
         .collect())
 }
 
-/// The records the stream still holds, in its order. What cannot be read
-/// (the broker away) is left to the store.
-fn stream_records(settings: &crate::config::Settings) -> Vec<Value> {
+/// The records the stream still holds, in its order. A stream that
+/// cannot be read is an error, never a partial answer: records the store
+/// has not taken in yet may be there, and a voice that missed them would
+/// say again what was said (sd-recv starts it again).
+fn stream_records(settings: &crate::config::Settings) -> Result<Vec<Value>> {
     let mut records = Vec::new();
-    let Ok(mut log) = settings.log().open(&settings.stream) else {
-        return records;
+    let unread = |e: Error| {
+        Error::new(
+            e.exit,
+            format!(
+                "{e}; the records the stream holds are needed before speaking, and the next \
+                 run reads them again"
+            ),
+        )
     };
+    let mut log = settings.log().open(&settings.stream).map_err(unread)?;
     let (mut last, mut read) = ("0".to_string(), 0usize);
     // Bounded: a stream is capped by its max_len, this by the same order.
     while read < 10_000_000 {
-        let Ok(entries) = log.read_after(&last, 1000, std::time::Duration::from_millis(1)) else {
-            break;
-        };
+        let entries = log
+            .read_after(&last, 1000, std::time::Duration::from_millis(1))
+            .map_err(unread)?;
         let Some(end) = entries.last() else {
             break;
         };
@@ -344,7 +353,7 @@ fn stream_records(settings: &crate::config::Settings) -> Vec<Value> {
             }
         }
     }
-    records
+    Ok(records)
 }
 
 /// Whether a recorded state is later than a known one: a newer event, or

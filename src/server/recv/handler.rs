@@ -354,8 +354,14 @@ fn send(handler: &mut Running, line: &Arc<String>) {
 fn start(argv: &[String], echoes: &Sender<FromHandler>, generation: u64) -> Result<Running> {
     // Its own process group: Ctrl-C in a terminal reaches sd-recv, which
     // stops reading and closes the handler's input, rather than killing
-    // the handler with events in flight.
-    let mut child = Command::new(&argv[0])
+    // the handler with events in flight. But it dies with its receiver:
+    // a handler left behind would finish its work for a receiver that is
+    // gone — sd-mail under a lease would tell what it had queued without
+    // the lease, while the standby tells it too. Whatever it had not
+    // finished is pending in the group for the next receiver.
+    let mut command = Command::new(&argv[0]);
+    crate::base::process::dies_with_parent(&mut command);
+    let mut child = command
         .args(&argv[1..])
         .process_group(0)
         .stdin(Stdio::piped())
