@@ -284,7 +284,11 @@ impl Nats {
                     u64::try_from(info.delivered).unwrap_or(1).max(1),
                 );
                 entry.added_ms = Some(info.published.timestamp_millis());
-                fill(&mut entry, &message.message);
+                fill(
+                    &mut entry,
+                    &message.message.payload,
+                    message.message.headers.as_ref(),
+                );
                 self.held.insert(entry.id.clone(), message);
                 Some(entry)
             })
@@ -311,14 +315,31 @@ impl Nats {
         })
         .map(drop)
     }
+
+    /// The log's stream, its last sequence number, and every consumer on
+    /// it (the groups of this log and, on a shared stream, others').
+    fn listing(&mut self, what: &str) -> Result<(stream::Stream, u64, Vec<consumer::Info>)> {
+        let stream = self.stream()?;
+        self.run(what, Duration::ZERO, async move {
+            let mut stream = stream;
+            let last = stream.info().await?.state.last_sequence;
+            let mut infos = Vec::new();
+            {
+                let mut list = stream.consumers();
+                while let Some(info) = list.next().await {
+                    infos.push(info?);
+                }
+            }
+            Ok::<_, async_nats::Error>((stream, last, infos))
+        })
+    }
 }
 
-/// An entry's text, signature and key, from a message.
-fn fill(entry: &mut Entry, message: &async_nats::Message) {
-    entry.text = std::str::from_utf8(&message.payload)
-        .ok()
-        .map(str::to_string);
-    if let Some(headers) = &message.headers {
+/// An entry's text, signature and key, from a message's payload and
+/// headers.
+fn fill(entry: &mut Entry, payload: &[u8], headers: Option<&async_nats::HeaderMap>) {
+    entry.text = std::str::from_utf8(payload).ok().map(str::to_string);
+    if let Some(headers) = headers {
         entry.sig = headers.get(SIG_HEADER).map(|v| v.as_str().to_string());
         entry.key = headers.get(KEY_HEADER).map(|v| v.as_str().to_string());
     }
@@ -567,33 +588,15 @@ impl Log for Nats {
             .map(|message| {
                 let mut entry = Entry::new(message.sequence.to_string(), 1);
                 entry.added_ms = Some(message.time.timestamp_millis());
-                entry.text = std::str::from_utf8(&message.payload)
-                    .ok()
-                    .map(str::to_string);
-                entry.sig = message
-                    .headers
-                    .get(SIG_HEADER)
-                    .map(|v| v.as_str().to_string());
-                entry.key = message
-                    .headers
-                    .get(KEY_HEADER)
-                    .map(|v| v.as_str().to_string());
+                fill(&mut entry, &message.payload, Some(&message.headers));
                 entry
             })
             .collect())
     }
 
     fn groups(&mut self) -> Result<Vec<GroupInfo>> {
-        let stream = self.stream()?;
         let target = self.target.clone();
-        let infos = self.run("listing the groups on", Duration::ZERO, async move {
-            let mut list = stream.consumers();
-            let mut infos = Vec::new();
-            while let Some(info) = list.next().await {
-                infos.push(info?);
-            }
-            Ok::<_, async_nats::Error>(infos)
-        })?;
+        let (_, _, infos) = self.listing("listing the groups on")?;
         let now = chrono::Utc::now();
         Ok(infos
             .into_iter()
@@ -635,19 +638,8 @@ impl Log for Nats {
     /// how far each group is behind. JetStream also keeps the stream
     /// within `max_len` messages itself, the oldest dropped.
     fn trim(&mut self) -> Result<Vec<GroupState>> {
-        let stream = self.stream()?;
         let target = self.target.clone();
-        let listed = self.run("trimming", Duration::ZERO, async move {
-            let mut stream = stream;
-            let last = stream.info().await?.state.last_sequence;
-            let mut list = stream.consumers();
-            let mut infos = Vec::new();
-            while let Some(info) = list.next().await {
-                infos.push(info?);
-            }
-            Ok::<_, async_nats::Error>((stream, last, infos))
-        })?;
-        let (stream, last, infos) = listed;
+        let (stream, last, infos) = self.listing("trimming")?;
         let mut needed: Option<u64> = None;
         let mut states = Vec::new();
         for info in infos {
