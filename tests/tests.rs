@@ -36,6 +36,7 @@ mod rules;
 mod run;
 mod sentinel;
 mod signing;
+mod sites;
 mod store;
 mod surface;
 mod transport;

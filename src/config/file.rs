@@ -161,6 +161,8 @@ pub struct BrokerSection {
     pub min_replicas: Option<u32>,
     /// The site of this host and its server (NATS JetStream).
     pub site: Option<String>,
+    /// On the hub: the sites whose events it takes in.
+    pub sites: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

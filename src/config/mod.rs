@@ -174,6 +174,7 @@ impl Settings {
                     max_len: broker_section.max_len.unwrap_or(DEFAULT_MAX_LEN),
                     min_replicas: broker_section.min_replicas.unwrap_or(0),
                     site: broker_section.site.clone(),
+                    sites: broker_section.sites.clone(),
                 })
             }
         };

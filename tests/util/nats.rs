@@ -23,28 +23,44 @@ impl NatsServer {
     /// Starts nats-server with `config` (written by the test), on a port
     /// of its own: the file is given the port, JetStream and the store.
     pub fn start_with_config(dir: PathBuf, config: Option<&str>) -> NatsServer {
+        NatsServer::start_in_domain(dir, None, config.unwrap_or(""))
+    }
+
+    /// Starts nats-server with JetStream in `domain` (a site's, the
+    /// hub's), the rest of its configuration `config`.
+    pub fn start_in_domain(dir: PathBuf, domain: Option<&str>, config: &str) -> NatsServer {
         std::fs::create_dir_all(&dir).unwrap();
-        let port = super::free_port();
-        let config = config.map(|text| {
-            let path = dir.join("nats.conf");
-            std::fs::write(
-                &path,
-                format!(
-                    "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n{text}\n",
-                    dir.join("js").display()
-                ),
-            )
-            .unwrap();
-            path
-        });
         let mut server = NatsServer {
-            port,
+            port: super::free_port(),
             dir,
-            config,
+            config: None,
             child: None,
         };
+        server.write_config(domain, config);
         server.launch();
         server
+    }
+
+    fn write_config(&mut self, domain: Option<&str>, config: &str) {
+        let path = self.dir.join("nats.conf");
+        let domain = domain.map_or(String::new(), |d| format!(", domain: {d}"));
+        std::fs::write(
+            &path,
+            format!(
+                "listen: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\"{domain} }}\n{config}\n",
+                self.port,
+                self.dir.join("js").display()
+            ),
+        )
+        .unwrap();
+        self.config = Some(path);
+    }
+
+    /// Starts it again, same port and store, with another configuration.
+    pub fn restart_with(&mut self, domain: Option<&str>, config: &str) {
+        self.kill();
+        self.write_config(domain, config);
+        self.launch();
     }
 
     pub fn url(&self) -> String {

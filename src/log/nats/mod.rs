@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
-pub use subjects::{Target, check_url, is_nats};
+pub use subjects::{HUB, Sites, Target, check_url, is_nats};
 
 /// The header carrying an event's (or order's) signature.
 const SIG_HEADER: &str = "Sheepdog-Sig";
@@ -49,6 +49,8 @@ pub struct Nats {
     context: jetstream::Context,
     /// The URL without its password, for messages.
     shown: String,
+    /// Where the host is (its site, the hub's sites).
+    settings: BrokerSettings,
     target: Target,
     timeout: Duration,
     /// The stream's cap in messages (`[broker] max_len`).
@@ -149,7 +151,8 @@ impl Nats {
             client,
             context,
             shown,
-            target: Target::of(stream, settings.site.as_deref()),
+            settings: settings.clone(),
+            target: Target::of(stream, sites(settings)),
             timeout: settings.timeout,
             max_len: settings.max_len,
             signer: None,
@@ -199,7 +202,18 @@ impl Nats {
     fn stream_of(&mut self, target: &Target) -> Result<stream::Stream> {
         let config = stream::Config {
             name: target.stream.clone(),
-            subjects: vec![target.subjects.clone()],
+            subjects: target.subjects.clone(),
+            sources: (!target.sources.is_empty()).then(|| {
+                target
+                    .sources
+                    .iter()
+                    .map(|domain| stream::Source {
+                        name: target.stream.clone(),
+                        domain: Some(domain.clone()),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
             max_messages: i64::try_from(self.max_len).unwrap_or(i64::MAX),
             duplicate_window: DEDUP_WINDOW,
             storage: stream::StorageType::File,
@@ -214,8 +228,22 @@ impl Nats {
                     .await
                     .map_err(|e| e.to_string())
             } else {
+                let stream = context
+                    .get_or_create_stream(config.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // The hub's list of sites grew (or shrank): the stream
+                // sources what the settings say.
+                let had = stream.cached_info().config.sources.clone();
+                if source_domains(&had) == source_domains(&config.sources) {
+                    return Ok(stream);
+                }
                 context
-                    .get_or_create_stream(config)
+                    .update_stream(&config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                context
+                    .get_stream(&config.name)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -335,6 +363,30 @@ impl Nats {
     }
 }
 
+/// The domains a stream sources from, however the server wrote them.
+fn source_domains(sources: &Option<Vec<stream::Source>>) -> Vec<String> {
+    let mut domains: Vec<String> = sources
+        .iter()
+        .flatten()
+        .filter_map(|source| {
+            source.domain.clone().or_else(|| {
+                let api = &source.external.as_ref()?.api_prefix;
+                Some(api.strip_prefix("$JS.")?.strip_suffix(".API")?.to_string())
+            })
+        })
+        .collect();
+    domains.sort();
+    domains
+}
+
+/// Where the settings put this host.
+fn sites(settings: &BrokerSettings) -> Sites<'_> {
+    Sites {
+        site: settings.site.as_deref(),
+        sources: &settings.sites,
+    }
+}
+
 /// An entry's text, signature and key, from a message's payload and
 /// headers.
 fn fill(entry: &mut Entry, payload: &[u8], headers: Option<&async_nats::HeaderMap>) {
@@ -422,7 +474,7 @@ impl Log for Nats {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(SIG_HEADER, signed.sig.as_str());
         headers.insert(KEY_HEADER, signed.key.as_str());
-        let target = Target::of(&crate::log::orders::stream_for(host), None);
+        let target = Target::of(&crate::log::orders::stream_for(host), sites(&self.settings));
         let subject = target.publish.clone();
         self.publish(&target, subject, headers, signed.order.clone())
     }
@@ -518,7 +570,7 @@ impl Log for Nats {
         );
         headers.insert("Sheepdog-Group", group);
         headers.insert("Sheepdog-Entry", entry.id.as_str());
-        let target = Target::of(aside.name(), None);
+        let target = Target::of(aside.name(), Sites::default());
         let subject = target.publish.clone();
         self.publish(
             &target,

@@ -16,13 +16,27 @@ use crate::log::redis::{DEAD_STREAM, REJECTED_STREAM};
 /// The site of a host that names none.
 pub const DEFAULT_SITE: &str = "default";
 
+/// The hub's site, and its JetStream domain: where orders are sent from,
+/// and whose events stream sources every site's (`[broker] sites`).
+pub const HUB: &str = "hub";
+
+/// Where a host is: its site (none: one server, no sites) and, on the
+/// hub, the sites whose events it takes in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sites<'a> {
+    pub site: Option<&'a str>,
+    pub sources: &'a [String],
+}
+
 /// One log's place in JetStream.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// The JetStream stream's name.
     pub stream: String,
-    /// The subjects the stream takes.
-    pub subjects: String,
+    /// The subjects the stream takes (none: it only sources).
+    pub subjects: Vec<String>,
+    /// The JetStream domains whose stream of the same name it sources.
+    pub sources: Vec<String>,
     /// The subjects this log reads (a consumer's filter).
     pub filter: String,
     /// The subject this host publishes on.
@@ -33,13 +47,25 @@ pub struct Target {
 
 impl Target {
     /// The place of the log named `log` (`[broker] stream`, an orders
-    /// stream, the dead letters) for a host of `site`.
-    pub fn of(log: &str, site: Option<&str>) -> Target {
+    /// stream, the dead letters) for a host where `sites` says.
+    ///
+    /// Orders are sent at the hub: its orders stream takes their subjects,
+    /// and a site's sources the hub's, so an order sent while the link is
+    /// down reaches the site when it is back. Each site's events stream
+    /// takes its own site's subjects only (the leaf link would otherwise
+    /// bring it the hub's), and the hub's sources every site's.
+    pub fn of(log: &str, sites: Sites) -> Target {
+        let at_a_site = sites.site.map(token).filter(|s| s != HUB);
         if let Some(host) = log.strip_prefix(STREAM_PREFIX) {
             let subject = format!("sheepdog.orders.{}", token(host));
+            let (subjects, sources) = match at_a_site {
+                Some(_) => (Vec::new(), vec![HUB.to_string()]),
+                None => (vec!["sheepdog.orders.>".to_string()], Vec::new()),
+            };
             return Target {
                 stream: "sheepdog_orders".into(),
-                subjects: "sheepdog.orders.>".into(),
+                subjects,
+                sources,
                 filter: subject.clone(),
                 publish: subject,
                 orders_of: Some(host.to_string()),
@@ -49,19 +75,27 @@ impl Target {
         if log == DEAD_STREAM || log == REJECTED_STREAM {
             return Target {
                 stream: name(log),
-                subjects: dotted.clone(),
+                subjects: vec![dotted.clone()],
+                sources: Vec::new(),
                 filter: dotted.clone(),
                 publish: dotted,
                 orders_of: None,
             };
         }
-        let site = token(site.unwrap_or(DEFAULT_SITE));
+        let site = sites.site.map(token);
         let host = token(&crate::base::ident::short_hostname());
         Target {
             stream: name(log),
-            subjects: format!("{dotted}.>"),
+            subjects: vec![match &site {
+                Some(site) => format!("{dotted}.{site}.>"),
+                None => format!("{dotted}.>"),
+            }],
+            sources: sites.sources.iter().map(|s| token(s)).collect(),
             filter: format!("{dotted}.>"),
-            publish: format!("{dotted}.{site}.{host}"),
+            publish: format!(
+                "{dotted}.{}.{host}",
+                site.as_deref().unwrap_or(DEFAULT_SITE)
+            ),
             orders_of: None,
         }
     }
@@ -182,11 +216,31 @@ mod tests {
 
     #[test]
     fn each_log_has_its_stream_and_subjects() {
-        let events = Target::of("sheepdog:events", Some("office"));
+        let office = Sites {
+            site: Some("office"),
+            sources: &[],
+        };
+        let events = Target::of("sheepdog:events", office);
         assert_eq!(events.stream, "sheepdog_events");
-        assert_eq!(events.subjects, "sheepdog.events.>");
+        assert_eq!(events.subjects, ["sheepdog.events.office.>"]);
+        assert_eq!(events.filter, "sheepdog.events.>");
         assert!(events.publish.starts_with("sheepdog.events.office."));
-        let orders = Target::of("sheepdog:orders:web.1", None);
+        // At a site, orders come from the hub's stream.
+        let site_orders = Target::of("sheepdog:orders:web1", office);
+        assert!(site_orders.subjects.is_empty());
+        assert_eq!(site_orders.sources, [HUB]);
+        // The hub sources every site's events, and takes the orders.
+        let sites = ["office".to_string(), "colo".to_string()];
+        let hub = Sites {
+            site: Some(HUB),
+            sources: &sites,
+        };
+        assert_eq!(Target::of("sheepdog:events", hub).sources, sites);
+        assert_eq!(
+            Target::of("sheepdog:orders:web1", hub).subjects,
+            ["sheepdog.orders.>"]
+        );
+        let orders = Target::of("sheepdog:orders:web.1", Sites::default());
         assert_eq!(orders.stream, "sheepdog_orders");
         assert_eq!(orders.publish, "sheepdog.orders.web_1");
         assert_eq!(orders.consumer("obey"), "obey~40web~2e1");
@@ -195,7 +249,7 @@ mod tests {
             Some("obey")
         );
         assert_eq!(orders.group_of("obey~40other"), None);
-        let dead = Target::of("sheepdog:dead", None);
+        let dead = Target::of("sheepdog:dead", Sites::default());
         assert_eq!(
             (dead.stream.as_str(), dead.publish.as_str()),
             ("sheepdog_dead", "sheepdog.dead")
@@ -204,7 +258,7 @@ mod tests {
 
     #[test]
     fn group_names_go_and_come_back() {
-        let events = Target::of("sheepdog:events", None);
+        let events = Target::of("sheepdog:events", Sites::default());
         for group in ["store", "store@a", "mail", "with space", "ü.x*"] {
             assert_eq!(
                 events.group_of(&events.consumer(group)).as_deref(),

@@ -45,6 +45,8 @@ pub struct BrokerSettings {
     /// The site this host belongs to (`[broker] site`, NATS): its events'
     /// subject and the JetStream domain of its site's server.
     pub site: Option<String>,
+    /// On the hub: the sites whose events its stream takes in.
+    pub sites: Vec<String>,
 }
 
 /// Whether a broker URL is one sheepdog can use: a known scheme, a port,
