@@ -149,3 +149,90 @@ fn a_site_cut_off_keeps_working_and_the_hub_catches_up_once() {
     store.terminate();
     assert_eq!(stored(&db), (all, all), "stored twice");
 }
+
+/// contrib/nats/site.conf as shipped (its port, store and the link to
+/// the hub aside), the host named as this machine is: the host's user
+/// barks and reads its own orders; it may not look at the site's groups.
+#[test]
+fn the_contributed_site_configuration_lets_a_host_bark_and_obey_only() {
+    let host = sheepdog::base::ident::short_hostname();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/nats/site.conf"
+    ))
+    .unwrap();
+    let dir = TestEnv::new();
+    let site = NatsServer::start_from(dir.path("office"), |port, store| {
+        let leaf = shipped.find("leafnodes {").unwrap();
+        let end = leaf + shipped[leaf..].find("\n}\n").unwrap() + 3;
+        format!("{}{}", &shipped[..leaf], &shipped[end..])
+            .replace("0.0.0.0:4222", &format!("127.0.0.1:{port}"))
+            .replace("/var/lib/nats", &store.display().to_string())
+            .replace("tux01", &host)
+    });
+    let as_user = |user: &str, password: &str| {
+        let mut env = TestEnv::new();
+        env.set(
+            "SD_BROKER",
+            format!("nats://{user}:{password}@127.0.0.1:{}", site.port),
+        );
+        env.write_config("[broker]\nsite = \"office\"\ntimeout = \"2s\"\n");
+        env
+    };
+    // The site's own user makes the streams, as its receivers would.
+    let admin = as_user("site", "CHANGE-ME-site");
+    admin
+        .cmd("sd-bark")
+        .stdin("{\"tag\":\"first\",\"status\":\"ok\"}\n")
+        .expect_code(0);
+    let key = admin.path("orders.key");
+    admin.cmd("sd-order").arg("keygen").arg(&key).expect_code(0);
+    let config = admin.path("obey.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[broker]\nsite = \"office\"\ntimeout = \"2s\"\n\n[obey]\nhost = \"{host}\"\n\
+             trusted_keys = [\"{}.pub\"]\nledger = \"{}\"\n",
+            key.display(),
+            admin.path("ledger.db").display()
+        ),
+    )
+    .unwrap();
+    admin
+        .cmd("sd-obey")
+        .arg("--config")
+        .arg(&config)
+        .arg("--once")
+        .expect_code(0);
+
+    let tux = as_user(&host, &format!("CHANGE-ME-{host}"));
+    tux.cmd("sd-bark")
+        .stdin("{\"tag\":\"web\",\"status\":\"ok\"}\n")
+        .expect_code(0);
+    tux.cmd("sd-obey")
+        .arg("--config")
+        .arg(&config)
+        .arg("--once")
+        .expect_code(0);
+    let run = tux.cmd("sd-recv").arg("--groups").run();
+    assert_eq!(run.code(), Some(2), "{}", run.report());
+    assert!(run.stderr().contains("refused"), "{}", run.report());
+}
+
+/// Both contributed server configurations read as nats-server reads them.
+#[test]
+fn the_contributed_nats_configurations_are_valid() {
+    for name in ["hub.conf", "site.conf"] {
+        let path = format!("{}/contrib/nats/{name}", env!("CARGO_MANIFEST_DIR"));
+        let out = std::process::Command::new("nats-server")
+            .args(["-t", "-c", &path])
+            .output()
+            .expect("nats-server (the README's test command installs it)");
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

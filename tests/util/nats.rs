@@ -41,6 +41,26 @@ impl NatsServer {
         server
     }
 
+    /// Starts nats-server with a whole configuration of the test's,
+    /// written for the port and store directory it is given.
+    pub fn start_from(
+        dir: PathBuf,
+        config: impl FnOnce(u16, &std::path::Path) -> String,
+    ) -> NatsServer {
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = super::free_port();
+        let path = dir.join("nats.conf");
+        std::fs::write(&path, config(port, &dir.join("js"))).unwrap();
+        let mut server = NatsServer {
+            port,
+            dir,
+            config: Some(path),
+            child: None,
+        };
+        server.launch();
+        server
+    }
+
     fn write_config(&mut self, domain: Option<&str>, config: &str) {
         let path = self.dir.join("nats.conf");
         let domain = domain.map_or(String::new(), |d| format!(", domain: {d}"));
