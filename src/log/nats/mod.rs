@@ -43,6 +43,10 @@ const ACK_WAIT: Duration = Duration::from_secs(60);
 /// a batch again after a lost acknowledgement does so within it.
 const DEDUP_WINDOW: Duration = Duration::from_secs(2 * 3600);
 
+/// How long a stream keeps a message whoever still needs it: long enough
+/// for a site cut off for weeks to be sourced by the hub when it returns.
+const MAX_AGE: Duration = Duration::from_secs(30 * 86400);
+
 pub struct Nats {
     runtime: tokio::runtime::Runtime,
     client: async_nats::Client,
@@ -216,6 +220,7 @@ impl Nats {
             }),
             max_messages: i64::try_from(self.max_len).unwrap_or(i64::MAX),
             duplicate_window: DEDUP_WINDOW,
+            max_age: MAX_AGE,
             storage: stream::StorageType::File,
             ..Default::default()
         };

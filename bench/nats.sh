@@ -1,0 +1,119 @@
+#!/bin/sh
+# NATS JetStream against its yardsticks, side by side in one run (issue 31):
+#  1. sd-bark through NATS against a pipelined nats-py publisher doing the
+#     same (each event's id as Nats-Msg-Id, every message acknowledged);
+#  2. sd-bark → broker → sd-recv --group store -- sd-store --echo, end to
+#     end, through NATS against the same through Redis;
+#  3. sd-bark's start-up with one event, NATS against Redis (hyperfine).
+# Each against a private server on a free loopback port (nats-server -js
+# with its store in bench/out, redis-server with persistence off).
+# Run from the repository: sh bench/nats.sh [EVENTS]   (pip install nats-py)
+# MIX=churn: 400 host/tag pairs in random order, 5 % failures (the default
+# mix: 500 hosts x 20 tags in turn, 1 % failures).
+set -eu
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+MIX=${MIX:-default}
+cargo build --release --quiet
+bin=$PWD/target/release
+out=$PWD/bench/out/nats-$N-$MIX
+rm -rf "$out"; mkdir -p "$out"
+. bench/redis.sh
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+nport=$(free_port)
+start_nats() {
+    rm -rf "$out/js"
+    nats-server -a 127.0.0.1 -p "$nport" -js -sd "$out/js" > "$out/nats.log" 2>&1 &
+    echo $! > "$out/nats.pid"
+    sleep 0.5
+}
+stop_nats() { kill "$(cat "$out/nats.pid")" 2>/dev/null || true; sleep 0.3; }
+start_redis "$out" 'stop_nats;'
+nurl=nats://127.0.0.1:$nport
+
+echo "== generating $N events, mix $MIX"
+python3 - "$N" "$MIX" > "$out/events.jsonl" <<'PY'
+import json, random, sys, time
+rnd = random.Random(42)
+n = int(sys.argv[1]); churn = sys.argv[2] == "churn"
+start = time.time() - 10 * 86400; step = 10 * 86400 / n
+for i in range(n):
+    t = start + i * step
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+    host = f"tux{rnd.randrange(20):03d}" if churn else f"tux{i % 500:03d}"
+    tag = f"svc{rnd.randrange(20)}" if churn else f"svc{(i // 500) % 20}"
+    print(json.dumps({"v": 1, "id": f"ev{i:09d}", "time": stamp, "host": host, "tag": tag,
+                      "kind": "heartbeat", "status": "fail" if rnd.random() < (0.05 if churn else 0.01) else "ok",
+                      "reason": "http-200", "elapsed_ms": i % 300,
+                      "msg": "checked http://localhost/ in 12 ms"}, separators=(",", ":")))
+PY
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rate() { python3 -c "print(f'{$N/$1:,.0f}')"; }
+
+echo "== sd-bark through NATS, 3 runs (a fresh server each)"
+for i in 1 2 3; do
+    stop_nats; start_nats; rm -f "$out"/spool.db*
+    /usr/bin/time -f '%e %M' -o "$out/bark.$i" "$bin/sd-bark" --broker "$nurl" --spool "$out/spool.db" < "$out/events.jsonl"
+    cat "$out/bark.$i"
+done > "$out/bark.all"
+bark_s=$(cut -d' ' -f1 "$out/bark.all" | median)
+echo "  $(rate "$bark_s") events/s (median ${bark_s}s)"
+
+echo "== nats-py, pipelined (1000 in flight), Nats-Msg-Id, acknowledged, 3 runs"
+cat > "$out/publisher.py" <<'PY'
+import asyncio, json, sys
+import nats
+async def main():
+    nc = await nats.connect(sys.argv[1])
+    js = nc.jetstream()
+    await js.add_stream(name="sheepdog_events", subjects=["sheepdog.events.>"], duplicate_window=7200)
+    pending = []
+    for line in sys.stdin.buffer:
+        data = line.rstrip(b"\n")
+        eid = json.loads(data)["id"]
+        pending.append(js.publish("sheepdog.events.default.bench", data, headers={"Nats-Msg-Id": eid}))
+        if len(pending) == 1000:
+            await asyncio.gather(*pending); pending = []
+    await asyncio.gather(*pending)
+    await nc.close()
+asyncio.run(main())
+PY
+for i in 1 2 3; do
+    stop_nats; start_nats
+    /usr/bin/time -f '%e %M' -o "$out/py.$i" python3 "$out/publisher.py" "$nurl" < "$out/events.jsonl"
+    cat "$out/py.$i"
+done > "$out/py.all"
+py_s=$(cut -d' ' -f1 "$out/py.all" | median)
+echo "  $(rate "$py_s") events/s (median ${py_s}s)"
+echo "  sd-bark / nats-py: $(python3 -c "print(f'{$py_s/$bark_s:.2f}')")x"
+
+end_to_end() { # end_to_end URL LABEL: bark everything, then time the store taking it in
+    rm -f "$out"/spool.db* "$out"/e2e.db*
+    "$bin/sd-bark" --broker "$1" --spool "$out/spool.db" < "$out/events.jsonl"
+    /usr/bin/time -f '%e %M' -o "$out/e2e.$2" "$bin/sd-recv" --broker "$1" --spool "$out/spool.db" \
+        --group store --once -- "$bin/sd-store" --echo "$out/e2e.db" >/dev/null
+    cut -d' ' -f1 "$out/e2e.$2"
+}
+echo "== sd-recv --group store --once -- sd-store --echo, NATS and Redis, 3 runs each"
+for i in 1 2 3; do
+    stop_nats; start_nats
+    end_to_end "$nurl" "nats.$i"
+done > "$out/e2e-nats.all"
+for i in 1 2 3; do
+    redis-cli -p "$port" flushall >/dev/null
+    end_to_end "$url" "redis.$i"
+done > "$out/e2e-redis.all"
+en=$(median < "$out/e2e-nats.all"); er=$(median < "$out/e2e-redis.all")
+echo "  NATS  $(rate "$en") events/s (median ${en}s)"
+echo "  Redis $(rate "$er") events/s (median ${er}s)"
+echo "  NATS / Redis: $(python3 -c "print(f'{$er/$en:.2f}')")x"
+
+if command -v hyperfine >/dev/null 2>&1; then
+    echo "== sd-bark start-up, one event (hyperfine)"
+    stop_nats; start_nats
+    line=$(head -n 1 "$out/events.jsonl")
+    hyperfine -N --warmup 5 --runs 50 \
+        "sh -c 'echo \"$line\" | $bin/sd-bark --broker $url --spool $out/h-redis.db'" \
+        "sh -c 'echo \"$line\" | $bin/sd-bark --broker $nurl --spool $out/h-nats.db'"
+fi
