@@ -27,7 +27,7 @@ start_nats() {
     echo $! > "$out/nats.pid"
     sleep 0.5
 }
-stop_nats() { kill "$(cat "$out/nats.pid")" 2>/dev/null || true; sleep 0.3; }
+stop_nats() { [ -f "$out/nats.pid" ] && kill "$(cat "$out/nats.pid")" 2>/dev/null; sleep 0.3; }
 start_redis "$out" 'stop_nats;'
 nurl=nats://127.0.0.1:$nport
 
@@ -112,8 +112,8 @@ echo "  NATS / Redis: $(python3 -c "print(f'{$er/$en:.2f}')")x"
 if command -v hyperfine >/dev/null 2>&1; then
     echo "== sd-bark start-up, one event (hyperfine)"
     stop_nats; start_nats
-    line=$(head -n 1 "$out/events.jsonl")
-    hyperfine -N --warmup 5 --runs 50 \
-        "sh -c 'echo \"$line\" | $bin/sd-bark --broker $url --spool $out/h-redis.db'" \
-        "sh -c 'echo \"$line\" | $bin/sd-bark --broker $nurl --spool $out/h-nats.db'"
+    head -n 1 "$out/events.jsonl" > "$out/one.jsonl"
+    hyperfine --warmup 5 --runs 50 \
+        "$bin/sd-bark --broker $url --spool $out/h-redis.db < $out/one.jsonl" \
+        "$bin/sd-bark --broker $nurl --spool $out/h-nats.db < $out/one.jsonl"
 fi

@@ -43,6 +43,10 @@ const ACK_WAIT: Duration = Duration::from_secs(60);
 /// a batch again after a lost acknowledgement does so within it.
 const DEDUP_WINDOW: Duration = Duration::from_secs(2 * 3600);
 
+/// What a group may have delivered and unacknowledged at once: more than
+/// any receiver's window.
+const MAX_IN_FLIGHT: i64 = 1_000_000;
+
 /// How long a stream keeps a message whoever still needs it: long enough
 /// for a site cut off for weeks to be sourced by the hub when it returns.
 const MAX_AGE: Duration = Duration::from_secs(30 * 86400);
@@ -273,6 +277,9 @@ impl Nats {
             },
             ack_policy: consumer::AckPolicy::Explicit,
             ack_wait: ACK_WAIT,
+            // The receiver bounds what is in flight (sd-recv --window);
+            // the server's default of 1,000 would stall it mid-window.
+            max_ack_pending: MAX_IN_FLIGHT,
             filter_subject: self.target.filter.clone(),
             ..Default::default()
         };
@@ -290,21 +297,25 @@ impl Nats {
     /// waiting at most `block` for the first.
     fn fetch(&mut self, group: &str, count: usize, block: Duration) -> Result<Vec<Entry>> {
         let consumer = self.consumer(group, false)?;
-        let count = count.clamp(1, 1000);
+        let count = count.clamp(1, 4000);
         let messages: Vec<jetstream::Message> = self.run("reading from", block, async move {
-            let mut batch = if block.is_zero() {
-                consumer.fetch().max_messages(count).messages().await?
-            } else {
-                consumer
+            // What is waiting, at once; only when nothing is, a pull that
+            // waits (a short wait is not worth a pull the server keeps).
+            let mut got = Vec::new();
+            let mut waiting = consumer.fetch().max_messages(count).messages().await?;
+            while let Some(message) = waiting.next().await {
+                got.push(message?);
+            }
+            if got.is_empty() && block >= Duration::from_millis(100) {
+                let mut batch = consumer
                     .batch()
                     .max_messages(count)
-                    .expires(block.max(Duration::from_millis(10)))
+                    .expires(block)
                     .messages()
-                    .await?
-            };
-            let mut got = Vec::new();
-            while let Some(message) = batch.next().await {
-                got.push(message?);
+                    .await?;
+                while let Some(message) = batch.next().await {
+                    got.push(message?);
+                }
             }
             Ok::<_, async_nats::Error>(got)
         })?;
@@ -420,6 +431,19 @@ fn failure(shown: &str, what: &str, why: &str) -> Error {
             crate::base::error::plain(why.to_string())
         ),
     )
+}
+
+impl Drop for Nats {
+    /// What is queued on the connection (acknowledgements) is sent before
+    /// the log is closed.
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let _ = self.run(
+            "closing",
+            Duration::ZERO,
+            async move { client.flush().await },
+        );
+    }
 }
 
 impl Log for Nats {
@@ -555,14 +579,14 @@ impl Log for Nats {
         if messages.is_empty() {
             return Ok(());
         }
-        let client = self.client.clone();
+        // Queued on the connection, ahead of the next pull: a round trip
+        // per batch of acknowledgements halved a receiver's speed. They
+        // are flushed when the log is closed; one lost with a killed
+        // process delivers its event once more (the store keeps it once).
         self.run("acknowledging on", Duration::ZERO, async move {
             for message in &messages {
                 message.ack().await?;
             }
-            // Sent, not just queued: an acknowledgement lost with the
-            // process would deliver the event once more.
-            client.flush().await?;
             Ok::<_, async_nats::Error>(())
         })
     }
