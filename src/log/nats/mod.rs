@@ -579,14 +579,15 @@ impl Log for Nats {
         if messages.is_empty() {
             return Ok(());
         }
-        // Queued on the connection, ahead of the next pull: a round trip
-        // per batch of acknowledgements halved a receiver's speed. They
-        // are flushed when the log is closed; one lost with a killed
-        // process delivers its event once more (the store keeps it once).
+        let client = self.client.clone();
         self.run("acknowledging on", Duration::ZERO, async move {
             for message in &messages {
                 message.ack().await?;
             }
+            // Sent, not just queued: the connection runs only while this
+            // engine is asked something, and an acknowledgement that waits
+            // past the ack wait has its event delivered again.
+            client.flush().await?;
             Ok::<_, async_nats::Error>(())
         })
     }
