@@ -7,7 +7,8 @@ pub use super::owner::user_of;
 use crate::base::error::{Context, Error, Result};
 use crate::base::secret::redact_url;
 use crate::config::Settings;
-use crate::log::redis::{BrokerSettings, Redis};
+use crate::log::BrokerSettings;
+use crate::log::redis::Redis;
 use redis::Value;
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,8 @@
 
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
-use crate::log::redis::{BrokerSettings, Redis};
+use crate::log::BrokerSettings;
+use crate::log::redis::Redis;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

@@ -14,6 +14,7 @@
 //! A reader that runs for long reads through [`Reconnecting`], the one
 //! place that waits out an engine that went away.
 
+pub mod broker;
 pub mod groups;
 pub mod lease;
 pub mod nats;
@@ -23,9 +24,9 @@ mod reconnect;
 pub mod redis;
 pub mod spool;
 
+pub use broker::BrokerSettings;
 pub use groups::GroupInfo;
 pub use reconnect::{Patience, Reconnecting};
-pub use redis::{BrokerSettings, check_broker_url};
 
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
@@ -73,6 +74,24 @@ impl Entry {
     }
 }
 
+/// Where events no handler finished with end up, with the reason.
+pub const DEAD_STREAM: &str = "sheepdog:dead";
+/// Where events that failed their signature check end up, with the reason.
+pub const REJECTED_STREAM: &str = "sheepdog:rejected";
+
+/// Whether a broker URL is one sheepdog can use: a known scheme, a port,
+/// a database number. Empty means no broker. A URL that is wrong is a
+/// usage error (exit 2), never "the broker is unavailable" (exit 69).
+pub fn check_broker_url(text: &str) -> std::result::Result<(), String> {
+    if text.trim().is_empty() {
+        Ok(())
+    } else if broker::is_nats(text) {
+        nats::check_url(text)
+    } else {
+        redis::check_url(text)
+    }
+}
+
 /// Where an entry no reader can take is set aside, with the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aside {
@@ -86,8 +105,8 @@ impl Aside {
     /// Its name, as the admin looks for it (`sheepdog:dead`).
     pub fn name(self) -> &'static str {
         match self {
-            Aside::Dead => redis::DEAD_STREAM,
-            Aside::Rejected => redis::REJECTED_STREAM,
+            Aside::Dead => DEAD_STREAM,
+            Aside::Rejected => REJECTED_STREAM,
         }
     }
 }
@@ -235,9 +254,7 @@ impl Place {
     /// Opens the log `stream` lives in.
     pub fn open(&self, stream: &str) -> Result<Box<dyn Log + Send>> {
         Ok(match &self.broker {
-            Some(broker) if nats::is_nats(&broker.url) => {
-                Box::new(nats::Nats::connect(broker, stream)?)
-            }
+            Some(broker) if broker.is_nats() => Box::new(nats::Nats::connect(broker, stream)?),
             Some(broker) => Box::new(redis::Redis::connect(broker, stream)?),
             None => Box::new(spool::SpoolLog::open(&self.spool, &self.events, stream)?),
         })

@@ -17,15 +17,15 @@ mod subjects;
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
 use crate::base::secret::redact_url;
+use crate::log::BrokerSettings;
 use crate::log::orders::Signed;
-use crate::log::redis::BrokerSettings;
 use crate::log::{Aside, Entry, GroupInfo, GroupState, Log};
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
-pub use subjects::{HUB, Sites, Target, check_url, is_nats};
+pub use subjects::{HUB, Sites, Target, check_url};
 
 /// The header carrying an event's (or order's) signature.
 const SIG_HEADER: &str = "Sheepdog-Sig";

@@ -11,7 +11,7 @@
 //! orders' subject only, so the server's permissions can say so per host.
 
 use crate::log::orders::STREAM_PREFIX;
-use crate::log::redis::{DEAD_STREAM, REJECTED_STREAM};
+use crate::log::{DEAD_STREAM, REJECTED_STREAM};
 
 /// The site of a host that names none.
 pub const DEFAULT_SITE: &str = "default";
@@ -186,11 +186,6 @@ pub fn event_id(line: &str) -> Option<String> {
     }
     let id: Id = serde_json::from_str(line).ok()?;
     id.id.map(|id| id.into_owned()).filter(|id| !id.is_empty())
-}
-
-/// Whether a broker URL names a NATS server.
-pub fn is_nats(url: &str) -> bool {
-    url.starts_with("nats://") || url.starts_with("tls://")
 }
 
 /// Whether a `nats://` or `tls://` URL is one sheepdog can use.

@@ -15,52 +15,19 @@ pub mod wire;
 
 use crate::base::error::{Context, Error, Result};
 use crate::base::exit::Exit;
-use crate::base::secret::{Secret, redact_url};
+use crate::base::secret::redact_url;
 use crate::log::orders::Signed;
-use crate::log::{Aside, Entry, GroupInfo, GroupState, Log};
+use crate::log::{Aside, BrokerSettings, Entry, GroupInfo, GroupState, Log};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply};
 use redis::{Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
-use std::path::PathBuf;
 use std::time::Duration;
 use wire::{EVENT_FIELD, write_command};
 
-/// Where to find the broker and how to talk to it.
-#[derive(Clone, Debug)]
-pub struct BrokerSettings {
-    /// The URL as given, password included if it had one: pass it to the
-    /// client, never to a message (use [`redact_url`]).
-    pub url: String,
-    /// A password from `password_file`, which wins over one in the URL.
-    pub password: Option<Secret>,
-    /// The sentinels' own password, from `sentinel_password_file`.
-    pub sentinel_password: Option<Secret>,
-    pub ca_file: Option<PathBuf>,
-    pub timeout: Duration,
-    pub key_file: Option<PathBuf>,
-    /// The safety cap on the stream's length (`XADD … MAXLEN ~`).
-    pub max_len: u64,
-    /// Replicas that must confirm a batch (`WAIT`) before it counts as
-    /// published; 0: the master's answer is enough.
-    pub min_replicas: u32,
-    /// The site this host belongs to (`[broker] site`, NATS): its events'
-    /// subject and the JetStream domain of its site's server.
-    pub site: Option<String>,
-    /// On the hub: the sites whose events its stream takes in.
-    pub sites: Vec<String>,
-}
-
-/// Whether a broker URL is one sheepdog can use: a known scheme, a port,
-/// a database number. Empty means no broker. A URL that is wrong is a
-/// usage error (exit 2), never "the broker is unavailable" (exit 69).
-pub fn check_broker_url(text: &str) -> Result<(), String> {
+/// Whether a Redis URL is one sheepdog can use: a known scheme, a port, a
+/// database number ([`crate::log::check_broker_url`] asks).
+pub fn check_url(text: &str) -> Result<(), String> {
     const FORMS: &str = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix:///PATH, \
          redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB] or nats://[USER:PASSWORD@]HOST[:PORT]";
-    if text.trim().is_empty() {
-        return Ok(());
-    }
-    if crate::log::nats::is_nats(text) {
-        return crate::log::nats::check_url(text);
-    }
     let shown = redact_url(text);
     if crate::log::redis::sentinel::is_sentinel(text) {
         return crate::log::redis::sentinel::parse(text)
@@ -98,11 +65,6 @@ pub fn check_broker_url(text: &str) -> Result<(), String> {
         })
 }
 
-/// Where events no handler finished with end up, with the reason.
-pub const DEAD_STREAM: &str = "sheepdog:dead";
-/// Where events that failed their signature check end up, with the reason.
-pub const REJECTED_STREAM: &str = "sheepdog:rejected";
-
 pub struct Redis {
     conn: Connection,
     /// The URL without its password, for messages.
@@ -127,7 +89,7 @@ impl Redis {
     /// Connects within the configured timeout.
     pub fn connect(settings: &BrokerSettings, stream: &str) -> Result<Redis> {
         let shown = redact_url(&settings.url);
-        if crate::log::nats::is_nats(&settings.url) {
+        if settings.is_nats() {
             // The log is one capability; what is Redis's own is not yet
             // the other engine's (sheepdog(7) "Across sites").
             return Err(Error::usage(format!(
@@ -786,8 +748,6 @@ fn describe(err: &RedisError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn broker_urls_are_checked_before_use() {
         for good in [
@@ -796,8 +756,9 @@ mod tests {
             "redis://:pw@host:1/0",
             "rediss://host",
             "unix:///run/redis.sock",
+            "nats://127.0.0.1:4222",
         ] {
-            assert_eq!(check_broker_url(good), Ok(()), "{good}");
+            assert_eq!(crate::log::check_broker_url(good), Ok(()), "{good}");
         }
         for (bad, why) in [
             ("http://localhost:6379", "unknown scheme http"),
@@ -806,7 +767,7 @@ mod tests {
             ("localhost:6379", "expected redis://"),
             ("redis://:s3cret@host/x", "database"),
         ] {
-            let err = check_broker_url(bad).unwrap_err();
+            let err = crate::log::check_broker_url(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
             assert!(!err.contains("s3cret"), "{err}");
         }
