@@ -69,8 +69,9 @@ pub struct Nats {
     /// Messages delivered and not yet acknowledged, by entry id: what
     /// acknowledging them needs.
     held: HashMap<String, jetstream::Message>,
-    /// Streams known to exist (the log's, the dead letters').
-    made: std::collections::HashSet<String>,
+    /// The streams opened (the log's, the dead letters'), by name: asked
+    /// of the server once, not before every batch.
+    streams: HashMap<String, stream::Stream>,
     /// What the server last refused (a permission), said asynchronously:
     /// a publish it refuses is otherwise only a timeout.
     refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
@@ -166,7 +167,7 @@ impl Nats {
             signer: None,
             consumers: HashMap::new(),
             held: HashMap::new(),
-            made: std::collections::HashSet::new(),
+            streams: HashMap::new(),
             refused,
         })
     }
@@ -208,6 +209,9 @@ impl Nats {
 
     /// `target`'s stream, created on first use.
     fn stream_of(&mut self, target: &Target) -> Result<stream::Stream> {
+        if let Some(stream) = self.streams.get(&target.stream) {
+            return Ok(stream.clone());
+        }
         let config = stream::Config {
             name: target.stream.clone(),
             subjects: target.subjects.clone(),
@@ -229,35 +233,27 @@ impl Nats {
             ..Default::default()
         };
         let context = self.context.clone();
-        let made = self.made.contains(&target.stream);
         let stream = self.run("opening the stream on", Duration::ZERO, async move {
-            if made {
-                context
-                    .get_stream(&config.name)
-                    .await
-                    .map_err(|e| e.to_string())
-            } else {
-                let stream = context
-                    .get_or_create_stream(config.clone())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // The hub's list of sites grew (or shrank): the stream
-                // sources what the settings say.
-                let had = stream.cached_info().config.sources.clone();
-                if source_domains(&had) == source_domains(&config.sources) {
-                    return Ok(stream);
-                }
-                context
-                    .update_stream(&config)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                context
-                    .get_stream(&config.name)
-                    .await
-                    .map_err(|e| e.to_string())
+            let stream = context
+                .get_or_create_stream(config.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            // The hub's list of sites grew (or shrank): the stream sources
+            // what the settings say.
+            let had = stream.cached_info().config.sources.clone();
+            if source_domains(&had) == source_domains(&config.sources) {
+                return Ok(stream);
             }
+            context
+                .update_stream(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            context
+                .get_stream(&config.name)
+                .await
+                .map_err(|e| e.to_string())
         })?;
-        self.made.insert(target.stream.clone());
+        self.streams.insert(target.stream.clone(), stream.clone());
         Ok(stream)
     }
 
