@@ -34,14 +34,16 @@ fn the_standby_takes_over_within_the_lease_when_the_active_one_is_killed() {
     };
     let mut a = receiver("a");
     assert!(
-        wait_until(10, || std::fs::read_to_string(env.path("a.err"))
-            .is_ok_and(|e| e.contains("active: a holds the lease mail"))),
+        wait_until(10, || said(&env, "a.err", "active: a holds the lease mail")),
         "a never became active"
     );
     let b = receiver("b");
     assert!(
-        wait_until(10, || std::fs::read_to_string(env.path("b.err"))
-            .is_ok_and(|e| e.contains("standby: a holds the lease mail"))),
+        wait_until(10, || said(
+            &env,
+            "b.err",
+            "standby: a holds the lease mail"
+        )),
         "b never said it is the standby: {}",
         std::fs::read_to_string(env.path("b.err")).unwrap_or_default()
     );
@@ -175,10 +177,11 @@ fn the_holder_steps_down_when_it_cannot_renew() {
             .own_group()
             .spawn_to(&env.path("a.out"), &env.path("a.err")),
     );
-    assert!(wait_until(10, || std::fs::read_to_string(
-        env.path("a.err")
-    )
-    .is_ok_and(|e| e.contains("active: a holds the lease mail"))));
+    assert!(wait_until(10, || said(
+        &env,
+        "a.err",
+        "active: a holds the lease mail"
+    )));
     redis.kill();
     let stopped_at = Instant::now();
     assert!(
@@ -209,12 +212,7 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
     let redis = RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
     let smtp = SmtpServer::start(env.path("smtp"));
-    let (_a_store, a_mail) = server(&env, &smtp.url(), "a");
-    assert!(wait_until(10, || std::fs::read_to_string(
-        env.path("a-mail.err")
-    )
-    .is_ok_and(|e| e.contains("active: a holds"))));
-    let (_b_store, _b_mail) = server(&env, &smtp.url(), "b");
+    let ((_a_store, a_mail), (_b_store, _b_mail)) = pair(&env, &smtp.url(), &[], &[]);
     let bark = |status: &str| {
         env.cmd("sd-bark")
             .stdin(format!(
@@ -237,13 +235,17 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
     // A dies, all of it; B takes over, and hears the failure go on.
     kill_all(a_mail);
     bark("fail");
-    assert!(wait_until(15, || std::fs::read_to_string(
-        env.path("b-mail.err")
-    )
-    .is_ok_and(|e| e.contains("active: b holds"))));
+    assert!(wait_until(15, || said(
+        &env,
+        "b-mail.err",
+        "active: b holds"
+    )));
     assert!(
-        wait_until(15, || std::fs::read_to_string(env.path("b-mail.err"))
-            .is_ok_and(|e| e.contains("took in what was told of 1"))),
+        wait_until(15, || said(
+            &env,
+            "b-mail.err",
+            "took in what was told of 1"
+        )),
         "{}",
         std::fs::read_to_string(env.path("b-mail.err")).unwrap_or_default()
     );
@@ -275,12 +277,8 @@ fn the_new_voice_does_not_say_again_what_the_last_one_said() {
 }
 
 /// One server of a pair: its own state, its whole store (a group of its
-/// own), its mail under the lease, recording what it tells.
-fn server(env: &TestEnv, smtp: &str, name: &str) -> (Background, Background) {
-    server_with(env, smtp, name, &[])
-}
-
-/// The same, sd-mail given `extra` flags too.
+/// own), its mail under the lease, recording what it tells; sd-mail given
+/// `extra` flags too.
 fn server_with(env: &TestEnv, smtp: &str, name: &str, extra: &[&str]) -> (Background, Background) {
     let state = env.path(&format!("{name}-state"));
     std::fs::create_dir_all(&state).unwrap();
@@ -327,6 +325,27 @@ fn server_with(env: &TestEnv, smtp: &str, name: &str, extra: &[&str]) -> (Backgr
     (store, mail)
 }
 
+/// Server A, once it says it is the voice, then server B as its standby,
+/// each sd-mail given its own extra flags.
+fn pair(
+    env: &TestEnv,
+    smtp: &str,
+    a_extra: &[&str],
+    b_extra: &[&str],
+) -> ((Background, Background), (Background, Background)) {
+    let a = server_with(env, smtp, "a", a_extra);
+    assert!(
+        wait_until(20, || said(env, "a-mail.err", "active: a holds")),
+        "a never became active"
+    );
+    (a, server_with(env, smtp, "b", b_extra))
+}
+
+/// Whether a process's output `file` says `text` yet.
+fn said(env: &TestEnv, file: &str, text: &str) -> bool {
+    std::fs::read_to_string(env.path(file)).is_ok_and(|out| out.contains(text))
+}
+
 /// A notification decided but not yet told when its voice dies (the mail
 /// server was down) is not lost with that machine: the `decided` record in
 /// the other server's store makes the new voice send it, once.
@@ -338,12 +357,7 @@ fn what_the_last_voice_decided_and_never_told_is_told_by_the_next() {
     env.set("SD_BROKER", redis.url());
     let mut smtp = SmtpServer::start(env.path("smtp"));
     smtp.stop();
-    let (_a_store, a_mail) = server(&env, &smtp.url(), "a");
-    assert!(wait_until(10, || std::fs::read_to_string(
-        env.path("a-mail.err")
-    )
-    .is_ok_and(|e| e.contains("active: a holds"))));
-    let (_b_store, _b_mail) = server(&env, &smtp.url(), "b");
+    let ((_a_store, a_mail), (_b_store, _b_mail)) = pair(&env, &smtp.url(), &[], &[]);
     env.cmd("sd-bark")
         .stdin("{\"host\":\"tux02\",\"tag\":\"db\",\"status\":\"fail\"}\n")
         .expect_code(0);
@@ -380,17 +394,8 @@ fn a_server_dies_mid_run_and_every_change_is_stored_and_told() {
     const CHANGES: usize = 8;
     let mut env = TestEnv::new();
     let master = RedisServer::start(env.path("master"));
-    let sentinels: Vec<Sentinel> = (0..3)
-        .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
-        .collect();
-    let hosts: Vec<String> = sentinels
-        .iter()
-        .map(|s| format!("127.0.0.1:{}", s.port))
-        .collect();
-    env.set(
-        "SD_BROKER",
-        format!("redis+sentinel://{}/mymaster", hosts.join(",")),
-    );
+    let (_sentinels, url) = Sentinel::three(env.dir.path(), master.port);
+    env.set("SD_BROKER", &url);
     let smtp = SmtpServer::start(env.path("smtp"));
     // Each server's channel writes down what it told, one line a telling.
     let channel = |name: &str| {
@@ -411,13 +416,12 @@ fn a_server_dies_mid_run_and_every_change_is_stored_and_told() {
         format!("program={}", program.display())
     };
     let (a_channel, b_channel) = (channel("a"), channel("b"));
-    let (a_store, a_mail) = server_with(&env, &smtp.url(), "a", &["--channel", a_channel.as_str()]);
-    assert!(wait_until(20, || std::fs::read_to_string(
-        env.path("a-mail.err")
-    )
-    .is_ok_and(|e| e.contains("active: a holds"))));
-    let (_b_store, _b_mail) =
-        server_with(&env, &smtp.url(), "b", &["--channel", b_channel.as_str()]);
+    let ((a_store, a_mail), (_b_store, _b_mail)) = pair(
+        &env,
+        &smtp.url(),
+        &["--channel", a_channel.as_str()],
+        &["--channel", b_channel.as_str()],
+    );
 
     // Twenty producers, each a host whose job fails and recovers in turn.
     let producers: Vec<std::thread::JoinHandle<()>> = (0..PRODUCERS)
@@ -425,7 +429,7 @@ fn a_server_dies_mid_run_and_every_change_is_stored_and_told() {
             // Each producer a host of its own: its own spool.
             let vars = (
                 env.path(&format!("producer{p}")),
-                format!("redis+sentinel://{}/mymaster", hosts.join(",")),
+                url.clone(),
             );
             std::thread::spawn(move || {
                 for k in 0..CHANGES {
@@ -475,8 +479,7 @@ fn a_server_dies_mid_run_and_every_change_is_stored_and_told() {
     let killed = Instant::now();
     drop((a_mail, a_store));
     assert!(
-        wait_until(30, || std::fs::read_to_string(env.path("b-mail.err"))
-            .is_ok_and(|e| e.contains("active: b holds"))),
+        wait_until(30, || said(&env, "b-mail.err", "active: b holds")),
         "b never took over"
     );
     eprintln!(
@@ -628,10 +631,11 @@ fn a_server_dies_mid_run_and_every_change_is_stored_and_told() {
         (all as i64, all as i64),
         "a did not catch up"
     );
-    assert!(wait_until(20, || std::fs::read_to_string(
-        env.path("a-mail.err")
-    )
-    .is_ok_and(|e| e.contains("standby: b holds"))));
+    assert!(wait_until(20, || said(
+        &env,
+        "a-mail.err",
+        "standby: b holds"
+    )));
 }
 
 /// The one case a notification is told twice, shown: the voice dies after
@@ -669,12 +673,7 @@ fn a_voice_killed_between_telling_and_recording_is_followed_by_one_more_telling(
     .unwrap();
     let channel = format!("program={}", program.display());
     let extra = ["--channel", channel.as_str()];
-    let (_a_store, a_mail) = server_with(&env, &smtp.url(), "a", &extra);
-    assert!(wait_until(10, || std::fs::read_to_string(
-        env.path("a-mail.err")
-    )
-    .is_ok_and(|e| e.contains("active: a holds"))));
-    let (_b_store, _b_mail) = server_with(&env, &smtp.url(), "b", &extra);
+    let ((_a_store, a_mail), (_b_store, _b_mail)) = pair(&env, &smtp.url(), &extra, &extra);
     env.cmd("sd-bark")
         .stdin("{\"id\":\"x1\",\"host\":\"tux03\",\"tag\":\"web\",\"status\":\"fail\"}\n")
         .expect_code(0);
@@ -722,12 +721,7 @@ fn a_silence_set_on_one_server_holds_on_the_other() {
     let redis = RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
     let smtp = SmtpServer::start(env.path("smtp"));
-    let (_a_store, a_mail) = server(&env, &smtp.url(), "a");
-    assert!(wait_until(10, || std::fs::read_to_string(
-        env.path("a-mail.err")
-    )
-    .is_ok_and(|e| e.contains("active: a holds"))));
-    let (_b_store, _b_mail) = server(&env, &smtp.url(), "b");
+    let ((_a_store, a_mail), (_b_store, _b_mail)) = pair(&env, &smtp.url(), &[], &[]);
     env.cmd("sd-mail")
         .args(["silence", "--host", "tux05", "--tag", "web", "--for", "1h"])
         .args(["--reason", "maintenance", "--record", "--state"])

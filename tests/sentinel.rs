@@ -23,17 +23,8 @@ impl Cluster {
     fn start(env: &mut TestEnv) -> Cluster {
         let master = RedisServer::start(env.path("master"));
         let replica = RedisServer::start_replica_of(env.path("replica"), master.port);
-        let sentinels: Vec<Sentinel> = (0..3)
-            .map(|i| Sentinel::start(env.path(&format!("sentinel{i}")), master.port))
-            .collect();
-        let hosts: Vec<String> = sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect();
-        env.set(
-            "SD_BROKER",
-            format!("redis+sentinel://{}/mymaster", hosts.join(",")),
-        );
+        let (sentinels, url) = Sentinel::three(env.dir.path(), master.port);
+        env.set("SD_BROKER", url);
         Cluster {
             master,
             replica,

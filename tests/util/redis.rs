@@ -217,6 +217,20 @@ pub struct Sentinel {
 }
 
 impl Sentinel {
+    /// Three sentinels watching the master on `master_port`, each in a
+    /// directory `sentinelN` under `dir`, and the broker URL naming them.
+    pub fn three(dir: &std::path::Path, master_port: u16) -> (Vec<Sentinel>, String) {
+        let sentinels: Vec<Sentinel> = (0..3)
+            .map(|i| Sentinel::start(dir.join(format!("sentinel{i}")), master_port))
+            .collect();
+        let hosts: Vec<String> = sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        let url = format!("redis+sentinel://{}/mymaster", hosts.join(","));
+        (sentinels, url)
+    }
+
     pub fn start(dir: PathBuf, master_port: u16) -> Sentinel {
         Sentinel::start_with(dir, master_port, None, None)
     }
