@@ -32,21 +32,7 @@ start_redis "$out" 'stop_nats;'
 nurl=nats://127.0.0.1:$nport
 
 echo "== generating $N events, mix $MIX"
-python3 - "$N" "$MIX" > "$out/events.jsonl" <<'PY'
-import json, random, sys, time
-rnd = random.Random(42)
-n = int(sys.argv[1]); churn = sys.argv[2] == "churn"
-start = time.time() - 10 * 86400; step = 10 * 86400 / n
-for i in range(n):
-    t = start + i * step
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
-    host = f"tux{rnd.randrange(20):03d}" if churn else f"tux{i % 500:03d}"
-    tag = f"svc{rnd.randrange(20)}" if churn else f"svc{(i // 500) % 20}"
-    print(json.dumps({"v": 1, "id": f"ev{i:09d}", "time": stamp, "host": host, "tag": tag,
-                      "kind": "heartbeat", "status": "fail" if rnd.random() < (0.05 if churn else 0.01) else "ok",
-                      "reason": "http-200", "elapsed_ms": i % 300,
-                      "msg": "checked http://localhost/ in 12 ms"}, separators=(",", ":")))
-PY
+python3 bench/events.py "$N" "$MIX" > "$out/events.jsonl"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rate() { python3 -c "print(f'{$N/$1:,.0f}')"; }

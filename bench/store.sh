@@ -21,27 +21,7 @@ rm -rf "$out"; mkdir -p "$out"
 
 MIX=${MIX:-default}
 echo "== generating $N events, mix $MIX"
-python3 - "$N" "$MIX" > "$out/events.jsonl" <<'PY'
-import json, random, sys, time
-rnd = random.Random(42)
-n = int(sys.argv[1]); now = time.time(); start = now - 40 * 86400; step = 40 * 86400 / n
-churn = sys.argv[2] == "churn"
-GIB = 1 << 30
-for h in range(500):
-    print(json.dumps({"v": 1, "id": f"facts-{h}", "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 3600)),
-                      "host": f"tux{h:03d}", "tag": "facts", "kind": "facts", "status": "info",
-                      "facts": {"mem_total_bytes": (2 + h % 8) * GIB, "pkg.nginx": ["1.22.1-9", "1.24.0-2+deb12u1"][h % 2]}},
-                     separators=(",", ":")))
-for i in range(n - 500):
-    t = start + i * step
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
-    host = f"tux{rnd.randrange(20):03d}" if churn else f"tux{i % 500:03d}"
-    tag = f"svc{rnd.randrange(20)}" if churn else f"svc{(i // 500) % 20}"
-    print(json.dumps({"v": 1, "id": f"ev{i:09d}", "time": stamp, "host": host, "tag": tag,
-                      "kind": "heartbeat", "status": "fail" if rnd.random() < (0.05 if churn else 0.01) else "ok",
-                      "reason": "http-200",
-                      "elapsed_ms": i % 300, "msg": "checked http://localhost/ in 12 ms"}, separators=(",", ":")))
-PY
+python3 bench/events.py "$N" "$MIX" > "$out/events.jsonl"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rate() { python3 -c "print(f'{$N/$1:,.0f}')"; }
