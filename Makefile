@@ -18,7 +18,7 @@ TARGETDIR  ?= $(or $(CARGO_TARGET_DIR),target)
 # Where the built binaries are (target/debug after a plain `cargo build`).
 BUILDDIR   ?= $(TARGETDIR)/release
 
-COMMANDS = sd-run sd-bark sd-recv sd-store sd-query sd-expect sd-facts sd-mail sd-heartbeat sd-order sd-obey sd-enroll
+COMMANDS = sd-run sd-bark sd-recv sd-store sd-query sd-expect sd-facts sd-mail sd-heartbeat sd-order sd-obey sd-enroll sd-gate
 
 all: build
 

@@ -20,6 +20,7 @@ pub mod enroll;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod host;
 pub mod log;
 pub mod manual;

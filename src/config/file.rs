@@ -22,6 +22,61 @@ pub struct ConfigFile {
     pub notify: Vec<NotifySection>,
     pub route: Vec<RouteSection>,
     pub bark: BarkSection,
+    pub gate: GateSection,
+    pub maintenance: Vec<MaintenanceSection>,
+}
+
+/// `[gate]`: sd-gate, pings over HTTP turned into events.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateSection {
+    /// Address and port to listen on [default: 127.0.0.1:8470].
+    pub listen: Option<String>,
+    /// The gate's URL as clients reach it, for `sd-gate add` to print.
+    pub url: Option<String>,
+    /// The project's key in `/ping/KEY/SLUG`.
+    pub ping_key_file: Option<PathBuf>,
+    /// TLS: certificate chain and private key (PEM).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body taken, in bytes [default: 1 MiB].
+    pub max_body: Option<u64>,
+    /// Pings a second one check may send, and one address [10, 200].
+    pub check_rate: Option<f64>,
+    pub address_rate: Option<f64>,
+    /// Connections served at once [64], and from one address [32].
+    pub workers: Option<usize>,
+    pub address_connections: Option<usize>,
+    pub check: Vec<GateCheckSection>,
+}
+
+/// One `[[gate.check]]`: a token and what its pings are about.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateCheckSection {
+    /// `/ping/UUID` and Uptime Kuma's `/api/push/UUID`.
+    pub uuid: Option<String>,
+    /// `/ping/KEY/SLUG`, with `[gate] ping_key_file`.
+    pub slug: Option<String>,
+    pub host: String,
+    pub tag: String,
+}
+
+/// One `[[maintenance]]`: a recurring window on the server, when the
+/// hosts and tags it names are down on purpose.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceSection {
+    /// Globs [default: every host, every tag].
+    pub hosts: Option<String>,
+    pub tags: Option<String>,
+    /// When each window starts: sd-expect --cron's syntax.
+    pub cron: String,
+    /// Its time zone [default: the server's].
+    pub timezone: Option<String>,
+    #[serde(rename = "for")]
+    pub length: Option<HumanDuration>,
+    pub reason: Option<String>,
 }
 
 /// `[bark]`: what sd-bark adds to this host's events.

@@ -9,8 +9,9 @@
 mod file;
 
 pub use file::{
-    ActionSection, BrokerSection, CheckSection, HeartbeatSection, MailSection, NotifySection,
-    ObeySection, OrderSection, RouteSection, StoreSection,
+    ActionSection, BrokerSection, CheckSection, GateCheckSection, GateSection, HeartbeatSection,
+    MailSection, MaintenanceSection, NotifySection, ObeySection, OrderSection, RouteSection,
+    StoreSection,
 };
 pub use file::{ArgType, CommandLine, ConfigFile, HumanDuration};
 

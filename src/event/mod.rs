@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod legacy;
 pub mod lines;
+pub mod maintenance;
 pub mod signing;
 pub mod skim;
 

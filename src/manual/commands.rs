@@ -31,10 +31,12 @@ pub const FACTS: Tool = tool!("sd-facts", host::facts);
 pub const ORDER: Tool = tool!("sd-order", server::order);
 pub const OBEY: Tool = tool!("sd-obey", host::obey);
 pub const ENROLL: Tool = tool!("sd-enroll", enroll);
+pub const GATE: Tool = tool!("sd-gate", gate);
 
 /// Every command.
-pub const ALL: [&Tool; 12] = [
+pub const ALL: [&Tool; 13] = [
     &RUN, &BARK, &RECV, &STORE, &QUERY, &EXPECT, &MAIL, &HEARTBEAT, &FACTS, &ORDER, &OBEY, &ENROLL,
+    &GATE,
 ];
 
 /// A command by its name (`sd-run`).

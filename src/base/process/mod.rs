@@ -15,7 +15,7 @@
 //! unit's control group (KillMode=control-group, the default) ends the
 //! rest when the service dies.
 
-mod capture;
+pub mod capture;
 
 /// Has the child started by `command` get SIGKILL when this process (the
 /// thread that starts it) dies, even before the child's first line runs.
