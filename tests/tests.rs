@@ -22,6 +22,7 @@ mod hostile;
 mod install;
 mod log;
 mod mail;
+mod maintenance;
 mod nats;
 // Pages and completions are made by the `gen` feature (tests/check.sh
 // turns it on): the commands themselves do not link the generator.

@@ -61,8 +61,19 @@ pub struct Args {
     #[arg(long)]
     pub ping: bool,
 
+    /// Declare this host (or --tag) down on purpose for DURATION
+    /// (30m, 2h), or end the window early with `off`: a `kind:
+    /// maintenance` event; the server holds its notifications meanwhile.
+    #[arg(long, value_name = "DURATION|off", value_parser = crate::event::maintenance::parse_length,
+          conflicts_with_all = ["status", "kind", "ping"])]
+    pub maintenance: Option<std::time::Duration>,
+
+    /// Why, with --maintenance (`--reason 'kernel update'`).
+    #[arg(long, value_name = "TEXT", requires = "maintenance")]
+    pub reason: Option<String>,
+
     /// Only publish what waits in the spool; read nothing.
-    #[arg(long, conflicts_with_all = ["tag", "status", "msg", "kind", "ping"])]
+    #[arg(long, conflicts_with_all = ["tag", "status", "msg", "kind", "ping", "maintenance"])]
     pub flush: bool,
 
     /// Sign what is published with this host's key (HMAC-SHA256; see
@@ -95,6 +106,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
     }
     let host = ident::short_hostname();
     let composing = args.ping
+        || args.maintenance.is_some()
         || args.tag.is_some()
         || args.status.is_some()
         || args.msg.is_some()
@@ -148,6 +160,17 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
 }
 
 fn compose(args: &Args, host: &str) -> Event {
+    if let Some(length) = args.maintenance {
+        let tag = args
+            .tag
+            .as_deref()
+            .unwrap_or(crate::event::maintenance::EVERY_TAG);
+        let mut event = crate::event::maintenance::event(host, tag, length, args.reason.as_deref());
+        if let Some(msg) = &args.msg {
+            event.set("msg", msg.as_str());
+        }
+        return event;
+    }
     let tag = args.tag.as_deref().unwrap_or("ping");
     let kind = args
         .kind

@@ -5,6 +5,7 @@
 
 pub mod expect;
 pub mod mail;
+pub mod maintenance;
 pub mod order;
 pub mod query;
 pub mod recv;

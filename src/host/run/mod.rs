@@ -63,6 +63,16 @@ pub struct Args {
     #[arg(long)]
     pub start: bool,
 
+    /// Declare this host down on purpose for DURATION before the job
+    /// starts (a `kind: maintenance` event): what fails meanwhile, a
+    /// reboot included, is held rather than mailed.
+    #[arg(long, value_name = "DURATION", value_parser = crate::event::maintenance::parse_length)]
+    pub maintenance: Option<Duration>,
+
+    /// Why, with --maintenance.
+    #[arg(long, value_name = "TEXT", requires = "maintenance")]
+    pub reason: Option<String>,
+
     /// Stop the job after this long (30s, 5m, 6h): SIGTERM to its whole
     /// process group, SIGKILL after --kill-after; the run fails with
     /// reason `timeout` and sd-run exits 124.
@@ -156,6 +166,15 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<u8> {
         None
     };
 
+    if let Some(length) = args.maintenance {
+        let event = crate::event::maintenance::event(
+            &reporter.host,
+            crate::event::maintenance::EVERY_TAG,
+            length,
+            args.reason.as_deref(),
+        );
+        emit(&event)?;
+    }
     if args.start {
         let mut event = reporter.event(Status::Info, "start");
         event.set("msg", format!("{tag} started"));

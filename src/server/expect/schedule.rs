@@ -40,11 +40,7 @@ impl Deadline {
         match self {
             Deadline::Within(window) => Some(now_ms - window.as_millis() as i64),
             Deadline::Cron { cron, zone, grace } => {
-                let latest = now_ms - grace.as_millis() as i64;
-                match zone {
-                    Zone::Local => previous_run(cron, &Local, latest),
-                    Zone::Named(tz) => previous_run(cron, tz, latest),
-                }
+                zone.previous_run(cron, now_ms - grace.as_millis() as i64)
             }
         }
     }
@@ -81,6 +77,14 @@ impl Deadline {
 }
 
 impl Zone {
+    /// The latest run of `cron` at or before `ms`, read in this zone.
+    pub fn previous_run(&self, cron: &Cron, ms: i64) -> Option<i64> {
+        match self {
+            Zone::Local => previous_run(cron, &Local, ms),
+            Zone::Named(tz) => previous_run(cron, tz, ms),
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Zone::Local => "local time".to_string(),

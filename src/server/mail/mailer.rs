@@ -6,7 +6,7 @@
 
 use super::channels::{Channel, Notification};
 use super::message;
-use super::policy::{Decision, Incoming, Notice, Policy, TagState};
+use super::policy::{Decision, Incoming, Notice, Policy, Quiet, TagState};
 use super::routes::{Routes, Targets};
 use super::state::{self, Item, State};
 use super::transport::{Failure, Transport};
@@ -16,6 +16,7 @@ use crate::base::exit::Exit;
 use crate::base::{cli, time};
 use crate::event::Event;
 use crate::event::batch::Batches;
+use crate::server::maintenance;
 use lettre::Message;
 use lettre::message::{Mailbox, header::ContentType};
 use std::io::{self, Write};
@@ -83,10 +84,8 @@ impl Mailer {
             }),
             None => None,
         };
-        self.next_due = match (mail, digest) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let window_end = self.state.next_window_end()?;
+        self.next_due = [mail, digest, window_end].into_iter().flatten().min();
         Ok(())
     }
 
@@ -498,6 +497,8 @@ pub(super) struct Decider {
     pub(super) policy: Policy,
     pub(super) group_wait_ms: i64,
     pub(super) digest: bool,
+    /// The configuration's recurring maintenance windows.
+    pub(super) windows: maintenance::Recurrences,
 }
 
 impl Decider {
@@ -510,6 +511,9 @@ impl Decider {
         line: &str,
         now: i64,
     ) -> Result<Option<(Item, TagState)>> {
+        if event.kind() == Some(crate::event::maintenance::KIND) {
+            return self.declare(tx, event).map(|()| None);
+        }
         // A verdict's `ok` is no recovery: the state is the job's own.
         let status = event.status().and_then(|s| s.state_for(event.kind()));
         let (Some(id), Some(status)) = (event.id(), status) else {
@@ -526,16 +530,31 @@ impl Decider {
             id,
         };
         let known = tx.tag_state(host, tag)?;
-        let silenced = tx.silenced(host, tag, now)?;
+        // Held by a window in force when it happened: a replay of what
+        // a window held is held again, and told as it stands.
+        let window = maintenance::longer(
+            tx.declared_window(host, tag, incoming.time_ms)?,
+            self.windows.covering(host, tag, incoming.time_ms),
+        );
+        let quiet = if tx.silenced(host, tag, now)? {
+            Quiet::Silenced
+        } else if window.is_some() {
+            Quiet::Held
+        } else {
+            Quiet::No
+        };
         let Decision::Changed {
             state,
             notice,
             previous,
-        } = self.policy.decide(known.as_ref(), &incoming, now, silenced)
+        } = self.policy.decide(known.as_ref(), &incoming, now, quiet)
         else {
             return Ok(None);
         };
         tx.set_tag_state(host, tag, &state)?;
+        if let (Quiet::Held, Some(window)) = (quiet, &window) {
+            tx.hold_in_window(host, tag, window.until_ms, line)?;
+        }
         if self.digest {
             let before = previous.map(|(s, _)| s);
             tx.write_diary(incoming.time_ms, host, tag, status, before, line)?;
@@ -558,6 +577,55 @@ impl Decider {
         tx.queue(&item, now, self.group_wait_ms)?;
         Ok(Some((item, state)))
     }
+
+    /// A host's own maintenance window, from its event.
+    fn declare(&self, tx: &state::Tx<'_>, event: &Event) -> Result<()> {
+        let until = event.str("until").and_then(time::parse_rfc3339_ms);
+        let (Some(host), Some(tag), Some(from), Some(until)) =
+            (event.host(), event.tag(), event.time_ms(), until)
+        else {
+            return Ok(());
+        };
+        tx.declare_window(host, tag, from, until, event.str("maintenance_reason"))
+    }
+
+    /// The windows ended by `now`: what each held back is told as it
+    /// stands, queued like any notification; a host and tag that another
+    /// window still covers waits for that one's end.
+    fn end_windows(&self, tx: &state::Tx<'_>, now: i64) -> Result<Vec<(Item, TagState)>> {
+        let mut told = Vec::new();
+        for (host, tag, line) in tx.held_until(now)? {
+            let still = maintenance::longer(
+                tx.declared_window(&host, &tag, now)?,
+                self.windows.covering(&host, &tag, now),
+            );
+            if let Some(window) = still {
+                tx.hold_in_window(&host, &tag, window.until_ms, &line)?;
+                continue;
+            }
+            tx.release_from_window(&host, &tag)?;
+            let Some(state) = tx.tag_state(&host, &tag)? else {
+                continue;
+            };
+            let (state, notice) = self.policy.as_it_stands(state, now);
+            let Some(notice) = notice else {
+                continue;
+            };
+            tx.set_tag_state(&host, &tag, &state)?;
+            let item = Item {
+                mail: 0,
+                notice,
+                host,
+                tag,
+                previous: None,
+                since_ms: state.since_ms,
+                line,
+            };
+            tx.queue(&item, now, self.group_wait_ms)?;
+            told.push((item, state));
+        }
+        Ok(told)
+    }
 }
 
 impl Batches<(Event, String)> for Mailer {
@@ -570,6 +638,7 @@ impl Batches<(Event, String)> for Mailer {
             queued.extend(self.decider.decide(&tx, &event, &line, now)?);
             decided.push(line);
         }
+        queued.extend(self.decider.end_windows(&tx, now)?);
         tx.commit(now)?;
         // With --record, what is to be told is recorded before the events
         // are let go: a voice that dies before telling leaves it to the
@@ -614,7 +683,11 @@ impl Batches<(Event, String)> for Mailer {
     }
 
     fn wake(&mut self) -> Result<()> {
-        self.send_due(time::now_ms())?;
+        let now = time::now_ms();
+        let tx = self.state.transaction()?;
+        self.decider.end_windows(&tx, now)?;
+        tx.commit(now)?;
+        self.send_due(now)?;
         self.plan()
     }
 

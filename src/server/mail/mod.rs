@@ -512,6 +512,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
             policy,
             group_wait_ms: ms(or(args.group_wait, mail.group_wait, 30)),
             digest: digest_ms.is_some(),
+            windows: crate::server::maintenance::Recurrences::from_config(&config.maintenance)?,
         },
         digest_ms,
         retries: args.retries,

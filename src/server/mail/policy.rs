@@ -12,6 +12,11 @@
 //!   at once: a receiver replaying history must not flood anyone.
 //! - A silenced host and tag is tracked but never mailed; what it was told
 //!   is forgotten at recovery, so the silence hides nothing afterwards.
+//! - One in a maintenance window is tracked and held: nothing is mailed
+//!   while the window lasts, and at its end the state as it stands is
+//!   told once ([`Policy::as_it_stands`]) — a failure still there, or the
+//!   recovery of one told before; a failure that came and went inside
+//!   is not mailed, and no recovery follows a failure never mailed.
 
 use crate::event::Status;
 
@@ -64,6 +69,16 @@ pub struct Policy {
     pub max_age_ms: i64,
 }
 
+/// Whether the host and tag may be mailed about now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quiet {
+    No,
+    /// `sd-mail silence`: tracked, never mailed.
+    Silenced,
+    /// In a maintenance window: tracked, told as it stands at its end.
+    Held,
+}
+
 /// The event being decided on.
 pub struct Incoming<'a> {
     pub status: Status,
@@ -90,7 +105,7 @@ impl Policy {
         known: Option<&TagState>,
         event: &Incoming<'_>,
         now_ms: i64,
-        silenced: bool,
+        quiet: Quiet,
     ) -> Decision {
         if !event.status.carries_state() {
             return Decision::Unchanged;
@@ -114,11 +129,14 @@ impl Policy {
         };
         let fresh = now_ms - event.time_ms <= self.max_age_ms;
         let wanted = self.notify.contains(&event.status);
-        let notice = if event.status == Status::Ok {
+        let notice = if quiet == Quiet::Held {
+            // What was told stays told: the window's end compares with it.
+            None
+        } else if event.status == Status::Ok {
             // Told about a problem: it is over, whether or not we may say so.
             let told = state.notified.take().is_some();
-            (told && fresh && !silenced).then_some(Notice::Recovery)
-        } else if !wanted || !fresh || silenced {
+            (told && fresh && quiet == Quiet::No).then_some(Notice::Recovery)
+        } else if !wanted || !fresh || quiet == Quiet::Silenced {
             None
         } else if state.notified != Some(event.status) {
             Some(Notice::Problem)
@@ -141,6 +159,24 @@ impl Policy {
             previous: known.map(|k| (k.status, k.since_ms)),
             state,
         }
+    }
+
+    /// At the end of a maintenance window, what `state` calls for, as it
+    /// stands: a problem not told yet, or the recovery of one told; the
+    /// state as it is after telling.
+    pub fn as_it_stands(&self, mut state: TagState, now_ms: i64) -> (TagState, Option<Notice>) {
+        let notice = if state.status == Status::Ok {
+            state.notified.take().map(|_| Notice::Recovery)
+        } else if self.notify.contains(&state.status) && state.notified != Some(state.status) {
+            state.notified = Some(state.status);
+            Some(Notice::Problem)
+        } else {
+            None
+        };
+        if notice.is_some() {
+            state.mailed_ms = Some(now_ms);
+        }
+        (state, notice)
     }
 }
 
@@ -175,7 +211,7 @@ mod tests {
         for (i, status) in statuses.iter().enumerate() {
             let id = format!("e{i:03}");
             let event = incoming(*status, start + i as i64 * HOUR, &id);
-            match policy.decide(state.as_ref(), &event, now, false) {
+            match policy.decide(state.as_ref(), &event, now, Quiet::No) {
                 Decision::Unchanged => out.push(None),
                 Decision::Changed {
                     state: next,
@@ -251,18 +287,18 @@ mod tests {
         let p = policy();
         let now = 100 * HOUR;
         let (state, notice) =
-            changed(p.decide(None, &incoming(F, now - 30 * HOUR, "a"), now, false));
+            changed(p.decide(None, &incoming(F, now - 30 * HOUR, "a"), now, Quiet::No));
         assert_eq!(notice, None);
         // A fresh failure of the same status is then news: nobody was told.
         let fresh = incoming(F, now - HOUR, "b");
         assert_eq!(
-            changed(p.decide(Some(&state), &fresh, now, false)).1,
+            changed(p.decide(Some(&state), &fresh, now, Quiet::No)).1,
             Some(Problem)
         );
         // Older than the state: nothing at all.
         let older = incoming(O, now - 40 * HOUR, "c");
         assert_eq!(
-            p.decide(Some(&state), &older, now, false),
+            p.decide(Some(&state), &older, now, Quiet::No),
             Decision::Unchanged
         );
     }
@@ -271,13 +307,63 @@ mod tests {
     fn silence_tracks_without_mail_and_forgets_at_recovery() {
         let p = policy();
         let now = 100 * HOUR;
-        let (state, notice) = changed(p.decide(None, &incoming(F, now - 2 * HOUR, "a"), now, true));
+        let (state, notice) = changed(p.decide(
+            None,
+            &incoming(F, now - 2 * HOUR, "a"),
+            now,
+            Quiet::Silenced,
+        ));
         assert_eq!((notice, state.status), (None, F));
         let ok = incoming(O, now - HOUR, "b");
         assert_eq!(
-            changed(p.decide(Some(&state), &ok, now, false)).1,
+            changed(p.decide(Some(&state), &ok, now, Quiet::No)).1,
             None,
             "no recovery for a problem never mailed"
         );
+    }
+
+    /// Decides `statuses` one after the other, held or not; the state
+    /// after them and the notices given.
+    fn through(
+        p: &Policy,
+        start: Option<TagState>,
+        statuses: &[(Status, Quiet)],
+    ) -> (TagState, Vec<Option<Notice>>) {
+        let now = 1_000 * HOUR;
+        let mut state = start;
+        let mut notices = Vec::new();
+        for (i, (status, quiet)) in statuses.iter().enumerate() {
+            let id = format!("w{i:03}");
+            let event = incoming(*status, now - 10 * HOUR + i as i64 * HOUR, &id);
+            let (next, notice) = changed(p.decide(state.as_ref(), &event, now, *quiet));
+            state = Some(next);
+            notices.push(notice);
+        }
+        (state.unwrap(), notices)
+    }
+
+    #[test]
+    fn a_window_holds_everything_and_its_end_tells_the_state_as_it_stands() {
+        let p = policy();
+        let now = 1_000 * HOUR;
+        const H: Quiet = Quiet::Held;
+        // Failed and recovered inside: nothing, during or after.
+        let (state, notices) = through(
+            &p,
+            None,
+            &[(Status::Ok, Quiet::No), (F, H), (Status::Ok, H)],
+        );
+        assert_eq!(notices, vec![None, None, None]);
+        assert_eq!(p.as_it_stands(state, now).1, None);
+        // Failed inside and still failing: one problem at the end, once.
+        let (state, notices) = through(&p, None, &[(Status::Ok, Quiet::No), (F, H), (F, H)]);
+        assert_eq!(notices, vec![None, None, None]);
+        let (state, notice) = p.as_it_stands(state, now);
+        assert_eq!(notice, Some(Notice::Problem));
+        assert_eq!(p.as_it_stands(state, now).1, None);
+        // Told before the window, recovered inside: the recovery at the end.
+        let (state, notices) = through(&p, None, &[(F, Quiet::No), (Status::Ok, H)]);
+        assert_eq!(notices, vec![Some(Notice::Problem), None]);
+        assert_eq!(p.as_it_stands(state, now).1, Some(Notice::Recovery));
     }
 }

@@ -12,6 +12,7 @@
 use super::policy::{Notice, TagState};
 use crate::base::error::{Error, Result};
 use crate::event::Status;
+use crate::server::maintenance::Window;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,19 @@ const SCHEMA: &str = "
         mail INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (mail, channel)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS held (
         host TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (host, tag)) WITHOUT ROWID;
+";
+
+/// Maintenance windows (sheepdog(7)): those hosts declared, and what each
+/// held back, to be told as it stands when its window ends.
+const WINDOWS: &str = "
+    CREATE TABLE windows (
+        host TEXT NOT NULL, tag TEXT NOT NULL, from_ms INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL, reason TEXT,
+        PRIMARY KEY (host, tag)) WITHOUT ROWID;
+    CREATE TABLE held_in_window (
+        host TEXT NOT NULL, tag TEXT NOT NULL, until_ms INTEGER NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (host, tag)) WITHOUT ROWID;
 ";
 
 /// Ids of handled events are kept this long: a redelivery later than this
@@ -92,7 +106,7 @@ impl State {
         )?;
         // The first version had no user_version; its tables are created
         // "IF NOT EXISTS", so migration 0 → 1 takes it as it is.
-        crate::base::sqlite::migrate(&mut conn, &[SCHEMA])
+        crate::base::sqlite::migrate(&mut conn, &[SCHEMA, WINDOWS])
             .map_err(|e| Error::io(format!("migrating mail state {}: {e}", path.display())))?;
         Ok(State {
             conn,
@@ -180,6 +194,13 @@ impl State {
     }
 
     /// Forgets a notification every channel delivered.
+    /// When the first window that held something back ends.
+    pub fn next_window_end(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT min(until_ms) FROM held_in_window", [], |r| r.get(0))
+            .map_err(|e| self.error("reading", e))
+    }
+
     pub fn sent(&mut self, mail: i64) -> Result<()> {
         let forget = |conn: &Connection| -> rusqlite::Result<()> {
             conn.execute("DELETE FROM outbox WHERE mail = ?1", [mail])?;
@@ -508,6 +529,73 @@ impl Tx<'_> {
             Ok(())
         };
         run().map_err(|e| self.fail(e))
+    }
+
+    /// A host's own window (`kind: maintenance`), unless one declared
+    /// later is known; an `until` at its own time ends it.
+    pub fn declare_window(
+        &self,
+        host: &str,
+        tag: &str,
+        from_ms: i64,
+        until_ms: i64,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO windows (host, tag, from_ms, until_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (host, tag) DO UPDATE SET
+                from_ms = excluded.from_ms, until_ms = excluded.until_ms, reason = excluded.reason
+             WHERE excluded.from_ms >= windows.from_ms",
+            params![host, tag, from_ms, until_ms, reason],
+        )
+    }
+
+    /// The declared window covering `host` and `tag` at `at_ms`: its own
+    /// tag's, or the whole host's.
+    pub fn declared_window(&self, host: &str, tag: &str, at_ms: i64) -> Result<Option<Window>> {
+        self.tx
+            .prepare_cached(
+                "SELECT until_ms, reason FROM windows
+                 WHERE host = ?1 AND tag IN (?2, '*') AND from_ms <= ?3 AND until_ms > ?3
+                 ORDER BY until_ms DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![host, tag, at_ms], |r| {
+                    Ok(Window {
+                        until_ms: r.get(0)?,
+                        reason: r.get(1)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Notes that a window held back a change of `host` and `tag`, the
+    /// event `line` its state is now.
+    pub fn hold_in_window(&self, host: &str, tag: &str, until_ms: i64, line: &str) -> Result<()> {
+        self.execute(
+            "INSERT OR REPLACE INTO held_in_window (host, tag, until_ms, line) VALUES (?1, ?2, ?3, ?4)",
+            params![host, tag, until_ms, line],
+        )
+    }
+
+    /// What windows ended by `now_ms` held back: host, tag, the line.
+    pub fn held_until(&self, now_ms: i64) -> Result<Vec<(String, String, String)>> {
+        self.tx
+            .prepare_cached("SELECT host, tag, line FROM held_in_window WHERE until_ms <= ?1")
+            .and_then(|mut s| {
+                s.query_map([now_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn release_from_window(&self, host: &str, tag: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM held_in_window WHERE host = ?1 AND tag = ?2",
+            params![host, tag],
+        )
     }
 
     pub fn commit(self, now_ms: i64) -> Result<()> {

@@ -1,0 +1,158 @@
+//! Maintenance windows as the server knows them: the recurring ones of
+//! the configuration (`[[maintenance]] hosts, tags, cron, for, reason`),
+//! and those hosts declare themselves with a `kind: maintenance` event
+//! ([`crate::event::maintenance`]), which the store keeps like any other.
+//! sd-mail holds what a window covers; sd-expect holds its verdicts; the
+//! board and the rules show them.
+
+use super::expect::schedule::{Zone, parse_cron, parse_zone};
+use crate::base::error::{Error, Result};
+use crate::config::MaintenanceSection;
+use crate::event::maintenance::EVERY_TAG;
+use croner::Cron;
+use glob::Pattern;
+
+/// A window in force: until when, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub until_ms: i64,
+    pub reason: Option<String>,
+}
+
+/// One `[[maintenance]]`.
+struct Recurring {
+    hosts: Pattern,
+    tags: Pattern,
+    cron: Cron,
+    zone: Zone,
+    length_ms: i64,
+    reason: Option<String>,
+}
+
+/// The configuration's recurring windows.
+#[derive(Default)]
+pub struct Recurrences(Vec<Recurring>);
+
+impl Recurrences {
+    pub fn from_config(sections: &[MaintenanceSection]) -> Result<Recurrences> {
+        let mut windows = Vec::new();
+        for (n, section) in sections.iter().enumerate() {
+            let at = |why: String| Error::usage(format!("[[maintenance]] number {}: {why}", n + 1));
+            let pattern = |text: &Option<String>| {
+                Pattern::new(text.as_deref().unwrap_or("*"))
+                    .map_err(|e| at(format!("bad pattern: {e}")))
+            };
+            let length = section
+                .length
+                .ok_or_else(|| at("give its length: for = \"2h\"".into()))?
+                .0;
+            windows.push(Recurring {
+                hosts: pattern(&section.hosts)?,
+                tags: pattern(&section.tags)?,
+                cron: parse_cron(&section.cron).map_err(at)?,
+                zone: match &section.timezone {
+                    Some(name) => Zone::Named(parse_zone(name).map_err(at)?),
+                    None => Zone::Local,
+                },
+                length_ms: i64::try_from(length.as_millis()).unwrap_or(i64::MAX / 4),
+                reason: section.reason.clone(),
+            });
+        }
+        Ok(Recurrences(windows))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The recurring window covering `host` and `tag` at `at_ms`, the one
+    /// that lasts longest when several do. A tag of `*` asks for windows
+    /// over every tag of the host.
+    pub fn covering(&self, host: &str, tag: &str, at_ms: i64) -> Option<Window> {
+        self.0
+            .iter()
+            .filter(|w| {
+                w.hosts.matches(host)
+                    && (w.tags.matches(tag) || (tag == EVERY_TAG && w.tags.as_str() == "*"))
+            })
+            .filter_map(|w| {
+                let start = w.zone.previous_run(&w.cron, at_ms)?;
+                let until_ms = start.saturating_add(w.length_ms);
+                (at_ms < until_ms).then(|| Window {
+                    until_ms,
+                    reason: w.reason.clone(),
+                })
+            })
+            .max_by_key(|w| w.until_ms)
+    }
+}
+
+/// The later-ending of two windows.
+pub fn longer(a: Option<Window>, b: Option<Window>) -> Option<Window> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.until_ms > a.until_ms { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HumanDuration;
+    use std::time::Duration;
+
+    fn ms(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn a_weekly_window_covers_its_hosts_for_its_length_in_its_zone() {
+        let windows = Recurrences::from_config(&[MaintenanceSection {
+            hosts: Some("db*".into()),
+            tags: None,
+            cron: "0 2 * * 0".into(),
+            timezone: Some("Europe/Amsterdam".into()),
+            length: Some(HumanDuration(Duration::from_secs(7200))),
+            reason: Some("weekly vacuum".into()),
+        }])
+        .unwrap();
+        // Sunday 2026-12-06 02:00 in Amsterdam is 01:00 UTC.
+        let inside = windows
+            .covering("db1", "postgres", ms("2026-12-06T02:30:00Z"))
+            .unwrap();
+        assert_eq!(inside.until_ms, ms("2026-12-06T03:00:00Z"));
+        assert_eq!(inside.reason.as_deref(), Some("weekly vacuum"));
+        assert!(
+            windows
+                .covering("db1", "postgres", ms("2026-12-06T03:00:00Z"))
+                .is_none()
+        );
+        assert!(
+            windows
+                .covering("web1", "nginx", ms("2026-12-06T02:30:00Z"))
+                .is_none()
+        );
+        assert!(
+            windows
+                .covering("db1", "postgres", ms("2026-12-06T00:59:59Z"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_window_without_its_length_or_with_a_bad_schedule_is_refused() {
+        let mut section = MaintenanceSection {
+            cron: "0 2 * * 0".into(),
+            ..MaintenanceSection::default()
+        };
+        let err = Recurrences::from_config(std::slice::from_ref(&section))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("number 1"), "{err}");
+        section.length = Some(HumanDuration(Duration::from_secs(60)));
+        section.cron = "every sunday".into();
+        assert!(Recurrences::from_config(&[section]).is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! Maintenance windows end to end: hosts declare their own with `sd-bark
+//! --maintenance` (each its own hostname, through `unshare --uts`), the
+//! events go through Redis to the store and to sd-mail, and the mail is
+//! read back from a real SMTP server. Recurring windows come from the
+//! configuration.
+
+use crate::util::redis::RedisServer;
+use crate::util::smtp::SmtpServer;
+use crate::util::{TestEnv, bin, have, wait_until};
+
+/// Runs `script` as a host named `host` (its own UTS namespace), with
+/// `sd-bark` on PATH.
+fn as_host(env: &TestEnv, host: &str, script: &str) {
+    let dir = std::path::Path::new(bin("sd-bark")).parent().unwrap();
+    let script = format!(
+        "hostname {host} && PATH={}:$PATH && {script}",
+        dir.display()
+    );
+    env.external("unshare", "unshare")
+        .args(["--uts", "sh", "-c", &script])
+        .expect_code(0);
+}
+
+#[test]
+fn twenty_hosts_rebooting_in_a_window_send_no_mail_and_the_one_that_stays_down_one() {
+    if !(nix::unistd::geteuid().is_root() && have("unshare")) {
+        crate::util::skip(
+            "twenty_hosts_rebooting_in_a_window",
+            "each host needs its own hostname: root and unshare",
+        );
+        return;
+    }
+    let mut env = TestEnv::new();
+    let redis = RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let store = env.path("store.db");
+    let (store_out, store_err) = (env.path("store.out"), env.path("store.err"));
+    let storing = env
+        .cmd("sd-recv")
+        .args(["--group", "store", "--", bin("sd-store"), "--echo"])
+        .arg(&store)
+        .spawn_to(&store_out, &store_err);
+    let (mail_out, mail_err) = (env.path("mail.out"), env.path("mail.err"));
+    let mailing = env
+        .cmd("sd-recv")
+        .args(["--group", "mail", "--", bin("sd-mail"), "--echo"])
+        .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
+        .args(["--group-wait", "0s", "--state"])
+        .arg(env.path("mail.db"))
+        .spawn_to(&mail_out, &mail_err);
+    let window = 15;
+    for i in 1..=20 {
+        as_host(
+            &env,
+            &format!("host{i:02}"),
+            &format!(
+                "sd-bark --maintenance {window}s --reason 'kernel update' && \
+                 sd-bark --tag web --status fail --msg 'web is down for the reboot'"
+            ),
+        );
+    }
+    // Nineteen come back; host20 does not.
+    for i in 1..=19 {
+        as_host(
+            &env,
+            &format!("host{i:02}"),
+            "sd-bark --tag web --status ok --msg 'web is up'",
+        );
+    }
+    let mail_log = || std::fs::read_to_string(&mail_err).unwrap_or_default();
+    // Every change was decided (sd-mail saw the 39 failures and
+    // recoveries), and nothing mailed.
+    let mail_db = env.path("mail.db");
+    let decided = wait_until(30, || {
+        rusqlite::Connection::open(&mail_db)
+            .and_then(|db| db.query_row("SELECT count(*) FROM seen", [], |r| r.get::<_, i64>(0)))
+            .is_ok_and(|seen| seen == 39)
+    });
+    assert!(decided, "{}", mail_log());
+    assert!(smtp.received().is_empty(), "nothing during the window");
+    // The window ends: host20's failure, as it stands, once.
+    let told = wait_until(window + 30, || !smtp.received().is_empty());
+    assert!(told, "{}", mail_log());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let mails = smtp.received();
+    crate::util::terminate(mailing);
+    crate::util::terminate(storing);
+    assert_eq!(mails.len(), 1, "exactly one mail: {}", mail_log());
+    let subject = mails[0].header("Subject");
+    assert!(
+        subject.contains("web") && subject.contains("host20"),
+        "{subject}"
+    );
+    // The store kept the windows like any event, one per host.
+    let windows = env
+        .cmd("sd-query")
+        .args(["events", "--kind", "maintenance", "--since", "1h"])
+        .arg(&store)
+        .expect_code(0);
+    assert_eq!(windows.stdout().lines().count(), 20, "{}", windows.report());
+}
+
+#[test]
+fn a_recurring_window_holds_what_it_covers_and_nothing_else() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    // Every minute, for a month: always in force.
+    let config = env.write_config(
+        "[[maintenance]]\nhosts = \"db*\"\ncron = \"* * * * *\"\nfor = \"30d\"\nreason = \"always\"\n",
+    );
+    let now = sheepdog::base::time::now_ms();
+    let event = |id: &str, host: &str| {
+        format!(
+            r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"pg","kind":"run","status":"fail"}}"#,
+            sheepdog::base::time::format_ms(now)
+        ) + "\n"
+    };
+    env.cmd("sd-mail")
+        .args(["--config"])
+        .arg(&config)
+        .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
+        .args(["--group-wait", "0s", "--retries", "0", "--state"])
+        .arg(env.path("mail.db"))
+        .stdin(event("a", "db1") + &event("b", "web1"))
+        .expect_code(0);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].header("Subject").contains("web1"));
+    // A window that does not parse is said, with its number.
+    let bad = env.write_config("[[maintenance]]\ncron = \"0 2 * * 0\"\n");
+    let run = env
+        .cmd("sd-mail")
+        .args(["--config"])
+        .arg(&bad)
+        .args(["--to", "admin@example.org", "--dry-run"])
+        .stdin("")
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("[[maintenance]] number 1"),
+        "{}",
+        run.report()
+    );
+}
