@@ -34,6 +34,9 @@ need systemd-analyze systemd # contrib/systemd's units, verified
 need debootstrap debootstrap # the Debian package, installed into Debian 12 and 13
 need lintian lintian         # and checked as Debian checks packages
 need objdump binutils        # make deb: the C library version the program needs
+need curl curl               # sd-gate's pings, as healthchecks.io's crontabs send them
+need wget wget
+need pip3 python3-pip        # the healthchecks.io Python client below
 # A real SMTP server for sd-mail's tests: Debian's aiosmtpd, run by the
 # system's Python (tests look for it under /usr/bin/python3).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing="$missing python3-aiosmtpd"
@@ -77,6 +80,19 @@ if [ -n "$missing" ]; then
         echo "tests/check.sh: missing$missing; install them (apt-get install$missing) or run this as root" >&2
         exit 1
     fi
+fi
+
+# A Python client of healthchecks.io's ping API from PyPI, for sd-gate's
+# tests: installed into a cache outside the tree (tests/gate.rs looks
+# there), not into the system's Python.
+hc_python=${XDG_CACHE_HOME:-$HOME/.cache}/sheepdog-tests/healthchecks-io
+if [ ! -d "$hc_python/healthchecks_io" ]; then
+    echo "tests/check.sh: installing the healthchecks-io client into $hc_python" >&2
+    # Debian 12's pip refuses without --break-system-packages even with
+    # --target; older pips do not know the flag.
+    python3 -m pip install -q --target "$hc_python" healthchecks-io==0.4.4 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages --target "$hc_python" healthchecks-io==0.4.4 ||
+        echo "tests/check.sh: could not install healthchecks-io; its test will fail" >&2
 fi
 
 # The code as the project keeps it: formatted, and clean under clippy.

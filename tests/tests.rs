@@ -16,6 +16,7 @@ mod events;
 mod expect;
 mod facts;
 mod fuzz_corpus;
+mod gate;
 mod groups;
 mod heartbeat;
 mod hostile;

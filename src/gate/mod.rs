@@ -188,7 +188,7 @@ impl Gate {
     fn answer(&self, request: &Request, address: IpAddr) -> Response {
         let now = Instant::now();
         if !lock(&self.per_address).take(&address, now) {
-            return Response::text(429, "too many requests from your address\n");
+            return Response::text(429, "rate limited: too many requests from your address\n");
         }
         if !matches!(request.method.as_str(), "GET" | "HEAD" | "POST") {
             return Response::text(405, "GET, HEAD or POST\n");
@@ -208,7 +208,7 @@ impl Gate {
             };
         };
         if !lock(&self.per_check).take(&check.name, now) {
-            return Response::text(429, "too many pings for this check\n");
+            return Response::text(429, "rate limited: too many pings for this check\n");
         }
         let event = self.event(&call, &check, &request.body, now);
         if !self.keeper.keep(event.to_line()) {

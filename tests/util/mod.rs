@@ -31,6 +31,7 @@ pub fn bin(name: &str) -> &'static str {
         "sd-order" => env!("CARGO_BIN_EXE_sd-order"),
         "sd-obey" => env!("CARGO_BIN_EXE_sd-obey"),
         "sd-enroll" => env!("CARGO_BIN_EXE_sd-enroll"),
+        "sd-gate" => env!("CARGO_BIN_EXE_sd-gate"),
         other => panic!("no binary called {other}"),
     }
 }
