@@ -142,3 +142,79 @@ fn a_recurring_window_holds_what_it_covers_and_nothing_else() {
         run.report()
     );
 }
+
+#[test]
+fn a_declared_window_shows_on_the_board_holds_verdicts_and_is_a_relation() {
+    let env = TestEnv::new();
+    let at = |offset_ms: i64| {
+        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() + offset_ms)
+    };
+    let two_days = 2 * 86_400_000;
+    // As db1 and web1 send them through sd-bark: backups two days old,
+    // then db1 down on purpose for an hour.
+    let input = format!(
+        r#"{{"host":"db1","tag":"backup","kind":"run","status":"ok","time":"{}"}}
+{{"host":"web1","tag":"backup","kind":"run","status":"ok","time":"{}"}}
+{{"host":"db1","tag":"*","kind":"maintenance","status":"info","until":"{}","maintenance_reason":"disk swap"}}
+"#,
+        at(-two_days),
+        at(-two_days),
+        at(3_600_000)
+    );
+    env.cmd("sd-bark").stdin(input).expect_code(0);
+    let store = env.path("events.db");
+    env.receive_into(&store);
+    let board = env.cmd("sd-query").arg(&store).arg("status").expect_code(0);
+    let rows = board.lines::<serde_json::Value>();
+    assert_eq!(rows[0]["host"], "db1");
+    assert_eq!(
+        rows[0]["maintenance_reason"],
+        "disk swap",
+        "{}",
+        board.stdout()
+    );
+    assert!(rows[1].get("maintenance").is_none(), "{}", board.stdout());
+    let metrics = env
+        .cmd("sd-query")
+        .arg(&store)
+        .args(["status", "--format", "openmetrics"])
+        .expect_code(0)
+        .stdout();
+    assert!(
+        metrics
+            .contains("sheepdog_maintenance_until_timestamp_seconds{host=\"db1\",tag=\"backup\"}"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("sheepdog_maintenance_until_timestamp_seconds{host=\"web1\""));
+    let page = env
+        .cmd("sd-query")
+        .arg(&store)
+        .args(["status", "--format", "html"])
+        .expect_code(0)
+        .stdout();
+    assert!(page.contains("in maintenance for") && page.contains("disk swap"));
+    // The dead man's switch holds db1's verdict, not web1's.
+    let expect = env
+        .cmd("sd-expect")
+        .args(["--tag", "backup", "--within", "26h"])
+        .arg(&store)
+        .expect_code(1);
+    let verdicts = expect.lines::<serde_json::Value>();
+    let of = |host: &str| verdicts.iter().find(|v| v["host"] == host).unwrap();
+    assert_eq!(of("db1")["status"], "info", "{}", expect.stdout());
+    assert_eq!(of("db1")["reason"], "maintenance");
+    assert_eq!(of("web1")["status"], "fail");
+    // Rules see it: suppression by maintenance.
+    let rules = env.path("rules.dl");
+    std::fs::write(&rules, "quiet(H, U) :- maintenance(H, \"*\", U).\n").unwrap();
+    let asked = env
+        .cmd("sd-query")
+        .arg(&store)
+        .args(["ask", "--rules"])
+        .arg(&rules)
+        .arg("quiet(H, U)")
+        .expect_code(0);
+    let answers = asked.lines::<serde_json::Value>();
+    assert_eq!(answers.len(), 1, "{}", asked.stdout());
+    assert_eq!(answers[0]["H"], "db1");
+}

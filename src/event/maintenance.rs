@@ -10,6 +10,13 @@ use crate::base::time::{format_ms, now_ms};
 use std::time::Duration;
 
 pub const KIND: &str = "maintenance";
+
+/// A window in force: until when, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub until_ms: i64,
+    pub reason: Option<String>,
+}
 /// The tag of a window over every tag of its host.
 pub const EVERY_TAG: &str = "*";
 

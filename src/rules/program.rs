@@ -28,7 +28,7 @@ pub struct Base {
     pub grows: bool,
 }
 
-pub const BASE: [Base; 5] = [
+pub const BASE: [Base; 6] = [
     Base {
         name: "event",
         args: &["Id", "Time", "Host", "Tag", "Kind", "Status"],
@@ -77,6 +77,19 @@ pub const BASE: [Base; 5] = [
             ("{t}.tag", Type::Any),
             ("{t}.status", Type::Any),
             ("{t}.time_ms", Type::Int),
+        ],
+        grows: false,
+    },
+    Base {
+        name: "maintenance",
+        args: &["Host", "Tag", "Until"],
+        // The windows hosts declared that are in force now (?1); a Tag of
+        // "*" is a window over every tag of its host.
+        from: "(SELECT host, tag, until_ms FROM windows WHERE from_ms <= ?1 AND until_ms > ?1) AS {t}",
+        columns: &[
+            ("{t}.host", Type::Any),
+            ("{t}.tag", Type::Any),
+            ("{t}.until_ms", Type::Int),
         ],
         grows: false,
     },

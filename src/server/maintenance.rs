@@ -9,15 +9,9 @@ use super::expect::schedule::{Zone, parse_cron, parse_zone};
 use crate::base::error::{Error, Result};
 use crate::config::MaintenanceSection;
 use crate::event::maintenance::EVERY_TAG;
+pub use crate::event::maintenance::Window;
 use croner::Cron;
 use glob::Pattern;
-
-/// A window in force: until when, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub until_ms: i64,
-    pub reason: Option<String>,
-}
 
 /// One `[[maintenance]]`.
 struct Recurring {
@@ -84,6 +78,78 @@ impl Recurrences {
                 })
             })
             .max_by_key(|w| w.until_ms)
+    }
+}
+
+/// The windows in force now: those the store's `windows` table holds
+/// (declared by hosts) and the configuration's recurring ones.
+pub struct InForce<'a> {
+    declared: std::collections::HashMap<(String, String), Window>,
+    recurring: &'a Recurrences,
+    now_ms: i64,
+}
+
+impl<'a> InForce<'a> {
+    pub fn read(
+        conn: &rusqlite::Connection,
+        recurring: &'a Recurrences,
+        now_ms: i64,
+    ) -> Result<InForce<'a>> {
+        let read = || -> rusqlite::Result<Vec<((String, String), Window)>> {
+            // A store an older sheepdog made, not migrated yet (opened
+            // read-only): no window was declared in it.
+            let has_windows: bool = conn.query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'windows'",
+                [],
+                |r| r.get(0),
+            )?;
+            if !has_windows {
+                return Ok(Vec::new());
+            }
+            conn.prepare(
+                "SELECT host, tag, until_ms, reason FROM windows
+                 WHERE from_ms <= ?1 AND until_ms > ?1",
+            )?
+            .query_map([now_ms], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?),
+                    Window {
+                        until_ms: r.get(2)?,
+                        reason: r.get(3)?,
+                    },
+                ))
+            })?
+            .collect()
+        };
+        let declared = read()
+            .map_err(|e| {
+                Error::io(format!(
+                    "reading the maintenance windows from the store: {e}"
+                ))
+            })?
+            .into_iter()
+            .collect();
+        Ok(InForce {
+            declared,
+            recurring,
+            now_ms,
+        })
+    }
+
+    /// The window covering `host` and `tag` now, if any.
+    pub fn covering(&self, host: &str, tag: &str) -> Option<Window> {
+        let own = self
+            .declared
+            .get(&(host.to_string(), tag.to_string()))
+            .cloned();
+        let whole = self
+            .declared
+            .get(&(host.to_string(), EVERY_TAG.to_string()))
+            .cloned();
+        longer(
+            longer(own, whole),
+            self.recurring.covering(host, tag, self.now_ms),
+        )
     }
 }
 

@@ -251,6 +251,9 @@ pub struct Pair {
     /// How long the run or check of the board's event took.
     pub last_duration_ms: Option<i64>,
     pub msg: Option<String>,
+    /// The maintenance window covering it now (not read here: the
+    /// server's windows are the store's and the configuration's).
+    pub maintenance: Option<crate::event::maintenance::Window>,
 }
 
 /// The board with, for each pair, since when its status holds, its last
@@ -291,6 +294,7 @@ pub fn pairs(conn: &Connection, selection: &Selection) -> Result<Vec<Pair>> {
             open_interruptions: i64::from(open),
             last_duration_ms: r.get(7)?,
             msg: r.get(8)?,
+            maintenance: None,
         })
     })
 }

@@ -195,6 +195,31 @@ pub const MIGRATIONS: &[&str] = &[
             "+tag"
         )
     ),
+    // 8 → 9: maintenance windows hosts declare (`kind: maintenance`, its
+    // `until`), the newest per host and tag, kept by a trigger as the
+    // events come: the board, sd-expect and the rules ask for the windows
+    // in force without reading the events (server/maintenance.rs).
+    "CREATE TABLE windows (
+        host     TEXT NOT NULL,
+        tag      TEXT NOT NULL,
+        from_ms  INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,
+        reason   TEXT,
+        PRIMARY KEY (host, tag)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER events_windows AFTER INSERT ON events
+    WHEN new.kind = 'maintenance' AND json_valid(new.body)
+        AND julianday(json_extract(new.body, '$.until')) IS NOT NULL
+    BEGIN
+        INSERT INTO windows (host, tag, from_ms, until_ms, reason)
+        SELECT new.host, new.tag, new.time_ms,
+               CAST(round((julianday(json_extract(new.body, '$.until')) - 2440587.5) * 86400000) AS INTEGER),
+               json_extract(new.body, '$.maintenance_reason')
+        WHERE true
+        ON CONFLICT (host, tag) DO UPDATE SET
+            from_ms = excluded.from_ms, until_ms = excluded.until_ms, reason = excluded.reason
+        WHERE excluded.from_ms >= windows.from_ms;
+    END;",
 ];
 
 /// The SQL condition for an event that carries state, as

@@ -160,6 +160,30 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             events.extend(verdict.map_err(db_error)?);
         }
     }
+    // A verdict about a host or tag down on purpose is held: said as
+    // info, and given again by the first run after the window.
+    let recurring = crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
+    let in_force = crate::server::maintenance::InForce::read(&conn, &recurring, now)?;
+    for event in &mut events {
+        if !matches!(event.status(), Some(Status::Fail | Status::Warn)) {
+            continue;
+        }
+        let (host, tag) = (
+            event.host().unwrap_or_default(),
+            event.tag().unwrap_or_default(),
+        );
+        if let Some(window) = in_force.covering(host, tag) {
+            let why = window.reason.map_or(String::new(), |r| format!(" ({r})"));
+            let msg = format!(
+                "held: {host} is in maintenance until {}{why}; was: {}",
+                time::format_ms(window.until_ms),
+                event.str("msg").unwrap_or_default()
+            );
+            event.set("status", Status::Info.as_str());
+            event.set("reason", "maintenance");
+            event.set("msg", msg);
+        }
+    }
     cli::print_events(&events)?;
     let failed = events.iter().any(|e| e.status() == Some(Status::Fail));
     Ok(if failed { Exit::Failed } else { Exit::Ok })

@@ -92,6 +92,17 @@ pub fn write(pairs: &[Pair]) -> String {
         "Interruption periods still open (a fail or error not followed by an ok yet).",
         &|p| vec![(String::new(), p.open_interruptions.to_string())],
     );
+    family(
+        "sheepdog_maintenance_until_timestamp_seconds",
+        "When the maintenance window covering each host and tag ends (only those in one).",
+        &|p| {
+            p.maintenance
+                .as_ref()
+                .map(|w| (String::new(), seconds(w.until_ms)))
+                .into_iter()
+                .collect()
+        },
+    );
     out.push_str("# EOF\n");
     out
 }

@@ -208,7 +208,14 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
                 ));
             }
             if let Some(format @ (Format::Openmetrics | Format::Html)) = args.format {
-                let pairs = read::pairs(&conn, &s.filters.selection(&conn, s.filters.since)?)?;
+                let mut pairs = read::pairs(&conn, &s.filters.selection(&conn, s.filters.since)?)?;
+                let recurring =
+                    crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
+                let in_force =
+                    crate::server::maintenance::InForce::read(&conn, &recurring, time::now_ms())?;
+                for pair in &mut pairs {
+                    pair.maintenance = in_force.covering(&pair.host, &pair.tag);
+                }
                 let text = match format {
                     Format::Openmetrics => metrics::write(&pairs),
                     _ => page::write(&conn, &pairs, time::now_ms())?,
@@ -229,6 +236,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             }
             let mut answer = status(&conn, &s.filters)?;
             mark_suppressed(&conn, &config, &mut answer)?;
+            mark_maintenance(&conn, &config, &mut answer)?;
             if s.check && answer.rows.iter().any(|row| failing(row, s.warn)) {
                 exit = Exit::Failed;
             }
@@ -312,6 +320,40 @@ fn mark_suppressed(
 }
 
 /// Whether a row of the board is failing (a warning too, if asked).
+/// Marks the pairs a maintenance window covers now: `maintenance`, the
+/// window's end, and its reason.
+fn mark_maintenance(
+    conn: &Connection,
+    config: &crate::config::ConfigFile,
+    answer: &mut Answer,
+) -> Result<()> {
+    let recurring = crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
+    let in_force = crate::server::maintenance::InForce::read(conn, &recurring, time::now_ms())?;
+    let mut any = false;
+    for row in &mut answer.rows {
+        let text = |key: &str| {
+            row.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        if let Some(window) = in_force.covering(&text("host"), &text("tag")) {
+            row.insert(
+                "maintenance".into(),
+                time::format_ms(window.until_ms).into(),
+            );
+            if let Some(reason) = window.reason {
+                row.insert("maintenance_reason".into(), reason.into());
+            }
+            any = true;
+        }
+    }
+    if any {
+        answer.columns.push("maintenance");
+    }
+    Ok(())
+}
+
 fn failing(row: &Map<String, Value>, warn_counts: bool) -> bool {
     match row.get("status").and_then(Value::as_str) {
         Some("fail" | "error") => true,

@@ -43,6 +43,7 @@ td.ok { background: #f6fdf6; } td.warn { background: #fffbea; }
 td.fail, td.error { background: #fff3f3; }
 .since, .open, .msg { display: block; font-size: .8em; color: #444; }
 .open { color: #8a1010; }
+.maintenance { display: block; font-size: .8em; color: #5a3e00; background: #fff2cc; }
 .strip { display: flex; gap: 1px; margin-top: .3em; }
 .strip i { display: block; width: 4px; height: 10px; background: #9bd49a; }
 .strip i.bad { background: #e05555; }
@@ -182,6 +183,18 @@ pub fn write(conn: &Connection, pairs: &[Pair], now: i64) -> Result<String> {
             }
             if pair.open_interruptions > 0 {
                 html.push_str("<span class=\"open\">interruption open</span>");
+            }
+            if let Some(window) = &pair.maintenance {
+                let why = window
+                    .reason
+                    .as_deref()
+                    .map_or(String::new(), |r| format!(": {}", escape(r)));
+                let _ = write!(
+                    html,
+                    "<span class=\"maintenance\" title=\"{}\">in maintenance for {}{why}</span>",
+                    format_ms(window.until_ms),
+                    human_ms(window.until_ms - now)
+                );
             }
             if let Some(msg) = &pair.msg {
                 let _ = write!(html, "<span class=\"msg\">{}</span>", escape(msg));
