@@ -123,6 +123,7 @@ mod tests {
             open_interruptions: 1,
             last_duration_ms: Some(250),
             msg: None,
+            maintenance: None,
         };
         let text = write(&[pair]);
         assert!(
