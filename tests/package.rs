@@ -236,9 +236,10 @@ fn the_packaged_configuration_shows_every_key_and_reads_uncommented() {
         let key = match field.as_str() {
             "kind" => "type",
             "keep_going" => "continue",
+            "length" => "for",
             // the sections themselves
             "broker" | "spool" | "store" | "mail" | "heartbeat" | "check" | "order" | "obey"
-            | "action" | "rules" | "notify" | "route" | "bark" => continue,
+            | "action" | "rules" | "notify" | "route" | "bark" | "gate" | "maintenance" => continue,
             other => other,
         };
         assert!(

@@ -2,6 +2,8 @@ complete -c sd-bark -l tag -d 'Compose one event with this tag instead of readin
 complete -c sd-bark -l status -d 'Status of the composed event: ok, warn, fail, error or info [default: info; ok with --ping]' -r
 complete -c sd-bark -l msg -d 'One human sentence for the composed event' -r
 complete -c sd-bark -l kind -d 'Kind of the composed event [default: note; ping with --ping]' -r
+complete -c sd-bark -l maintenance -d 'Declare this host (or --tag) down on purpose for DURATION (30m, 2h), or end the window early with `off`: a `kind: maintenance` event; the server holds its notifications meanwhile' -r
+complete -c sd-bark -l reason -d 'Why, with --maintenance (`--reason \'kernel update\'`)' -r
 complete -c sd-bark -l key-file -d 'Sign what is published with this host\'s key (HMAC-SHA256; see sheepdog(7)) [default: [broker] key_file]' -r -F
 complete -c sd-bark -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
 complete -c sd-bark -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r

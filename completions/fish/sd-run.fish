@@ -1,5 +1,7 @@
 complete -c sd-run -s t -l tag -d 'What the job is called in events [default: the command\'s base name]' -r
 complete -c sd-run -l notify-to -d 'Who should hear of this job (repeatable): put in its events as `notify_to`; the server\'s sd-mail honours it only where a [[route]] allows the address (allow_event_recipients)' -r
+complete -c sd-run -l maintenance -d 'Declare this host down on purpose for DURATION before the job starts (a `kind: maintenance` event): what fails meanwhile, a reboot included, is held rather than mailed' -r
+complete -c sd-run -l reason -d 'Why, with --maintenance' -r
 complete -c sd-run -l timeout -d 'Stop the job after this long (30s, 5m, 6h): SIGTERM to its whole process group, SIGKILL after --kill-after; the run fails with reason `timeout` and sd-run exits 124' -r
 complete -c sd-run -l kill-after -d 'Grace period between SIGTERM and SIGKILL on a timeout' -r
 complete -c sd-run -l lock-dir -d 'Directory for --lock files [default: $XDG_STATE_HOME/sheepdog/locks, /var/lib/sheepdog/locks for root]' -r -F
