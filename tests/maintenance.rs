@@ -218,3 +218,68 @@ fn a_declared_window_shows_on_the_board_holds_verdicts_and_is_a_relation() {
     assert_eq!(answers.len(), 1, "{}", asked.stdout());
     assert_eq!(answers[0]["H"], "db1");
 }
+
+#[test]
+fn what_failed_and_recovered_inside_a_window_is_one_line_of_the_digest() {
+    use std::io::Write;
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let now = sheepdog::base::time::now_ms();
+    let at = |offset_ms: i64| sheepdog::base::time::format_ms(now + offset_ms);
+    let line = |id: &str, offset_ms: i64, status: &str| {
+        format!(
+            r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"web","kind":"run","status":"{status}","code":{}}}"#,
+            at(offset_ms),
+            if status == "ok" { 0 } else { 2 }
+        ) + "\n"
+    };
+    let input = line("a", -3000, "ok")
+        + &format!(
+            r#"{{"v":1,"id":"m","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}"#,
+            at(-2000),
+            at(2000)
+        )
+        + "\n"
+        + &line("b", -1500, "fail")
+        + &line("c", -1000, "ok")
+        + &line("d", -900, "fail")
+        + &line("e", -800, "ok");
+    let mut child = env
+        .cmd("sd-mail")
+        .args([
+            "--to",
+            "admin@example.org",
+            "--smtp",
+            &smtp.url(),
+            "--retries",
+            "0",
+        ])
+        .args(["--group-wait", "0s", "--digest", "4s", "--state"])
+        .arg(env.path("mail.db"))
+        .spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let arrived = wait_until(30, || !smtp.received().is_empty());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
+    let mails = smtp.received();
+    assert_eq!(
+        mails.len(),
+        1,
+        "the digest, and no problem or recovery mail"
+    );
+    let body = &mails[0].body;
+    assert!(
+        mails[0].header("Subject").contains("digest"),
+        "{}",
+        mails[0].header("Subject")
+    );
+    assert!(body.contains("fail -> ok (maintenance)"), "{body}");
+    let changes = body
+        .lines()
+        .filter(|l| l.contains("tux01") && l.contains("->"))
+        .count();
+    assert_eq!(changes, 2, "new -> ok, then the window's one line: {body}");
+}

@@ -14,8 +14,8 @@ use crate::base::backoff::Backoff;
 use crate::base::error::{Error, Result};
 use crate::base::exit::Exit;
 use crate::base::{cli, time};
-use crate::event::Event;
 use crate::event::batch::Batches;
+use crate::event::{Event, Status};
 use crate::server::maintenance;
 use lettre::Message;
 use lettre::message::{Mailbox, header::ContentType};
@@ -552,11 +552,22 @@ impl Decider {
             return Ok(None);
         };
         tx.set_tag_state(host, tag, &state)?;
+        let before = previous.map(|(s, _)| s);
         if let (Quiet::Held, Some(window)) = (quiet, &window) {
-            tx.hold_in_window(host, tag, window.until_ms, line)?;
+            let held = state::Held {
+                line: line.to_string(),
+                before,
+                failed: matches!(status, Status::Fail | Status::Error),
+            };
+            tx.hold_in_window(host, tag, window.until_ms, &held)?;
         }
         if self.digest {
-            let before = previous.map(|(s, _)| s);
+            // Held: counted, but its changes are one line at the end.
+            let before = if quiet == Quiet::Held {
+                Some(status)
+            } else {
+                before
+            };
             tx.write_diary(incoming.time_ms, host, tag, status, before, line)?;
         }
         let Some(notice) = notice else {
@@ -578,6 +589,34 @@ impl Decider {
         Ok(Some((item, state)))
     }
 
+    /// The digest's one line for what a window held of a host and tag:
+    /// its change across the window, or that it failed and recovered
+    /// inside.
+    fn digest_window(
+        &self,
+        tx: &state::Tx<'_>,
+        host: &str,
+        tag: &str,
+        now_status: Status,
+        held: &state::Held,
+        now: i64,
+    ) -> Result<()> {
+        if held.before != Some(now_status) {
+            return tx.write_change(now, host, tag, now_status, held.before, &held.line);
+        }
+        if !held.failed {
+            return Ok(());
+        }
+        let mut event = message::fields(&held.line);
+        event.insert("reason".into(), "maintenance".into());
+        event.insert(
+            "msg".into(),
+            "failed and recovered inside a maintenance window; not mailed".into(),
+        );
+        let line = serde_json::Value::Object(event).to_string();
+        tx.write_change(now, host, tag, now_status, Some(Status::Fail), &line)
+    }
+
     /// A host's own maintenance window, from its event.
     fn declare(&self, tx: &state::Tx<'_>, event: &Event) -> Result<()> {
         let until = event.str("until").and_then(time::parse_rfc3339_ms);
@@ -594,20 +633,24 @@ impl Decider {
     /// window still covers waits for that one's end.
     fn end_windows(&self, tx: &state::Tx<'_>, now: i64) -> Result<Vec<(Item, TagState)>> {
         let mut told = Vec::new();
-        for (host, tag, line) in tx.held_until(now)? {
+        for (host, tag, held) in tx.held_until(now)? {
             let still = maintenance::longer(
                 tx.declared_window(&host, &tag, now)?,
                 self.windows.covering(&host, &tag, now),
             );
             if let Some(window) = still {
-                tx.hold_in_window(&host, &tag, window.until_ms, &line)?;
+                tx.hold_in_window(&host, &tag, window.until_ms, &held)?;
                 continue;
             }
             tx.release_from_window(&host, &tag)?;
             let Some(state) = tx.tag_state(&host, &tag)? else {
                 continue;
             };
+            if self.digest {
+                self.digest_window(tx, &host, &tag, state.status, &held, now)?;
+            }
             let (state, notice) = self.policy.as_it_stands(state, now);
+            let line = held.line;
             let Some(notice) = notice else {
                 continue;
             };

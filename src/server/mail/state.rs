@@ -54,7 +54,7 @@ const WINDOWS: &str = "
         PRIMARY KEY (host, tag)) WITHOUT ROWID;
     CREATE TABLE held_in_window (
         host TEXT NOT NULL, tag TEXT NOT NULL, until_ms INTEGER NOT NULL,
-        line TEXT NOT NULL,
+        line TEXT NOT NULL, before TEXT, failed INTEGER NOT NULL,
         PRIMARY KEY (host, tag)) WITHOUT ROWID;
 ";
 
@@ -77,6 +77,16 @@ pub struct Item {
     pub previous: Option<Status>,
     pub since_ms: i64,
     pub line: String,
+}
+
+/// What a maintenance window held back of one host and tag.
+pub struct Held {
+    /// The event its state is now.
+    pub line: String,
+    /// Its status before the window's first held change.
+    pub before: Option<Status>,
+    /// Whether it failed (or erred) inside the window.
+    pub failed: bool,
 }
 
 /// A silence, as `sd-mail silences` lists it.
@@ -504,31 +514,38 @@ impl Tx<'_> {
         previous: Option<Status>,
         line: &str,
     ) -> Result<()> {
-        let run = || -> rusqlite::Result<()> {
-            if previous != Some(status) {
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO diary (time_ms, host, tag, status, previous, line)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        time_ms,
-                        host,
-                        tag,
-                        status.as_str(),
-                        previous.map(Status::as_str),
-                        line
-                    ])?;
-            }
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO diary_counts (host, tag, status, n) VALUES (?1, ?2, ?3, 1)
-                     ON CONFLICT (host, tag, status) DO UPDATE SET n = n + 1",
-                )?
-                .execute(params![host, tag, status.as_str()])?;
-            Ok(())
-        };
-        run().map_err(|e| self.fail(e))
+        if previous != Some(status) {
+            self.write_change(time_ms, host, tag, status, previous, line)?;
+        }
+        self.execute(
+            "INSERT INTO diary_counts (host, tag, status, n) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (host, tag, status) DO UPDATE SET n = n + 1",
+            params![host, tag, status.as_str()],
+        )
+    }
+
+    /// One line among the digest's changes.
+    pub fn write_change(
+        &self,
+        time_ms: i64,
+        host: &str,
+        tag: &str,
+        status: Status,
+        previous: Option<Status>,
+        line: &str,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO diary (time_ms, host, tag, status, previous, line)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                time_ms,
+                host,
+                tag,
+                status.as_str(),
+                previous.map(Status::as_str),
+                line
+            ],
+        )
     }
 
     /// A host's own window (`kind: maintenance`), unless one declared
@@ -571,22 +588,46 @@ impl Tx<'_> {
             .map_err(|e| self.fail(e))
     }
 
-    /// Notes that a window held back a change of `host` and `tag`, the
-    /// event `line` its state is now.
-    pub fn hold_in_window(&self, host: &str, tag: &str, until_ms: i64, line: &str) -> Result<()> {
+    /// Notes that a window held back a change of `host` and `tag`: the
+    /// event `line` its state is now, the status `before` the window's
+    /// first held change (kept from that one), and whether it failed
+    /// inside.
+    pub fn hold_in_window(&self, host: &str, tag: &str, until_ms: i64, held: &Held) -> Result<()> {
         self.execute(
-            "INSERT OR REPLACE INTO held_in_window (host, tag, until_ms, line) VALUES (?1, ?2, ?3, ?4)",
-            params![host, tag, until_ms, line],
+            "INSERT INTO held_in_window (host, tag, until_ms, line, before, failed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (host, tag) DO UPDATE SET until_ms = excluded.until_ms,
+                line = excluded.line, failed = max(failed, excluded.failed)",
+            params![
+                host,
+                tag,
+                until_ms,
+                held.line,
+                held.before.map(Status::as_str),
+                held.failed
+            ],
         )
     }
 
-    /// What windows ended by `now_ms` held back: host, tag, the line.
-    pub fn held_until(&self, now_ms: i64) -> Result<Vec<(String, String, String)>> {
+    /// What windows ended by `now_ms` held back, by host and tag.
+    pub fn held_until(&self, now_ms: i64) -> Result<Vec<(String, String, Held)>> {
         self.tx
-            .prepare_cached("SELECT host, tag, line FROM held_in_window WHERE until_ms <= ?1")
+            .prepare_cached(
+                "SELECT host, tag, line, before, failed FROM held_in_window WHERE until_ms <= ?1",
+            )
             .and_then(|mut s| {
-                s.query_map([now_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect()
+                s.query_map([now_ms], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        Held {
+                            line: r.get(2)?,
+                            before: r.get::<_, Option<String>>(3)?.and_then(|s| s.parse().ok()),
+                            failed: r.get(4)?,
+                        },
+                    ))
+                })?
+                .collect()
             })
             .map_err(|e| self.fail(e))
     }
