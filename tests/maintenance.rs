@@ -217,6 +217,46 @@ fn a_declared_window_shows_on_the_board_holds_verdicts_and_is_a_relation() {
     let answers = asked.lines::<serde_json::Value>();
     assert_eq!(answers.len(), 1, "{}", asked.stdout());
     assert_eq!(answers[0]["H"], "db1");
+    // A recurring window over web* (every minute, for a month: in force
+    // now) covers web1 too, for the board, the switch and the rules.
+    let config = env.write_config(
+        "[[maintenance]]\nhosts = \"web*\"\ncron = \"* * * * *\"\nfor = \"30d\"\nreason = \"migration\"\n",
+    );
+    let board = env
+        .cmd("sd-query")
+        .args(["--config"])
+        .arg(&config)
+        .arg(&store)
+        .arg("status")
+        .expect_code(0);
+    let rows = board.lines::<serde_json::Value>();
+    assert_eq!(
+        rows[1]["maintenance_reason"],
+        "migration",
+        "{}",
+        board.stdout()
+    );
+    env.cmd("sd-expect")
+        .args(["--config"])
+        .arg(&config)
+        .args(["--tag", "backup", "--within", "26h"])
+        .arg(&store)
+        .expect_code(0);
+    let asked = env
+        .cmd("sd-query")
+        .args(["--config"])
+        .arg(&config)
+        .arg(&store)
+        .args(["ask", "--rules"])
+        .arg(&rules)
+        .arg("quiet(H, U)")
+        .expect_code(0);
+    let hosts: Vec<String> = asked
+        .lines::<serde_json::Value>()
+        .iter()
+        .map(|a| a["H"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts, ["db1", "web1"], "{}", asked.stdout());
 }
 
 #[test]

@@ -83,9 +83,12 @@ pub const BASE: [Base; 6] = [
     Base {
         name: "maintenance",
         args: &["Host", "Tag", "Until"],
-        // The windows hosts declared that are in force now (?1); a Tag of
-        // "*" is a window over every tag of its host.
-        from: "(SELECT host, tag, until_ms FROM windows WHERE from_ms <= ?1 AND until_ms > ?1) AS {t}",
+        // The windows in force now (?1): those hosts declared, and the
+        // configuration's recurring ones as the reader filled them in
+        // (server/maintenance.rs). A Tag of "*" is a window over every
+        // tag of its host.
+        from: "(SELECT host, tag, until_ms FROM windows WHERE from_ms <= ?1 AND until_ms > ?1
+                UNION ALL SELECT host, tag, until_ms FROM temp.recurring_windows WHERE until_ms > ?1) AS {t}",
         columns: &[
             ("{t}.host", Type::Any),
             ("{t}.tag", Type::Any),

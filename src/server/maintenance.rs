@@ -14,6 +14,7 @@ use croner::Cron;
 use glob::Pattern;
 
 /// One `[[maintenance]]`.
+#[derive(Clone)]
 struct Recurring {
     hosts: Pattern,
     tags: Pattern,
@@ -24,7 +25,7 @@ struct Recurring {
 }
 
 /// The configuration's recurring windows.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Recurrences(Vec<Recurring>);
 
 impl Recurrences {
@@ -57,6 +58,46 @@ impl Recurrences {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Tells a connection to the store (opened with
+    /// [`crate::store::Store::open_read_only`]) the recurring windows in
+    /// force at `now_ms`, for the rules: one row for each pair of the
+    /// board a window covers, and one of tag `*` for each host a window
+    /// over every tag covers.
+    pub fn offer_to_rules(&self, conn: &rusqlite::Connection, now_ms: i64) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let fill = || -> rusqlite::Result<()> {
+            conn.execute("DELETE FROM temp.recurring_windows", [])?;
+            let pairs: Vec<(String, String)> = conn
+                .prepare("SELECT host, tag FROM board")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut hosts: Vec<&str> = pairs.iter().map(|(h, _)| h.as_str()).collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            let whole = hosts.into_iter().map(|h| (h, EVERY_TAG));
+            let mut insert = conn.prepare(
+                "INSERT INTO temp.recurring_windows (host, tag, until_ms) VALUES (?1, ?2, ?3)",
+            )?;
+            for (host, tag) in pairs
+                .iter()
+                .map(|(h, t)| (h.as_str(), t.as_str()))
+                .chain(whole)
+            {
+                if let Some(window) = self.covering(host, tag, now_ms) {
+                    insert.execute(rusqlite::params![host, tag, window.until_ms])?;
+                }
+            }
+            Ok(())
+        };
+        fill().map_err(|e| {
+            Error::io(format!(
+                "reading the board for the maintenance windows: {e}"
+            ))
+        })
     }
 
     /// The recurring window covering `host` and `tag` at `at_ms`, the one

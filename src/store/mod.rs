@@ -170,6 +170,18 @@ impl Store {
         .map_err(|e| Error::io(format!("opening store {}: {e}", path.display())))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| Error::io(format!("opening store {}: {e}", path.display())))?;
+        // The configuration's recurring maintenance windows, for the rules'
+        // `maintenance(Host, Tag, Until)`: the store does not hold them, so
+        // whoever reads it with the configuration at hand fills this
+        // (server/maintenance.rs). A temporary table: the store itself is
+        // not written. In memory, as the rules keep their own temporary
+        // tables: setting temp_store later would drop this one.
+        conn.execute_batch(
+            "PRAGMA temp_store = MEMORY;
+             CREATE TEMP TABLE recurring_windows (
+                 host TEXT NOT NULL, tag TEXT NOT NULL, until_ms INTEGER NOT NULL)",
+        )
+        .map_err(|e| Error::io(format!("opening store {}: {e}", path.display())))?;
         Ok(conn)
     }
 

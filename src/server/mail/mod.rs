@@ -488,7 +488,11 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
                 .timeout
                 .map_or(crate::rules::DEFAULT_TIMEOUT, |t| t.0);
             match crate::rules::Rules::load(&file) {
-                Ok(rules) => suppress::Suppression::new(rules.with_timeout(timeout), store),
+                Ok(rules) => suppress::Suppression::new(
+                    rules.with_timeout(timeout),
+                    store,
+                    crate::server::maintenance::Recurrences::from_config(&config.maintenance)?,
+                ),
                 // A rule file named on the command line must be right; one
                 // from the configuration, broken by an edit, must not stop
                 // the mail.

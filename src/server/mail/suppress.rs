@@ -7,6 +7,7 @@ use crate::base::error::Result;
 use crate::base::sqlite::json_text as text;
 use crate::base::{cli, time};
 use crate::rules::Rules;
+use crate::server::maintenance::Recurrences;
 use crate::store::Store;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -14,16 +15,20 @@ use std::path::PathBuf;
 pub struct Suppression {
     rules: Rules,
     store: PathBuf,
+    /// The configuration's recurring maintenance windows, which the
+    /// rules see as `maintenance(Host, Tag, Until)`.
+    recurring: Recurrences,
     /// The store could not be read last time (said once, not per mail).
     warned: bool,
 }
 
 impl Suppression {
     /// Suppression from the rule file, if it has `suppress` rules.
-    pub fn new(rules: Rules, store: PathBuf) -> Option<Suppression> {
+    pub fn new(rules: Rules, store: PathBuf, recurring: Recurrences) -> Option<Suppression> {
         rules.defines("suppress").then_some(Suppression {
             rules,
             store,
+            recurring,
             warned: false,
         })
     }
@@ -53,9 +58,9 @@ impl Suppression {
 
     fn ask(&self) -> Result<HashSet<(String, String)>> {
         let conn = Store::open_read_only(&self.store)?;
-        let answers = self
-            .rules
-            .ask(&conn, "suppress(Host, Tag)", time::now_ms())?;
+        let now = time::now_ms();
+        self.recurring.offer_to_rules(&conn, now)?;
+        let answers = self.rules.ask(&conn, "suppress(Host, Tag)", now)?;
         Ok(answers
             .rows
             .iter()

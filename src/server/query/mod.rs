@@ -198,6 +198,8 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     let path = Store::locate(db.map(PathBuf::as_path), &config);
     let conn = Store::open_read_only(&path)?;
+    crate::server::maintenance::Recurrences::from_config(&config.maintenance)?
+        .offer_to_rules(&conn, time::now_ms())?;
     let mut exit = Exit::Ok;
     let answer = match (&args.sql, &args.question) {
         (Some(sql), _) => sql_answer(&conn, sql)?,
