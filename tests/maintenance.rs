@@ -323,3 +323,98 @@ fn what_failed_and_recovered_inside_a_window_is_one_line_of_the_digest() {
         .count();
     assert_eq!(changes, 2, "new -> ok, then the window's one line: {body}");
 }
+
+#[test]
+fn sd_run_and_sd_bark_declare_and_end_windows() {
+    let env = TestEnv::new();
+    let run = env
+        .cmd("sd-run")
+        .args([
+            "--maintenance",
+            "1h",
+            "--reason",
+            "upgrade",
+            "-t",
+            "apt",
+            "--",
+            "true",
+        ])
+        .expect_code(0);
+    let events = run.lines::<serde_json::Value>();
+    assert_eq!(events.len(), 2, "{}", run.stdout());
+    assert_eq!(events[0]["kind"], "maintenance");
+    assert_eq!(events[0]["tag"], "*");
+    assert_eq!(events[0]["maintenance_reason"], "upgrade");
+    let time = sheepdog::base::time::parse_rfc3339_ms(events[0]["time"].as_str().unwrap()).unwrap();
+    let until =
+        sheepdog::base::time::parse_rfc3339_ms(events[0]["until"].as_str().unwrap()).unwrap();
+    assert_eq!(until - time, 3_600_000);
+    assert_eq!(events[1]["tag"], "apt");
+    assert_eq!(events[1]["status"], "ok");
+    // Declared, then ended early: the store's window ends at the second.
+    env.cmd("sd-bark")
+        .args(["--maintenance", "30m", "--tag", "nginx", "--reason", "cert"])
+        .expect_code(0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    env.cmd("sd-bark")
+        .args(["--maintenance", "off", "--tag", "nginx"])
+        .expect_code(0);
+    let bad = env
+        .cmd("sd-bark")
+        .args(["--maintenance", "0s"])
+        .expect_code(2);
+    assert!(
+        bad.stderr().contains("between 1s and 31 days"),
+        "{}",
+        bad.report()
+    );
+    let store = env.path("events.db");
+    env.receive_into(&store);
+    let board = env
+        .cmd("sd-query")
+        .arg(&store)
+        .args([
+            "--sql",
+            "SELECT tag, until_ms - from_ms AS length, reason FROM windows",
+        ])
+        .expect_code(0);
+    let rows = board.lines::<serde_json::Value>();
+    assert_eq!(rows.len(), 1, "{}", board.stdout());
+    assert_eq!(rows[0]["tag"], "nginx");
+    assert_eq!(rows[0]["length"], 0, "ended: {}", board.stdout());
+}
+
+#[test]
+fn a_window_ended_early_tells_what_it_held_at_once() {
+    let env = TestEnv::new();
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let now = sheepdog::base::time::now_ms();
+    let at = |offset_ms: i64| sheepdog::base::time::format_ms(now + offset_ms);
+    let input = format!(
+        r#"{{"v":1,"id":"m1","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
+{{"v":1,"id":"f","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2}}
+{{"v":1,"id":"m2","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
+"#,
+        at(-3000),
+        at(3_600_000),
+        at(-2000),
+        at(-1000),
+        at(-1000)
+    );
+    env.cmd("sd-mail")
+        .args([
+            "--to",
+            "admin@example.org",
+            "--smtp",
+            &smtp.url(),
+            "--retries",
+            "0",
+        ])
+        .args(["--group-wait", "0s", "--state"])
+        .arg(env.path("mail.db"))
+        .stdin(input)
+        .expect_code(0);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "the failure, once the window was ended");
+    assert!(mails[0].header("Subject").contains("tux01"));
+}

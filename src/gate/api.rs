@@ -112,11 +112,17 @@ fn healthchecks(rest: &[&str], params: &Params) -> Result<Call, NotACall> {
             }
         },
     };
+    let run_id = params.get("rid");
+    if run_id.is_some_and(|rid| rid.len() > MAX_TOKEN) {
+        return Err(NotACall::Bad(format!(
+            "rid is longer than {MAX_TOKEN} bytes"
+        )));
+    }
     Ok(Call {
         api: Api::Healthchecks,
         token,
         signal,
-        run_id: params.get("rid").map(str::to_string),
+        run_id: run_id.map(str::to_string),
         msg: params.get("reason").map(str::to_string),
         elapsed_ms: None,
     })
@@ -317,5 +323,10 @@ mod tests {
         ));
         let long = "a".repeat(MAX_TOKEN + 1);
         assert_eq!(parse(&format!("/ping/{long}")), Err(NotACall::Unknown));
+        // Open runs are kept by rid: a long one would make them large.
+        assert!(matches!(
+            parse(&format!("/ping/{UUID}/start?rid={long}")),
+            Err(NotACall::Bad(_))
+        ));
     }
 }

@@ -625,7 +625,13 @@ impl Decider {
         else {
             return Ok(());
         };
-        tx.declare_window(host, tag, from, until, event.str("maintenance_reason"))
+        if !tx.declare_window(host, tag, from, until, event.str("maintenance_reason"))? {
+            // An older declaration than the one known: it changes nothing.
+            return Ok(());
+        }
+        // Ended early or shortened, what it held is told by its new end
+        // (end_windows looks whether another window still covers it).
+        tx.shorten_held(host, tag, until.max(from))
     }
 
     /// The windows ended by `now`: what each held back is told as it

@@ -557,14 +557,17 @@ impl Tx<'_> {
         from_ms: i64,
         until_ms: i64,
         reason: Option<&str>,
-    ) -> Result<()> {
-        self.execute(
-            "INSERT INTO windows (host, tag, from_ms, until_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (host, tag) DO UPDATE SET
-                from_ms = excluded.from_ms, until_ms = excluded.until_ms, reason = excluded.reason
-             WHERE excluded.from_ms >= windows.from_ms",
-            params![host, tag, from_ms, until_ms, reason],
-        )
+    ) -> Result<bool> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO windows (host, tag, from_ms, until_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (host, tag) DO UPDATE SET
+                    from_ms = excluded.from_ms, until_ms = excluded.until_ms, reason = excluded.reason
+                 WHERE excluded.from_ms >= windows.from_ms",
+            )
+            .and_then(|mut s| s.execute(params![host, tag, from_ms, until_ms, reason]))
+            .map(|changed| changed > 0)
+            .map_err(|e| self.fail(e))
     }
 
     /// The declared window covering `host` and `tag` at `at_ms`: its own
@@ -630,6 +633,16 @@ impl Tx<'_> {
                 .collect()
             })
             .map_err(|e| self.fail(e))
+    }
+
+    /// A window declared again (ended early, or shortened): what it held
+    /// is told by its new end.
+    pub fn shorten_held(&self, host: &str, tag: &str, until_ms: i64) -> Result<()> {
+        self.execute(
+            "UPDATE held_in_window SET until_ms = min(until_ms, ?3)
+             WHERE host = ?1 AND (?2 = '*' OR tag = ?2)",
+            params![host, tag, until_ms],
+        )
     }
 
     pub fn release_from_window(&self, host: &str, tag: &str) -> Result<()> {
