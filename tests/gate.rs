@@ -85,6 +85,18 @@ fn add(env: &TestEnv, config: &std::path::Path, host: &str, tag: &str) -> String
     uuid
 }
 
+/// Stores what waits in the spool or the broker (`sd-recv --group store
+/// --once -- sd-store --echo`), and the events of the last hour.
+fn stored(env: &TestEnv) -> Vec<serde_json::Value> {
+    let store = env.path("events.db");
+    env.receive_into(&store);
+    env.cmd("sd-query")
+        .args(["events", "--since", "1h"])
+        .arg(&store)
+        .expect_code(0)
+        .lines::<serde_json::Value>()
+}
+
 fn sh(env: &TestEnv, script: &str) -> crate::util::Run {
     env.external("sh", "sh").args(["-c", script]).run()
 }
@@ -147,15 +159,8 @@ fn crontab_pings_from_curl_wget_and_python_reach_the_store_with_their_duration()
         .args(["-c", &python])
         .run();
     assert_eq!(run.code(), Some(0), "{} {}", run.report(), gate.log());
-    let store = env.path("events.db");
-    env.receive_into(&store);
-    let events = env
-        .cmd("sd-query")
-        .args(["events", "--since", "1h"])
-        .arg(&store)
-        .expect_code(0);
-    let summary: Vec<(String, String, String, String)> = events
-        .lines::<serde_json::Value>()
+    let all = stored(&env);
+    let summary: Vec<(String, String, String, String)> = all
         .iter()
         .map(|e| {
             let text = |k: &str| e[k].as_str().unwrap_or("").to_string();
@@ -175,12 +180,12 @@ fn crontab_pings_from_curl_wget_and_python_reach_the_store_with_their_duration()
         .iter()
         .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
         .collect();
-    assert_eq!(summary, want, "{}", events.stdout());
-    let all = events.lines::<serde_json::Value>();
+    assert_eq!(summary, want, "{all:?}");
     assert_eq!(all[1]["stdout"], "archive: 12 GB");
     assert_eq!(all[6]["code"], 3);
     assert_eq!(all[6]["stdout"], "link down");
     // The start and its end, paired by rid: a run of about a second.
+    let store = env.path("events.db");
     let durations = env
         .cmd("sd-query")
         .args(["durations", "--host", "nas", "--since", "1h"])
@@ -305,14 +310,7 @@ fn hostile_requests_get_errors_never_events_and_memory_stays_bounded() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
     drop(gate);
-    let store = env.path("events.db");
-    env.receive_into(&store);
-    let events = env
-        .cmd("sd-query")
-        .args(["events", "--since", "1h"])
-        .arg(&store)
-        .expect_code(0);
-    assert_eq!(events.lines::<serde_json::Value>().len(), oks);
+    assert_eq!(stored(&env).len(), oks);
     assert!(peak_kib < 64 * 1024, "peak memory {peak_kib} KiB");
 }
 
@@ -362,14 +360,7 @@ fn tls_slugs_maintenance_and_a_check_added_while_running() {
     let (status, _) = gate.raw(format!("GET /ping/{uuid} HTTP/1.1\r\n\r\n").as_bytes());
     assert_eq!(status, 0);
     drop(gate);
-    let store = env.path("events.db");
-    env.receive_into(&store);
-    let events = env
-        .cmd("sd-query")
-        .args(["events", "--since", "1h"])
-        .arg(&store)
-        .expect_code(0);
-    let events = events.lines::<serde_json::Value>();
+    let events = stored(&env);
     assert_eq!(events.len(), 3);
     assert_eq!(events[1]["status"], "ok");
     assert_eq!(events[2]["kind"], "maintenance");

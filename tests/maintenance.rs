@@ -21,6 +21,27 @@ fn as_host(env: &TestEnv, host: &str, script: &str) {
         .expect_code(0);
 }
 
+/// A time `offset_ms` from now, as events carry it.
+fn from_now(offset_ms: i64) -> String {
+    sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() + offset_ms)
+}
+
+/// sd-mail to the test server, each notification at once, its state in
+/// the test's directory.
+fn mail(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
+    env.cmd("sd-mail")
+        .args([
+            "--to",
+            "admin@example.org",
+            "--smtp",
+            &smtp.url(),
+            "--retries",
+            "0",
+        ])
+        .args(["--group-wait", "0s", "--state"])
+        .arg(env.path("mail.db"))
+}
+
 #[test]
 fn twenty_hosts_rebooting_in_a_window_send_no_mail_and_the_one_that_stays_down_one() {
     if !(nix::unistd::geteuid().is_root() && have("unshare")) {
@@ -109,19 +130,15 @@ fn a_recurring_window_holds_what_it_covers_and_nothing_else() {
     let config = env.write_config(
         "[[maintenance]]\nhosts = \"db*\"\ncron = \"* * * * *\"\nfor = \"30d\"\nreason = \"always\"\n",
     );
-    let now = sheepdog::base::time::now_ms();
     let event = |id: &str, host: &str| {
         format!(
             r#"{{"v":1,"id":"{id}","time":"{}","host":"{host}","tag":"pg","kind":"run","status":"fail"}}"#,
-            sheepdog::base::time::format_ms(now)
+            from_now(0)
         ) + "\n"
     };
-    env.cmd("sd-mail")
+    mail(&env, &smtp)
         .args(["--config"])
         .arg(&config)
-        .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
-        .args(["--group-wait", "0s", "--retries", "0", "--state"])
-        .arg(env.path("mail.db"))
         .stdin(event("a", "db1") + &event("b", "web1"))
         .expect_code(0);
     let mails = smtp.received();
@@ -146,9 +163,6 @@ fn a_recurring_window_holds_what_it_covers_and_nothing_else() {
 #[test]
 fn a_declared_window_shows_on_the_board_holds_verdicts_and_is_a_relation() {
     let env = TestEnv::new();
-    let at = |offset_ms: i64| {
-        sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() + offset_ms)
-    };
     let two_days = 2 * 86_400_000;
     // As db1 and web1 send them through sd-bark: backups two days old,
     // then db1 down on purpose for an hour.
@@ -157,9 +171,9 @@ fn a_declared_window_shows_on_the_board_holds_verdicts_and_is_a_relation() {
 {{"host":"web1","tag":"backup","kind":"run","status":"ok","time":"{}"}}
 {{"host":"db1","tag":"*","kind":"maintenance","status":"info","until":"{}","maintenance_reason":"disk swap"}}
 "#,
-        at(-two_days),
-        at(-two_days),
-        at(3_600_000)
+        from_now(-two_days),
+        from_now(-two_days),
+        from_now(3_600_000)
     );
     env.cmd("sd-bark").stdin(input).expect_code(0);
     let store = env.path("events.db");
@@ -264,39 +278,25 @@ fn what_failed_and_recovered_inside_a_window_is_one_line_of_the_digest() {
     use std::io::Write;
     let env = TestEnv::new();
     let smtp = SmtpServer::start(env.path("smtp"));
-    let now = sheepdog::base::time::now_ms();
-    let at = |offset_ms: i64| sheepdog::base::time::format_ms(now + offset_ms);
     let line = |id: &str, offset_ms: i64, status: &str| {
         format!(
             r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"web","kind":"run","status":"{status}","code":{}}}"#,
-            at(offset_ms),
+            from_now(offset_ms),
             if status == "ok" { 0 } else { 2 }
         ) + "\n"
     };
     let input = line("a", -3000, "ok")
         + &format!(
             r#"{{"v":1,"id":"m","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}"#,
-            at(-2000),
-            at(2000)
+            from_now(-2000),
+            from_now(2000)
         )
         + "\n"
         + &line("b", -1500, "fail")
         + &line("c", -1000, "ok")
         + &line("d", -900, "fail")
         + &line("e", -800, "ok");
-    let mut child = env
-        .cmd("sd-mail")
-        .args([
-            "--to",
-            "admin@example.org",
-            "--smtp",
-            &smtp.url(),
-            "--retries",
-            "0",
-        ])
-        .args(["--group-wait", "0s", "--digest", "4s", "--state"])
-        .arg(env.path("mail.db"))
-        .spawn();
+    let mut child = mail(&env, &smtp).args(["--digest", "4s"]).spawn();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input.as_bytes()).unwrap();
     stdin.flush().unwrap();
@@ -388,32 +388,18 @@ fn sd_run_and_sd_bark_declare_and_end_windows() {
 fn a_window_ended_early_tells_what_it_held_at_once() {
     let env = TestEnv::new();
     let smtp = SmtpServer::start(env.path("smtp"));
-    let now = sheepdog::base::time::now_ms();
-    let at = |offset_ms: i64| sheepdog::base::time::format_ms(now + offset_ms);
     let input = format!(
         r#"{{"v":1,"id":"m1","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
 {{"v":1,"id":"f","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2}}
 {{"v":1,"id":"m2","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
 "#,
-        at(-3000),
-        at(3_600_000),
-        at(-2000),
-        at(-1000),
-        at(-1000)
+        from_now(-3000),
+        from_now(3_600_000),
+        from_now(-2000),
+        from_now(-1000),
+        from_now(-1000)
     );
-    env.cmd("sd-mail")
-        .args([
-            "--to",
-            "admin@example.org",
-            "--smtp",
-            &smtp.url(),
-            "--retries",
-            "0",
-        ])
-        .args(["--group-wait", "0s", "--state"])
-        .arg(env.path("mail.db"))
-        .stdin(input)
-        .expect_code(0);
+    mail(&env, &smtp).stdin(input).expect_code(0);
     let mails = smtp.received();
     assert_eq!(mails.len(), 1, "the failure, once the window was ended");
     assert!(mails[0].header("Subject").contains("tux01"));
