@@ -240,6 +240,19 @@ fn hostile_requests_get_errors_never_events_and_memory_stays_bounded() {
             .into_bytes(),
         413,
     );
+    // And sent: the gate stops reading and closes long before its end.
+    let mut big = TcpStream::connect(("127.0.0.1", gate.port)).unwrap();
+    big.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = big.write_all(
+        format!("POST /ping/{uuid} HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n").as_bytes(),
+    );
+    let chunk = vec![b'x'; 1 << 20];
+    let sent = (0..1024)
+        .take_while(|_| big.write_all(&chunk).is_ok())
+        .count();
+    assert!(sent < 1024, "the gate read a whole gigabyte ({sent} MiB)");
+    drop(big);
     expect(
         format!("POST /ping/{uuid} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes(),
         411,
@@ -366,4 +379,26 @@ fn tls_slugs_maintenance_and_a_check_added_while_running() {
     assert_eq!(events[2]["kind"], "maintenance");
     assert_eq!(events[2]["maintenance_reason"], "reindex");
     assert_eq!(events[2]["host"], "db1");
+}
+
+#[test]
+fn one_check_pinged_too_often_is_told_to_slow_down() {
+    let env = TestEnv::new();
+    let config = env.write_config("[gate]\ncheck_rate = 2\n");
+    let busy = add(&env, &config, "nas", "backup");
+    let calm = add(&env, &config, "nas", "sync");
+    let gate = Gate::start(&env, &config);
+    let ping = |uuid: &str| {
+        gate.raw(format!("GET /ping/{uuid} HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes())
+    };
+    let answers: Vec<(u16, String)> = (0..20).map(|_| ping(&busy)).collect();
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    assert!(
+        (10..=15).contains(&limited),
+        "a burst of six, then 429: {answers:?}"
+    );
+    assert!(answers.iter().any(|(_, a)| a.contains("rate limited")));
+    assert_eq!(ping(&calm).0, 200, "another check has its own budget");
+    drop(gate);
+    assert_eq!(stored(&env).len(), 20 - limited + 1);
 }
