@@ -627,3 +627,41 @@ fn mail_settings_are_flag_then_file_then_default() {
     assert!(text.contains("To: flag-to@example.org"), "{text}");
     assert!(!text.contains("file-to@example.org"), "{text}");
 }
+
+/// A silence recorded while the broker is away is kept, and says so: its
+/// record waits in the spool and sd-mail exits 69.
+#[test]
+fn a_silence_recorded_while_the_broker_is_away_waits_in_the_spool() {
+    let mut env = TestEnv::new();
+    env.set(
+        "SD_BROKER",
+        format!("redis://127.0.0.1:{}", crate::util::free_port()),
+    );
+    let run = env
+        .cmd("sd-mail")
+        .args([
+            "silence", "--host", "tux05", "--for", "1h", "--record", "--state",
+        ])
+        .arg(env.path("mail.db"))
+        .expect_code(69);
+    assert!(run.stderr().contains("spool"), "{}", run.report());
+    let listed = env
+        .cmd("sd-mail")
+        .args(["silences", "--state"])
+        .arg(env.path("mail.db"))
+        .expect_code(0);
+    assert!(
+        listed.stdout().starts_with("tux05 * until"),
+        "{}",
+        listed.report()
+    );
+    let waiting: i64 = rusqlite::Connection::open(env.path("state/spool.db"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM entries WHERE line LIKE '%silenced%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(waiting, 1);
+}

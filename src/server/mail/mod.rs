@@ -272,6 +272,9 @@ fn manage(command: &Command, path: &std::path::Path, base: &ConfigArgs) -> Resul
     let mut state = State::open(path)?;
     let now = time::now_ms();
     let name = |t: &Option<String>| t.clone().unwrap_or_else(|| ANY.to_string());
+    // The silence is kept either way; a record that could not reach the
+    // broker says so in the exit status (it waits in the spool).
+    let mut exit = Exit::Ok;
     match command {
         Command::Silence(args) => {
             if args.target.host.is_none() && args.target.tag.is_none() {
@@ -288,7 +291,7 @@ fn manage(command: &Command, path: &std::path::Path, base: &ConfigArgs) -> Resul
             };
             state.silence(&silence)?;
             if args.record {
-                publish(
+                exit = publish(
                     base,
                     history::silence(&ident::short_hostname(), &silence, true),
                 )?;
@@ -314,7 +317,7 @@ fn manage(command: &Command, path: &std::path::Path, base: &ConfigArgs) -> Resul
                     until_ms: now,
                     reason: None,
                 };
-                publish(
+                exit = publish(
                     base,
                     history::silence(&ident::short_hostname(), &lifted, false),
                 )?;
@@ -336,16 +339,21 @@ fn manage(command: &Command, path: &std::path::Path, base: &ConfigArgs) -> Resul
             }
         }
     }
-    Ok(Exit::Ok)
+    Ok(exit)
 }
 
 /// Where sd-mail's own events go when stdout carries the echo: the spool
 /// and broker sd-bark would use (the configuration, SD_BROKER, SD_SPOOL).
 /// One event of sd-mail's own, sent as sd-bark sends it.
-fn publish(base: &ConfigArgs, line: String) -> Result<()> {
+/// Its exit status says whether it reached the broker (69: it waits in
+/// the spool for the next sd-bark).
+fn publish(base: &ConfigArgs, line: String) -> Result<Exit> {
     let settings = crate::config::Settings::from_environment(base)?;
-    crate::log::outbox::Outbox::send(settings.log(), settings.quiet, vec![line]);
-    Ok(())
+    Ok(crate::log::outbox::Outbox::send(
+        settings.log(),
+        settings.quiet,
+        vec![line],
+    ))
 }
 
 /// `--channel KIND[=VALUE]` as the `[[notify]]` table it stands for.
