@@ -129,3 +129,67 @@ echo $? > "$OUT/code3"
         "2001"
     );
 }
+
+/// sd-gate answers OK only for a ping it kept: with its spool's disk full
+/// and no broker to take the event, it answers 503 (curl --retry sends it
+/// again), and OK again once there is space.
+#[test]
+fn a_full_disk_under_the_gates_spool_is_503_not_ok() {
+    let env = TestEnv::new();
+    let port = crate::util::free_port();
+    let uuid = "0123456789abcdef";
+    std::fs::write(
+        env.path("gate.toml"),
+        format!(
+            "[gate]\nlisten = \"127.0.0.1:{port}\"\n[[gate.check]]\nuuid = \"{uuid}\"\nhost = \"nas\"\ntag = \"backup\"\n"
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        r#"
+"$BIN/sd-gate" --config "$OUT/gate.toml" --spool "$D/spool.db" 2> "$OUT/gate.err" &
+G=$!
+ping() {{ curl -s -o /dev/null -w '%{{http_code}}\n' -m 10 http://127.0.0.1:{port}/ping/{uuid} >> "$OUT/codes"; }}
+for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:{port}/ && break; sleep 0.1; done
+ping; ping
+dd if=/dev/zero of="$D/filler" bs=4k 2>/dev/null
+for i in 1 2 3 4 5 6; do ping; done
+echo full >> "$OUT/codes"
+rm "$D/filler"
+ping; ping
+kill $G; wait $G
+cp "$D/spool.db" "$OUT/spool.db"
+"#
+    );
+    let Some(run) = in_small_tmpfs(&env, &script) else {
+        return;
+    };
+    assert_eq!(run.code(), Some(0), "{}", run.report());
+    let read = |name: &str| std::fs::read_to_string(env.path(name)).unwrap_or_default();
+    let codes = read("codes");
+    let (before, after) = codes.split_once("full\n").unwrap();
+    let full: Vec<&str> = before.lines().skip(2).collect();
+    assert_eq!(
+        &before.lines().take(2).collect::<Vec<_>>(),
+        &["200", "200"],
+        "{codes}"
+    );
+    assert!(
+        full.contains(&"503"),
+        "a full disk is no OK: {codes}\n{}",
+        read("gate.err")
+    );
+    assert_eq!(after.lines().collect::<Vec<_>>(), ["200", "200"], "{codes}");
+    let oks = codes.lines().filter(|c| *c == "200").count();
+    let stored = env
+        .cmd("sd-recv")
+        .args(["--spool"])
+        .arg(env.path("spool.db"))
+        .args(["--group", "store", "--once"])
+        .expect_code(0);
+    assert_eq!(
+        ids(&stored.stdout()).len(),
+        oks,
+        "every OK kept, nothing else"
+    );
+}

@@ -2,7 +2,9 @@
 //! one keeper thread, which commits what has come together in one spool
 //! transaction (one fsync for many pings) and publishes it, the same way
 //! sd-bark does; a worker answers its client only once its event is
-//! committed, so an `OK` is never a ping that a crash can lose. While
+//! committed, so an `OK` is never a ping that a crash can lose (one that
+//! could not be kept, the disk full and no broker, is answered 503 and
+//! sent again by the client's retries). While
 //! nothing comes, the keeper still sends the spool's backlog now and
 //! then, so events held during a broker outage go out when it ends.
 
@@ -18,7 +20,8 @@ const BATCH: usize = 1000;
 /// How often the backlog is tried while no event comes.
 const IDLE_PUBLISH: Duration = Duration::from_secs(1);
 
-type Kept = SyncSender<()>;
+/// Told whether the event was kept (in the spool, or by the broker).
+type Kept = SyncSender<bool>;
 
 #[derive(Clone)]
 pub struct Keeper {
@@ -32,10 +35,11 @@ impl Keeper {
         (Keeper { events }, thread)
     }
 
-    /// Commits one event line: false if the keeper has stopped.
+    /// Commits one event line: false if it could not be kept (the spool
+    /// unwritable and no broker to take it) or the keeper has stopped.
     pub fn keep(&self, line: String) -> bool {
         let (kept, committed) = mpsc::sync_channel(1);
-        self.events.send((line, kept)).is_ok() && committed.recv().is_ok()
+        self.events.send((line, kept)).is_ok() && committed.recv() == Ok(true)
     }
 }
 
@@ -55,9 +59,9 @@ fn keep(mut outbox: Outbox, incoming: &Receiver<(String, Kept)>) -> Exit {
             lines.push(line);
             waiting.push(kept);
         }
-        outbox.commit(lines);
-        for kept in waiting {
-            let _ = kept.send(());
+        let kept = outbox.commit(lines);
+        for waiter in waiting {
+            let _ = waiter.send(kept);
         }
     }
     outbox.finish()

@@ -212,7 +212,10 @@ impl Gate {
         }
         let event = self.event(&call, &check, &request.body, now);
         if !self.keeper.keep(event.to_line()) {
-            return Response::text(503, "the gate is stopping; try again\n");
+            return Response::text(
+                503,
+                "not kept (the gate's spool is unwritable, or it is stopping); try again\n",
+            );
         }
         match call.api {
             Api::Healthchecks => Response::text(200, "OK"),

@@ -169,10 +169,13 @@ impl Outbox {
         self.spool_failed = true;
     }
 
-    /// Keeps a batch: spool, then publish what is waiting.
-    pub fn commit(&mut self, lines: Vec<String>) {
+    /// Keeps a batch: spool, then publish what is waiting. Whether it
+    /// was kept, in the spool or by the broker (false: it went to stderr,
+    /// or to a publishing thread that may not keep it either); a server
+    /// that answers for it (sd-gate) tells its client to send it again.
+    pub fn commit(&mut self, lines: Vec<String>) -> bool {
         if lines.is_empty() {
-            return;
+            return true;
         }
         let appended = {
             let _turn = match &self.publishing {
@@ -191,8 +194,15 @@ impl Outbox {
         };
         match &mut self.publishing {
             Publishing::Inline(publisher) => match (spooled, self.spool.as_mut()) {
-                (Some(last), Some(spool)) => publisher.publish(spool, Some((&lines, last))),
-                _ => publisher.publish_directly(&lines),
+                (Some(last), Some(spool)) => {
+                    publisher.publish(spool, Some((&lines, last)));
+                    true
+                }
+                _ => {
+                    let lost_before = publisher.lost_to_stderr;
+                    publisher.publish_directly(&lines);
+                    publisher.lost_to_stderr == lost_before
+                }
             },
             Publishing::Thread(background) => {
                 if let Some((commits, _)) = &background.checkpoints {
@@ -200,6 +210,7 @@ impl Outbox {
                     // with the next.
                     let _ = commits.try_send(());
                 }
+                let kept = spooled.is_some();
                 let work = match spooled {
                     Some(last) => Work::Spooled(lines, last),
                     None => Work::Unspooled(lines),
@@ -207,6 +218,7 @@ impl Outbox {
                 // A publisher that stopped leaves the events in the spool;
                 // `finish` says what happened.
                 let _ = background.batches.send(work);
+                kept
             }
         }
     }
