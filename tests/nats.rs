@@ -106,3 +106,36 @@ fn a_host_with_another_hosts_credentials_is_refused() {
         .unwrap();
     assert_eq!(spooled, 1);
 }
+
+/// TLS with the CA-file setting Redis uses (`--broker-ca`, SD_BROKER_CA,
+/// [broker] ca_file): a server of the test's own CA is trusted with it,
+/// and refused without it.
+#[test]
+fn tls_to_the_server_with_the_brokers_ca_file() {
+    let mut env = TestEnv::new();
+    let ca = crate::util::tls::make(&env.path("tls"));
+    let nats = NatsServer::start_with_config(
+        env.path("nats"),
+        Some(&format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+            ca.cert.display(),
+            ca.key.display()
+        )),
+    );
+    let url = nats.url().replace("nats://127.0.0.1", "tls://localhost");
+    env.set("SD_BROKER", &url);
+    // Without the CA: the certificate is not trusted; the event waits.
+    let untrusted = env
+        .cmd("sd-bark")
+        .stdin("{\"id\":\"t0\",\"tag\":\"backup\",\"status\":\"ok\"}\n")
+        .run();
+    assert_ne!(untrusted.code(), Some(0), "{}", untrusted.report());
+    env.set("SD_BROKER_CA", &ca.ca);
+    env.cmd("sd-bark")
+        .stdin("{\"id\":\"t1\",\"tag\":\"backup\",\"status\":\"ok\"}\n")
+        .expect_code(0);
+    let db = env.path("events.db");
+    env.receive_into(&db);
+    // t0 waited in the spool and went out with t1.
+    assert_eq!(stored(&db), (2, 2));
+}
