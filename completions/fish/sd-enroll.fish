@@ -34,8 +34,8 @@ complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -s o -l out -d 
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l host-url -d 'The broker\'s URL as the hosts reach it [default: the server\'s, without its user and password]' -r
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l keyring -d 'The keyring sd-recv --keyring checks' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l order-key -d 'The private key orders are signed with; its .pub goes into bundles [default: [order] key_file]' -r -F
-complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
-complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
+complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l broker -d 'Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// or tls:// broker' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand add" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
@@ -48,8 +48,8 @@ complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand apply" -l quiet-arri
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l keyring -d 'The keyring sd-recv --keyring checks' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l order-key -d 'The private key orders are signed with; its .pub goes into bundles [default: [order] key_file]' -r -F
-complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
-complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
+complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l broker -d 'Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// or tls:// broker' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
@@ -58,8 +58,8 @@ complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand revoke" -s h -l help
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l db -d 'The store that says when each host last spoke [default: [store] path, else the default store]' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l keyring -d 'The keyring sd-recv --keyring checks' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l order-key -d 'The private key orders are signed with; its .pub goes into bundles [default: [order] key_file]' -r -F
-complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
-complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
+complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l broker -d 'Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// or tls:// broker' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-enroll -n "__fish_sd_enroll_using_subcommand list" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F

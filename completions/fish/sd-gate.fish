@@ -25,8 +25,8 @@ function __fish_sd_gate_using_subcommand
 end
 
 complete -c sd-gate -n "__fish_sd_gate_needs_command" -l listen -d 'Address and port to listen on [default: [gate] listen, or 127.0.0.1:8470]' -r
-complete -c sd-gate -n "__fish_sd_gate_needs_command" -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
-complete -c sd-gate -n "__fish_sd_gate_needs_command" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
+complete -c sd-gate -n "__fish_sd_gate_needs_command" -l broker -d 'Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-gate -n "__fish_sd_gate_needs_command" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// or tls:// broker' -r -F
 complete -c sd-gate -n "__fish_sd_gate_needs_command" -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-gate -n "__fish_sd_gate_needs_command" -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-gate -n "__fish_sd_gate_needs_command" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F
@@ -36,8 +36,8 @@ complete -c sd-gate -n "__fish_sd_gate_needs_command" -s V -l version -d 'Print 
 complete -c sd-gate -n "__fish_sd_gate_needs_command" -f -a "add" -d 'Make a check: a new UUID for HOST and TAG, added to the configuration file; prints the UUID and the URL to ping'
 complete -c sd-gate -n "__fish_sd_gate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l slug -d 'Also reachable as /ping/KEY/SLUG ([gate] ping_key_file)' -r
-complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
-complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
+complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l broker -d 'Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// or tls:// broker' -r -F
 complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-gate -n "__fish_sd_gate_using_subcommand add" -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F

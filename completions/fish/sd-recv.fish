@@ -10,8 +10,8 @@ complete -c sd-recv -l claim-idle -d 'Take over entries another consumer left un
 complete -c sd-recv -l window -d 'Events in flight to the handler at most. Several of the handler\'s batches (sd-store commits 8,000 at a time), so that it stores the next while the last is flushed, echoed and acknowledged' -r
 complete -c sd-recv -l max-deliveries -d 'Deliveries without an echo before an event goes to sheepdog:dead' -r
 complete -c sd-recv -l max-event-size -d 'Largest event accepted (1MiB, 64KiB)' -r
-complete -c sd-recv -l broker -d 'Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
-complete -c sd-recv -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// broker' -r -F
+complete -c sd-recv -l broker -d 'Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH, or through Sentinel redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay in the local spool. Prefer password_file in the configuration file to a password here, which `ps` shows to every user' -r
+complete -c sd-recv -l broker-ca -d 'CA certificate (PEM) to trust for a rediss:// or tls:// broker' -r -F
 complete -c sd-recv -l stream -d 'Redis stream key events travel on [default: sheepdog:events]' -r
 complete -c sd-recv -l spool -d 'Local spool database [default: $XDG_STATE_HOME/sheepdog/spool.db, /var/lib/sheepdog/spool.db for root]' -r -F
 complete -c sd-recv -l config -d 'Configuration file [default: ~/.config/sheepdog/sheepdog.toml, then /etc/sheepdog/sheepdog.toml]' -r -F

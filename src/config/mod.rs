@@ -32,16 +32,17 @@ pub const DEFAULT_MAX_LEN: u64 = 10_000_000;
 #[derive(Clone, Debug, Default, clap::Args)]
 #[command(next_help_heading = "Common options")]
 pub struct CommonArgs {
-    /// Redis broker: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…
+    /// Broker: Redis redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://…
     /// (TLS), unix:///PATH, or through Sentinel
-    /// redis+sentinel://HOST:PORT,…/MASTER. Without one, events stay in the
-    /// local spool.
+    /// redis+sentinel://HOST:PORT,…/MASTER; or NATS JetStream
+    /// nats://[USER:PASSWORD@]HOST:PORT, tls://… Without one, events stay
+    /// in the local spool.
     /// Prefer password_file in the configuration file to a password here,
     /// which `ps` shows to every user.
     #[arg(long, env = "SD_BROKER", value_name = "URL", global = true)]
     pub broker: Option<String>,
 
-    /// CA certificate (PEM) to trust for a rediss:// broker.
+    /// CA certificate (PEM) to trust for a rediss:// or tls:// broker.
     #[arg(long, env = "SD_BROKER_CA", value_name = "FILE", global = true)]
     pub broker_ca: Option<PathBuf>,
 

@@ -74,7 +74,9 @@ pub enum Command {
     /// Make a check: a new UUID for HOST and TAG, added to the
     /// configuration file; prints the UUID and the URL to ping.
     Add {
+        /// The host the check's pings are about (`nas`, `router`).
         host: String,
+        /// What is watched there (`backup`, `wan`).
         tag: String,
         /// Also reachable as /ping/KEY/SLUG ([gate] ping_key_file).
         #[arg(long)]
