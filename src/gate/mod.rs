@@ -89,25 +89,35 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
 const MAX_OUTPUT: usize = 64 * 1024;
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
-    if let Some(Command::Add { host, tag, slug }) = &args.command {
-        let (uuid, path) = checks::add(&args.common.base, host, tag, slug.as_deref())?;
-        let (config, _) = args.common.base.load()?;
-        let base = config.gate.url.clone().unwrap_or_else(|| {
-            format!(
-                "http://{}",
-                config.gate.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
-            )
-        });
-        println!("{uuid}");
-        println!("{}/ping/{uuid}", base.trim_end_matches('/'));
-        if !args.common.base.quiet {
-            cli::note(format!(
-                "added to {}; a running sd-gate reads it at the check's first ping",
-                path.display()
-            ));
-        }
-        return Ok(Exit::Ok);
+    match &args.command {
+        Some(Command::Add { host, tag, slug }) => add(&args, host, tag, slug.as_deref()),
+        None => serve(&args, matches),
     }
+}
+
+/// `sd-gate add`: the new check's UUID and URL on stdout.
+fn add(args: &Args, host: &str, tag: &str, slug: Option<&str>) -> Result<Exit> {
+    let (uuid, path) = checks::add(&args.common.base, host, tag, slug)?;
+    let (config, _) = args.common.base.load()?;
+    let base = config.gate.url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            config.gate.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
+        )
+    });
+    println!("{uuid}");
+    println!("{}/ping/{uuid}", base.trim_end_matches('/'));
+    if !args.common.base.quiet {
+        cli::note(format!(
+            "added to {}; a running sd-gate reads it at the check's first ping",
+            path.display()
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+/// Listens until told to stop; the outbox's exit status at the end.
+fn serve(args: &Args, matches: &ArgMatches) -> Result<Exit> {
     let settings = Settings::resolve(&args.common, matches)?;
     let section = &settings.config.gate;
     let listen = args
@@ -116,25 +126,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         .or_else(|| section.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let checks = Checks::from_section(section, settings.config_path.clone())?;
-    let tls = match (&section.tls_cert, &section.tls_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(tls_config(cert, key)?)),
-        (None, None) => None,
-        _ => return Err(Error::usage("[gate] tls_cert and tls_key go together")),
-    };
-    let limits = http::Limits {
-        max_body: section
-            .max_body
-            .map_or(http::Limits::default().max_body, |b| {
-                usize::try_from(b).unwrap_or(usize::MAX)
-            }),
-        ..http::Limits::default()
-    };
-    let pool = listener::Pool {
-        workers: section.workers.unwrap_or(64).clamp(1, 4096),
-        per_address: section.address_connections.unwrap_or(32).max(1),
-        limits,
-        tls,
-    };
+    let pool = pool(section)?;
     let stop = cli::stop_flag()?;
     let socket = TcpListener::bind(&listen).usage_context("listening on", &listen)?;
     if checks.len() == 0 && !settings.quiet {
@@ -175,6 +167,29 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<Exit> {
         cli::note("stopped");
     }
     Ok(kept.join().unwrap_or(Exit::IoErr))
+}
+
+/// The workers and the limits `[gate]` sets.
+fn pool(section: &crate::config::GateSection) -> Result<listener::Pool> {
+    let tls = match (&section.tls_cert, &section.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(tls_config(cert, key)?)),
+        (None, None) => None,
+        _ => return Err(Error::usage("[gate] tls_cert and tls_key go together")),
+    };
+    let limits = http::Limits {
+        max_body: section
+            .max_body
+            .map_or(http::Limits::default().max_body, |b| {
+                usize::try_from(b).unwrap_or(usize::MAX)
+            }),
+        ..http::Limits::default()
+    };
+    Ok(listener::Pool {
+        workers: section.workers.unwrap_or(64).clamp(1, 4096),
+        per_address: section.address_connections.unwrap_or(32).max(1),
+        limits,
+        tls,
+    })
 }
 
 struct Gate {
