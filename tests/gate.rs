@@ -402,3 +402,36 @@ fn one_check_pinged_too_often_is_told_to_slow_down() {
     drop(gate);
     assert_eq!(stored(&env).len(), 20 - limited + 1);
 }
+
+/// The broker away: pings are answered OK from the spool and reach the
+/// broker once it is back, with no ping needed to carry them.
+#[test]
+fn pings_wait_in_the_spool_while_the_broker_is_away() {
+    let mut env = TestEnv::new();
+    let mut redis = RedisServer::start_durable(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let config = env.write_config("[gate]\n");
+    let uuid = add(&env, &config, "nas", "backup");
+    let gate = Gate::start(&env, &config);
+    let ping =
+        || gate.raw(format!("GET /ping/{uuid} HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes());
+    assert_eq!(ping().0, 200);
+    let stream_length = |redis: &RedisServer| {
+        redis
+            .cli(&["XLEN", "sheepdog:events"])
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
+    assert!(wait_until(10, || stream_length(&redis) == Some(1)));
+    redis.kill();
+    for _ in 0..3 {
+        assert_eq!(ping().0, 200, "{}", gate.log());
+    }
+    redis.restart();
+    assert!(
+        wait_until(60, || stream_length(&redis) == Some(4)),
+        "the three held back never reached the broker: {:?}\n{}",
+        stream_length(&redis),
+        gate.log()
+    );
+    drop(gate);
+}
