@@ -6,7 +6,7 @@
 
 use crate::util::redis::RedisServer;
 use crate::util::smtp::SmtpServer;
-use crate::util::{TestEnv, bin, have, wait_until};
+use crate::util::{Background, TestEnv, bin, have, wait_until};
 
 /// Runs `script` as a host named `host` (its own UTS namespace), with
 /// `sd-bark` on PATH.
@@ -57,19 +57,24 @@ fn twenty_hosts_rebooting_in_a_window_send_no_mail_and_the_one_that_stays_down_o
     let smtp = SmtpServer::start(env.path("smtp"));
     let store = env.path("store.db");
     let (store_out, store_err) = (env.path("store.out"), env.path("store.err"));
-    let storing = env
-        .cmd("sd-recv")
-        .args(["--group", "store", "--", bin("sd-store"), "--echo"])
-        .arg(&store)
-        .spawn_to(&store_out, &store_err);
+    // Stopped when dropped, whatever the test's end.
+    let storing = Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", "store", "--", bin("sd-store"), "--echo"])
+            .arg(&store)
+            .own_group()
+            .spawn_to(&store_out, &store_err),
+    );
     let (mail_out, mail_err) = (env.path("mail.out"), env.path("mail.err"));
-    let mailing = env
-        .cmd("sd-recv")
-        .args(["--group", "mail", "--", bin("sd-mail"), "--echo"])
-        .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
-        .args(["--group-wait", "0s", "--state"])
-        .arg(env.path("mail.db"))
-        .spawn_to(&mail_out, &mail_err);
+    let mailing = Background::new(
+        env.cmd("sd-recv")
+            .args(["--group", "mail", "--", bin("sd-mail"), "--echo"])
+            .args(["--to", "admin@example.org", "--smtp", &smtp.url()])
+            .args(["--group-wait", "0s", "--state"])
+            .arg(env.path("mail.db"))
+            .own_group()
+            .spawn_to(&mail_out, &mail_err),
+    );
     let window = 15;
     for i in 1..=20 {
         as_host(
@@ -105,8 +110,8 @@ fn twenty_hosts_rebooting_in_a_window_send_no_mail_and_the_one_that_stays_down_o
     assert!(told, "{}", mail_log());
     std::thread::sleep(std::time::Duration::from_secs(3));
     let mails = smtp.received();
-    crate::util::terminate(mailing);
-    crate::util::terminate(storing);
+    mailing.terminate();
+    storing.terminate();
     assert_eq!(mails.len(), 1, "exactly one mail: {}", mail_log());
     let subject = mails[0].header("Subject");
     assert!(
