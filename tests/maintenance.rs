@@ -409,3 +409,37 @@ fn a_window_ended_early_tells_what_it_held_at_once() {
     assert_eq!(mails.len(), 1, "the failure, once the window was ended");
     assert!(mails[0].header("Subject").contains("tux01"));
 }
+
+/// With --record (two servers), what a window's end tells is recorded as
+/// decided, as every other notification is, so the other voice knows it.
+#[test]
+fn a_windows_end_is_recorded_for_the_other_voice() {
+    use std::io::Write;
+    let mut env = TestEnv::new();
+    let redis = crate::util::redis::RedisServer::start(env.path("redis"));
+    env.set("SD_BROKER", redis.url());
+    let smtp = SmtpServer::start(env.path("smtp"));
+    let input = format!(
+        r#"{{"v":1,"id":"m","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
+{{"v":1,"id":"f","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2}}
+"#,
+        from_now(-1000),
+        from_now(2000),
+        from_now(-500)
+    );
+    let mut child = mail(&env, &smtp).args(["--echo", "--record"]).spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let told = wait_until(30, || !smtp.received().is_empty());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(told, "{}", String::from_utf8_lossy(&output.stderr));
+    let stream = redis
+        .cli(&["XRANGE", "sheepdog:events", "-", "+"])
+        .unwrap_or_default();
+    assert!(
+        stream.contains("\"kind\":\"decided\"") && stream.contains("\"about_host\":\"tux01\""),
+        "{stream}"
+    );
+}

@@ -677,6 +677,35 @@ impl Decider {
     }
 }
 
+impl Mailer {
+    /// With --record, what is to be told is recorded as decided before
+    /// it is told (super::history): a voice that dies before telling
+    /// leaves it to the next one. `otherwise` says what a failure means.
+    fn record_decided(&mut self, queued: &[(Item, TagState)], otherwise: &str) -> Result<()> {
+        if !self.record || queued.is_empty() {
+            return Ok(());
+        }
+        let lines = queued
+            .iter()
+            .map(|(item, state)| {
+                super::history::record(
+                    &self.envelope.host,
+                    super::history::DECIDED,
+                    item,
+                    state,
+                    None,
+                )
+            })
+            .collect();
+        self.publish(lines).map_err(|failed| {
+            Error::new(
+                failed,
+                format!("what is to be told could not be recorded in the broker; {otherwise}"),
+            )
+        })
+    }
+}
+
 impl Batches<(Event, String)> for Mailer {
     fn commit(&mut self, batch: Vec<(Event, String)>) -> Result<()> {
         let now = time::now_ms();
@@ -692,29 +721,12 @@ impl Batches<(Event, String)> for Mailer {
         // With --record, what is to be told is recorded before the events
         // are let go: a voice that dies before telling leaves it to the
         // next one (super::history).
-        if self.record && !queued.is_empty() {
-            let lines = queued
-                .iter()
-                .map(|(item, state)| {
-                    super::history::record(
-                        &self.envelope.host,
-                        super::history::DECIDED,
-                        item,
-                        state,
-                        None,
-                    )
-                })
-                .collect();
-            // Not let go unrecorded: the events stay pending in the
-            // group, for this voice's next run or the other server's.
-            self.publish(lines).map_err(|failed| {
-                Error::new(
-                    failed,
-                    "what is to be told could not be recorded in the broker; the events \
-                     are not let go, so the next voice decides them again",
-                )
-            })?;
-        }
+        // Not let go unrecorded: the events stay pending in the group,
+        // for this voice's next run or the other server's.
+        self.record_decided(
+            &queued,
+            "the events are not let go, so the next voice decides them again",
+        )?;
         // Each event is done with once decided: a mail it calls for is
         // committed to the state file (synchronous=FULL) and sent from
         // there, through a mail server's absence and sd-mail's restarts.
@@ -734,8 +746,13 @@ impl Batches<(Event, String)> for Mailer {
     fn wake(&mut self) -> Result<()> {
         let now = time::now_ms();
         let tx = self.state.transaction()?;
-        self.decider.end_windows(&tx, now)?;
+        let told = self.decider.end_windows(&tx, now)?;
         tx.commit(now)?;
+        // No events wait on it: what the window held is told by this
+        // voice either way; the other server may tell it again.
+        if let Err(err) = self.record_decided(&told, "this voice tells it unrecorded") {
+            cli::warn(err);
+        }
         self.send_due(now)?;
         self.plan()
     }
