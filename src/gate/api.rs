@@ -169,32 +169,26 @@ fn is_signal(segment: &str) -> bool {
 }
 
 fn maintenance_length(params: &Params) -> Result<Duration, NotACall> {
-    match params.get("for") {
-        None => Err(NotACall::Bad(
-            "maintenance needs ?for=DURATION (30m, 2h) or ?for=off".into(),
-        )),
-        Some("off") => Ok(Duration::ZERO),
-        Some(text) => crate::base::cli::parse_duration(text)
-            .ok()
-            .filter(|d| !d.is_zero() && *d <= Duration::from_secs(31 * 86400))
-            .ok_or_else(|| {
-                NotACall::Bad(format!(
-                    "for={text:?} is not a duration between 1s and 31 days"
-                ))
-            }),
-    }
+    let text = params.get("for").ok_or_else(|| {
+        NotACall::Bad("maintenance needs ?for=DURATION (30m, 2h) or ?for=off".into())
+    })?;
+    crate::event::maintenance::parse_length(text).map_err(|why| NotACall::Bad(format!("for={why}")))
+}
+
+/// A token or slug: short and plain (letters, digits, `-`, `_`).
+pub fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_TOKEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn token(text: &str) -> Result<String, NotACall> {
-    if text.is_empty()
-        || text.len() > MAX_TOKEN
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(NotACall::Unknown);
+    match is_token(text) {
+        true => Ok(text.to_string()),
+        false => Err(NotACall::Unknown),
     }
-    Ok(text.to_string())
 }
 
 fn slug_token(key: &str, slug: &str) -> Result<Token, NotACall> {

@@ -3,7 +3,7 @@
 //! when it changes, so that `sd-gate add` takes effect without a
 //! restart; and `sd-gate add` itself, which writes a new one.
 
-use super::api::Token;
+use super::api::{Token, is_token};
 use crate::base::error::{Context, Error, Result};
 use crate::config::{ConfigArgs, GateSection};
 use std::collections::HashMap;
@@ -34,14 +34,8 @@ impl Checks {
         let mut checks = Checks::default();
         for (n, check) in section.check.iter().enumerate() {
             let at = || format!("[[gate.check]] number {}", n + 1);
-            for (name, value) in [("host", &check.host), ("tag", &check.tag)] {
-                if value.trim().is_empty() || value.chars().any(char::is_control) {
-                    return Err(Error::usage(format!(
-                        "{}: {name} {value:?} is empty or has control characters",
-                        at()
-                    )));
-                }
-            }
+            plain_names(&check.host, &check.tag)
+                .map_err(|why| Error::usage(format!("{}: {why}", at())))?;
             if check.uuid.is_none() && check.slug.is_none() {
                 return Err(Error::usage(format!("{}: give it a uuid or a slug", at())));
             }
@@ -128,12 +122,17 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn is_token(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 128
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// A check's host and tag name something: not empty, no control
+/// characters (they become the event's and, later, a mail's header).
+fn plain_names(host: &str, tag: &str) -> std::result::Result<(), String> {
+    for (name, value) in [("host", host), ("tag", tag)] {
+        if value.trim().is_empty() || value.chars().any(char::is_control) {
+            return Err(format!(
+                "{name} {value:?} is empty or has control characters"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A random version 4 UUID, as healthchecks.io gives its checks.
@@ -164,13 +163,7 @@ pub fn add(
     tag: &str,
     slug: Option<&str>,
 ) -> Result<(String, PathBuf)> {
-    for (name, value) in [("HOST", host), ("TAG", tag)] {
-        if value.trim().is_empty() || value.chars().any(char::is_control) {
-            return Err(Error::usage(format!(
-                "{name} {value:?} is empty or has control characters"
-            )));
-        }
-    }
+    plain_names(host, tag).map_err(Error::usage)?;
     if let Some(slug) = slug
         && !is_token(slug)
     {

@@ -532,10 +532,7 @@ impl Decider {
         let known = tx.tag_state(host, tag)?;
         // Held by a window in force when it happened: a replay of what
         // a window held is held again, and told as it stands.
-        let window = maintenance::longer(
-            tx.declared_window(host, tag, incoming.time_ms)?,
-            self.windows.covering(host, tag, incoming.time_ms),
-        );
+        let window = self.window_over(tx, host, tag, incoming.time_ms)?;
         let quiet = if tx.silenced(host, tag, now)? {
             Quiet::Silenced
         } else if window.is_some() {
@@ -617,6 +614,21 @@ impl Decider {
         tx.write_change(now, host, tag, now_status, Some(Status::Fail), &line)
     }
 
+    /// The window covering `host` and `tag` at `at_ms`: one it declared
+    /// or a recurring one, the later-ending.
+    fn window_over(
+        &self,
+        tx: &state::Tx<'_>,
+        host: &str,
+        tag: &str,
+        at_ms: i64,
+    ) -> Result<Option<maintenance::Window>> {
+        Ok(maintenance::longer(
+            tx.declared_window(host, tag, at_ms)?,
+            self.windows.covering(host, tag, at_ms),
+        ))
+    }
+
     /// A host's own maintenance window, from its event.
     fn declare(&self, tx: &state::Tx<'_>, event: &Event) -> Result<()> {
         let until = event.str("until").and_then(time::parse_rfc3339_ms);
@@ -640,10 +652,7 @@ impl Decider {
     fn end_windows(&self, tx: &state::Tx<'_>, now: i64) -> Result<Vec<(Item, TagState)>> {
         let mut told = Vec::new();
         for (host, tag, held) in tx.held_until(now)? {
-            let still = maintenance::longer(
-                tx.declared_window(&host, &tag, now)?,
-                self.windows.covering(&host, &tag, now),
-            );
+            let still = self.window_over(tx, &host, &tag, now)?;
             if let Some(window) = still {
                 tx.hold_in_window(&host, &tag, window.until_ms, &held)?;
                 continue;

@@ -488,6 +488,9 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
     } else {
         (State::open(&path)?, None)
     };
+    // The recurring maintenance windows: what the decider holds, and what
+    // the suppression rules see.
+    let windows = crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
     let suppression = match crate::rules::locate(args.rules.as_deref(), &config) {
         Some(file) => {
             let store = crate::store::Store::locate(args.store.as_deref(), &config);
@@ -496,11 +499,9 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
                 .timeout
                 .map_or(crate::rules::DEFAULT_TIMEOUT, |t| t.0);
             match crate::rules::Rules::load(&file) {
-                Ok(rules) => suppress::Suppression::new(
-                    rules.with_timeout(timeout),
-                    store,
-                    crate::server::maintenance::Recurrences::from_config(&config.maintenance)?,
-                ),
+                Ok(rules) => {
+                    suppress::Suppression::new(rules.with_timeout(timeout), store, windows.clone())
+                }
                 // A rule file named on the command line must be right; one
                 // from the configuration, broken by an edit, must not stop
                 // the mail.
@@ -524,7 +525,7 @@ fn serve(args: Args, config: crate::config::ConfigFile, path: PathBuf) -> Result
             policy,
             group_wait_ms: ms(or(args.group_wait, mail.group_wait, 30)),
             digest: digest_ms.is_some(),
-            windows: crate::server::maintenance::Recurrences::from_config(&config.maintenance)?,
+            windows,
         },
         digest_ms,
         retries: args.retries,

@@ -198,8 +198,10 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
     };
     let path = Store::locate(db.map(PathBuf::as_path), &config);
     let conn = Store::open_read_only(&path)?;
-    crate::server::maintenance::Recurrences::from_config(&config.maintenance)?
-        .offer_to_rules(&conn, time::now_ms())?;
+    // The configuration's recurring maintenance windows, read once: for
+    // the rules (any question may ask them) and the board.
+    let recurring = crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
+    recurring.offer_to_rules(&conn, time::now_ms())?;
     let mut exit = Exit::Ok;
     let answer = match (&args.sql, &args.question) {
         (Some(sql), _) => sql_answer(&conn, sql)?,
@@ -211,8 +213,6 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             }
             if let Some(format @ (Format::Openmetrics | Format::Html)) = args.format {
                 let mut pairs = read::pairs(&conn, &s.filters.selection(&conn, s.filters.since)?)?;
-                let recurring =
-                    crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
                 let in_force =
                     crate::server::maintenance::InForce::read(&conn, &recurring, time::now_ms())?;
                 for pair in &mut pairs {
@@ -238,7 +238,7 @@ pub fn run(args: Args, _: &ArgMatches) -> Result<Exit> {
             }
             let mut answer = status(&conn, &s.filters)?;
             mark_suppressed(&conn, &config, &mut answer)?;
-            mark_maintenance(&conn, &config, &mut answer)?;
+            mark_maintenance(&conn, &recurring, &mut answer)?;
             if s.check && answer.rows.iter().any(|row| failing(row, s.warn)) {
                 exit = Exit::Failed;
             }
@@ -326,11 +326,10 @@ fn mark_suppressed(
 /// window's end, and its reason.
 fn mark_maintenance(
     conn: &Connection,
-    config: &crate::config::ConfigFile,
+    recurring: &crate::server::maintenance::Recurrences,
     answer: &mut Answer,
 ) -> Result<()> {
-    let recurring = crate::server::maintenance::Recurrences::from_config(&config.maintenance)?;
-    let in_force = crate::server::maintenance::InForce::read(conn, &recurring, time::now_ms())?;
+    let in_force = crate::server::maintenance::InForce::read(conn, recurring, time::now_ms())?;
     let mut any = false;
     for row in &mut answer.rows {
         let text = |key: &str| {
