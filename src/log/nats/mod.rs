@@ -66,9 +66,11 @@ pub struct Nats {
     signer: Option<crate::event::signing::Key>,
     /// Consumers by group, with the ack wait each was last given.
     consumers: HashMap<String, (consumer::PullConsumer, Duration)>,
-    /// Messages delivered and not yet acknowledged, by entry id: what
-    /// acknowledging them needs.
-    held: HashMap<String, jetstream::Message>,
+    /// Messages delivered and not yet acknowledged, by entry id: the
+    /// subject an acknowledgement of each goes to (the message itself is
+    /// large, and moved about for every event it would cost more than the
+    /// rest of a read).
+    held: HashMap<String, async_nats::Subject>,
     /// The streams opened (the log's, the dead letters'), by name: asked
     /// of the server once, not before every batch.
     streams: HashMap<String, stream::Stream>,
@@ -329,7 +331,8 @@ impl Nats {
                     &message.message.payload,
                     message.message.headers.as_ref(),
                 );
-                self.held.insert(entry.id.clone(), message);
+                let reply = message.message.reply?;
+                self.held.insert(entry.id.clone(), reply);
                 Some(entry)
             })
             .collect())
@@ -570,15 +573,16 @@ impl Log for Nats {
     }
 
     fn ack(&mut self, _group: &str, ids: &[String]) -> Result<()> {
-        let messages: Vec<jetstream::Message> =
+        let replies: Vec<async_nats::Subject> =
             ids.iter().filter_map(|id| self.held.remove(id)).collect();
-        if messages.is_empty() {
+        if replies.is_empty() {
             return Ok(());
         }
         let client = self.client.clone();
         self.run("acknowledging on", Duration::ZERO, async move {
-            for message in &messages {
-                message.ack().await?;
+            for reply in replies {
+                // An empty body acknowledges, as `jetstream::Message::ack`.
+                client.publish(reply, "".into()).await?;
             }
             // Sent, not just queued: the connection runs only while this
             // engine is asked something, and an acknowledgement that waits
@@ -604,10 +608,12 @@ impl Log for Nats {
             headers,
             entry.text.clone().unwrap_or_default(),
         )?;
-        if let Some(message) = self.held.remove(&entry.id) {
+        if let Some(reply) = self.held.remove(&entry.id) {
             let client = self.client.clone();
             self.run("acknowledging on", Duration::ZERO, async move {
-                message.ack_with(jetstream::AckKind::Term).await?;
+                client
+                    .publish(reply, jetstream::AckKind::Term.into())
+                    .await?;
                 client.flush().await?;
                 Ok::<_, async_nats::Error>(())
             })?;
