@@ -3,7 +3,9 @@
 #  1. sd-bark through NATS against a pipelined nats-py publisher doing the
 #     same (each event's id as Nats-Msg-Id, every message acknowledged);
 #  2. sd-bark → broker → sd-recv --group store -- sd-store --echo, end to
-#     end, through NATS against the same through Redis;
+#     end, through NATS against the same through Redis (persistence off,
+#     and as the README configures it for the guarantee: appendonly yes,
+#     appendfsync always);
 #  3. sd-bark's start-up with one event, NATS against Redis (hyperfine).
 # Each against a private server on a free loopback port (nats-server -js
 # with its store in bench/out, redis-server with persistence off).
@@ -90,10 +92,23 @@ for i in 1 2 3; do
     redis-cli -p "$port" flushall >/dev/null
     end_to_end "$url" "redis.$i"
 done > "$out/e2e-redis.all"
-en=$(median < "$out/e2e-nats.all"); er=$(median < "$out/e2e-redis.all")
+# Redis as the README configures it for the guarantee (appendonly yes,
+# appendfsync always): JetStream keeps its streams on disk too.
+aport=$(free_port)
+mkdir -p "$out/aof"
+redis-server --port "$aport" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync always \
+    --dir "$out/aof" --daemonize yes --pidfile "$out/aof/redis.pid" --logfile "$out/aof/redis.log"
+sleep 0.5
+for i in 1 2 3; do
+    redis-cli -p "$aport" flushall >/dev/null
+    end_to_end "redis://127.0.0.1:$aport" "aof.$i"
+done > "$out/e2e-aof.all"
+redis-cli -p "$aport" shutdown nosave >/dev/null 2>&1 || true
+en=$(median < "$out/e2e-nats.all"); er=$(median < "$out/e2e-redis.all"); ea=$(median < "$out/e2e-aof.all")
 echo "  NATS  $(rate "$en") events/s (median ${en}s)"
-echo "  Redis $(rate "$er") events/s (median ${er}s)"
-echo "  NATS / Redis: $(python3 -c "print(f'{$er/$en:.2f}')")x"
+echo "  Redis $(rate "$er") events/s (median ${er}s), persistence off"
+echo "  Redis $(rate "$ea") events/s (median ${ea}s), appendonly yes, appendfsync always"
+echo "  NATS / Redis: $(python3 -c "print(f'{$er/$en:.2f}')")x; NATS / Redis with its AOF: $(python3 -c "print(f'{$ea/$en:.2f}')")x"
 
 if command -v hyperfine >/dev/null 2>&1; then
     echo "== sd-bark start-up, one event (hyperfine)"
