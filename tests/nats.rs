@@ -139,3 +139,84 @@ fn tls_to_the_server_with_the_brokers_ca_file() {
     // t0 waited in the spool and went out with t1.
     assert_eq!(stored(&db), (2, 2));
 }
+
+/// Something on the broker's port that speaks NATS until the first
+/// publish, then answers it with `attack` (the reply subject put in for
+/// `{}`); every connection gets the same.
+fn lying_nats_server(attack: &'static str) -> u16 {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            std::thread::spawn(move || {
+                let mut out = client.try_clone().unwrap();
+                let mut input = std::io::BufReader::new(client);
+                let info = "INFO {\"server_id\":\"x\",\"version\":\"2.9.10\",\"proto\":1,\
+                            \"headers\":true,\"max_payload\":1048576,\"jetstream\":true}\r\n";
+                if out.write_all(info.as_bytes()).is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if !matches!(input.read_line(&mut line), Ok(n) if n > 0) {
+                        return;
+                    }
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    let reply = match words.first().copied() {
+                        Some("PING") => "PONG\r\n".to_string(),
+                        Some("PUB" | "HPUB") => {
+                            // Its body, then the lie, to whoever asked.
+                            let size: usize = words.last().unwrap().parse().unwrap();
+                            let mut body = vec![0; size + 2];
+                            if input.read_exact(&mut body).is_err() {
+                                return;
+                            }
+                            attack.replace("{}", words.get(2).copied().unwrap_or("x"))
+                        }
+                        _ => continue,
+                    };
+                    if out.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A server that announces a message of 2^64 - 1 bytes (async-nats 0.52's
+/// reader panics on it) or a header longer than its message: the command
+/// ends with 69 and says so, the event waits in the spool and reaches a
+/// real server with the next bark.
+#[test]
+fn a_server_that_lies_about_a_message_leaves_the_events_in_the_spool() {
+    for attack in [
+        "MSG {} 1 18446744073709551615\r\nabc\r\n",
+        "HMSG {} 1 40 20\r\nNATS/1.0\r\n\r\n0123456789\r\n",
+    ] {
+        let mut env = TestEnv::new();
+        let port = lying_nats_server(attack);
+        env.set("SD_BROKER", format!("nats://127.0.0.1:{port}"));
+        let run = env
+            .cmd("sd-bark")
+            .env("RUST_BACKTRACE", "0")
+            .stdin("{\"id\":\"kept\",\"tag\":\"backup\",\"status\":\"ok\"}\n")
+            .run();
+        assert_eq!(run.code(), Some(69), "{attack}: {}", run.report());
+        assert!(
+            run.stderr().contains("1 event(s) wait in the spool"),
+            "{attack}: {}",
+            run.report()
+        );
+        let nats = NatsServer::start(env.path("nats"));
+        env.set("SD_BROKER", nats.url());
+        env.cmd("sd-bark").arg("--flush").expect_code(0);
+        let db = env.path("events.db");
+        env.receive_into(&db);
+        assert_eq!(stored(&db), (1, 1), "{attack}");
+    }
+}
