@@ -55,14 +55,10 @@ fn a_wrong_broker_url_is_a_usage_error_naming_where_it_came_from() {
 #[test]
 fn a_port_where_something_else_answers_is_not_a_redis_server() {
     let env = TestEnv::new();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut buf = [0u8; 1024];
-            let _ = conn.read(&mut buf);
-            let _ = conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
-        }
+    let port = crate::util::pretender(|mut conn| {
+        let mut buf = [0u8; 1024];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
     });
     let url = format!("redis://127.0.0.1:{port}");
     let run = env
@@ -238,52 +234,44 @@ fn sd_bark_at_the_end_of_a_pipe_keeps_what_it_is_given_after_a_stop() {
 /// A server that answers every command as Redis would with `+OK`, but
 /// XREAD and XREADGROUP with `attack`, and keeps the connection open.
 fn impersonated_broker(attack: &'static [u8]) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            std::thread::spawn(move || {
-                let mut out = client.try_clone().unwrap();
-                let mut input = std::io::BufReader::new(client);
-                let mut line = String::new();
-                let mut read_line = |input: &mut std::io::BufReader<_>| {
-                    line.clear();
-                    use std::io::BufRead;
-                    match input.read_line(&mut line) {
-                        Ok(n) if n > 0 => Some(line.trim_end().to_string()),
-                        _ => None,
-                    }
+    crate::util::pretender(move |client| {
+        let mut out = client.try_clone().unwrap();
+        let mut input = std::io::BufReader::new(client);
+        let mut line = String::new();
+        let mut read_line = |input: &mut std::io::BufReader<_>| {
+            line.clear();
+            use std::io::BufRead;
+            match input.read_line(&mut line) {
+                Ok(n) if n > 0 => Some(line.trim_end().to_string()),
+                _ => None,
+            }
+        };
+        loop {
+            let Some(header) = read_line(&mut input) else {
+                return;
+            };
+            let count: usize = header.trim_start_matches('*').parse().unwrap_or(0);
+            let mut words = Vec::new();
+            for _ in 0..count {
+                let Some(len) = read_line(&mut input) else {
+                    return;
                 };
-                loop {
-                    let Some(header) = read_line(&mut input) else {
-                        return;
-                    };
-                    let count: usize = header.trim_start_matches('*').parse().unwrap_or(0);
-                    let mut words = Vec::new();
-                    for _ in 0..count {
-                        let Some(len) = read_line(&mut input) else {
-                            return;
-                        };
-                        let len: usize = len.trim_start_matches('$').parse().unwrap_or(0);
-                        let mut word = vec![0; len + 2];
-                        if input.read_exact(&mut word).is_err() {
-                            return;
-                        }
-                        words.push(String::from_utf8_lossy(&word[..len]).to_uppercase());
-                    }
-                    let reply: &[u8] = match words.first().map(String::as_str) {
-                        Some("XREADGROUP" | "XREAD") => attack,
-                        _ => b"+OK\r\n",
-                    };
-                    if out.write_all(reply).is_err() {
-                        return;
-                    }
+                let len: usize = len.trim_start_matches('$').parse().unwrap_or(0);
+                let mut word = vec![0; len + 2];
+                if input.read_exact(&mut word).is_err() {
+                    return;
                 }
-            });
+                words.push(String::from_utf8_lossy(&word[..len]).to_uppercase());
+            }
+            let reply: &[u8] = match words.first().map(String::as_str) {
+                Some("XREADGROUP" | "XREAD") => attack,
+                _ => b"+OK\r\n",
+            };
+            if out.write_all(reply).is_err() {
+                return;
+            }
         }
-    });
-    port
+    })
 }
 
 #[test]

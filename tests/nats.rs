@@ -145,47 +145,39 @@ fn tls_to_the_server_with_the_brokers_ca_file() {
 /// `{}`); every connection gets the same.
 fn lying_nats_server(attack: &'static str) -> u16 {
     use std::io::{BufRead, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            std::thread::spawn(move || {
-                let mut out = client.try_clone().unwrap();
-                let mut input = std::io::BufReader::new(client);
-                let info = "INFO {\"server_id\":\"x\",\"version\":\"2.9.10\",\"proto\":1,\
-                            \"headers\":true,\"max_payload\":1048576,\"jetstream\":true}\r\n";
-                if out.write_all(info.as_bytes()).is_err() {
-                    return;
-                }
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if !matches!(input.read_line(&mut line), Ok(n) if n > 0) {
-                        return;
-                    }
-                    let words: Vec<&str> = line.split_whitespace().collect();
-                    let reply = match words.first().copied() {
-                        Some("PING") => "PONG\r\n".to_string(),
-                        Some("PUB" | "HPUB") => {
-                            // Its body, then the lie, to whoever asked.
-                            let size: usize = words.last().unwrap().parse().unwrap();
-                            let mut body = vec![0; size + 2];
-                            if input.read_exact(&mut body).is_err() {
-                                return;
-                            }
-                            attack.replace("{}", words.get(2).copied().unwrap_or("x"))
-                        }
-                        _ => continue,
-                    };
-                    if out.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
+    crate::util::pretender(move |client| {
+        let mut out = client.try_clone().unwrap();
+        let mut input = std::io::BufReader::new(client);
+        let info = "INFO {\"server_id\":\"x\",\"version\":\"2.9.10\",\"proto\":1,\
+                    \"headers\":true,\"max_payload\":1048576,\"jetstream\":true}\r\n";
+        if out.write_all(info.as_bytes()).is_err() {
+            return;
         }
-    });
-    port
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if !matches!(input.read_line(&mut line), Ok(n) if n > 0) {
+                return;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let reply = match words.first().copied() {
+                Some("PING") => "PONG\r\n".to_string(),
+                Some("PUB" | "HPUB") => {
+                    // Its body, then the lie, to whoever asked.
+                    let size: usize = words.last().unwrap().parse().unwrap();
+                    let mut body = vec![0; size + 2];
+                    if input.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    attack.replace("{}", words.get(2).copied().unwrap_or("x"))
+                }
+                _ => continue,
+            };
+            if out.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// A server that announces a message of 2^64 - 1 bytes (async-nats 0.52's

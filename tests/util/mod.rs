@@ -464,6 +464,22 @@ pub fn terminate(child: std::process::Child) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// A server that only pretends: a free loopback port whose every
+/// connection `serve` answers, on a thread of its own, for as long as the
+/// test runs. Its port.
+pub fn pretender(serve: impl Fn(std::net::TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
+    let port = listener.local_addr().unwrap().port();
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let serve = std::sync::Arc::clone(&serve);
+            std::thread::spawn(move || serve(client));
+        }
+    });
+    port
+}
+
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
     listener.local_addr().unwrap().port()
