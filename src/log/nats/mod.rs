@@ -67,9 +67,9 @@ pub struct Nats {
     /// Consumers by group, with the ack wait each was last given.
     consumers: HashMap<String, (consumer::PullConsumer, Duration)>,
     /// Messages delivered and not yet acknowledged, by entry id: the
-    /// subject an acknowledgement of each goes to (the message itself is
-    /// large, and moved about for every event it would cost more than the
-    /// rest of a read).
+    /// subject each one's acknowledgement goes to. Not the whole message:
+    /// moved through a vector and a map for every event, it cost more than
+    /// the rest of a read.
     held: HashMap<String, async_nats::Subject>,
     /// The streams opened (the log's, the dead letters'), by name: asked
     /// of the server once, not before every batch.
