@@ -26,6 +26,42 @@ fn from_now(offset_ms: i64) -> String {
     sheepdog::base::time::format_ms(sheepdog::base::time::now_ms() + offset_ms)
 }
 
+/// tux01's whole-host window `id`, declared `from_ms` from now until
+/// `until_ms` from now, as a line of input.
+fn window(id: &str, from_ms: i64, until_ms: i64) -> String {
+    format!(
+        r#"{{"v":1,"id":"{id}","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}"#,
+        from_now(from_ms),
+        from_now(until_ms)
+    ) + "\n"
+}
+
+/// tux01's run of `web` failing (`f`), `at_ms` from now, as a line of input.
+fn web_failed(at_ms: i64) -> String {
+    format!(
+        r#"{{"v":1,"id":"f","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2}}"#,
+        from_now(at_ms)
+    ) + "\n"
+}
+
+/// Runs `mail`, its input `input` and left open (sd-mail's timers run),
+/// until the SMTP server has a mail; then closes its input. Whether a mail
+/// came, and how sd-mail ended.
+fn mail_while_open(
+    mail: crate::util::Cmd,
+    input: &str,
+    smtp: &SmtpServer,
+) -> (bool, std::process::Output) {
+    use std::io::Write;
+    let mut child = mail.spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let arrived = wait_until(30, || !smtp.received().is_empty());
+    drop(stdin);
+    (arrived, child.wait_with_output().unwrap())
+}
+
 /// sd-mail to the test server, each notification at once, its state in
 /// the test's directory.
 fn mail(env: &TestEnv, smtp: &SmtpServer) -> crate::util::Cmd {
@@ -280,7 +316,6 @@ fn a_declared_window_shows_on_the_board_holds_verdicts_and_is_a_relation() {
 
 #[test]
 fn what_failed_and_recovered_inside_a_window_is_one_line_of_the_digest() {
-    use std::io::Write;
     let env = TestEnv::new();
     let smtp = SmtpServer::start(env.path("smtp"));
     let line = |id: &str, offset_ms: i64, status: &str| {
@@ -291,23 +326,13 @@ fn what_failed_and_recovered_inside_a_window_is_one_line_of_the_digest() {
         ) + "\n"
     };
     let input = line("a", -3000, "ok")
-        + &format!(
-            r#"{{"v":1,"id":"m","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}"#,
-            from_now(-2000),
-            from_now(2000)
-        )
-        + "\n"
+        + &window("m", -2000, 2000)
         + &line("b", -1500, "fail")
         + &line("c", -1000, "ok")
         + &line("d", -900, "fail")
         + &line("e", -800, "ok");
-    let mut child = mail(&env, &smtp).args(["--digest", "4s"]).spawn();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    let arrived = wait_until(30, || !smtp.received().is_empty());
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
+    let (arrived, output) =
+        mail_while_open(mail(&env, &smtp).args(["--digest", "4s"]), &input, &smtp);
     assert!(arrived, "{}", String::from_utf8_lossy(&output.stderr));
     let mails = smtp.received();
     assert_eq!(
@@ -393,17 +418,7 @@ fn sd_run_and_sd_bark_declare_and_end_windows() {
 fn a_window_ended_early_tells_what_it_held_at_once() {
     let env = TestEnv::new();
     let smtp = SmtpServer::start(env.path("smtp"));
-    let input = format!(
-        r#"{{"v":1,"id":"m1","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
-{{"v":1,"id":"f","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2}}
-{{"v":1,"id":"m2","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
-"#,
-        from_now(-3000),
-        from_now(3_600_000),
-        from_now(-2000),
-        from_now(-1000),
-        from_now(-1000)
-    );
+    let input = window("m1", -3000, 3_600_000) + &web_failed(-2000) + &window("m2", -1000, -1000);
     mail(&env, &smtp).stdin(input).expect_code(0);
     let mails = smtp.received();
     assert_eq!(mails.len(), 1, "the failure, once the window was ended");
@@ -414,26 +429,16 @@ fn a_window_ended_early_tells_what_it_held_at_once() {
 /// decided, as every other notification is, so the other voice knows it.
 #[test]
 fn a_windows_end_is_recorded_for_the_other_voice() {
-    use std::io::Write;
     let mut env = TestEnv::new();
     let redis = crate::util::redis::RedisServer::start(env.path("redis"));
     env.set("SD_BROKER", redis.url());
     let smtp = SmtpServer::start(env.path("smtp"));
-    let input = format!(
-        r#"{{"v":1,"id":"m","time":"{}","host":"tux01","tag":"*","kind":"maintenance","status":"info","until":"{}"}}
-{{"v":1,"id":"f","time":"{}","host":"tux01","tag":"web","kind":"run","status":"fail","code":2}}
-"#,
-        from_now(-1000),
-        from_now(2000),
-        from_now(-500)
+    let input = window("m", -1000, 2000) + &web_failed(-500);
+    let (told, output) = mail_while_open(
+        mail(&env, &smtp).args(["--echo", "--record"]),
+        &input,
+        &smtp,
     );
-    let mut child = mail(&env, &smtp).args(["--echo", "--record"]).spawn();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    let told = wait_until(30, || !smtp.received().is_empty());
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
     assert!(told, "{}", String::from_utf8_lossy(&output.stderr));
     let stream = redis
         .cli(&["XRANGE", "sheepdog:events", "-", "+"])
