@@ -653,18 +653,22 @@ fn the_wal_stays_bounded_under_steady_load_and_readers_do_not_stop_the_writer() 
         line.clear();
         assert!(echo.read_line(&mut line).unwrap() > 0, "sd-store stopped");
         if n % 20_000 == 0 {
-            // A reader now and then, as sd-query would be.
+            // A reader now and then, as sd-query would be; meanwhile the
+            // echo is not read, as when sd-recv waits for a slow broker.
             env.cmd("sd-query")
                 .arg(&path)
                 .args(["status", "--format", "json"])
                 .expect_code(0);
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
     }
     // Without checkpoints the WAL would hold every page written: ~100 MB.
+    // It restarts at 16 MB; each batch committed before the next
+    // checkpoint adds ~3 MB.
     let mut wal = path.clone().into_os_string();
     wal.push("-wal");
     let wal_bytes = std::fs::metadata(&wal).unwrap().len();
-    assert!(wal_bytes < 48 << 20, "the WAL grew to {wal_bytes} bytes");
+    assert!(wal_bytes < 40 << 20, "the WAL grew to {wal_bytes} bytes");
     drop(feeder.join().unwrap());
     let status = child.wait().unwrap();
     assert!(status.success());

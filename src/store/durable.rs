@@ -30,8 +30,12 @@ use std::thread::{self, JoinHandle};
 /// The store's WAL restarts from the beginning at this size.
 const RESTART_AT_BYTES: i64 = 16 << 20;
 
-/// Batches committed but not yet flushed, at most (back pressure).
-const IN_FLIGHT: usize = 8;
+/// Batches committed but not yet flushed, at most (back pressure). Two
+/// keep the writer busy while a flush runs (bench/BENCHMARKS.md: as fast
+/// as eight). More only let the WAL grow past its restart size while the
+/// reader of the echo is slow, since checkpoints are made on this thread:
+/// with eight, a reader pausing for a second took the WAL to 55 MB.
+const IN_FLIGHT: usize = 2;
 
 pub struct Durable {
     batches: Option<SyncSender<Vec<Serialized>>>,
