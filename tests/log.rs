@@ -343,6 +343,20 @@ fn orders_reach_their_host_only(engine: &mut Engine) {
     assert_eq!(order["host"], "tux01");
     assert_eq!(order["args"]["name"], "a");
     assert!(got[0].sig.is_some() && got[0].key.is_some(), "{got:?}");
+    // tux01 done with its orders trims them; tux02's stay (on NATS every
+    // host's orders share one stream).
+    orders
+        .ack(sheepdog::log::orders::OBEY_GROUP, &ids(&got))
+        .unwrap();
+    orders.trim().unwrap();
+    let mut theirs = engine.open(&sheepdog::log::orders::stream_for("tux02"));
+    theirs
+        .ensure_group(sheepdog::log::orders::OBEY_GROUP, false)
+        .unwrap();
+    let got = theirs
+        .read_group(sheepdog::log::orders::OBEY_GROUP, "obey-tux02", 10, WAIT)
+        .unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
 }
 
 fn a_reader_carries_on_after_the_engine_restarts(engine: &mut Engine) {

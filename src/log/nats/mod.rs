@@ -278,7 +278,12 @@ impl Nats {
             // The receiver bounds what is in flight (sd-recv --window);
             // the server's default of 1,000 would stall it mid-window.
             max_ack_pending: MAX_IN_FLIGHT,
-            filter_subject: self.target.filter.clone(),
+            // A stream that holds this log alone needs no filter, and the
+            // server finds each next message without matching its subject.
+            filter_subject: match self.target.shares_its_stream() {
+                true => self.target.filter.clone(),
+                false => String::new(),
+            },
             ..Default::default()
         };
         let consumer = self.run("making the group on", Duration::ZERO, async move {
@@ -298,13 +303,17 @@ impl Nats {
         let count = count.clamp(1, 4000);
         let messages: Vec<jetstream::Message> = self.run("reading from", block, async move {
             // What is waiting, at once; only when nothing is, a pull that
-            // waits (a short wait is not worth a pull the server keeps).
+            // waits (a short wait is not worth a pull the server keeps:
+            // it is slept instead, or a receiver waiting for its handler
+            // would ask the server again and again meanwhile).
             let mut got = Vec::new();
             let mut waiting = consumer.fetch().max_messages(count).messages().await?;
             while let Some(message) = waiting.next().await {
                 got.push(message?);
             }
-            if got.is_empty() && block >= Duration::from_millis(100) {
+            if got.is_empty() && block < Duration::from_millis(100) {
+                tokio::time::sleep(block).await;
+            } else if got.is_empty() {
                 let mut batch = consumer
                     .batch()
                     .max_messages(count)
@@ -633,7 +642,7 @@ impl Log for Nats {
         let stream = self.stream()?;
         let after: u64 = last.parse().unwrap_or(0);
         let filter = self.target.filter.clone();
-        let count = count.clamp(1, 1000);
+        let count = count.clamp(1, 4000);
         let messages = self.run("reading from", block, async move {
             let deadline = tokio::time::Instant::now() + block;
             let mut got = Vec::new();
@@ -742,9 +751,16 @@ impl Log for Nats {
         // then killed comes back numbering from 1 again, below what its
         // groups have read, and they would skip what comes next.
         if let Some(keep_from) = needed.map(|n| n.min(last)).filter(|n| *n > 1) {
-            let filter = target.filter.clone();
+            // A stream that holds this log alone is purged whole below
+            // `keep_from`: whole blocks dropped, where a filter makes the
+            // server look at every message (bench/BENCHMARKS.md).
+            let filter = target.shares_its_stream().then(|| target.filter.clone());
             self.run("trimming", Duration::ZERO, async move {
-                stream.purge().filter(filter).sequence(keep_from).await
+                let purge = stream.purge().sequence(keep_from);
+                match filter {
+                    Some(filter) => purge.filter(filter).await,
+                    None => purge.await,
+                }
             })?;
         }
         Ok(states)

@@ -100,6 +100,12 @@ impl Target {
         }
     }
 
+    /// Whether the stream holds other logs than this one (the orders of
+    /// every host share one).
+    pub fn shares_its_stream(&self) -> bool {
+        self.orders_of.is_some()
+    }
+
     /// The durable consumer that is `group` (on an orders log, the
     /// group of this host's orders).
     pub fn consumer(&self, group: &str) -> String {
