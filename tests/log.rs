@@ -331,13 +331,23 @@ fn orders_reach_their_host_only(engine: &mut Engine) {
             .arg(format!("name={name}"))
             .expect_code(0);
     }
-    let mut orders = engine.open(&sheepdog::log::orders::stream_for("tux01"));
-    orders
-        .ensure_group(sheepdog::log::orders::OBEY_GROUP, false)
-        .unwrap();
-    let got = orders
-        .read_group(sheepdog::log::orders::OBEY_GROUP, "obey-tux01", 10, WAIT)
-        .unwrap();
+    // A host's orders log, and what its sd-obey group reads of it.
+    let obey = |host: &str| {
+        let mut orders = engine.open(&sheepdog::log::orders::stream_for(host));
+        orders
+            .ensure_group(sheepdog::log::orders::OBEY_GROUP, false)
+            .unwrap();
+        let got = orders
+            .read_group(
+                sheepdog::log::orders::OBEY_GROUP,
+                &format!("obey-{host}"),
+                10,
+                WAIT,
+            )
+            .unwrap();
+        (orders, got)
+    };
+    let (mut orders, got) = obey("tux01");
     assert_eq!(got.len(), 1, "{got:?}");
     let order: serde_json::Value = serde_json::from_str(got[0].text.as_deref().unwrap()).unwrap();
     assert_eq!(order["host"], "tux01");
@@ -349,13 +359,7 @@ fn orders_reach_their_host_only(engine: &mut Engine) {
         .ack(sheepdog::log::orders::OBEY_GROUP, &ids(&got))
         .unwrap();
     orders.trim().unwrap();
-    let mut theirs = engine.open(&sheepdog::log::orders::stream_for("tux02"));
-    theirs
-        .ensure_group(sheepdog::log::orders::OBEY_GROUP, false)
-        .unwrap();
-    let got = theirs
-        .read_group(sheepdog::log::orders::OBEY_GROUP, "obey-tux02", 10, WAIT)
-        .unwrap();
+    let (_, got) = obey("tux02");
     assert_eq!(got.len(), 1, "{got:?}");
 }
 

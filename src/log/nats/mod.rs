@@ -642,7 +642,7 @@ impl Log for Nats {
         let stream = self.stream()?;
         let after: u64 = last.parse().unwrap_or(0);
         let filter = self.target.filter.clone();
-        let count = count.clamp(1, 4000);
+        let count = count.clamp(1, 1000);
         let messages = self.run("reading from", block, async move {
             let deadline = tokio::time::Instant::now() + block;
             let mut got = Vec::new();
