@@ -88,12 +88,16 @@ pub fn describe_io(err: &std::io::Error) -> String {
 }
 
 /// An error's text as it goes inside a sentence: without Rust's
-/// `(os error N)` suffix, and not capitalised.
+/// `(os error N)` suffix, and not capitalised (an initialism such as
+/// "IO error" is left as it is).
 pub fn plain(text: String) -> String {
     match text.find(" (os error") {
         Some(cut) => {
             let mut plain = text[..cut].to_string();
-            if let Some(first) = plain.get_mut(0..1) {
+            let initialism = plain.bytes().take(2).all(|b| b.is_ascii_uppercase());
+            if let Some(first) = plain.get_mut(0..1)
+                && !initialism
+            {
                 first.make_ascii_lowercase();
             }
             plain
@@ -105,6 +109,18 @@ pub fn plain(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_words_start_small_but_an_initialism_keeps_its_capitals() {
+        assert_eq!(
+            plain("Connection refused (os error 111)".into()),
+            "connection refused"
+        );
+        assert_eq!(
+            plain("IO error: Connection refused (os error 111)".into()),
+            "IO error: Connection refused"
+        );
+    }
 
     #[test]
     fn context_says_what_was_done_to_what() {
