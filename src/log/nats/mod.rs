@@ -12,6 +12,7 @@
 //! timeout (plus however long a read may wait), so the commands stay
 //! blocking and a cron job never hangs on a server that went away.
 
+mod pull;
 mod subjects;
 
 use crate::base::error::{Error, Result};
@@ -77,6 +78,11 @@ pub struct Nats {
     /// What the server last refused (a permission), said asynchronously:
     /// a publish it refuses is otherwise only a timeout.
     refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Where each group's pull requests are answered, made at its first
+    /// read.
+    pulls: HashMap<String, pull::Pulls>,
+    /// The JetStream API's subject prefix (with the site's domain).
+    api: String,
 }
 
 impl Nats {
@@ -171,6 +177,11 @@ impl Nats {
             held: HashMap::new(),
             streams: HashMap::new(),
             refused,
+            pulls: HashMap::new(),
+            api: match &settings.site {
+                Some(site) => format!("$JS.{}.API", subjects::token(site)),
+                None => "$JS.API".to_string(),
+            },
         })
     }
 
@@ -299,48 +310,49 @@ impl Nats {
     /// Messages of the group's consumer: those waiting, up to `count`,
     /// waiting at most `block` for the first.
     fn fetch(&mut self, group: &str, count: usize, block: Duration) -> Result<Vec<Entry>> {
-        let consumer = self.consumer(group, false)?;
+        self.consumer(group, false)?;
         let count = count.clamp(1, 4000);
-        let messages: Vec<jetstream::Message> = self.run("reading from", block, async move {
+        let next = async_nats::Subject::from(format!(
+            "{}.CONSUMER.MSG.NEXT.{}.{}",
+            self.api,
+            self.target.stream,
+            self.target.consumer(group)
+        ));
+        let client = self.client.clone();
+        let pulls = self.pulls.remove(group);
+        let (messages, pulls) = self.run("reading from", block, async move {
+            let mut pulls = match pulls {
+                Some(pulls) => pulls,
+                None => pull::Pulls::open(&client).await?,
+            };
             // What is waiting, at once; only when nothing is, a pull that
             // waits (a short wait is not worth a pull the server keeps:
             // it is slept instead, or a receiver waiting for its handler
             // would ask the server again and again meanwhile).
             let mut got = Vec::new();
-            let mut waiting = consumer.fetch().max_messages(count).messages().await?;
-            while let Some(message) = waiting.next().await {
-                got.push(message?);
-            }
+            pulls.take(&client, &next, count, None, &mut got).await?;
             if got.is_empty() && block < Duration::from_millis(100) {
                 tokio::time::sleep(block).await;
             } else if got.is_empty() {
-                let mut batch = consumer
-                    .batch()
-                    .max_messages(count)
-                    .expires(block)
-                    .messages()
+                pulls
+                    .take(&client, &next, count, Some(block), &mut got)
                     .await?;
-                while let Some(message) = batch.next().await {
-                    got.push(message?);
-                }
             }
-            Ok::<_, async_nats::Error>(got)
+            Ok::<_, async_nats::Error>((got, pulls))
         })?;
+        // Kept only after a read that ended well: after a failure, what a
+        // late answer brings goes to no one and comes back after the ack
+        // wait.
+        self.pulls.insert(group.to_string(), pulls);
         Ok(messages
             .into_iter()
             .filter_map(|message| {
-                let info = message.info().ok()?;
-                let mut entry = Entry::new(
-                    info.stream_sequence.to_string(),
-                    u64::try_from(info.delivered).unwrap_or(1).max(1),
-                );
-                entry.added_ms = Some(info.published.timestamp_millis());
-                fill(
-                    &mut entry,
-                    &message.message.payload,
-                    message.message.headers.as_ref(),
-                );
-                let reply = message.message.reply?;
+                let reply = message.reply?;
+                let delivery = pull::delivery(&reply)?;
+                let mut entry =
+                    Entry::new(delivery.sequence.to_string(), delivery.delivered.max(1));
+                entry.added_ms = Some(delivery.published_ns / 1_000_000);
+                fill(&mut entry, &message.payload, message.headers.as_ref());
                 self.held.insert(entry.id.clone(), reply);
                 Some(entry)
             })
