@@ -81,7 +81,7 @@ pub struct Nats {
     /// Where each group's pull requests are answered, made at its first
     /// read.
     pulls: HashMap<String, pull::Pulls>,
-    /// The JetStream API's subject prefix (with the site's domain).
+    /// The JetStream API's subject prefix, in the context's domain.
     api: String,
 }
 
@@ -150,12 +150,13 @@ impl Nats {
                 )
             })?
             .map_err(|e| failure(&shown, "connecting to", &e.to_string()))?;
+        // The site's own JetStream domain: the leaf server of the site
+        // keeps the log while the hub is away.
+        let domain = settings.site.as_deref().map(subjects::token);
         let mut builder = jetstream::ContextBuilder::new().timeout(settings.timeout);
-        if let Some(site) = &settings.site {
-            // The site's own JetStream domain: the leaf server of the site
-            // keeps the log while the hub is away.
+        if let Some(domain) = &domain {
             builder = jetstream::ContextBuilder::new()
-                .domain(subjects::token(site))
+                .domain(domain)
                 .timeout(settings.timeout);
         }
         // The context starts a task of its own: on this runtime.
@@ -178,8 +179,8 @@ impl Nats {
             streams: HashMap::new(),
             refused,
             pulls: HashMap::new(),
-            api: match &settings.site {
-                Some(site) => format!("$JS.{}.API", subjects::token(site)),
+            api: match domain {
+                Some(domain) => format!("$JS.{domain}.API"),
                 None => "$JS.API".to_string(),
             },
         })
@@ -312,31 +313,31 @@ impl Nats {
     fn fetch(&mut self, group: &str, count: usize, block: Duration) -> Result<Vec<Entry>> {
         self.consumer(group, false)?;
         let count = count.clamp(1, 4000);
-        let next = async_nats::Subject::from(format!(
-            "{}.CONSUMER.MSG.NEXT.{}.{}",
-            self.api,
-            self.target.stream,
-            self.target.consumer(group)
-        ));
+        // The group's subscription, or where a new one will ask.
+        let pulls = self.pulls.remove(group).ok_or_else(|| {
+            async_nats::Subject::from(format!(
+                "{}.CONSUMER.MSG.NEXT.{}.{}",
+                self.api,
+                self.target.stream,
+                self.target.consumer(group)
+            ))
+        });
         let client = self.client.clone();
-        let pulls = self.pulls.remove(group);
         let (messages, pulls) = self.run("reading from", block, async move {
             let mut pulls = match pulls {
-                Some(pulls) => pulls,
-                None => pull::Pulls::open(&client).await?,
+                Ok(pulls) => pulls,
+                Err(next) => pull::Pulls::open(&client, next).await?,
             };
             // What is waiting, at once; only when nothing is, a pull that
             // waits (a short wait is not worth a pull the server keeps:
             // it is slept instead, or a receiver waiting for its handler
             // would ask the server again and again meanwhile).
             let mut got = Vec::new();
-            pulls.take(&client, &next, count, None, &mut got).await?;
+            pulls.take(&client, count, None, &mut got).await?;
             if got.is_empty() && block < Duration::from_millis(100) {
                 tokio::time::sleep(block).await;
             } else if got.is_empty() {
-                pulls
-                    .take(&client, &next, count, Some(block), &mut got)
-                    .await?;
+                pulls.take(&client, count, Some(block), &mut got).await?;
             }
             Ok::<_, async_nats::Error>((got, pulls))
         })?;

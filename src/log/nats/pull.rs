@@ -12,26 +12,31 @@ use async_nats::{Client, Message, StatusCode, Subject, Subscriber};
 use futures_util::StreamExt;
 use std::time::Duration;
 
-/// Where one group's pull requests are answered.
+/// Where one group's pull requests go and are answered.
 pub struct Pulls {
+    /// The consumer's `CONSUMER.MSG.NEXT` subject.
+    next: Subject,
     inbox: Subject,
     answers: Subscriber,
 }
 
 impl Pulls {
-    pub async fn open(client: &Client) -> Result<Pulls, async_nats::Error> {
+    pub async fn open(client: &Client, next: Subject) -> Result<Pulls, async_nats::Error> {
         let inbox = Subject::from(client.new_inbox());
         let answers = client.subscribe(inbox.clone()).await?;
-        Ok(Pulls { inbox, answers })
+        Ok(Pulls {
+            next,
+            inbox,
+            answers,
+        })
     }
 
-    /// Asks `next` (the consumer's `CONSUMER.MSG.NEXT` subject) for up to
-    /// `count` messages, waiting up to `wait` for the first (none: only
-    /// what is there now), and adds them to `got`.
+    /// Asks the consumer for up to `count` messages, waiting up to `wait`
+    /// for the first (none: only what is there now), and adds them to
+    /// `got`.
     pub async fn take(
         &mut self,
         client: &Client,
-        next: &Subject,
         count: usize,
         wait: Option<Duration>,
         got: &mut Vec<Message>,
@@ -41,7 +46,7 @@ impl Pulls {
             Some(wait) => format!(r#"{{"batch":{count},"expires":{}}}"#, wait.as_nanos()),
         };
         client
-            .publish_with_reply(next.clone(), self.inbox.clone(), request.into())
+            .publish_with_reply(self.next.clone(), self.inbox.clone(), request.into())
             .await?;
         let wanted = got.len() + count;
         while got.len() < wanted {
