@@ -98,31 +98,26 @@ for i in 1 2 3; do
     redis-cli -p "$port" flushall >/dev/null
     end_to_end "$url" "redis.$i"
 done > "$out/e2e-redis.all"
-# Redis with an append-only file (appendonly yes): PORT's server, flushed
-# to disk as FSYNC says.
-start_aof() {
+# Three runs through a Redis with an append-only file (appendonly yes),
+# flushed to disk as $1 says, their times in e2e-$2.all.
+aof_runs() {
     aport=$(free_port)
     rm -rf "$out/aof"; mkdir -p "$out/aof"
     redis-server --port "$aport" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync "$1" \
         --dir "$out/aof" --daemonize yes --pidfile "$out/aof/redis.pid" --logfile "$out/aof/redis.log"
     sleep 0.5
+    for i in 1 2 3; do
+        redis-cli -p "$aport" flushall >/dev/null
+        end_to_end "redis://127.0.0.1:$aport" "$2.$i"
+    done > "$out/e2e-$2.all"
+    redis-cli -p "$aport" shutdown nosave >/dev/null 2>&1 || true
 }
 # everysec: an acknowledged event survives a crash of the server, not a
 # power loss, as with JetStream's default (its files flushed every two
 # minutes): the like-for-like baseline.
-start_aof everysec
-for i in 1 2 3; do
-    redis-cli -p "$aport" flushall >/dev/null
-    end_to_end "redis://127.0.0.1:$aport" "everysec.$i"
-done > "$out/e2e-everysec.all"
-redis-cli -p "$aport" shutdown nosave >/dev/null 2>&1 || true
+aof_runs everysec everysec
 # always: as the README configures Redis for the guarantee.
-start_aof always
-for i in 1 2 3; do
-    redis-cli -p "$aport" flushall >/dev/null
-    end_to_end "redis://127.0.0.1:$aport" "aof.$i"
-done > "$out/e2e-aof.all"
-redis-cli -p "$aport" shutdown nosave >/dev/null 2>&1 || true
+aof_runs always aof
 # NATS with the same guarantee, where the server knows the setting.
 if ! "$nats_server" --version | grep -q 'v2\.[0-9]\.'; then
     for i in 1 2 3; do
