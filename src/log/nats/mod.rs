@@ -13,6 +13,7 @@
 //! blocking and a cron job never hangs on a server that went away.
 
 mod pull;
+mod purge;
 mod subjects;
 
 use crate::base::error::{Error, Result};
@@ -739,31 +740,32 @@ impl Log for Nats {
         })
     }
 
-    /// Purges what every group of this log has acknowledged (never below
-    /// what one still needs; a log no group reads is kept whole), and says
-    /// how far each group is behind. JetStream also keeps the stream
-    /// within `max_len` messages itself, the oldest dropped.
+    /// Purges what every group of this log has had and acknowledged
+    /// (never what one still needs: see [`purge`]; a log no group reads is
+    /// kept whole), and says how far each group is behind. JetStream also
+    /// keeps the stream within `max_len` messages itself, the oldest
+    /// dropped.
     fn trim(&mut self) -> Result<Vec<GroupState>> {
         let target = self.target.clone();
         let (stream, last, infos) = self.listing("trimming")?;
-        let mut needed: Option<u64> = None;
+        let mut progress = Vec::new();
         let mut states = Vec::new();
         for info in infos {
             let Some(name) = target.group_of(&info.name) else {
                 continue;
             };
-            let floor = info.ack_floor.stream_sequence + 1;
-            needed = Some(needed.map_or(floor, |n| n.min(floor)));
+            progress.push(purge::GroupProgress {
+                ack_floor: info.ack_floor.stream_sequence,
+                delivered: info.delivered.stream_sequence,
+                pending: info.num_ack_pending as u64,
+            });
             states.push(GroupState {
                 name,
                 pending: info.num_ack_pending as u64,
                 lag: Some(info.num_pending),
             });
         }
-        // The newest message is always kept: a stream purged empty and
-        // then killed comes back numbering from 1 again, below what its
-        // groups have read, and they would skip what comes next.
-        if let Some(keep_from) = needed.map(|n| n.min(last)).filter(|n| *n > 1) {
+        if let Some(keep_from) = purge::keep_from(&progress, last) {
             // A stream that holds this log alone is purged whole below
             // `keep_from`: whole blocks dropped, where a filter makes the
             // server look at every message (bench/BENCHMARKS.md).
