@@ -1,12 +1,16 @@
-//! The chaos test: producers on many "hosts" bark events through Redis
-//! into the store while sd-bark, sd-recv and sd-store are SIGKILLed at
-//! random moments and redis-server (appendonly yes, appendfsync always) is
-//! killed and restarted. Afterwards every event any sd-bark accepted is in
-//! the store exactly once.
+//! The chaos test: producers on many "hosts" bark events through the
+//! broker into the store while sd-bark, sd-recv and sd-store are SIGKILLed
+//! at random moments and the broker is killed and restarted: redis-server
+//! (appendonly yes, appendfsync always), or nats-server with JetStream.
+//! Afterwards every event any sd-bark accepted is in the store exactly
+//! once.
 //!
 //! The bounded form runs in the suite; the long form is
-//! `SD_CHAOS_EVENTS=100000 cargo test --release chaos -- --nocapture`.
+//! `SD_CHAOS_EVENTS=100000 cargo test --release chaos -- --nocapture`;
+//! `SD_CHAOS_KEEP=DIR` copies a failed run's files (spools, store, logs,
+//! the broker's files) there.
 
+use crate::util::nats::NatsServer;
 use crate::util::redis::RedisServer;
 use crate::util::{TestEnv, wait_until};
 use nix::sys::signal::{Signal, kill};
@@ -58,8 +62,57 @@ fn children(pid: u32) -> Vec<i32> {
     found
 }
 
+/// The broker the chaos is done to.
+enum Broker {
+    Redis(RedisServer),
+    Nats(NatsServer),
+}
+
+impl Broker {
+    fn url(&self) -> String {
+        match self {
+            Broker::Redis(redis) => redis.url(),
+            Broker::Nats(nats) => nats.url(),
+        }
+    }
+
+    /// Killed with SIGKILL and started again on its port and files.
+    fn restart(&mut self) {
+        match self {
+            Broker::Redis(redis) => redis.restart(),
+            Broker::Nats(nats) => nats.restart(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Broker::Redis(_) => "redis-server",
+            Broker::Nats(_) => "nats-server",
+        }
+    }
+}
+
 #[test]
 fn under_chaos_every_accepted_event_is_stored_exactly_once() {
+    let env = TestEnv::new();
+    let redis = RedisServer::start_durable(env.path("redis"));
+    every_accepted_event_is_stored_exactly_once(env, Broker::Redis(redis));
+}
+
+/// The same through NATS: a killed receiver's events come back to the
+/// group at the end of its ack wait (--claim-idle), an sd-bark killed
+/// after publishing sends the same ids again within the server's
+/// deduplication window, and what a killed nats-server had not yet
+/// written of its groups' acknowledgements is delivered again and
+/// dropped by the store.
+#[test]
+fn under_chaos_through_nats_every_accepted_event_is_stored_exactly_once() {
+    let env = TestEnv::new();
+    let nats = NatsServer::start(env.path("nats"));
+    every_accepted_event_is_stored_exactly_once(env, Broker::Nats(nats));
+}
+
+fn every_accepted_event_is_stored_exactly_once(mut env: TestEnv, broker: Broker) {
     let total: usize = std::env::var("SD_CHAOS_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -68,11 +121,9 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| (std::process::id() as u64 * 2_654_435_761) | 1);
-    eprintln!("chaos: {total} events, {PRODUCERS} producers, seed {seed}");
-    let mut env = TestEnv::new();
-    let redis = Arc::new(Mutex::new(RedisServer::start_durable(env.path("redis"))));
-    let url = redis.lock().unwrap().url();
-    env.set("SD_BROKER", &url);
+    let server = broker.name();
+    eprintln!("chaos: {total} events, {PRODUCERS} producers, {server}, seed {seed}");
+    env.set("SD_BROKER", broker.url());
     let db = env.path("events.db");
     let env = Arc::new(env);
 
@@ -82,7 +133,7 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
     let receiver = {
         let (env, stop, pid, db) = (env.clone(), stop.clone(), receiver_pid.clone(), db.clone());
         std::thread::spawn(move || {
-            let mut starts = 0;
+            let mut starts = 0usize;
             while !stop.load(Ordering::SeqCst) {
                 starts += 1;
                 let mut child = env
@@ -163,10 +214,12 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
     // Chaos, until the producers are done.
     let mut rng = Rng(seed);
     let started = Instant::now();
-    let (mut killed_barks, mut killed_recv, mut killed_store, mut redis_restarts) = (0, 0, 0, 0);
-    let mut last_redis = Instant::now();
-    // Until the producers are done, and Redis was restarted a few times.
-    while producers.iter().any(|p| !p.is_finished()) || redis_restarts < 3 {
+    let mut broker = broker;
+    let (mut killed_barks, mut killed_recv, mut killed_store, mut broker_restarts) = (0, 0, 0, 0);
+    let mut last_restart = Instant::now();
+    // Until the producers are done, and the broker was restarted a few
+    // times.
+    while producers.iter().any(|p| !p.is_finished()) || broker_restarts < 3 {
         std::thread::sleep(Duration::from_millis(20 + rng.below(100)));
         match rng.below(10) {
             0..=4 => {
@@ -192,10 +245,10 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
                     killed_recv += 1;
                 }
             }
-            _ if last_redis.elapsed() > Duration::from_secs(1) => {
-                redis.lock().unwrap().restart();
-                redis_restarts += 1;
-                last_redis = Instant::now();
+            _ if last_restart.elapsed() > Duration::from_secs(1) => {
+                broker.restart();
+                broker_restarts += 1;
+                last_restart = Instant::now();
             }
             _ => {}
         }
@@ -230,13 +283,11 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
     eprintln!(
         "chaos: sent {sent}, sent again after a kill {} (absorbed), stored {stored}, lost {}; \
          killed sd-bark {killed_barks}×, sd-store {killed_store}×, sd-recv {killed_recv}× \
-         (started {starts}×), restarted redis {redis_restarts}×, in {:.1} s",
+         (started {starts}×), restarted {server} {broker_restarts}×, in {:.1} s",
         resent.load(Ordering::SeqCst),
         sent.saturating_sub(stored),
         started.elapsed().as_secs_f64()
     );
-    assert!(all_in, "only {stored} of {sent} events stored");
-    assert_eq!((stored, distinct, bodies), (sent, sent, sent));
     let conn = Connection::open(&db).unwrap();
     let mut stmt = conn
         .prepare("SELECT id FROM events WHERE tag = 'chaos'")
@@ -246,16 +297,41 @@ fn under_chaos_every_accepted_event_is_stored_exactly_once() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    for p in 0..PRODUCERS {
-        for i in 0..per_producer {
-            assert!(
-                ids.contains(&format!("p{p:02}-{i:06}")),
-                "p{p:02}-{i:06} lost"
-            );
+    // Each producer's missing events: how many, from which on.
+    let missing: Vec<String> = (0..PRODUCERS)
+        .filter_map(|p| {
+            let lost: Vec<usize> = (0..per_producer)
+                .filter(|i| !ids.contains(&format!("p{p:02}-{i:06}")))
+                .collect();
+            let first = lost.first()?;
+            Some(format!("p{p:02}: {} from {first}", lost.len()))
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("missing: {}", missing.join(", "));
+        // What the last receivers said, to see why.
+        for start in starts.saturating_sub(2)..=starts {
+            let said = std::fs::read_to_string(env.path(&format!("recv.{start}.err")));
+            eprintln!("sd-recv run {start}:\n{}", said.unwrap_or_default());
+        }
+        if let Ok(log) = std::fs::read_to_string(env.path("nats/nats-server.log")) {
+            let lines: Vec<&str> = log.lines().collect();
+            let last = &lines[lines.len().saturating_sub(60)..];
+            eprintln!("nats-server, last lines:\n{}", last.join("\n"));
+        }
+        if let Some(keep) = std::env::var_os("SD_CHAOS_KEEP") {
+            let _ = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(env.dir.path())
+                .arg(keep)
+                .status();
         }
     }
+    assert!(all_in, "only {stored} of {sent} events stored");
+    assert_eq!((stored, distinct, bodies), (sent, sent, sent));
+    assert!(missing.is_empty(), "lost: {}", missing.join(", "));
     assert!(
-        killed_barks > 0 && killed_store > 0 && killed_recv > 0 && redis_restarts >= 3,
+        killed_barks > 0 && killed_store > 0 && killed_recv > 0 && broker_restarts >= 3,
         "the chaos did each of its things"
     );
 }
