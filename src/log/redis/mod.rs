@@ -533,14 +533,17 @@ impl Redis {
         let mut needed: Option<(u64, u64)> = None;
         let mut states = Vec::new();
         for group in &info.groups {
+            let after_delivered = parse_id(&group.last_delivered_id).map(|(ms, seq)| (ms, seq + 1));
             let oldest = if group.pending > 0 {
                 let summary: (u64, Option<String>, Option<String>, Value) = redis::cmd("XPENDING")
                     .arg(&self.stream)
                     .arg(&group.name)
                     .query(&mut self.conn)?;
-                summary.1.as_deref().and_then(parse_id)
+                // Nothing pending any more (acknowledged since XINFO): the
+                // group still holds back what it has not been given.
+                summary.1.as_deref().and_then(parse_id).or(after_delivered)
             } else {
-                parse_id(&group.last_delivered_id).map(|(ms, seq)| (ms, seq + 1))
+                after_delivered
             };
             if let Some(id) = oldest {
                 needed = Some(needed.map_or(id, |n| n.min(id)));
