@@ -90,6 +90,14 @@ impl Broker {
             Broker::Nats(_) => "nats-server",
         }
     }
+
+    /// Where the server writes what it says, if anywhere.
+    fn log(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Broker::Redis(_) => None,
+            Broker::Nats(nats) => Some(nats.dir.join("nats-server.log")),
+        }
+    }
 }
 
 #[test]
@@ -112,7 +120,7 @@ fn under_chaos_through_nats_every_accepted_event_is_stored_exactly_once() {
     every_accepted_event_is_stored_exactly_once(env, Broker::Nats(nats));
 }
 
-fn every_accepted_event_is_stored_exactly_once(mut env: TestEnv, broker: Broker) {
+fn every_accepted_event_is_stored_exactly_once(mut env: TestEnv, mut broker: Broker) {
     let total: usize = std::env::var("SD_CHAOS_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -214,7 +222,6 @@ fn every_accepted_event_is_stored_exactly_once(mut env: TestEnv, broker: Broker)
     // Chaos, until the producers are done.
     let mut rng = Rng(seed);
     let started = Instant::now();
-    let mut broker = broker;
     let (mut killed_barks, mut killed_recv, mut killed_store, mut broker_restarts) = (0, 0, 0, 0);
     let mut last_restart = Instant::now();
     // Until the producers are done, and the broker was restarted a few
@@ -314,10 +321,10 @@ fn every_accepted_event_is_stored_exactly_once(mut env: TestEnv, broker: Broker)
             let said = std::fs::read_to_string(env.path(&format!("recv.{start}.err")));
             eprintln!("sd-recv run {start}:\n{}", said.unwrap_or_default());
         }
-        if let Ok(log) = std::fs::read_to_string(env.path("nats/nats-server.log")) {
+        if let Some(log) = broker.log().and_then(|l| std::fs::read_to_string(l).ok()) {
             let lines: Vec<&str> = log.lines().collect();
             let last = &lines[lines.len().saturating_sub(60)..];
-            eprintln!("nats-server, last lines:\n{}", last.join("\n"));
+            eprintln!("{server}, last lines:\n{}", last.join("\n"));
         }
         if let Some(keep) = std::env::var_os("SD_CHAOS_KEEP") {
             let _ = std::process::Command::new("cp")

@@ -754,14 +754,15 @@ impl Log for Nats {
             let Some(name) = target.group_of(&info.name) else {
                 continue;
             };
+            let pending = info.num_ack_pending as u64;
             progress.push(purge::GroupProgress {
                 ack_floor: info.ack_floor.stream_sequence,
                 delivered: info.delivered.stream_sequence,
-                pending: info.num_ack_pending as u64,
+                pending,
             });
             states.push(GroupState {
                 name,
-                pending: info.num_ack_pending as u64,
+                pending,
                 lag: Some(info.num_pending),
             });
         }
